@@ -1,0 +1,67 @@
+// `stallwatch doctor`: what this host supports, which rung each subsystem
+// would use and why the others were refused. Loads and attaches for real,
+// so "ok" here means `run` works.
+#include <cstdio>
+#include <string>
+
+#include "cli/options.h"
+#include "cli/preflight.h"
+#include "loader/fsync_probes.h"
+#include "loader/host_facts.h"
+#include "loader/libbpf_owners.h"
+#include "loader/tracefs.h"
+
+namespace stallwatch::cli {
+
+namespace {
+void line(const char* key, const std::string& value) {
+  std::printf("%-14s %s\n", key, value.c_str());
+}
+}  // namespace
+
+int run_doctor(const Options& options) {
+  const auto facts = loader::read_host_facts();
+  line("kernel", facts.kernel_release);
+  line("btf", facts.btf ? "/sys/kernel/btf/vmlinux present" : "missing (/sys/kernel/btf/vmlinux)");
+  std::string cgroup(loader::to_string(facts.cgroups.layout));
+  if (!facts.cgroups.cgroup2_mount.empty()) cgroup += ", cgroup2 at " + facts.cgroups.cgroup2_mount;
+  if (!facts.cgroups.v1_mounts.empty()) {
+    cgroup += ", " + std::to_string(facts.cgroups.v1_mounts.size()) + " v1 hierarchies";
+  }
+  line("cgroup", cgroup);
+  line("capabilities", loader::cap_list(facts.cap_effective));
+  line("bpf loading", can_load_bpf(facts.cap_effective)
+                          ? "allowed"
+                          : "not allowed (needs CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN)");
+
+  auto ready = check_host(facts);
+  if (!ready) {
+    line("verdict", "cannot run: " + ready.error().message);
+    return 1;
+  }
+  auto hook = loader::parse_fsync_hook(options.fsync_hook);
+  if (!hook) {
+    line("verdict", "cannot run: " + hook.error().message);
+    return 2;
+  }
+  loader::route_libbpf_output();
+  const auto tracefs = loader::ensure_tracefs(true);
+  line("tracefs", tracefs ? tracefs->path + (tracefs->mounted_by_us ? " (mounted now)" : "")
+                          : "unavailable: " + tracefs.error().message);
+
+  std::vector<loader::RungReport> report;
+  auto probes = loader::FsyncProbes::load({*hook, options.fsync_map_entries}, tracefs, report);
+  std::printf("fsync hook ladder (--fsync-hook=%s):\n", options.fsync_hook.c_str());
+  for (const auto& r : report) {
+    std::printf("  %-12s %s: %s\n", r.rung.c_str(), r.chosen ? "chosen" : "refused",
+                r.detail.c_str());
+  }
+  if (!probes) {
+    line("verdict", "cannot run: " + probes.error().message);
+    return 1;
+  }
+  line("verdict", "ok: stallwatch can run here (fsync: " + std::string(probes->mode()) + ")");
+  return 0;
+}
+
+}  // namespace stallwatch::cli

@@ -1,0 +1,69 @@
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "cli/logging.h"
+#include "cli/options.h"
+
+using stallwatch::cli::Options;
+
+int main(int argc, char** argv) {
+  // Block the stop signals before any thread exists so every thread inherits
+  // the mask and `run` alone receives them, via sigwaitinfo.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+
+  Options opt;
+  CLI::App app{"stallwatch: fsync, block I/O and probe latency per cgroup, and who caused it"};
+  app.require_subcommand(1);
+  app.add_option("--log-level", opt.log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
+  app.add_option("--log-format", opt.log_format, "text or json (one object per line)")
+      ->capture_default_str();
+
+  const auto add_hook_options = [&opt](CLI::App* sub) {
+    sub->add_option("--fsync-hook", opt.fsync_hook,
+                    "auto, tracepoint or fentry (tracepoints plus vfs_fsync_range)")
+        ->capture_default_str();
+    sub->add_option("--fsync-map-entries", opt.fsync_map_entries,
+                    "bound on (cgroup, device, op) fsync series kept in the kernel; "
+                    "past it events are counted in stallwatch_events_lost_total")
+        ->check(CLI::Range(1U, 1U << 20))
+        ->capture_default_str();
+  };
+  auto* run = app.add_subcommand("run", "Trace and serve Prometheus metrics until stopped");
+  run->add_option("--web.listen-address", opt.listen_address,
+                  "[host]:port for /metrics and /healthz")
+      ->capture_default_str();
+  add_hook_options(run);
+  auto* doctor = app.add_subcommand("doctor", "Say what this host supports and which hooks load");
+  add_hook_options(doctor);
+  auto* version = app.add_subcommand("version", "Print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "stallwatch: error: %s (see --help)\n", e.what());
+    return 2;
+  }
+
+  if (*version) {
+    stallwatch::cli::print_version();
+    return 0;
+  }
+  if (auto ok = stallwatch::cli::setup_logging(opt.log_level, opt.log_format); !ok) {
+    std::fprintf(stderr, "stallwatch: error: %s\n", ok.error().message.c_str());
+    return 2;
+  }
+  if (*doctor) return stallwatch::cli::run_doctor(opt);
+  return stallwatch::cli::run_agent(opt);
+}

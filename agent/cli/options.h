@@ -1,0 +1,19 @@
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace stallwatch::cli {
+
+struct Options {
+  std::string log_level = "info";
+  std::string log_format = "text";
+  std::string listen_address = ":9688";
+  std::string fsync_hook = "auto";
+  std::uint32_t fsync_map_entries = 4096;
+};
+
+int run_agent(const Options& options);
+int run_doctor(const Options& options);
+void print_version();
+
+}  // namespace stallwatch::cli

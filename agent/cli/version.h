@@ -1,0 +1,6 @@
+#pragma once
+#include "exporters/prometheus/render.h"
+
+namespace stallwatch::cli {
+exporters::BuildInfo build_info();
+}

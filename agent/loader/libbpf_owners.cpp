@@ -1,0 +1,26 @@
+#include "loader/libbpf_owners.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <string>
+
+namespace stallwatch::loader {
+
+namespace {
+int print_libbpf(enum libbpf_print_level level, const char* format, va_list args) {
+  if (level == LIBBPF_DEBUG && !spdlog::should_log(spdlog::level::trace)) return 0;
+  char buf[1024];
+  const int n = std::vsnprintf(buf, sizeof(buf), format, args);
+  if (n <= 0) return 0;
+  std::string line(buf);
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  spdlog::debug("libbpf: {}", line);
+  return n;
+}
+}  // namespace
+
+void route_libbpf_output() { libbpf_set_print(print_libbpf); }
+
+}  // namespace stallwatch::loader

@@ -1,0 +1,60 @@
+#include "reader/snapshot.h"
+
+namespace stallwatch::reader {
+
+std::array<double, SW_HIST_BUCKETS - 1> bucket_bounds_seconds() {
+  std::array<double, SW_HIST_BUCKETS - 1> bounds{50e-6, 100e-6, 250e-6, 500e-6};
+  for (int n = 0; n < SW_HIST_EXP_BUCKETS; ++n) {
+    bounds[SW_HIST_SUBMS_BUCKETS + n] = 0.001 * static_cast<double>(1ULL << n);
+  }
+  return bounds;
+}
+
+std::uint64_t Histogram::count() const {
+  std::uint64_t total = 0;
+  for (auto b : buckets) total += b;
+  return total;
+}
+
+Histogram& Histogram::operator+=(const Histogram& other) {
+  for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] += other.buckets[i];
+  sum_ns += other.sum_ns;
+  return *this;
+}
+
+Histogram merge_percpu(std::span<const sw_hist> per_cpu) {
+  Histogram out;
+  for (const sw_hist& h : per_cpu) {
+    for (std::size_t i = 0; i < out.buckets.size(); ++i) out.buckets[i] += h.buckets[i];
+    out.sum_ns += h.sum_ns;
+  }
+  return out;
+}
+
+}  // namespace stallwatch::reader
+
+namespace stallwatch::reader {
+
+std::string fsync_op_name(std::uint32_t op) {
+  switch (op) {
+    case SW_OP_FSYNC: return "fsync";
+    case SW_OP_FDATASYNC: return "fdatasync";
+    case SW_OP_SYNC_FILE_RANGE: return "sync_file_range";
+    case SW_OP_MSYNC: return "msync";
+    case SW_OP_SYNCFS: return "syncfs";
+    case SW_OP_URING_FSYNC: return "io_uring_fsync";
+    case SW_OP_URING_SYNC_FILE_RANGE: return "io_uring_sync_file_range";
+    case SW_OP_VFS_FSYNC: return "vfs_fsync";
+    default: return "op_" + std::to_string(op);
+  }
+}
+
+DropName drop_name(std::uint32_t drop) {
+  switch (drop) {
+    case SW_DROP_FSYNC_INFLIGHT_FULL: return {"fsync", "inflight_map_full"};
+    case SW_DROP_FSYNC_HIST_FULL: return {"fsync", "histogram_map_full"};
+    default: return {"unknown", "unknown"};
+  }
+}
+
+}  // namespace stallwatch::reader

@@ -1,0 +1,57 @@
+#pragma once
+// Immutable values read from the kernel maps; what exporters see.
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "stallwatch.h"
+
+namespace stallwatch::reader {
+
+static_assert(sizeof(sw_fsync_key) == 16, "sw_fsync_key layout is ABI with fsync.bpf.c");
+static_assert(sizeof(sw_hist) == 8 * (SW_HIST_BUCKETS + 1), "sw_hist layout is ABI");
+static_assert(sizeof(sw_fsync_start) == 24, "sw_fsync_start layout is ABI");
+
+// Upper bounds of the histogram buckets in seconds, +Inf excluded.
+std::array<double, SW_HIST_BUCKETS - 1> bucket_bounds_seconds();
+
+struct Histogram {
+  std::array<std::uint64_t, SW_HIST_BUCKETS> buckets{};  // per bucket, not cumulative
+  std::uint64_t sum_ns = 0;
+
+  std::uint64_t count() const;
+  Histogram& operator+=(const Histogram& other);
+};
+
+// Sums the per-CPU copies of one map value.
+Histogram merge_percpu(std::span<const sw_hist> per_cpu);
+
+struct FsyncSeries {
+  std::uint64_t cgroup_id = 0;
+  std::uint32_t dev = 0;  // kernel dev_t: major << 20 | minor
+  std::uint32_t op = 0;   // enum sw_fsync_op
+  Histogram hist;
+};
+
+struct FsyncSnapshot {
+  std::vector<FsyncSeries> series;
+  std::array<std::uint64_t, SW_DROP__COUNT> drops{};
+};
+
+}  // namespace stallwatch::reader
+
+namespace stallwatch::reader {
+
+// The `op` label of an enum sw_fsync_op value ("op_<n>" for one this build
+// does not know, so a newer kernel side never makes a series vanish).
+std::string fsync_op_name(std::uint32_t op);
+
+struct DropName {
+  const char* source;
+  const char* reason;
+};
+DropName drop_name(std::uint32_t drop);
+
+}  // namespace stallwatch::reader

@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fsync-family latency per (cgroup, device, op), aggregated in the kernel.
+ *
+ * Rung "tracepoint": the syscall tracepoints of fsync, fdatasync,
+ * sync_file_range, msync(MS_SYNC) and syncfs, plus the io_uring submit and
+ * complete tracepoints for IORING_OP_FSYNC and IORING_OP_SYNC_FILE_RANGE.
+ * Nothing crosses to user space per call: user space reads fsync_hist.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "core.bpf.h"
+#include "stallwatch.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define MS_SYNC 4 /* uapi asm-generic/mman-common.h */
+#define IORING_OP_FSYNC 3 /* uapi io_uring.h, stable ABI */
+#define IORING_OP_SYNC_FILE_RANGE 8
+
+/* tid -> call in flight. A thread has at most one syscall in flight, so the
+ * bound is the number of threads that can sit in fsync at once. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct sw_fsync_start);
+} fsync_start SEC(".maps");
+
+/* io_uring request -> call in flight. Bounded like fsync_start; a ring can
+ * hold more, and a full map is counted, not silent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct sw_uring_key);
+	__type(value, struct sw_fsync_start);
+} uring_start SEC(".maps");
+
+/* (cgroup, device, op) -> histogram, per CPU so the hot path never contends.
+ * max_entries is set by user space before load (--fsync-map-entries): it
+ * bounds the number of series, and a refused key is counted in drops. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct sw_fsync_key);
+	__type(value, struct sw_hist);
+} fsync_hist SEC(".maps");
+
+/* enum sw_drop -> events lost, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SW_DROP__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+static __always_inline void count_drop(__u32 why)
+{
+	__u64 *n = bpf_map_lookup_elem(&drops, &why);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+static __always_inline void record(const struct sw_fsync_start *s, __u64 end_ns)
+{
+	static const struct sw_hist zero;
+	struct sw_fsync_key key = {
+		.cgroup_id = s->cgroup_id,
+		.dev = s->dev,
+		.op = s->op,
+	};
+	__u64 delta = end_ns - s->start_ns;
+	struct sw_hist *h;
+
+	h = bpf_map_lookup_elem(&fsync_hist, &key);
+	if (!h) {
+		/* EEXIST from a racing CPU is fine: the lookup below finds it. */
+		bpf_map_update_elem(&fsync_hist, &key, &zero, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(&fsync_hist, &key);
+		if (!h) {
+			count_drop(SW_DROP_FSYNC_HIST_FULL);
+			return;
+		}
+	}
+	/* Atomic although per CPU: syscall tracepoints may run preemptible
+	 * (6.x faultable tracepoints), and counts must be exact. */
+	__sync_fetch_and_add(&h->buckets[sw_bucket_index(delta) % SW_HIST_BUCKETS], 1);
+	__sync_fetch_and_add(&h->sum_ns, delta);
+}
+
+static __always_inline void start_call(__u32 op, __u32 dev)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct sw_fsync_start s = {
+		.start_ns = bpf_ktime_get_ns(),
+		.cgroup_id = bpf_get_current_cgroup_id(),
+		.dev = dev,
+		.op = op,
+	};
+
+	if (bpf_map_update_elem(&fsync_start, &tid, &s, BPF_ANY))
+		count_drop(SW_DROP_FSYNC_INFLIGHT_FULL);
+}
+
+static __always_inline void end_call(void)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct sw_fsync_start *s = bpf_map_lookup_elem(&fsync_start, &tid);
+
+	if (!s)
+		return;
+	record(s, now);
+	bpf_map_delete_elem(&fsync_start, &tid);
+}
+
+SEC("tracepoint/syscalls/sys_enter_fsync")
+int sys_enter_fsync_tp(struct trace_event_raw_sys_enter *ctx)
+{
+	start_call(SW_OP_FSYNC, sw_fd_dev((int)ctx->args[0]));
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_fdatasync")
+int sys_enter_fdatasync_tp(struct trace_event_raw_sys_enter *ctx)
+{
+	start_call(SW_OP_FDATASYNC, sw_fd_dev((int)ctx->args[0]));
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_sync_file_range")
+int sys_enter_sync_file_range_tp(struct trace_event_raw_sys_enter *ctx)
+{
+	start_call(SW_OP_SYNC_FILE_RANGE, sw_fd_dev((int)ctx->args[0]));
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_syncfs")
+int sys_enter_syncfs_tp(struct trace_event_raw_sys_enter *ctx)
+{
+	start_call(SW_OP_SYNCFS, sw_fd_dev((int)ctx->args[0]));
+	return 0;
+}
+
+static long vma_dev_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	*(__u32 *)data = sw_file_dev(BPF_CORE_READ(vma, vm_file));
+	return 0;
+}
+
+/* msync names memory, not a file: the device is the mapped file's, found
+ * with bpf_find_vma (5.17+). The loader picks this or the _novma twin. */
+SEC("tracepoint/syscalls/sys_enter_msync")
+int sys_enter_msync_vma_tp(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 dev = 0;
+
+	if (!(ctx->args[2] & MS_SYNC))
+		return 0;
+	bpf_find_vma(bpf_get_current_task_btf(), ctx->args[0], vma_dev_cb, &dev, 0);
+	start_call(SW_OP_MSYNC, dev);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_msync")
+int sys_enter_msync_novma_tp(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[2] & MS_SYNC)
+		start_call(SW_OP_MSYNC, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_fsync")
+int sys_exit_fsync_tp(void *ctx)
+{
+	end_call();
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_fdatasync")
+int sys_exit_fdatasync_tp(void *ctx)
+{
+	end_call();
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_sync_file_range")
+int sys_exit_sync_file_range_tp(void *ctx)
+{
+	end_call();
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_syncfs")
+int sys_exit_syncfs_tp(void *ctx)
+{
+	end_call();
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_msync")
+int sys_exit_msync_tp(void *ctx)
+{
+	end_call();
+	return 0;
+}
+
+/* Older kernels (5.10, 6.1) name the submit event io_uring_submit_sqe, newer
+ * ones io_uring_submit_req; the loader enables whichever tracefs lists.
+ * 5.10's carries no req field. */
+struct trace_event_raw_io_uring_submit_sqe___old {
+	void *ctx;
+	void *req;
+	u64 user_data;
+	u8 opcode;
+} __attribute__((preserve_access_index));
+
+static __always_inline void uring_submit(void *ring, void *req, __u64 user_data, __u8 opcode)
+{
+	struct sw_uring_key key = { .ring = (__u64)ring, .req = req ? (__u64)req : user_data };
+	struct sw_fsync_start s = {
+		.cgroup_id = bpf_get_current_cgroup_id(),
+	};
+
+	if (opcode == IORING_OP_FSYNC)
+		s.op = SW_OP_URING_FSYNC;
+	else if (opcode == IORING_OP_SYNC_FILE_RANGE)
+		s.op = SW_OP_URING_SYNC_FILE_RANGE;
+	else
+		return;
+	s.start_ns = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&uring_start, &key, &s, BPF_ANY))
+		count_drop(SW_DROP_FSYNC_INFLIGHT_FULL);
+}
+
+SEC("tracepoint/io_uring/io_uring_submit_req")
+int io_uring_submit_req_tp(struct trace_event_raw_io_uring_submit_req *ctx)
+{
+	uring_submit(ctx->ctx, ctx->req, ctx->user_data, ctx->opcode);
+	return 0;
+}
+
+SEC("tracepoint/io_uring/io_uring_submit_sqe")
+int io_uring_submit_sqe_tp(struct trace_event_raw_io_uring_submit_sqe___old *ctx)
+{
+	void *req = NULL;
+
+	if (bpf_core_field_exists(ctx->req))
+		req = ctx->req;
+	uring_submit(ctx->ctx, req, ctx->user_data, ctx->opcode);
+	return 0;
+}
+
+SEC("tracepoint/io_uring/io_uring_complete")
+int io_uring_complete_tp(struct trace_event_raw_io_uring_complete *ctx)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct sw_uring_key key = { .ring = (__u64)ctx->ctx };
+	struct sw_fsync_start *s;
+	struct io_kiocb *req = NULL;
+
+	if (bpf_core_field_exists(ctx->req))
+		req = ctx->req;
+	key.req = req ? (__u64)req : ctx->user_data;
+	s = bpf_map_lookup_elem(&uring_start, &key);
+	if (!s)
+		return 0;
+	/* The file is assigned after the submit event, so read it here. */
+	if (req)
+		s->dev = sw_file_dev(BPF_CORE_READ(req, file));
+	record(s, now);
+	bpf_map_delete_elem(&uring_start, &key);
+	return 0;
+}
+
+/*
+ * Rung "fentry": an addition to the tracepoints, never a replacement. On
+ * Debian's 5.10 and 6.1 kernels fdatasync(2) never enters vfs_fsync_range
+ * (inlined into __x64_sys_fdatasync), and on 6.12 O_SYNC writes to tmpfs do
+ * not either. So this only counts what no syscall tracepoint is already
+ * timing on the same thread, and skips io_uring workers, whose requests the
+ * io_uring tracepoints time.
+ */
+#define PF_IO_WORKER 0x00000010 /* include/linux/sched.h */
+
+/* tid -> outermost vfs_fsync_range in flight that no syscall covers. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct sw_vfs_start);
+} vfs_start SEC(".maps");
+
+SEC("fentry/vfs_fsync_range")
+int BPF_PROG(vfs_fsync_range_fentry, struct file *file, loff_t start, loff_t end, int datasync)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct sw_vfs_start s = {};
+	long err;
+
+	if (bpf_map_lookup_elem(&fsync_start, &tid) || (task->flags & PF_IO_WORKER))
+		return 0;
+	s.call.start_ns = bpf_ktime_get_ns();
+	s.call.cgroup_id = bpf_get_current_cgroup_id();
+	s.call.dev = sw_file_dev(file);
+	s.call.op = SW_OP_VFS_FSYNC;
+	s.file = (__u64)file;
+	err = bpf_map_update_elem(&vfs_start, &tid, &s, BPF_NOEXIST);
+	if (err && err != -17 /* EEXIST: nested call, the outer one times it */)
+		count_drop(SW_DROP_FSYNC_INFLIGHT_FULL);
+	return 0;
+}
+
+SEC("fexit/vfs_fsync_range")
+int BPF_PROG(vfs_fsync_range_fexit, struct file *file, loff_t start, loff_t end, int datasync, int ret)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct sw_vfs_start *s = bpf_map_lookup_elem(&vfs_start, &tid);
+
+	if (!s || s->file != (__u64)file)
+		return 0;
+	record(&s->call, now);
+	bpf_map_delete_elem(&vfs_start, &tid);
+	return 0;
+}

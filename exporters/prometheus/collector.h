@@ -1,0 +1,26 @@
+#pragma once
+// The Collectable: reads the kernel maps at scrape time, keeps no copy.
+#include <prometheus/collectable.h>
+
+#include <functional>
+
+#include "common/result.h"
+#include "exporters/prometheus/render.h"
+
+namespace stallwatch::exporters {
+
+class AgentCollector : public prometheus::Collectable {
+ public:
+  using FsyncSource = std::function<Result<reader::FsyncSnapshot>()>;
+  AgentCollector(FsyncSource fsync, Labeler labeler, std::vector<HookInfo> hooks, BuildInfo build);
+
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+ private:
+  FsyncSource fsync_;
+  Labeler labeler_;
+  std::vector<HookInfo> hooks_;
+  BuildInfo build_;
+};
+
+}  // namespace stallwatch::exporters

@@ -1,0 +1,38 @@
+#pragma once
+// Turns a snapshot into Prometheus metric families. Pure: no BPF, no I/O.
+#include <prometheus/metric_family.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "reader/snapshot.h"
+
+namespace stallwatch::exporters {
+
+struct HookInfo {
+  std::string subsystem;
+  std::string mode;
+};
+
+struct BuildInfo {
+  std::string version;
+  std::string revision;
+  std::string libbpf_version;
+};
+
+struct Labeler {
+  std::function<std::string(std::uint64_t)> cgroup;  // cgroup id -> path
+  std::function<std::string(std::uint32_t)> device;  // kernel dev_t -> name
+};
+
+// Series whose labels coincide (two dev_t naming one disk) are summed, so
+// the output never holds duplicate series.
+std::vector<prometheus::MetricFamily> render_fsync(const reader::FsyncSnapshot& snap,
+                                                   const Labeler& labeler);
+
+std::vector<prometheus::MetricFamily> render_agent_info(const std::vector<HookInfo>& hooks,
+                                                        const BuildInfo& build);
+
+}  // namespace stallwatch::exporters
