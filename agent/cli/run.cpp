@@ -60,10 +60,6 @@ int run_agent(const Options& options) {
     spdlog::error("{}", probes.error().message);
     return 1;
   }
-  for (const auto& r : report) {
-    if (!r.chosen) spdlog::warn("fsync rung {} refused: {}", r.rung, r.detail);
-  }
-
   reader::FsyncMapReader fsync_reader(probes->hist_fd(), probes->drops_fd());
   auto cgroups = std::make_shared<identity::CgroupPaths>(facts.cgroups.cgroup2_mount);
   auto devices = std::make_shared<identity::DeviceNames>();
@@ -87,11 +83,18 @@ int run_agent(const Options& options) {
       build_info().version, facts.kernel_release, probes->mode(),
       probes->io_uring() ? "traced" : "not traced", loader::to_string(facts.cgroups.layout),
       facts.cgroups.cgroup2_mount, options.listen_address, (*server)->port());
+  // Logged after start-up so that a failing start prints its one error line only.
+  for (const auto& r : report) {
+    if (!r.chosen) spdlog::warn("fsync rung {} not used: {}", r.rung, r.detail);
+  }
 
   const int sig = wait_for_stop_signal();
   spdlog::info("received {}, detaching", sig == SIGINT ? "SIGINT" : "SIGTERM");
   exporters::MetricsServer::set_healthy(false);
   server->reset();  // stop serving before the maps go away
+  spdlog::debug("metrics server stopped");
+  probes = fail("stopped");
+  spdlog::debug("programs detached");
   return 0;
 }
 

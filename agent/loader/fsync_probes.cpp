@@ -108,7 +108,8 @@ Result<FsyncProbes> FsyncProbes::load(const FsyncConfig& config, const Result<Tr
     refusals += name + ": " + probes.error().message;
   }
   if (config.hook == FsyncHook::kAuto) return fail("no fsync hook can load here (" + refusals + ")");
-  return fail("fsync hook '" + std::string(to_string(config.hook)) + "' cannot load: " + refusals);
+  return fail("fsync hook '" + std::string(to_string(config.hook)) + "' cannot load: " +
+              report.back().detail);
 }
 
 }  // namespace stallwatch::loader

@@ -48,6 +48,10 @@ class FsyncProbes {
   static Result<FsyncProbes> load(const FsyncConfig& config, const Result<Tracefs>& tracefs,
                                   std::vector<RungReport>& report);
 
+  FsyncProbes(FsyncProbes&&) = default;
+  FsyncProbes& operator=(FsyncProbes&&) = default;
+  ~FsyncProbes() { destroy_links_concurrently(links_); }
+
   std::string_view mode() const { return mode_; }
   bool io_uring() const { return io_uring_; }
   int hist_fd() const;

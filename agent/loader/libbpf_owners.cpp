@@ -5,6 +5,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 namespace stallwatch::loader {
 
@@ -20,6 +21,13 @@ int print_libbpf(enum libbpf_print_level level, const char* format, va_list args
   return n;
 }
 }  // namespace
+
+void destroy_links_concurrently(std::vector<Link>& links) {
+  std::vector<std::jthread> threads;
+  threads.reserve(links.size());
+  for (Link& link : links) threads.emplace_back([l = std::move(link)]() mutable { l.reset(); });
+  links.clear();
+}
 
 void route_libbpf_output() { libbpf_set_print(print_libbpf); }
 

@@ -3,6 +3,7 @@
 #include <bpf/libbpf.h>
 
 #include <memory>
+#include <vector>
 
 namespace stallwatch::loader {
 
@@ -10,6 +11,10 @@ struct LinkDeleter {
   void operator()(bpf_link* link) const { bpf_link__destroy(link); }
 };
 using Link = std::unique_ptr<bpf_link, LinkDeleter>;
+
+// Detaching a tracepoint link waits for an RCU grace period (about 70 ms
+// each on 6.18); detaching them all at once waits for about one.
+void destroy_links_concurrently(std::vector<Link>& links);
 
 // Routes libbpf's own output to spdlog at debug level (shown under -v).
 void route_libbpf_output();

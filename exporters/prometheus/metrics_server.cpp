@@ -4,10 +4,16 @@
 #include <arpa/inet.h>
 #include <civetweb.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 namespace stallwatch::exporters {
 
@@ -15,7 +21,7 @@ namespace {
 
 std::atomic<bool> g_healthy{false};
 std::mutex g_log_mu;
-std::string g_last_civetweb_error;
+std::string g_first_civetweb_error;
 
 int begin_request(mg_connection* conn) {
   const mg_request_info* info = mg_get_request_info(conn);
@@ -29,11 +35,12 @@ int begin_request(mg_connection* conn) {
   return ok ? 200 : 503;
 }
 
-// civetweb reports bind failures only through this hook; keep the last one
-// for the error message instead of letting it print on its own.
+// civetweb reports bind failures only through this hook. The first message
+// names the cause ("cannot bind to ...: 98 (Address already in use)"), later
+// ones only the consequence, so keep the first for our own error line.
 int log_message(const mg_connection*, const char* message) {
   std::lock_guard lock(g_log_mu);
-  g_last_civetweb_error = message ? message : "";
+  if (g_first_civetweb_error.empty() && message) g_first_civetweb_error = message;
   return 1;
 }
 
@@ -41,6 +48,28 @@ bool parse_port(std::string_view text, int& port) {
   if (text.empty() || text.size() > 5) return false;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
   return ec == std::errc() && ptr == text.data() + text.size() && port >= 0 && port <= 65535;
+}
+
+// One throwaway connection, to make civetweb's master thread return from
+// poll() and notice it is being stopped.
+void poke(const std::string& host, int port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  const int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  if (fd < 0) return;
+  if (v6) {
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET6, host.c_str(), &a.sin6_addr);
+    connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  } else {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, host.c_str(), &a.sin_addr);
+    connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  }
+  close(fd);
 }
 
 }  // namespace
@@ -71,10 +100,25 @@ Result<std::string> to_civetweb_ports(std::string_view addr) {
   return std::string(host) + ":" + port_text;
 }
 
-MetricsServer::MetricsServer(std::unique_ptr<prometheus::Exposer> exposer)
-    : exposer_(std::move(exposer)) {}
+MetricsServer::MetricsServer(std::unique_ptr<prometheus::Exposer> exposer, std::string wake_host)
+    : exposer_(std::move(exposer)), wake_host_(std::move(wake_host)) {}
 
-MetricsServer::~MetricsServer() { g_healthy = false; }
+MetricsServer::~MetricsServer() {
+  g_healthy = false;
+  // civetweb's mg_stop() waits for its master thread, which only checks the
+  // stop flag between 2 s poll() timeouts; connecting wakes it, so stopping
+  // takes milliseconds instead of up to 2 s.
+  const int port = this->port();
+  std::atomic<bool> stopped{false};
+  std::jthread waker([&] {
+    while (!stopped) {
+      poke(wake_host_, port);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  exposer_.reset();
+  stopped = true;
+}
 
 Result<std::unique_ptr<MetricsServer>> MetricsServer::start(
     const std::string& listen_address, const std::shared_ptr<prometheus::Collectable>& collector) {
@@ -90,10 +134,15 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(
   } catch (const std::exception& e) {
     std::lock_guard lock(g_log_mu);
     return fail("cannot listen on " + listen_address + ": " +
-                (g_last_civetweb_error.empty() ? e.what() : g_last_civetweb_error));
+                (g_first_civetweb_error.empty() ? e.what() : g_first_civetweb_error));
   }
   exposer->RegisterCollectable(collector);
-  return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(exposer)));
+  // Where to connect to reach the listener: loopback for a wildcard bind.
+  std::string host = ports->substr(0, ports->rfind(':') == std::string::npos ? 0 : ports->rfind(':'));
+  if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(exposer), std::move(host)));
 }
 
 int MetricsServer::port() const {

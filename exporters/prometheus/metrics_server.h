@@ -27,8 +27,9 @@ class MetricsServer {
   static void set_healthy(bool healthy);
 
  private:
-  explicit MetricsServer(std::unique_ptr<prometheus::Exposer> exposer);
+  MetricsServer(std::unique_ptr<prometheus::Exposer> exposer, std::string wake_host);
   std::unique_ptr<prometheus::Exposer> exposer_;
+  std::string wake_host_;  // where a connect() reaches the listener
 };
 
 }  // namespace stallwatch::exporters

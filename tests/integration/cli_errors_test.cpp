@@ -1,0 +1,106 @@
+// Bad input: one clear line on stderr, a non-zero exit, nothing left attached.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "support/processes.h"
+#include "support/shell.h"
+#include "support/test_env.h"
+
+namespace stallwatch::test {
+namespace {
+
+int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+class CliErrors : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SW_REQUIRE_ROOT();
+    before_ = loaded_stallwatch_programs();
+  }
+  // Runs the agent, expects `code` and one line on stderr containing `needle`.
+  void expect_refusal(const std::vector<std::string>& args, int code, const std::string& needle) {
+    std::vector<std::string> argv = {agent_binary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    expect_refusal_of(argv, code, needle);
+  }
+  void expect_refusal_of(const std::vector<std::string>& argv, int code, const std::string& needle) {
+    const Completed c = run_command(argv);
+    EXPECT_EQ(c.exit.code, code) << c.err;
+    EXPECT_EQ(count_lines(c.err), 1) << c.err;
+    EXPECT_NE(c.err.find(needle), std::string::npos) << c.err;
+    EXPECT_EQ(loaded_stallwatch_programs(), before_) << "programs left attached";
+  }
+  std::vector<std::string> before_;
+};
+
+TEST_F(CliErrors, UnknownFlag) {
+  expect_refusal({"run", "--no-such-flag"}, 2, "--no-such-flag");
+}
+
+TEST_F(CliErrors, UnknownSubcommandValue) {
+  expect_refusal({"run", "--fsync-hook=kprobe"}, 2, "unknown fsync hook 'kprobe'");
+}
+
+TEST_F(CliErrors, MalformedListenAddress) {
+  expect_refusal({"run", "--web.listen-address=localhost"}, 2, "invalid --web.listen-address 'localhost'");
+  expect_refusal({"run", "--web.listen-address=:70000"}, 2, "port must be a number 0-65535");
+}
+
+TEST_F(CliErrors, BadLogLevel) {
+  expect_refusal({"--log-level=loud", "run"}, 2, "unknown --log-level 'loud'");
+}
+
+TEST_F(CliErrors, BusyListenAddress) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const std::string where = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  expect_refusal({"run", "--web.listen-address=" + where}, 1, "cannot listen on " + where);
+  close(fd);
+}
+
+TEST_F(CliErrors, NotRoot) {
+  expect_refusal_of({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                     "--inh-caps=-all", agent_binary(), "run"},
+                    1, "missing capabilities: loading BPF tracing programs needs CAP_BPF and CAP_PERFMON");
+}
+
+// A forced rung that cannot load here: tracepoints without tracefs, where
+// the agent lacks CAP_SYS_ADMIN to mount it (private mount namespace).
+TEST_F(CliErrors, ForcedTracepointRungWithoutTracefs) {
+  const std::string script =
+      "umount /sys/kernel/debug/tracing 2>/dev/null; umount /sys/kernel/tracing 2>/dev/null; "
+      "umount /sys/kernel/debug 2>/dev/null; "
+      "exec /usr/sbin/capsh --drop=cap_sys_admin -- -c 'exec " + agent_binary() +
+      " run --fsync-hook=tracepoint'";
+  expect_refusal_of({"/usr/bin/unshare", "--mount", "/bin/sh", "-c", script}, 1,
+                    "fsync hook 'tracepoint' cannot load: tracefs is not mounted at /sys/kernel/tracing "
+                    "and mounting it failed: EPERM (Operation not permitted) (needs CAP_SYS_ADMIN)");
+}
+
+// fentry is refused here (this kernel answers EPERM); where it loads, doctor
+// says so and `run` would use it.
+TEST_F(CliErrors, ForcedFentryRungLoadsOrIsRefusedClearly) {
+  const Completed doctor = run_command({agent_binary(), "doctor", "--fsync-hook=fentry"});
+  if (doctor.exit.code == 0) {
+    EXPECT_NE(doctor.out.find("fentry       chosen"), std::string::npos) << doctor.out;
+    return;
+  }
+  EXPECT_EQ(doctor.exit.code, 1);
+  EXPECT_NE(doctor.out.find("fentry       refused: load fentry programs: EPERM"), std::string::npos)
+      << doctor.out;
+  expect_refusal({"run", "--fsync-hook=fentry"}, 1,
+                 "fsync hook 'fentry' cannot load: load fentry programs: EPERM");
+}
+
+}  // namespace
+}  // namespace stallwatch::test

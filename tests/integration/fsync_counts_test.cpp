@@ -1,0 +1,146 @@
+// Real programs on the live kernel: a helper in a cgroup of its own makes an
+// exact number of calls, the agent's /metrics must show exactly that.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "support/processes.h"
+#include "support/scrape.h"
+#include "support/scratch.h"
+#include "support/test_env.h"
+
+namespace stallwatch::test {
+namespace {
+
+constexpr const char* kHist = "stallwatch_fsync_duration_seconds";
+
+std::string unique(const std::string& stem) {
+  return "stallwatch-it-" + stem + "-" + std::to_string(getpid());
+}
+
+struct Expect {
+  std::string cgroup, device, op;
+  OpTotals helper;
+};
+
+class FsyncCounts : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SW_REQUIRE_ROOT();
+    agent_ = std::make_unique<Agent>();
+    ASSERT_TRUE(agent_->wait_ready()) << agent_->log();
+  }
+
+  Exposition scrape() {
+    const auto r = http_get(agent_->port(), "/metrics");
+    EXPECT_EQ(r.status, 200);
+    return Exposition(r.body);
+  }
+
+  static void check(const Exposition& m, const Expect& e, bool sum_within_5pct) {
+    const Labels l = {{"cgroup", e.cgroup}, {"device", e.device}, {"op", e.op}};
+    const auto count = m.value(std::string(kHist) + "_count", l);
+    ASSERT_TRUE(count.has_value()) << "no series for " << e.cgroup << " " << e.device << " " << e.op;
+    EXPECT_EQ(*count, e.helper.count) << e.cgroup << " " << e.device << " " << e.op;
+    const double sum = *m.value(std::string(kHist) + "_sum", l);
+    const double helper = static_cast<double>(e.helper.total_ns) / 1e9;
+    // The kernel's window (syscall entry to exit) lies inside the helper's.
+    EXPECT_LE(sum, helper) << e.op;
+    if (sum_within_5pct) {
+      EXPECT_NEAR(sum, helper, 0.05 * helper) << e.op << " on " << e.device;
+    }
+    const auto inf = m.value(std::string(kHist) + "_bucket", [&] {
+      Labels with = l;
+      with["le"] = "+Inf";
+      return with;
+    }());
+    EXPECT_EQ(inf, count);
+  }
+
+  std::unique_ptr<Agent> agent_;
+};
+
+TEST_F(FsyncCounts, ExactPerCgroupOpAndDeviceOnTmpfsAndExt4) {
+  Tmpfs tmpfs;
+  LoopExt4 ext4;
+  TestCgroup a(unique("a")), b(unique("b"));
+
+  // Distinct counts everywhere, so a series landing in the wrong place shows.
+  auto a_ext4 = run_fsync_helper(a.dir(), ext4.path(),
+                                 {"--fsync", "7", "--fdatasync", "5", "--sync-file-range", "3",
+                                  "--msync", "4", "--msync-async", "6", "--syncfs", "2"});
+  auto a_tmp = run_fsync_helper(a.dir(), tmpfs.path(), {"--fsync", "9", "--fdatasync", "8"});
+  auto b_ext4 = run_fsync_helper(b.dir(), ext4.path(),
+                                 {"--fsync", "11", "--fdatasync", "13", "--sync-file-range", "2"});
+  auto b_tmp = run_fsync_helper(b.dir(), tmpfs.path(),
+                                {"--fsync", "4", "--sync-file-range", "6", "--msync", "3"});
+
+  const Exposition m = scrape();
+  for (const char* op : {"fsync", "fdatasync", "sync_file_range", "msync", "syncfs"}) {
+    check(m, {a.rel(), ext4.label(), op, a_ext4[op]}, true);
+  }
+  for (const char* op : {"fsync", "fdatasync"}) check(m, {a.rel(), tmpfs.label(), op, a_tmp[op]}, false);
+  for (const char* op : {"fsync", "fdatasync", "sync_file_range"}) {
+    check(m, {b.rel(), ext4.label(), op, b_ext4[op]}, true);
+  }
+  for (const char* op : {"fsync", "sync_file_range", "msync"}) {
+    check(m, {b.rel(), tmpfs.label(), op, b_tmp[op]}, false);
+  }
+  // Absent where nothing happened: msync(MS_ASYNC) does not wait, b never syncfs'd.
+  EXPECT_FALSE(m.value(std::string(kHist) + "_count",
+                       {{"cgroup", b.rel()}, {"device", ext4.label()}, {"op", "syncfs"}}));
+  EXPECT_FALSE(m.value(std::string(kHist) + "_count",
+                       {{"cgroup", a.rel()}, {"device", tmpfs.label()}, {"op", "msync"}}));
+  EXPECT_EQ(m.all(std::string(kHist) + "_count", {{"cgroup", a.rel()}}).size(), 7U);
+  EXPECT_EQ(m.all(std::string(kHist) + "_count", {{"cgroup", b.rel()}}).size(), 6U);
+}
+
+TEST_F(FsyncCounts, IoUringFsyncAndSyncFileRange) {
+  LoopExt4 ext4;
+  TestCgroup c(unique("uring"));
+  auto r = run_fsync_helper(c.dir(), ext4.path(),
+                            {"--uring-fsync", "9", "--uring-sync-file-range", "5"});
+  const Exposition m = scrape();
+  check(m, {c.rel(), ext4.label(), "io_uring_fsync", r["io_uring_fsync"]}, true);
+  check(m, {c.rel(), ext4.label(), "io_uring_sync_file_range", r["io_uring_sync_file_range"]}, false);
+  EXPECT_EQ(m.value("stallwatch_hook_info", {{"subsystem", "fsync_io_uring"}, {"mode", "tracepoint"}}), 1.0);
+}
+
+TEST_F(FsyncCounts, RepeatedScrapesOnlyGrow) {
+  Tmpfs tmpfs;
+  TestCgroup c(unique("grow"));
+  const Labels l = {{"cgroup", c.rel()}, {"device", tmpfs.label()}, {"op", "fdatasync"}};
+  run_fsync_helper(c.dir(), tmpfs.path(), {"--fdatasync", "3"});
+  EXPECT_EQ(scrape().value(std::string(kHist) + "_count", l), 3.0);
+  run_fsync_helper(c.dir(), tmpfs.path(), {"--fdatasync", "4"});
+  EXPECT_EQ(scrape().value(std::string(kHist) + "_count", l), 7.0);
+}
+
+TEST(FsyncMapBound, SeriesPastTheBoundAreCountedAsLost) {
+  SW_REQUIRE_ROOT();
+  Agent agent({"--fsync-map-entries=2"});
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  Tmpfs tmpfs;
+  TestCgroup a(unique("bound-a")), b(unique("bound-b")), c(unique("bound-c"));
+  for (const auto* cg : {&a, &b, &c}) run_fsync_helper(cg->dir(), tmpfs.path(), {"--fsync", "4"});
+
+  const Exposition m(http_get(agent.port(), "/metrics").body);
+  const auto series = m.all(std::string(kHist) + "_count");
+  EXPECT_LE(series.size(), 2U);
+  double ours_recorded = 0;
+  for (const auto* cg : {&a, &b, &c}) {
+    const auto v = m.value(std::string(kHist) + "_count", {{"cgroup", cg->rel()}});
+    if (v) {
+      EXPECT_EQ(*v, 4.0) << cg->rel();  // a series is whole or absent, never partial
+      ours_recorded += *v;
+    }
+  }
+  const double lost = *m.value("stallwatch_events_lost_total", {{"reason", "histogram_map_full"}});
+  // At least one of the three cgroups found no room; every one of its calls was counted.
+  EXPECT_LE(ours_recorded, 8.0);
+  EXPECT_GE(lost, 12.0 - ours_recorded);
+}
+
+}  // namespace
+}  // namespace stallwatch::test

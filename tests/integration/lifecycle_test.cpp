@@ -1,0 +1,119 @@
+// Start, serve, stop: signals detach everything, kill -9 leaves nothing loaded.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <thread>
+
+#include "support/processes.h"
+#include "support/scrape.h"
+#include "support/shell.h"
+#include "support/test_env.h"
+
+namespace stallwatch::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Lifecycle : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SW_REQUIRE_ROOT();
+    before_ = loaded_stallwatch_programs();
+  }
+  // Programs are freed once the last fd closes, after an RCU grace period.
+  bool programs_back_to_baseline(std::chrono::milliseconds within) {
+    const auto until = std::chrono::steady_clock::now() + within;
+    while (std::chrono::steady_clock::now() < until) {
+      if (loaded_stallwatch_programs() == before_) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return loaded_stallwatch_programs() == before_;
+  }
+  std::vector<std::string> before_;
+};
+
+TEST_F(Lifecycle, SigtermDetachesAndExitsWithinTwoSeconds) {
+  Agent agent;
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  EXPECT_GT(loaded_stallwatch_programs().size(), before_.size() + 9) << "fsync programs not loaded";
+  const Exit e = agent.stop(SIGTERM);
+  EXPECT_EQ(e.code, 0) << agent.log();
+  EXPECT_LT(e.waited, 2000ms);
+  EXPECT_TRUE(programs_back_to_baseline(2s));
+  EXPECT_NE(agent.log().find("received SIGTERM, detaching"), std::string::npos);
+}
+
+TEST_F(Lifecycle, SigintDetachesAndExitsWithinTwoSeconds) {
+  Agent agent;
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  const Exit e = agent.stop(SIGINT);
+  EXPECT_EQ(e.code, 0) << agent.log();
+  EXPECT_LT(e.waited, 2000ms);
+  EXPECT_TRUE(programs_back_to_baseline(2s));
+}
+
+TEST_F(Lifecycle, KillNineLeavesNoProgramLoaded) {
+  Agent agent;
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  ASSERT_GT(loaded_stallwatch_programs().size(), before_.size());
+  const Exit e = agent.stop(SIGKILL);
+  EXPECT_EQ(e.signal, SIGKILL);
+  EXPECT_TRUE(programs_back_to_baseline(5s)) << "left: " << loaded_stallwatch_programs().size();
+}
+
+TEST_F(Lifecycle, SecondInstanceOnTheSamePortFailsWithOneLine) {
+  Agent first;
+  ASSERT_TRUE(first.wait_ready()) << first.log();
+  const std::string where = "127.0.0.1:" + std::to_string(first.port());
+  const Completed second = run_command({agent_binary(), "run", "--web.listen-address=" + where});
+  EXPECT_EQ(second.exit.code, 1);
+  EXPECT_NE(second.err.find("cannot listen on " + where), std::string::npos) << second.err;
+  EXPECT_EQ(std::count(second.err.begin(), second.err.end(), '\n'), 1) << second.err;
+  // The first one is unharmed.
+  EXPECT_EQ(http_get(first.port(), "/healthz").status, 200);
+}
+
+TEST_F(Lifecycle, HealthzAndMetricsAnswer) {
+  Agent agent;
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  const auto health = http_get(agent.port(), "/healthz");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.body, "ok\n");
+  const auto metrics = http_get(agent.port(), "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  const Exposition m(metrics.body);
+  EXPECT_EQ(m.value("stallwatch_hook_info", {{"subsystem", "fsync"}}), 1.0);
+  EXPECT_EQ(m.all("stallwatch_build_info").size(), 1U);
+  EXPECT_EQ(http_get(agent.port(), "/nope").status, 404);
+}
+
+TEST_F(Lifecycle, LiveScrapePassesPromtool) {
+  Agent agent;
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  run_shell("sync");  // some fsync-family traffic so histograms exist
+  const std::string body = http_get(agent.port(), "/metrics").body;
+  const std::string file = "/tmp/stallwatch-promtool." + std::to_string(getpid());
+  FILE* f = std::fopen(file.c_str(), "w");
+  std::fwrite(body.data(), 1, body.size(), f);
+  std::fclose(f);
+  const ShellResult r = run_shell("promtool check metrics < " + file);
+  std::remove(file.c_str());
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(r.out, "") << r.out;
+}
+
+// A fresh host has no tracefs mounted; the agent mounts it (private mount
+// namespace here, so the host's mounts stay as they are).
+TEST_F(Lifecycle, DoctorMountsTracefsWhenMissing) {
+  const std::string script =
+      "umount /sys/kernel/debug/tracing 2>/dev/null; umount /sys/kernel/tracing 2>/dev/null; "
+      "umount /sys/kernel/debug 2>/dev/null; exec " + agent_binary() + " doctor";
+  const Completed c = run_command({"/usr/bin/unshare", "--mount", "/bin/sh", "-c", script});
+  EXPECT_EQ(c.exit.code, 0) << c.out << c.err;
+  EXPECT_NE(c.out.find("tracefs        /sys/kernel/tracing (mounted now)"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("tracepoint   chosen"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("verdict        ok"), std::string::npos) << c.out;
+}
+
+}  // namespace
+}  // namespace stallwatch::test

@@ -1,0 +1,171 @@
+#include "support/processes.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "support/shell.h"
+
+namespace stallwatch::test {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+std::string agent_binary() { return STALLWATCH_BIN; }
+std::string fsync_helper() { return SW_FSYNC_HELPER; }
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// fork + exec with stdout/stderr to files; the child first joins cgroup_dir.
+pid_t spawn(const std::vector<std::string>& argv, const std::string& out_path,
+            const std::string& err_path, const std::string& cgroup_dir) {
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    if (!cgroup_dir.empty()) {
+      const int fd = open((cgroup_dir + "/cgroup.procs").c_str(), O_WRONLY);
+      if (fd < 0 || write(fd, "0", 1) != 1) _exit(126);
+      close(fd);
+    }
+    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(out, 1);
+    dup2(err, 2);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+Exit wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
+  const auto start = Clock::now();
+  int status = 0;
+  for (;;) {
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) break;
+    if (Clock::now() - start > timeout) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      throw std::runtime_error("process " + std::to_string(pid) + " did not exit in time");
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  Exit e;
+  e.waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  if (WIFEXITED(status)) e.code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) e.signal = WTERMSIG(status);
+  return e;
+}
+
+std::string temp_path(const char* what) {
+  static int n = 0;
+  return "/tmp/stallwatch-test." + std::to_string(getpid()) + "." + std::to_string(n++) + "." + what;
+}
+
+}  // namespace
+
+Agent::Agent(std::vector<std::string> extra_args) : log_path_(temp_path("agent.log")) {
+  std::vector<std::string> argv = {agent_binary(), "run", "--web.listen-address=127.0.0.1:0"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  pid_ = spawn(argv, "/dev/null", log_path_, "");
+}
+
+Agent::~Agent() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  unlink(log_path_.c_str());
+}
+
+bool Agent::wait_ready(std::chrono::milliseconds timeout) {
+  static const std::regex ready(R"(serving /metrics and /healthz on \S+ \(port (\d+)\))");
+  const auto start = Clock::now();
+  while (Clock::now() - start < timeout) {
+    std::smatch m;
+    const std::string text = log();
+    if (std::regex_search(text, m, ready)) {
+      port_ = std::stoi(m[1]);
+      return true;
+    }
+    if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+std::string Agent::log() const { return slurp(log_path_); }
+
+Exit Agent::stop(int sig, std::chrono::milliseconds timeout) {
+  kill(pid_, sig);
+  Exit e = wait_exit(pid_, timeout);
+  pid_ = -1;
+  return e;
+}
+
+Completed run_command(const std::vector<std::string>& argv, const std::string& cgroup_dir) {
+  const std::string out = temp_path("out"), err = temp_path("err");
+  const pid_t pid = spawn(argv, out, err, cgroup_dir);
+  Completed c;
+  c.exit = wait_exit(pid, 300s);
+  c.out = slurp(out);
+  c.err = slurp(err);
+  unlink(out.c_str());
+  unlink(err.c_str());
+  return c;
+}
+
+std::map<std::string, OpTotals> run_fsync_helper(const std::string& cgroup_dir,
+                                                 const std::string& dir,
+                                                 const std::vector<std::string>& ops) {
+  std::vector<std::string> argv = {fsync_helper(), dir};
+  argv.insert(argv.end(), ops.begin(), ops.end());
+  const Completed c = run_command(argv, cgroup_dir);
+  if (c.exit.code != 0) throw std::runtime_error("fsync helper failed: " + c.err);
+  std::map<std::string, OpTotals> totals;
+  std::istringstream in(c.out);
+  std::string op;
+  OpTotals t;
+  while (in >> op >> t.count >> t.total_ns) {
+    totals[op].count += t.count;
+    totals[op].total_ns += t.total_ns;
+  }
+  return totals;
+}
+
+std::vector<std::string> loaded_stallwatch_programs() {
+  // Names of the fsync programs, cut to BPF_OBJ_NAME_LEN - 1 = 15 chars.
+  static const std::regex ours(
+      R"(name (sys_enter_[a-z_]+|sys_exit_[a-z_]+|io_uring_[a-z_]+|vfs_fsync_range))");
+  std::vector<std::string> found;
+  const std::string list = sh("bpftool prog list");
+  for (std::sregex_iterator it(list.begin(), list.end(), ours), end; it != end; ++it) {
+    found.push_back((*it)[1]);
+  }
+  return found;
+}
+
+}  // namespace stallwatch::test

@@ -1,0 +1,63 @@
+#pragma once
+// Child processes of a test: the agent under test and the workload helpers.
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace stallwatch::test {
+
+std::string agent_binary();   // the stallwatch executable under test
+std::string fsync_helper();   // tests/helpers/fsync_helper.c
+
+struct Exit {
+  int code = -1;    // exit status, or -1 when killed by a signal
+  int signal = 0;   // terminating signal, 0 when it exited
+  std::chrono::milliseconds waited{0};
+};
+
+// `stallwatch run` on a kernel-chosen port; killed by the destructor.
+class Agent {
+ public:
+  explicit Agent(std::vector<std::string> extra_args = {});
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Waits for the start-up line; false (with log()) if the agent died first.
+  bool wait_ready(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  std::string log() const;
+  // Sends sig and waits up to timeout for the exit.
+  Exit stop(int sig, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::string log_path_;
+};
+
+// Runs argv to completion with its output captured.
+struct Completed {
+  Exit exit;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+Completed run_command(const std::vector<std::string>& argv, const std::string& cgroup_dir = "");
+
+// Per-op result lines of the fsync helper: op -> (count, total ns).
+struct OpTotals {
+  int count = 0;
+  unsigned long long total_ns = 0;
+};
+std::map<std::string, OpTotals> run_fsync_helper(const std::string& cgroup_dir,
+                                                 const std::string& dir,
+                                                 const std::vector<std::string>& ops);
+
+// Programs loaded right now whose names are ours (BPF truncates to 15 chars).
+std::vector<std::string> loaded_stallwatch_programs();
+
+}  // namespace stallwatch::test

@@ -1,0 +1,76 @@
+#pragma once
+// Kernel objects a test makes, each removed by its destructor even when the
+// test fails: cgroups, mounts, loop devices.
+#include <sys/types.h>
+
+#include <string>
+
+namespace stallwatch::test {
+
+// Mount point of cgroup2 on this host (/sys/fs/cgroup on a pure v2 host,
+// /sys/fs/cgroup/unified on a hybrid one), read from mountinfo.
+std::string cgroup2_mount();
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+class TestCgroup {
+ public:
+  explicit TestCgroup(const std::string& name);  // relative to the cgroup2 mount
+  ~TestCgroup();
+  TestCgroup(const TestCgroup&) = delete;
+  TestCgroup& operator=(const TestCgroup&) = delete;
+  const std::string& dir() const { return dir_; }
+  const std::string& rel() const { return rel_; }  // "/name", the cgroup label
+
+ private:
+  std::string dir_;
+  std::string rel_;
+};
+
+// A filesystem of its own: its st_dev is the device the agent must label.
+class Mounted {
+ public:
+  virtual ~Mounted() = default;
+  virtual const std::string& path() const = 0;
+  dev_t dev() const;
+};
+
+class Tmpfs : public Mounted {
+ public:
+  Tmpfs();
+  ~Tmpfs() override;
+  const std::string& path() const override { return dir_.path(); }
+  std::string label() const;  // "tmpfs:<major>:<minor>"
+
+ private:
+  TempDir dir_;
+};
+
+class LoopExt4 : public Mounted {
+ public:
+  // backing_dir: where the image file lives (/dev/shm gives a device that
+  // shares nothing with the disk).
+  explicit LoopExt4(const std::string& backing_dir = "/var/tmp", int size_mb = 128);
+  ~LoopExt4() override;
+  const std::string& path() const override { return mnt_.path(); }
+  const std::string& device() const { return device_; }  // "/dev/loopN"
+  std::string label() const;                             // "loopN"
+
+ private:
+  std::string image_;
+  std::string device_;
+  TempDir mnt_;
+  bool mounted_ = false;
+};
+
+}  // namespace stallwatch::test

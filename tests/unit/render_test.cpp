@@ -1,0 +1,84 @@
+#include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
+
+#include "exporters/prometheus/render.h"
+
+namespace {
+
+using stallwatch::exporters::Labeler;
+using stallwatch::reader::FsyncSeries;
+using stallwatch::reader::FsyncSnapshot;
+
+Labeler fake_labeler() {
+  return {[](std::uint64_t id) { return id == 1 ? std::string("/") : "/pod-" + std::to_string(id); },
+          [](std::uint32_t dev) { return dev == (7U << 20) ? std::string("loop0") : std::string("vda"); }};
+}
+
+std::string serialize(const std::vector<prometheus::MetricFamily>& families) {
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+TEST(Render, HistogramIsCumulativeWithCountAndSum) {
+  FsyncSnapshot snap;
+  FsyncSeries s{42, 7U << 20, SW_OP_FDATASYNC, {}};
+  s.hist.buckets[0] = 2;    // <= 50 us
+  s.hist.buckets[4] = 3;    // <= 1 ms
+  s.hist.buckets[18] = 1;   // +Inf
+  s.hist.sum_ns = 9'500'000'000ULL;
+  snap.series.push_back(s);
+  const std::string text = serialize(stallwatch::exporters::render_fsync(snap, fake_labeler()));
+  const std::string lbl = R"(cgroup="/pod-42",device="loop0",op="fdatasync")";
+  EXPECT_NE(text.find("# TYPE stallwatch_fsync_duration_seconds histogram"), std::string::npos);
+  EXPECT_NE(text.find("stallwatch_fsync_duration_seconds_count{" + lbl + "} 6\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("stallwatch_fsync_duration_seconds_sum{" + lbl + "} 9.5\n"), std::string::npos) << text;
+  const std::vector<std::pair<std::string, int>> expected = {
+      {"5e-05", 2}, {"0.0001", 2}, {"0.00025", 2}, {"0.0005", 2}, {"0.001", 5},
+      {"0.002", 5}, {"0.004", 5},  {"0.008", 5},   {"0.016", 5},  {"0.032", 5},
+      {"0.064", 5}, {"0.128", 5},  {"0.256", 5},   {"0.512", 5},  {"1.024", 5},
+      {"2.048", 5}, {"4.096", 5},  {"8.192", 5},   {"+Inf", 6}};
+  for (const auto& [le, n] : expected) {
+    const std::string line = "stallwatch_fsync_duration_seconds_bucket{" + lbl + ",le=\"" + le +
+                             "\"} " + std::to_string(n) + "\n";
+    EXPECT_NE(text.find(line), std::string::npos) << "missing " << line;
+  }
+}
+
+TEST(Render, SeriesWithTheSameLabelsAreSummedNotDuplicated) {
+  FsyncSnapshot snap;
+  FsyncSeries a{1, 1, SW_OP_FSYNC, {}};
+  a.hist.buckets[1] = 1;
+  a.hist.sum_ns = 60'000;
+  FsyncSeries b{1, 2, SW_OP_FSYNC, {}};  // another dev_t the labeler names "vda" too
+  b.hist.buckets[1] = 2;
+  b.hist.sum_ns = 140'000;
+  snap.series = {a, b};
+  const auto families = stallwatch::exporters::render_fsync(snap, fake_labeler());
+  ASSERT_EQ(families[0].metric.size(), 1U);
+  EXPECT_EQ(families[0].metric[0].histogram.sample_count, 3U);
+  EXPECT_DOUBLE_EQ(families[0].metric[0].histogram.sample_sum, 0.0002);
+}
+
+TEST(Render, LostEventsAreExportedEvenWhenZero) {
+  FsyncSnapshot snap;
+  snap.drops[SW_DROP_FSYNC_HIST_FULL] = 5;
+  const std::string text = serialize(stallwatch::exporters::render_fsync(snap, fake_labeler()));
+  EXPECT_NE(text.find(R"(stallwatch_events_lost_total{reason="histogram_map_full",source="fsync"} 5)"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find(R"(stallwatch_events_lost_total{reason="inflight_map_full",source="fsync"} 0)"),
+            std::string::npos) << text;
+}
+
+TEST(Render, UnknownOpKeepsItsNumber) {
+  EXPECT_EQ(stallwatch::reader::fsync_op_name(99), "op_99");
+  EXPECT_EQ(stallwatch::reader::fsync_op_name(SW_OP_URING_FSYNC), "io_uring_fsync");
+}
+
+TEST(Render, HookAndBuildInfo) {
+  const std::string text = serialize(stallwatch::exporters::render_agent_info(
+      {{"fsync", "tracepoint"}}, {"0.1.0", "abc", "v1.1"}));
+  EXPECT_NE(text.find(R"(stallwatch_hook_info{mode="tracepoint",subsystem="fsync"} 1)"), std::string::npos);
+  EXPECT_NE(text.find(R"(stallwatch_build_info{libbpf_version="v1.1",revision="abc",version="0.1.0"} 1)"),
+            std::string::npos);
+}
+
+}  // namespace
