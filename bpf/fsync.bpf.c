@@ -21,10 +21,13 @@ char LICENSE[] SEC("license") = "GPL";
 #define IORING_OP_FSYNC 3 /* uapi io_uring.h, stable ABI */
 #define IORING_OP_SYNC_FILE_RANGE 8
 
-/* tid -> call in flight. A thread has at most one syscall in flight, so the
- * bound is the number of threads that can sit in fsync at once. */
+/* tid -> call in flight (start_ns == 0: none). Entries are reused, not
+ * deleted: a lookup and a store cost far less than an update and a delete on
+ * every call. LRU, so entries of exited threads make room by themselves; an
+ * in-flight entry is the most recently used, never the one evicted, unless
+ * more threads than max_entries sit in fsync at once. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__type(value, struct sw_fsync_start);
@@ -95,14 +98,22 @@ static __always_inline void record(const struct sw_fsync_start *s, __u64 end_ns)
 static __always_inline void start_call(__u32 op, __u32 dev)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct sw_fsync_start s = {
-		.start_ns = bpf_ktime_get_ns(),
+	struct sw_fsync_start *s = bpf_map_lookup_elem(&fsync_start, &tid);
+	struct sw_fsync_start fresh = {
 		.cgroup_id = bpf_get_current_cgroup_id(),
 		.dev = dev,
 		.op = op,
 	};
 
-	if (bpf_map_update_elem(&fsync_start, &tid, &s, BPF_ANY))
+	if (s) {
+		s->cgroup_id = fresh.cgroup_id;
+		s->dev = dev;
+		s->op = op;
+		s->start_ns = bpf_ktime_get_ns();
+		return;
+	}
+	fresh.start_ns = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&fsync_start, &tid, &fresh, BPF_ANY))
 		count_drop(SW_DROP_FSYNC_INFLIGHT_FULL);
 }
 
@@ -112,10 +123,10 @@ static __always_inline void end_call(void)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct sw_fsync_start *s = bpf_map_lookup_elem(&fsync_start, &tid);
 
-	if (!s)
+	if (!s || !s->start_ns)
 		return;
 	record(s, now);
-	bpf_map_delete_elem(&fsync_start, &tid);
+	s->start_ns = 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_fsync")

@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
   Options opt;
-  CLI::App app{"stallwatch: fsync, block I/O and probe latency per cgroup, and who caused it"};
+  CLI::App app{"stallwatch: fsync latency per cgroup and device, traced with eBPF"};
+  app.fallthrough();  // global flags are accepted after the subcommand too
   app.require_subcommand(1);
   app.add_option("--log-level", opt.log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();

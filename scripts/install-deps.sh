@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs, from Debian 12's own packages, what stallwatch needs to build
+# (and with --test, what its test suite needs to run). Run as root.
+set -euo pipefail
+
+build_deps=(
+  build-essential cmake pkg-config git
+  clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+  libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  prometheus-cpp-dev libcivetweb-dev
+)
+test_deps=(
+  libgtest-dev libgmock-dev libbenchmark-dev
+  liburing-dev       # io_uring in the workload helper
+  prometheus         # promtool checks every live scrape
+  e2fsprogs util-linux mount libcap2-bin  # ext4 loop devices, setpriv, unshare, capsh
+)
+
+want=("${build_deps[@]}")
+if [[ "${1:-}" == "--test" ]]; then
+  want+=("${test_deps[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
