@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "support/processes.h"
@@ -113,6 +115,32 @@ TEST_F(Lifecycle, DoctorMountsTracefsWhenMissing) {
   EXPECT_NE(c.out.find("tracefs        /sys/kernel/tracing (mounted now)"), std::string::npos) << c.out;
   EXPECT_NE(c.out.find("tracepoint   chosen"), std::string::npos) << c.out;
   EXPECT_NE(c.out.find("verdict        ok"), std::string::npos) << c.out;
+}
+
+}  // namespace
+}  // namespace stallwatch::test
+
+namespace stallwatch::test {
+namespace {
+
+TEST(Logging, JsonFormatIsOneObjectPerLine) {
+  SW_REQUIRE_ROOT();
+  Agent agent({"--log-format=json", "--log-level=debug"});
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  agent.stop(SIGTERM);
+  std::istringstream lines(agent.log());
+  std::string line;
+  int n = 0;
+  bool saw_start = false;
+  while (std::getline(lines, line)) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << "not JSON: " << line;
+    ASSERT_TRUE(j.contains("time") && j.contains("level") && j.contains("msg")) << line;
+    saw_start |= j["level"] == "info" && j["msg"].get<std::string>().find("serving /metrics") != std::string::npos;
+    ++n;
+  }
+  EXPECT_GE(n, 3);
+  EXPECT_TRUE(saw_start);
 }
 
 }  // namespace
