@@ -32,7 +32,9 @@ enum sw_fsync_op {
 enum sw_drop {
 	SW_DROP_FSYNC_INFLIGHT_FULL = 0, /* fsync_start / uring_start full */
 	SW_DROP_FSYNC_HIST_FULL = 1,     /* fsync_hist full: new key refused */
-	SW_DROP__COUNT = 2,
+	SW_DROP_BLOCK_INFLIGHT_FULL = 2, /* blk_rq full: request not timed */
+	SW_DROP_BLOCK_SERIES_FULL = 3,   /* blk_io or blk_hist full: new key refused */
+	SW_DROP__COUNT = 4,
 };
 
 /*
@@ -96,6 +98,93 @@ struct sw_vfs_start {
 struct sw_uring_key {
 	__u64 ring;
 	__u64 req;
+};
+
+/* Block request operation, the `op` label. */
+enum sw_blk_op {
+	SW_BLK_READ = 0,
+	SW_BLK_WRITE = 1,
+	SW_BLK_FLUSH = 2,
+	SW_BLK_DISCARD = 3, /* discard, secure erase, write zeroes */
+	SW_BLK_OTHER = 4,
+	SW_BLK_OP__COUNT = 5,
+};
+
+/* Phase of a request, the `phase` label. */
+enum sw_blk_phase {
+	SW_PHASE_QUEUE = 0,   /* bio queued (or request inserted) -> issued to the driver */
+	SW_PHASE_SERVICE = 1, /* issued -> completed */
+};
+
+/* Who submitted a request: a user task, or which kind of kernel thread. */
+enum sw_submitter_kind {
+	SW_KIND_USER = 0,
+	SW_KIND_JOURNAL = 1,   /* jbd2 */
+	SW_KIND_WRITEBACK = 2, /* kworker running a flush-<dev> work item */
+	SW_KIND_KWORKER = 3,   /* other kworkers: loop workers, dio completion, ... */
+	SW_KIND_KTHREAD = 4,   /* other kernel threads */
+	SW_KIND__COUNT = 5,
+};
+
+/* Key of blk_hist: one histogram per (device, op, phase). */
+struct sw_blk_hist_key {
+	__u32 dev;   /* disk dev_t, kernel encoding (major << 20 | minor) */
+	__u8 op;     /* enum sw_blk_op */
+	__u8 phase;  /* enum sw_blk_phase */
+	__u8 pad[2];
+};
+
+/* Key of blk_io: counters per (submitter, owner, device, op, kind). */
+struct sw_blk_io_key {
+	__u64 submitter; /* cgroup v2 id of the task that queued the bio */
+	__u64 owner;     /* cgroup id of the blkcg charged (bi_blkg); 0 = none */
+	__u32 dev;       /* disk dev_t */
+	__u32 part;      /* partition dev_t where the bio named one, else 0 */
+	__u8 op;         /* enum sw_blk_op */
+	__u8 kind;       /* enum sw_submitter_kind */
+	__u8 pad[6];
+};
+
+/* Value of blk_io, per CPU. */
+struct sw_blk_io {
+	__u64 requests;  /* completed requests */
+	__u64 bytes;     /* bytes completed */
+	__u64 busy_ns;   /* sum of service times (issue -> complete), ns */
+	__u64 preflush;  /* requests carrying REQ_PREFLUSH */
+	__u64 fua;       /* requests carrying REQ_FUA */
+};
+
+/* A request in flight, value of blk_rq (by request, or by dev+sector on
+ * the classic-tracepoint rung). */
+struct sw_blk_rq {
+	__u64 queue_ns;   /* bio queued or request inserted, CLOCK_MONOTONIC ns */
+	__u64 issue_ns;   /* issued to the driver; 0 = not yet */
+	__u64 submitter;
+	__u64 owner;
+	__u32 dev;
+	__u32 part;
+	__u32 bytes;      /* bytes of the request at issue */
+	__u32 done_bytes; /* bytes completed so far (partial completions) */
+	__u8 op;
+	__u8 kind;
+	__u8 preflush;
+	__u8 fua;
+	__u8 pad[4];
+};
+
+/* A bio queued but not yet in a request, value of blk_bio. */
+struct sw_blk_bio {
+	__u64 queue_ns;
+	__u64 submitter;
+	__u8 kind;
+	__u8 pad[7];
+};
+
+/* Key of blk_rq on the classic-tracepoint rung, which has no pointers. */
+struct sw_blk_sector_key {
+	__u64 sector;
+	__u32 dev;
+	__u32 pad;
 };
 
 #endif /* STALLWATCH_H */

@@ -6,7 +6,7 @@
 
 #include "cli/options.h"
 #include "cli/preflight.h"
-#include "loader/fsync_probes.h"
+#include "cli/startup.h"
 #include "loader/host_facts.h"
 #include "loader/libbpf_owners.h"
 #include "loader/tracefs.h"
@@ -39,9 +39,9 @@ int run_doctor(const Options& options) {
     line("verdict", "cannot run: " + ready.error().message);
     return 1;
   }
-  auto hook = loader::parse_fsync_hook(options.fsync_hook);
-  if (!hook) {
-    line("verdict", "cannot run: " + hook.error().message);
+  auto configs = parse_configs(options);
+  if (!configs) {
+    line("verdict", "cannot run: " + configs.error().message);
     return 2;
   }
   loader::route_libbpf_output();
@@ -50,17 +50,30 @@ int run_doctor(const Options& options) {
                           : "unavailable: " + tracefs.error().message);
 
   std::vector<loader::RungReport> report;
-  auto probes = loader::FsyncProbes::load({*hook, options.fsync_map_entries}, tracefs, report);
-  std::printf("fsync hook ladder (--fsync-hook=%s):\n", options.fsync_hook.c_str());
+  auto loaded = load_all(*configs, tracefs, report);
+  std::string subsystem;
   for (const auto& r : report) {
+    if (r.subsystem != subsystem) {
+      subsystem = r.subsystem;
+      std::printf("%s hook ladder:\n", subsystem.c_str());
+    }
     std::printf("  %-12s %s: %s\n", r.rung.c_str(), r.chosen ? "chosen" : "refused",
                 r.detail.c_str());
   }
-  if (!probes) {
-    line("verdict", "cannot run: " + probes.error().message);
+  if (!loaded) {
+    line("verdict", "cannot run: " + loaded.error().message);
     return 1;
   }
-  line("verdict", "ok: stallwatch can run here (fsync: " + std::string(probes->mode()) + ")");
+  if (loaded->block) {
+    line("block I/O", loaded->block->sees_owner() && facts.cgroups.io_on_v2
+                          ? "charged to the owning cgroup (io controller on cgroup2)"
+                          : std::string("charged to the submitting task's cgroup (") +
+                                (loaded->block->sees_owner() ? "no io controller on cgroup2"
+                                                             : "classic tracepoints carry no owner") +
+                                "); kernel threads are labelled by kind");
+  }
+  line("verdict", "ok: stallwatch can run here (fsync: " + std::string(loaded->fsync.mode()) +
+                      ", block: " + (loaded->block ? std::string(loaded->block->mode()) : "off") + ")");
   return 0;
 }
 

@@ -36,6 +36,16 @@ int main(int argc, char** argv) {
                     "past it events are counted in stallwatch_events_lost_total")
         ->check(CLI::Range(1U, 1U << 20))
         ->capture_default_str();
+    sub->add_option("--block-hook", opt.block_hook,
+                    "auto, tp_btf, raw_tp, tracepoint, or off to leave the block layer alone")
+        ->capture_default_str();
+    sub->add_option("--devices", opt.devices,
+                    "disks to trace in the block layer, comma-separated (default: every disk)")
+        ->delimiter(',');
+    sub->add_option("--block-map-entries", opt.block_map_entries,
+                    "bound on (cgroup, device, op) block I/O series kept in the kernel")
+        ->check(CLI::Range(1U, 1U << 20))
+        ->capture_default_str();
   };
   auto* run = app.add_subcommand("run", "Trace and serve Prometheus metrics until stopped");
   run->add_option("--web.listen-address", opt.listen_address,

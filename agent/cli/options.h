@@ -1,6 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace stallwatch::cli {
 
@@ -10,6 +11,9 @@ struct Options {
   std::string listen_address = ":9688";
   std::string fsync_hook = "auto";
   std::uint32_t fsync_map_entries = 4096;
+  std::string block_hook = "auto";
+  std::vector<std::string> devices;  // empty: every disk
+  std::uint32_t block_map_entries = 4096;
 };
 
 int run_agent(const Options& options);

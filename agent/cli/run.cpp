@@ -2,14 +2,16 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include "cli/options.h"
 #include "cli/preflight.h"
+#include "cli/startup.h"
 #include "cli/version.h"
 #include "exporters/prometheus/collector.h"
 #include "exporters/prometheus/metrics_server.h"
 #include "identity/cgroup_paths.h"
 #include "identity/device_names.h"
-#include "loader/fsync_probes.h"
 #include "loader/host_facts.h"
 #include "loader/libbpf_owners.h"
 #include "loader/tracefs.h"
@@ -19,15 +21,28 @@ namespace stallwatch::cli {
 
 namespace {
 
-// Waits for SIGINT or SIGTERM, which main() blocked before any thread started.
-int wait_for_stop_signal() {
+using namespace std::chrono_literals;
+
+// Requests the device never completed (a removed disk, a lost command) are
+// freed after this long; the block layer's own timeout is 30 s by default.
+constexpr auto kStaleRequest = 120s;
+// Bios that never joined a request (merged away unseen, device gone).
+constexpr auto kStaleBio = 30s;
+constexpr auto kSweepEvery = 5s;
+
+// Waits for SIGINT or SIGTERM, which main() blocked before any thread
+// started, calling tick every period meanwhile.
+template <typename F>
+int wait_for_stop_signal(std::chrono::seconds period, F&& tick) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  const timespec timeout{static_cast<time_t>(period.count()), 0};
   for (;;) {
-    const int sig = sigwaitinfo(&set, nullptr);
+    const int sig = sigtimedwait(&set, nullptr, &timeout);
     if (sig > 0) return sig;
+    tick();
   }
 }
 
@@ -39,12 +54,12 @@ int run_agent(const Options& options) {
     spdlog::error("{}", ok.error().message);
     return 1;
   }
-  auto hook = loader::parse_fsync_hook(options.fsync_hook);
-  if (!hook) {
-    spdlog::error("{}", hook.error().message);
+  // Usage errors are caught before anything loads, so they never leave programs behind.
+  auto configs = parse_configs(options);
+  if (!configs) {
+    spdlog::error("{}", configs.error().message);
     return 2;
   }
-  // Checked before anything loads, so bad input never leaves programs behind.
   if (auto ports = exporters::to_civetweb_ports(options.listen_address); !ports) {
     spdlog::error("{}", ports.error().message);
     return 2;
@@ -55,21 +70,37 @@ int run_agent(const Options& options) {
   if (tracefs && tracefs->mounted_by_us) spdlog::info("mounted tracefs at {}", tracefs->path);
 
   std::vector<loader::RungReport> report;
-  auto probes = loader::FsyncProbes::load({*hook, options.fsync_map_entries}, tracefs, report);
-  if (!probes) {
-    spdlog::error("{}", probes.error().message);
+  auto loaded = load_all(*configs, tracefs, report);
+  if (!loaded) {
+    spdlog::error("{}", loaded.error().message);
     return 1;
   }
-  reader::FsyncMapReader fsync_reader(probes->hist_fd(), probes->drops_fd());
+  auto& fsync = loaded->fsync;
+  auto& block = loaded->block;
+
+  reader::MapFds fds{fsync.hist_fd(), fsync.drops_fd()};
+  if (block) {
+    fds.blk_hist = block->hist_fd();
+    fds.blk_io = block->io_fd();
+    fds.blk_rq = block->rq_fd();
+    fds.blk_bio = block->bio_fd();
+    fds.blk_drops = block->drops_fd();
+  }
+  reader::MapReader maps(fds);
+  const bool block_owner = block && block->sees_owner() && facts.cgroups.io_on_v2;
   auto cgroups = std::make_shared<identity::CgroupPaths>(facts.cgroups.cgroup2_mount);
   auto devices = std::make_shared<identity::DeviceNames>();
   exporters::Labeler labeler{[cgroups](std::uint64_t id) { return cgroups->name(id); },
-                             [devices](std::uint32_t dev) { return devices->name(dev); }};
+                             [devices](std::uint32_t dev) { return devices->name(dev); },
+                             [devices](std::uint32_t dev) { return devices->partition_name(dev); },
+                             block_owner};
+  std::vector<exporters::HookInfo> hooks = {
+      {"fsync", std::string(fsync.mode())},
+      {"fsync_io_uring", fsync.io_uring() ? "tracepoint" : "off"},
+      {"block", block ? std::string(block->mode()) : "off"}};
+  if (block) hooks.push_back({"block_attribution", block_owner ? "owner" : "submitter"});
   auto collector = std::make_shared<exporters::AgentCollector>(
-      [&fsync_reader] { return fsync_reader.snapshot(); }, std::move(labeler),
-      std::vector<exporters::HookInfo>{{"fsync", std::string(probes->mode())},
-                                       {"fsync_io_uring", probes->io_uring() ? "tracepoint" : "off"}},
-      build_info());
+      [&maps] { return maps.snapshot(); }, std::move(labeler), hooks, build_info());
 
   auto server = exporters::MetricsServer::start(options.listen_address, collector);
   if (!server) {
@@ -78,22 +109,29 @@ int run_agent(const Options& options) {
   }
   exporters::MetricsServer::set_healthy(true);
   spdlog::info(
-      "stallwatch {} on kernel {}: fsync hook {} (io_uring {}), cgroup {} at {}; "
+      "stallwatch {} on kernel {}: fsync hook {} (io_uring {}), block hook {}{}, cgroup {} at {}; "
       "serving /metrics and /healthz on {} (port {})",
-      build_info().version, facts.kernel_release, probes->mode(),
-      probes->io_uring() ? "traced" : "not traced", loader::to_string(facts.cgroups.layout),
-      facts.cgroups.cgroup2_mount, options.listen_address, (*server)->port());
+      build_info().version, facts.kernel_release, fsync.mode(),
+      fsync.io_uring() ? "traced" : "not traced", block ? block->mode() : "off",
+      block ? (block_owner ? " (I/O charged to the owning cgroup)" : " (I/O charged to the submitter)")
+            : "",
+      loader::to_string(facts.cgroups.layout), facts.cgroups.cgroup2_mount, options.listen_address,
+      (*server)->port());
   // Logged after start-up so that a failing start prints its one error line only.
   for (const auto& r : report) {
-    if (!r.chosen) spdlog::warn("fsync rung {} not used: {}", r.rung, r.detail);
+    if (!r.chosen) spdlog::warn("{} rung {} not used: {}", r.subsystem, r.rung, r.detail);
   }
 
-  const int sig = wait_for_stop_signal();
+  const int sig = wait_for_stop_signal(kSweepEvery, [&maps] {
+    if (const auto n = maps.sweep(kStaleRequest, kStaleBio); n) {
+      spdlog::warn("freed {} block requests that never completed", n);
+    }
+  });
   spdlog::info("received {}, detaching", sig == SIGINT ? "SIGINT" : "SIGTERM");
   exporters::MetricsServer::set_healthy(false);
   server->reset();  // stop serving before the maps go away
   spdlog::debug("metrics server stopped");
-  probes = fail("stopped");
+  loaded = fail("stopped");
   spdlog::debug("programs detached");
   return 0;
 }

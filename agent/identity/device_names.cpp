@@ -21,6 +21,34 @@ std::string DeviceNames::name(std::uint32_t kernel_dev) {
   return label;
 }
 
+std::string DeviceNames::partition_name(std::uint32_t kernel_dev) const {
+  std::error_code ec;
+  const auto dev = fs::canonical(fs::path(sysfs_) / "dev/block" /
+                                     (std::to_string(kernel_dev_major(kernel_dev)) + ":" +
+                                      std::to_string(kernel_dev_minor(kernel_dev))),
+                                 ec);
+  return ec ? std::to_string(kernel_dev_major(kernel_dev)) + ":" +
+                  std::to_string(kernel_dev_minor(kernel_dev))
+            : dev.filename().string();
+}
+
+Result<std::uint32_t> DeviceNames::disk_by_name(const std::string& name) const {
+  if (name.empty() || name.find('/') != std::string::npos) {
+    return fail("invalid device name '" + name + "' (expected a disk name such as vda or loop0)");
+  }
+  std::ifstream in(fs::path(sysfs_) / "block" / name / "dev");
+  unsigned major = 0, minor = 0;
+  char colon = 0;
+  if (!(in >> major >> colon >> minor) || colon != ':') {
+    std::error_code ec;
+    if (fs::exists(fs::path(sysfs_) / "class/block" / name / "partition", ec)) {
+      return fail("'" + name + "' is a partition: --devices takes whole disks");
+    }
+    return fail("no block device named '" + name + "' (see /sys/block)");
+  }
+  return (major << 20) | minor;
+}
+
 std::string DeviceNames::resolve(unsigned major, unsigned minor) const {
   const std::string numbers = std::to_string(major) + ":" + std::to_string(minor);
   std::error_code ec;

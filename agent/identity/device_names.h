@@ -11,6 +11,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "common/result.h"
+
 namespace stallwatch::identity {
 
 class DeviceNames {
@@ -18,6 +20,11 @@ class DeviceNames {
   explicit DeviceNames(std::string sysfs = "/sys", std::string mountinfo = "/proc/self/mountinfo");
 
   std::string name(std::uint32_t kernel_dev);
+  // The block device's own name, partitions not folded (nvme0n1p2).
+  std::string partition_name(std::uint32_t kernel_dev) const;
+  // "vda" -> its kernel dev_t, for --devices; refuses partitions and names
+  // that are not block devices.
+  Result<std::uint32_t> disk_by_name(const std::string& name) const;
 
  private:
   std::string resolve(unsigned major, unsigned minor) const;

@@ -67,49 +67,35 @@ Result<FsyncProbes> try_rung(FsyncHook rung, const FsyncConfig& config, const Tr
     return fail("load " + std::string(to_string(rung)) + " programs: " + errno_text(err) +
                 (fentry && err == -EPERM ? " (this kernel refuses fentry/fexit programs)" : ""));
   }
-  bpf_program* prog = nullptr;
-  bpf_object__for_each_program(prog, skel.obj) {
-    if (!bpf_program__autoload(prog)) continue;
-    Link link(bpf_program__attach(prog));
-    if (!link) {
-      const int err = errno;
-      return fail("attach " + std::string(bpf_program__section_name(prog)) + ": " +
-                  errno_text(err) +
-                  (fentry && err == EPERM ? " (this kernel refuses fentry/fexit programs)" : ""));
-    }
-    probes.links_.push_back(std::move(link));
+  auto links = attach_all(skel.obj);
+  if (!links) {
+    return fail(links.error().message +
+                (fentry && links.error().message.find("EPERM") != std::string::npos
+                     ? " (this kernel refuses fentry/fexit programs)"
+                     : ""));
   }
+  probes.links_ = std::move(*links);
   probes.mode_ = std::string(to_string(rung));
   return probes;
 }
 
 Result<FsyncProbes> FsyncProbes::load(const FsyncConfig& config, const Result<Tracefs>& tracefs,
                                       std::vector<RungReport>& report) {
-  std::vector<FsyncHook> ladder;
-  if (config.hook == FsyncHook::kAuto) {
-    ladder = {FsyncHook::kFentry, FsyncHook::kTracepoint};
-  } else {
-    ladder = {config.hook};
+  std::vector<Rung<FsyncProbes>> ladder;
+  for (FsyncHook hook : {FsyncHook::kFentry, FsyncHook::kTracepoint}) {
+    if (config.hook != FsyncHook::kAuto && config.hook != hook) continue;
+    ladder.push_back({std::string(to_string(hook)), [&, hook]() -> Result<FsyncProbes> {
+                        if (!tracefs) return fail(tracefs.error().message);
+                        return try_rung(hook, config, *tracefs);
+                      }});
   }
-  std::string refusals;
-  for (FsyncHook rung : ladder) {
-    const std::string name(to_string(rung));
-    Result<FsyncProbes> probes =
-        tracefs ? try_rung(rung, config, *tracefs) : fail(tracefs.error().message);
-    if (probes) {
-      report.push_back({name, true,
-                        probes->io_uring_ ? "io_uring fsync traced"
-                                          : "io_uring tracepoints absent: io_uring not traced"});
-      return probes;
-    }
-    spdlog::debug("fsync rung {} refused: {}", name, probes.error().message);
-    report.push_back({name, false, probes.error().message});
-    if (!refusals.empty()) refusals += "; ";
-    refusals += name + ": " + probes.error().message;
-  }
-  if (config.hook == FsyncHook::kAuto) return fail("no fsync hook can load here (" + refusals + ")");
-  return fail("fsync hook '" + std::string(to_string(config.hook)) + "' cannot load: " +
-              report.back().detail);
+  return climb<FsyncProbes>(
+      "fsync", ladder, config.hook != FsyncHook::kAuto,
+      [](const FsyncProbes& p) {
+        return std::string(p.io_uring_ ? "io_uring fsync traced"
+                                       : "io_uring tracepoints absent: io_uring not traced");
+      },
+      report);
 }
 
 }  // namespace stallwatch::loader

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "loader/ladder.h"
 #include "loader/libbpf_owners.h"
 #include "loader/tracefs.h"
 
@@ -27,13 +28,6 @@ std::string_view to_string(FsyncHook hook);
 struct FsyncConfig {
   FsyncHook hook = FsyncHook::kAuto;
   std::uint32_t hist_entries = 4096;  // bound on (cgroup, device, op) series
-};
-
-// One line of the ladder for doctor and the start-up log.
-struct RungReport {
-  std::string rung;
-  bool chosen = false;
-  std::string detail;  // why it was refused, or what it runs with
 };
 
 // Destroys the skeleton (programs and maps); defined beside the skeleton.

@@ -74,6 +74,11 @@ HostFacts read_host_facts() {
   if (uname(&u) == 0) facts.kernel_release = u.release;
   facts.btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
   facts.cgroups = parse_cgroup_mounts(slurp("/proc/self/mountinfo"));
+  if (!facts.cgroups.cgroup2_mount.empty()) {
+    std::istringstream controllers(slurp((facts.cgroups.cgroup2_mount + "/cgroup.controllers").c_str()));
+    std::string c;
+    while (controllers >> c) facts.cgroups.io_on_v2 |= c == "io";
+  }
   facts.cap_effective = read_cap_effective();
   return facts;
 }

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <string>
@@ -21,6 +22,22 @@ int print_libbpf(enum libbpf_print_level level, const char* format, va_list args
   return n;
 }
 }  // namespace
+
+Result<std::vector<Link>> attach_all(bpf_object* obj) {
+  std::vector<Link> links;
+  bpf_program* prog = nullptr;
+  bpf_object__for_each_program(prog, obj) {
+    if (!bpf_program__autoload(prog)) continue;
+    Link link(bpf_program__attach(prog));
+    if (!link) {
+      const int err = errno;
+      destroy_links_concurrently(links);
+      return fail("attach " + std::string(bpf_program__section_name(prog)) + ": " + errno_text(err));
+    }
+    links.push_back(std::move(link));
+  }
+  return links;
+}
 
 void destroy_links_concurrently(std::vector<Link>& links) {
   std::vector<std::jthread> threads;

@@ -2,42 +2,120 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <time.h>
 
 #include <cerrno>
 #include <vector>
 
 namespace stallwatch::reader {
 
-FsyncMapReader::FsyncMapReader(int hist_fd, int drops_fd)
-    : hist_fd_(hist_fd), drops_fd_(drops_fd), ncpus_(libbpf_num_possible_cpus()) {}
+namespace {
 
-Result<FsyncSnapshot> FsyncMapReader::snapshot() const {
-  if (ncpus_ <= 0) return fail("count possible CPUs: " + errno_text(ncpus_));
-  FsyncSnapshot snap;
-  std::vector<sw_hist> values(static_cast<std::size_t>(ncpus_));
-
-  sw_fsync_key key{};
-  sw_fsync_key next{};
+// Calls f(key, values) for every entry; values has one element per CPU for
+// per-CPU maps (n_values = ncpus) and one otherwise.
+template <typename K, typename V, typename F>
+Result<void> for_each_entry(int fd, std::size_t n_values, const char* what, F&& f) {
+  std::vector<V> values(n_values);
+  K key{};
+  K next{};
   const void* prev = nullptr;
-  while (bpf_map_get_next_key(hist_fd_, prev, &next) == 0) {
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
     // A key deleted between get_next_key and lookup is simply gone: skip it.
-    if (bpf_map_lookup_elem(hist_fd_, &next, values.data()) == 0) {
-      snap.series.push_back({next.cgroup_id, next.dev, next.op, merge_percpu(values)});
+    if (bpf_map_lookup_elem(fd, &next, values.data()) == 0) {
+      f(next, std::span<const V>(values));
     } else if (errno != ENOENT) {
-      return fail("read fsync_hist: " + errno_text(errno));
+      return fail(std::string("read ") + what + ": " + errno_text(errno));
     }
     key = next;
     prev = &key;
   }
+  return {};
+}
 
-  std::vector<std::uint64_t> counts(static_cast<std::size_t>(ncpus_));
+Result<void> add_drops(int fd, int ncpus, std::array<std::uint64_t, SW_DROP__COUNT>& drops) {
+  std::vector<std::uint64_t> counts(static_cast<std::size_t>(ncpus));
   for (std::uint32_t i = 0; i < SW_DROP__COUNT; ++i) {
-    if (bpf_map_lookup_elem(drops_fd_, &i, counts.data()) != 0) {
+    if (bpf_map_lookup_elem(fd, &i, counts.data()) != 0) {
       return fail("read drops: " + errno_text(errno));
     }
-    for (auto c : counts) snap.drops[i] += c;
+    for (auto c : counts) drops[i] += c;
   }
+  return {};
+}
+
+std::uint64_t map_size(int fd) {
+  std::uint64_t n = 0;
+  sw_blk_sector_key key{};
+  sw_blk_sector_key next{};
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    ++n;
+    key = next;
+    prev = &key;
+  }
+  return n;
+}
+
+std::uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
+
+MapReader::MapReader(MapFds fds) : fds_(fds), ncpus_(libbpf_num_possible_cpus()) {}
+
+Result<Snapshot> MapReader::snapshot() const {
+  if (ncpus_ <= 0) return fail("count possible CPUs: " + errno_text(ncpus_));
+  const auto ncpus = static_cast<std::size_t>(ncpus_);
+  Snapshot snap;
+  auto ok = for_each_entry<sw_fsync_key, sw_hist>(
+      fds_.fsync_hist, ncpus, "fsync_hist", [&](const sw_fsync_key& k, std::span<const sw_hist> v) {
+        snap.fsync.push_back({k.cgroup_id, k.dev, k.op, merge_percpu(v)});
+      });
+  if (!ok) return std::unexpected(ok.error());
+  if (auto d = add_drops(fds_.fsync_drops, ncpus_, snap.drops); !d) return std::unexpected(d.error());
+
+  if (fds_.blk_hist < 0) return snap;
+  snap.block = true;
+  ok = for_each_entry<sw_blk_hist_key, sw_hist>(
+      fds_.blk_hist, ncpus, "blk_hist", [&](const sw_blk_hist_key& k, std::span<const sw_hist> v) {
+        snap.block_hist.push_back({k.dev, k.op, k.phase, merge_percpu(v)});
+      });
+  if (!ok) return std::unexpected(ok.error());
+  ok = for_each_entry<sw_blk_io_key, sw_blk_io>(
+      fds_.blk_io, ncpus, "blk_io", [&](const sw_blk_io_key& k, std::span<const sw_blk_io> v) {
+        snap.block_io.push_back({k, merge_percpu(v)});
+      });
+  if (!ok) return std::unexpected(ok.error());
+  if (auto d = add_drops(fds_.blk_drops, ncpus_, snap.drops); !d) return std::unexpected(d.error());
+  snap.block_inflight_requests = map_size(fds_.blk_rq);
+  snap.block_pending_bios = map_size(fds_.blk_bio);
+  snap.block_stale_requests = stale_requests_.load();
   return snap;
+}
+
+std::uint64_t MapReader::sweep(std::chrono::nanoseconds request_age, std::chrono::nanoseconds bio_age) {
+  if (fds_.blk_rq < 0) return 0;
+  const std::uint64_t now = monotonic_ns();
+  const auto older_than = [now](std::uint64_t t, std::chrono::nanoseconds age) {
+    return t < now && now - t > static_cast<std::uint64_t>(age.count());
+  };
+  std::vector<sw_blk_sector_key> stale_rq, stale_bio;
+  (void)for_each_entry<sw_blk_sector_key, sw_blk_rq>(
+      fds_.blk_rq, 1, "blk_rq", [&](const sw_blk_sector_key& k, std::span<const sw_blk_rq> v) {
+        if (older_than(v[0].queue_ns, request_age)) stale_rq.push_back(k);
+      });
+  (void)for_each_entry<sw_blk_sector_key, sw_blk_bio>(
+      fds_.blk_bio, 1, "blk_bio", [&](const sw_blk_sector_key& k, std::span<const sw_blk_bio> v) {
+        if (older_than(v[0].queue_ns, bio_age)) stale_bio.push_back(k);
+      });
+  std::uint64_t deleted = 0;
+  for (const auto& k : stale_rq) deleted += bpf_map_delete_elem(fds_.blk_rq, &k) == 0;
+  for (const auto& k : stale_bio) bpf_map_delete_elem(fds_.blk_bio, &k);
+  stale_requests_ += deleted;
+  return deleted;
 }
 
 }  // namespace stallwatch::reader

@@ -1,21 +1,41 @@
 #pragma once
-// Reads the fsync maps on demand (at scrape time); no copy is kept.
+// Reads the kernel maps on demand (at scrape time); no copy is kept. Also
+// the one place that deletes map entries the kernel side cannot: requests
+// that never complete and bios that never become requests.
+#include <atomic>
+#include <chrono>
+
 #include "common/result.h"
 #include "reader/snapshot.h"
 
 namespace stallwatch::reader {
 
-class FsyncMapReader {
- public:
-  // The fds stay owned by the loader, which outlives the reader.
-  FsyncMapReader(int hist_fd, int drops_fd);
+// Map fds, owned by the loader, which outlives the reader. -1: not loaded.
+struct MapFds {
+  int fsync_hist = -1;
+  int fsync_drops = -1;
+  int blk_hist = -1;
+  int blk_io = -1;
+  int blk_rq = -1;
+  int blk_bio = -1;
+  int blk_drops = -1;
+};
 
-  Result<FsyncSnapshot> snapshot() const;
+class MapReader {
+ public:
+  explicit MapReader(MapFds fds);
+
+  Result<Snapshot> snapshot() const;
+
+  // Deletes in-flight requests queued longer than request_age ago (counted
+  // as lost: they will never complete) and pending bios older than bio_age.
+  // Returns the number of requests deleted.
+  std::uint64_t sweep(std::chrono::nanoseconds request_age, std::chrono::nanoseconds bio_age);
 
  private:
-  int hist_fd_;
-  int drops_fd_;
+  MapFds fds_;
   int ncpus_;
+  std::atomic<std::uint64_t> stale_requests_{0};
 };
 
 }  // namespace stallwatch::reader

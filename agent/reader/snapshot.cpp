@@ -31,9 +31,17 @@ Histogram merge_percpu(std::span<const sw_hist> per_cpu) {
   return out;
 }
 
-}  // namespace stallwatch::reader
-
-namespace stallwatch::reader {
+sw_blk_io merge_percpu(std::span<const sw_blk_io> per_cpu) {
+  sw_blk_io out{};
+  for (const sw_blk_io& v : per_cpu) {
+    out.requests += v.requests;
+    out.bytes += v.bytes;
+    out.busy_ns += v.busy_ns;
+    out.preflush += v.preflush;
+    out.fua += v.fua;
+  }
+  return out;
+}
 
 std::string fsync_op_name(std::uint32_t op) {
   switch (op) {
@@ -49,10 +57,38 @@ std::string fsync_op_name(std::uint32_t op) {
   }
 }
 
+std::string block_op_name(std::uint32_t op) {
+  switch (op) {
+    case SW_BLK_READ: return "read";
+    case SW_BLK_WRITE: return "write";
+    case SW_BLK_FLUSH: return "flush";
+    case SW_BLK_DISCARD: return "discard";
+    case SW_BLK_OTHER: return "other";
+    default: return "op_" + std::to_string(op);
+  }
+}
+
+std::string block_phase_name(std::uint32_t phase) {
+  return phase == SW_PHASE_QUEUE ? "queue" : phase == SW_PHASE_SERVICE ? "service" : "phase_" + std::to_string(phase);
+}
+
+std::string submitter_kind_name(std::uint32_t kind) {
+  switch (kind) {
+    case SW_KIND_USER: return "task";
+    case SW_KIND_JOURNAL: return "journal";
+    case SW_KIND_WRITEBACK: return "writeback";
+    case SW_KIND_KWORKER: return "kworker";
+    case SW_KIND_KTHREAD: return "kthread";
+    default: return "kind_" + std::to_string(kind);
+  }
+}
+
 DropName drop_name(std::uint32_t drop) {
   switch (drop) {
     case SW_DROP_FSYNC_INFLIGHT_FULL: return {"fsync", "inflight_map_full"};
     case SW_DROP_FSYNC_HIST_FULL: return {"fsync", "histogram_map_full"};
+    case SW_DROP_BLOCK_INFLIGHT_FULL: return {"block", "inflight_map_full"};
+    case SW_DROP_BLOCK_SERIES_FULL: return {"block", "series_map_full"};
     default: return {"unknown", "unknown"};
   }
 }

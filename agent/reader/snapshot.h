@@ -13,6 +13,12 @@ namespace stallwatch::reader {
 static_assert(sizeof(sw_fsync_key) == 16, "sw_fsync_key layout is ABI with fsync.bpf.c");
 static_assert(sizeof(sw_hist) == 8 * (SW_HIST_BUCKETS + 1), "sw_hist layout is ABI");
 static_assert(sizeof(sw_fsync_start) == 24, "sw_fsync_start layout is ABI");
+static_assert(sizeof(sw_blk_hist_key) == 8, "sw_blk_hist_key layout is ABI with blkio.bpf.c");
+static_assert(sizeof(sw_blk_io_key) == 32, "sw_blk_io_key layout is ABI");
+static_assert(sizeof(sw_blk_io) == 40, "sw_blk_io layout is ABI");
+static_assert(sizeof(sw_blk_rq) == 56, "sw_blk_rq layout is ABI");
+static_assert(sizeof(sw_blk_bio) == 24, "sw_blk_bio layout is ABI");
+static_assert(sizeof(sw_blk_sector_key) == 16, "sw_blk_sector_key layout is ABI");
 
 // Upper bounds of the histogram buckets in seconds, +Inf excluded.
 std::array<double, SW_HIST_BUCKETS - 1> bucket_bounds_seconds();
@@ -27,6 +33,7 @@ struct Histogram {
 
 // Sums the per-CPU copies of one map value.
 Histogram merge_percpu(std::span<const sw_hist> per_cpu);
+sw_blk_io merge_percpu(std::span<const sw_blk_io> per_cpu);
 
 struct FsyncSeries {
   std::uint64_t cgroup_id = 0;
@@ -35,18 +42,35 @@ struct FsyncSeries {
   Histogram hist;
 };
 
-struct FsyncSnapshot {
-  std::vector<FsyncSeries> series;
-  std::array<std::uint64_t, SW_DROP__COUNT> drops{};
+struct BlockHistSeries {
+  std::uint32_t dev = 0;
+  std::uint8_t op = 0;     // enum sw_blk_op
+  std::uint8_t phase = 0;  // enum sw_blk_phase
+  Histogram hist;
 };
 
-}  // namespace stallwatch::reader
+struct BlockIoSeries {
+  sw_blk_io_key key{};
+  sw_blk_io io{};
+};
 
-namespace stallwatch::reader {
+struct Snapshot {
+  std::vector<FsyncSeries> fsync;
+  bool block = false;  // block subsystem on
+  std::vector<BlockHistSeries> block_hist;
+  std::vector<BlockIoSeries> block_io;
+  std::uint64_t block_inflight_requests = 0;  // entries in blk_rq
+  std::uint64_t block_pending_bios = 0;       // entries in blk_bio
+  std::array<std::uint64_t, SW_DROP__COUNT> drops{};
+  std::uint64_t block_stale_requests = 0;     // swept by user space, never completed
+};
 
 // The `op` label of an enum sw_fsync_op value ("op_<n>" for one this build
 // does not know, so a newer kernel side never makes a series vanish).
 std::string fsync_op_name(std::uint32_t op);
+std::string block_op_name(std::uint32_t op);
+std::string block_phase_name(std::uint32_t phase);
+std::string submitter_kind_name(std::uint32_t kind);
 
 struct DropName {
   const char* source;

@@ -11,13 +11,13 @@ namespace stallwatch::exporters {
 
 class AgentCollector : public prometheus::Collectable {
  public:
-  using FsyncSource = std::function<Result<reader::FsyncSnapshot>()>;
-  AgentCollector(FsyncSource fsync, Labeler labeler, std::vector<HookInfo> hooks, BuildInfo build);
+  using Source = std::function<Result<reader::Snapshot>()>;
+  AgentCollector(Source source, Labeler labeler, std::vector<HookInfo> hooks, BuildInfo build);
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
-  FsyncSource fsync_;
+  Source source_;
   Labeler labeler_;
   std::vector<HookInfo> hooks_;
   BuildInfo build_;

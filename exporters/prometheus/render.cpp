@@ -27,12 +27,18 @@ ClientMetric::Histogram to_client(const reader::Histogram& h) {
   return out;
 }
 
+ClientMetric with_labels(std::vector<ClientMetric::Label> labels) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  return m;
+}
+
 }  // namespace
 
-std::vector<MetricFamily> render_fsync(const reader::FsyncSnapshot& snap, const Labeler& labeler) {
+std::vector<MetricFamily> render_fsync(const reader::Snapshot& snap, const Labeler& labeler) {
   using Key = std::tuple<std::string, std::string, std::string>;  // cgroup, op, device
   std::map<Key, reader::Histogram> merged;
-  for (const auto& s : snap.series) {
+  for (const auto& s : snap.fsync) {
     merged[{labeler.cgroup(s.cgroup_id), reader::fsync_op_name(s.op), labeler.device(s.dev)}] +=
         s.hist;
   }
@@ -41,24 +47,110 @@ std::vector<MetricFamily> render_fsync(const reader::FsyncSnapshot& snap, const 
                      MetricType::Histogram,
                      {}};
   for (const auto& [key, hist] : merged) {
-    ClientMetric m;
-    m.label = {{"cgroup", std::get<0>(key)}, {"device", std::get<2>(key)}, {"op", std::get<1>(key)}};
+    ClientMetric m = with_labels(
+        {{"cgroup", std::get<0>(key)}, {"device", std::get<2>(key)}, {"op", std::get<1>(key)}});
     m.histogram = to_client(hist);
     fsync.metric.push_back(std::move(m));
   }
+  return {std::move(fsync)};
+}
 
+std::vector<MetricFamily> render_block(const reader::Snapshot& snap, const Labeler& labeler) {
+  if (!snap.block) return {};
+  using HistKey = std::tuple<std::string, std::string, std::string>;  // device, op, phase
+  std::map<HistKey, reader::Histogram> hists;
+  for (const auto& s : snap.block_hist) {
+    hists[{labeler.device(s.dev), reader::block_op_name(s.op), reader::block_phase_name(s.phase)}] +=
+        s.hist;
+  }
+  MetricFamily latency{"stallwatch_block_io_duration_seconds",
+                       "Block request latency per device and op: queue (bio queued to issued) "
+                       "and service (issued to completed).",
+                       MetricType::Histogram,
+                       {}};
+  for (const auto& [key, hist] : hists) {
+    ClientMetric m = with_labels(
+        {{"device", std::get<0>(key)}, {"op", std::get<1>(key)}, {"phase", std::get<2>(key)}});
+    m.histogram = to_client(hist);
+    latency.metric.push_back(std::move(m));
+  }
+
+  // device, op, cgroup, submitter, partition
+  using IoKey = std::tuple<std::string, std::string, std::string, std::string, std::string>;
+  std::map<IoKey, sw_blk_io> io;
+  for (const auto& s : snap.block_io) {
+    const std::uint64_t cg = labeler.block_owner && s.key.owner ? s.key.owner : s.key.submitter;
+    sw_blk_io& v = io[{labeler.device(s.key.dev), reader::block_op_name(s.key.op), labeler.cgroup(cg),
+                       reader::submitter_kind_name(s.key.kind),
+                       s.key.part ? labeler.partition(s.key.part) : std::string()}];
+    v.requests += s.io.requests;
+    v.bytes += s.io.bytes;
+    v.busy_ns += s.io.busy_ns;
+    v.preflush += s.io.preflush;
+    v.fua += s.io.fua;
+  }
+  MetricFamily requests{"stallwatch_block_io_requests_total",
+                        "Block requests completed, per device, op and cgroup.", MetricType::Counter, {}};
+  MetricFamily bytes{"stallwatch_block_io_bytes_total", "Bytes of completed block requests.",
+                     MetricType::Counter, {}};
+  MetricFamily busy{"stallwatch_block_io_busy_seconds_total",
+                    "Sum of service times (issued to completed) of block requests.",
+                    MetricType::Counter, {}};
+  MetricFamily flagged{"stallwatch_block_io_flagged_requests_total",
+                       "Requests carrying REQ_PREFLUSH or REQ_FUA: the cache flushes fsync causes.",
+                       MetricType::Counter, {}};
+  for (const auto& [key, v] : io) {
+    std::vector<ClientMetric::Label> labels = {{"cgroup", std::get<2>(key)},
+                                               {"device", std::get<0>(key)},
+                                               {"op", std::get<1>(key)},
+                                               {"submitter", std::get<3>(key)}};
+    if (!std::get<4>(key).empty()) labels.push_back({"partition", std::get<4>(key)});
+    ClientMetric m = with_labels(labels);
+    m.counter.value = static_cast<double>(v.requests);
+    requests.metric.push_back(m);
+    m.counter.value = static_cast<double>(v.bytes);
+    bytes.metric.push_back(m);
+    m.counter.value = static_cast<double>(v.busy_ns) / 1e9;
+    busy.metric.push_back(m);
+    for (const auto& [flag, n] : {std::pair{"preflush", v.preflush}, std::pair{"fua", v.fua}}) {
+      if (!n) continue;
+      ClientMetric f = with_labels(labels);
+      f.label.push_back({"flag", flag});
+      f.counter.value = static_cast<double>(n);
+      flagged.metric.push_back(std::move(f));
+    }
+  }
+  MetricFamily inflight{"stallwatch_block_inflight_requests",
+                        "Requests being timed right now (issued or queued, not completed).",
+                        MetricType::Gauge, {}};
+  inflight.metric.push_back(with_labels({}));
+  inflight.metric.back().gauge.value = static_cast<double>(snap.block_inflight_requests);
+  MetricFamily bios{"stallwatch_block_pending_bios",
+                    "Bios queued and remembered until they join a request.", MetricType::Gauge, {}};
+  bios.metric.push_back(with_labels({}));
+  bios.metric.back().gauge.value = static_cast<double>(snap.block_pending_bios);
+  return {std::move(latency), std::move(requests), std::move(bytes), std::move(busy),
+          std::move(flagged), std::move(inflight), std::move(bios)};
+}
+
+std::vector<MetricFamily> render_lost(const reader::Snapshot& snap) {
   MetricFamily lost{"stallwatch_events_lost_total",
                     "Events the kernel side could not record, by source and reason.",
                     MetricType::Counter,
                     {}};
   for (std::uint32_t i = 0; i < SW_DROP__COUNT; ++i) {
     const auto name = reader::drop_name(i);
-    ClientMetric m;
-    m.label = {{"reason", name.reason}, {"source", name.source}};
+    if (!snap.block && std::string(name.source) == "block") continue;
+    ClientMetric m = with_labels({{"reason", name.reason}, {"source", name.source}});
     m.counter.value = static_cast<double>(snap.drops[i]);
     lost.metric.push_back(std::move(m));
   }
-  return {std::move(fsync), std::move(lost)};
+  if (snap.block) {
+    ClientMetric m = with_labels({{"reason", "never_completed"}, {"source", "block"}});
+    m.counter.value = static_cast<double>(snap.block_stale_requests);
+    lost.metric.push_back(std::move(m));
+  }
+  return {std::move(lost)};
 }
 
 std::vector<MetricFamily> render_agent_info(const std::vector<HookInfo>& hooks,

@@ -23,14 +23,21 @@ struct BuildInfo {
 };
 
 struct Labeler {
-  std::function<std::string(std::uint64_t)> cgroup;  // cgroup id -> path
-  std::function<std::string(std::uint32_t)> device;  // kernel dev_t -> name
+  std::function<std::string(std::uint64_t)> cgroup;     // cgroup id -> path
+  std::function<std::string(std::uint32_t)> device;     // kernel dev_t -> disk name
+  std::function<std::string(std::uint32_t)> partition;  // kernel dev_t -> partition name
+  // Block I/O is labelled with the owning blkcg where the kernel charges
+  // I/O per cgroup (cgroup v2 with the io controller), else the submitter.
+  bool block_owner = false;
 };
 
 // Series whose labels coincide (two dev_t naming one disk) are summed, so
 // the output never holds duplicate series.
-std::vector<prometheus::MetricFamily> render_fsync(const reader::FsyncSnapshot& snap,
+std::vector<prometheus::MetricFamily> render_fsync(const reader::Snapshot& snap,
                                                    const Labeler& labeler);
+std::vector<prometheus::MetricFamily> render_block(const reader::Snapshot& snap,
+                                                   const Labeler& labeler);
+std::vector<prometheus::MetricFamily> render_lost(const reader::Snapshot& snap);
 
 std::vector<prometheus::MetricFamily> render_agent_info(const std::vector<HookInfo>& hooks,
                                                         const BuildInfo& build);

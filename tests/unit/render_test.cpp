@@ -7,11 +7,13 @@ namespace {
 
 using stallwatch::exporters::Labeler;
 using stallwatch::reader::FsyncSeries;
-using stallwatch::reader::FsyncSnapshot;
+using stallwatch::reader::Snapshot;
 
 Labeler fake_labeler() {
   return {[](std::uint64_t id) { return id == 1 ? std::string("/") : "/pod-" + std::to_string(id); },
-          [](std::uint32_t dev) { return dev == (7U << 20) ? std::string("loop0") : std::string("vda"); }};
+          [](std::uint32_t dev) { return dev == (7U << 20) ? std::string("loop0") : std::string("vda"); },
+          [](std::uint32_t dev) { return "part" + std::to_string(dev); },
+          false};
 }
 
 std::string serialize(const std::vector<prometheus::MetricFamily>& families) {
@@ -19,13 +21,13 @@ std::string serialize(const std::vector<prometheus::MetricFamily>& families) {
 }
 
 TEST(Render, HistogramIsCumulativeWithCountAndSum) {
-  FsyncSnapshot snap;
+  Snapshot snap;
   FsyncSeries s{42, 7U << 20, SW_OP_FDATASYNC, {}};
   s.hist.buckets[0] = 2;    // <= 50 us
   s.hist.buckets[4] = 3;    // <= 1 ms
   s.hist.buckets[18] = 1;   // +Inf
   s.hist.sum_ns = 9'500'000'000ULL;
-  snap.series.push_back(s);
+  snap.fsync.push_back(s);
   const std::string text = serialize(stallwatch::exporters::render_fsync(snap, fake_labeler()));
   const std::string lbl = R"(cgroup="/pod-42",device="loop0",op="fdatasync")";
   EXPECT_NE(text.find("# TYPE stallwatch_fsync_duration_seconds histogram"), std::string::npos);
@@ -44,14 +46,14 @@ TEST(Render, HistogramIsCumulativeWithCountAndSum) {
 }
 
 TEST(Render, SeriesWithTheSameLabelsAreSummedNotDuplicated) {
-  FsyncSnapshot snap;
+  Snapshot snap;
   FsyncSeries a{1, 1, SW_OP_FSYNC, {}};
   a.hist.buckets[1] = 1;
   a.hist.sum_ns = 60'000;
   FsyncSeries b{1, 2, SW_OP_FSYNC, {}};  // another dev_t the labeler names "vda" too
   b.hist.buckets[1] = 2;
   b.hist.sum_ns = 140'000;
-  snap.series = {a, b};
+  snap.fsync = {a, b};
   const auto families = stallwatch::exporters::render_fsync(snap, fake_labeler());
   ASSERT_EQ(families[0].metric.size(), 1U);
   EXPECT_EQ(families[0].metric[0].histogram.sample_count, 3U);
@@ -59,9 +61,9 @@ TEST(Render, SeriesWithTheSameLabelsAreSummedNotDuplicated) {
 }
 
 TEST(Render, LostEventsAreExportedEvenWhenZero) {
-  FsyncSnapshot snap;
+  Snapshot snap;
   snap.drops[SW_DROP_FSYNC_HIST_FULL] = 5;
-  const std::string text = serialize(stallwatch::exporters::render_fsync(snap, fake_labeler()));
+  const std::string text = serialize(stallwatch::exporters::render_lost(snap));
   EXPECT_NE(text.find(R"(stallwatch_events_lost_total{reason="histogram_map_full",source="fsync"} 5)"),
             std::string::npos) << text;
   EXPECT_NE(text.find(R"(stallwatch_events_lost_total{reason="inflight_map_full",source="fsync"} 0)"),

@@ -1,0 +1,31 @@
+#pragma once
+// Loading shared by `run` and `doctor`: flags -> configs -> ladders.
+#include <optional>
+#include <vector>
+
+#include "cli/options.h"
+#include "common/result.h"
+#include "loader/blkio_probes.h"
+#include "loader/fsync_probes.h"
+#include "loader/tracefs.h"
+
+namespace stallwatch::cli {
+
+struct Configs {
+  loader::FsyncConfig fsync;
+  loader::BlockConfig block;
+};
+
+// Usage errors (unknown hook, unknown device) before anything loads.
+Result<Configs> parse_configs(const Options& options);
+
+struct Loaded {
+  loader::FsyncProbes fsync;
+  std::optional<loader::BlockProbes> block;  // empty with --block-hook=off
+};
+
+// Loads every subsystem; report gets one line per rung tried.
+Result<Loaded> load_all(const Configs& configs, const Result<loader::Tracefs>& tracefs,
+                        std::vector<loader::RungReport>& report);
+
+}  // namespace stallwatch::cli

@@ -1,0 +1,67 @@
+#pragma once
+// Owner of the block-layer programs and the ladder that picks their rung.
+//
+// Rungs, best first:
+//   tp_btf      BTF-typed raw tracepoints on block_bio_queue, block_rq_insert,
+//               block_rq_issue, block_rq_complete (5.5+)
+//   raw_tp      the same events as untyped raw tracepoints
+//   tracepoint  the classic block: tracepoints through tracefs; requests are
+//               keyed by (device, sector) and the owning blkcg is unknown
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "loader/ladder.h"
+#include "loader/libbpf_owners.h"
+#include "loader/tracefs.h"
+
+struct blkio_bpf;
+
+namespace stallwatch::loader {
+
+enum class BlockHook { kAuto, kTpBtf, kRawTp, kTracepoint, kOff };
+Result<BlockHook> parse_block_hook(std::string_view text);
+std::string_view to_string(BlockHook hook);
+
+struct BlockConfig {
+  BlockHook hook = BlockHook::kAuto;
+  std::vector<std::uint32_t> devices;  // disk dev_t include list; empty = every disk
+  std::uint32_t io_entries = 4096;     // bound on (cgroup, device, op) counter series
+};
+
+struct BlkioSkeletonDeleter {
+  void operator()(blkio_bpf* skel) const;
+};
+
+class BlockProbes {
+ public:
+  static Result<BlockProbes> load(const BlockConfig& config, const Result<Tracefs>& tracefs,
+                                  std::vector<RungReport>& report);
+
+  BlockProbes(BlockProbes&&) = default;
+  BlockProbes& operator=(BlockProbes&&) = default;
+  ~BlockProbes() { destroy_links_concurrently(links_); }
+
+  std::string_view mode() const { return mode_; }
+  // Whether requests carry their owner (false on the classic rung).
+  bool sees_owner() const { return mode_ != "tracepoint"; }
+  int hist_fd() const;
+  int io_fd() const;
+  int rq_fd() const;
+  int bio_fd() const;
+  int drops_fd() const;
+
+ private:
+  BlockProbes() = default;
+  static Result<BlockProbes> try_rung(BlockHook rung, const BlockConfig& config,
+                                      const Result<Tracefs>& tracefs);
+
+  std::unique_ptr<blkio_bpf, BlkioSkeletonDeleter> skel_;
+  std::vector<Link> links_;
+  std::string mode_;
+};
+
+}  // namespace stallwatch::loader

@@ -1,0 +1,489 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Block-layer latency per (device, op, phase) and I/O per (submitter, owner,
+ * device, op), aggregated in the kernel.
+ *
+ * Rungs, best first: tp_btf, raw_tp (same logic, arguments read with probe
+ * reads), and the classic block: tracepoints, which carry no request pointer:
+ * requests are then keyed by (device, sector) and the owner is unknown.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "stallwatch.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+extern int LINUX_KERNEL_VERSION __kconfig;
+
+#define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
+#define MINORBITS 20
+#define REQ_OP_MASK 0xff /* (1 << REQ_OP_BITS) - 1, 8 bits since 4.10 */
+
+/* Only devices in blk_devices are traced when set (--devices). */
+const volatile bool cfg_filter_devices = false;
+
+/* disk dev_t -> 1, the --devices include list. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u8);
+} blk_devices SEC(".maps");
+
+/* bio (or dev+sector) -> who queued it and when, until the bio becomes part
+ * of a request. Bios of bio-based devices never do; user space sweeps them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct sw_blk_sector_key);
+	__type(value, struct sw_blk_bio);
+} blk_bio SEC(".maps");
+
+/* request (or dev+sector) -> request in flight, freed at completion.
+ * Requests that never complete are swept by user space and counted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct sw_blk_sector_key);
+	__type(value, struct sw_blk_rq);
+} blk_rq SEC(".maps");
+
+/* (device, op, phase) -> histogram. Devices x 5 ops x 2 phases. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct sw_blk_hist_key);
+	__type(value, struct sw_hist);
+} blk_hist SEC(".maps");
+
+/* (submitter, owner, device, op, kind) -> counters. Sized by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct sw_blk_io_key);
+	__type(value, struct sw_blk_io);
+} blk_io SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SW_DROP__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+/* Before 5.16 the disk hung off the request (commit f3fa33acca9f, "block:
+ * remove the ->rq_disk field in struct request"). */
+struct request___x {
+	struct gendisk *rq_disk;
+} __attribute__((preserve_access_index));
+
+/* Before 5.12 a bio named its disk and partition number, not a bdev. */
+struct bio___x {
+	struct gendisk *bi_disk;
+	__u8 bi_partno;
+} __attribute__((preserve_access_index));
+
+static __always_inline void count_drop(__u32 why)
+{
+	__u64 *n = bpf_map_lookup_elem(&drops, &why);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+static __always_inline __u32 disk_dev(struct gendisk *disk)
+{
+	if (!disk)
+		return 0;
+	return ((__u32)BPF_CORE_READ(disk, major) << MINORBITS) | (__u32)BPF_CORE_READ(disk, first_minor);
+}
+
+static __always_inline __u32 rq_dev(struct request *rq)
+{
+	struct request___x *old = (void *)rq;
+
+	if (bpf_core_field_exists(old->rq_disk))
+		return disk_dev(BPF_CORE_READ(old, rq_disk));
+	return disk_dev(BPF_CORE_READ(rq, q, disk));
+}
+
+/* The partition a bio was sent to, 0 for a whole disk. */
+static __always_inline __u32 bio_part(struct bio *bio)
+{
+	struct block_device *bdev;
+	__u32 dev;
+
+	if (!bio || !bpf_core_field_exists(bio->bi_bdev))
+		return 0;
+	bdev = BPF_CORE_READ(bio, bi_bdev);
+	if (!bdev)
+		return 0;
+	dev = BPF_CORE_READ(bdev, bd_dev);
+	return dev == disk_dev(BPF_CORE_READ(bdev, bd_disk)) ? 0 : dev;
+}
+
+static __always_inline bool wanted(__u32 dev)
+{
+	return !cfg_filter_devices || bpf_map_lookup_elem(&blk_devices, &dev);
+}
+
+static __always_inline __u8 op_of(__u32 cmd_flags)
+{
+	switch (cmd_flags & REQ_OP_MASK) {
+	case 0:
+		return SW_BLK_READ;
+	case 1:
+		return SW_BLK_WRITE;
+	case 2:
+		return SW_BLK_FLUSH;
+	case 3: /* discard */
+	case 5: /* secure erase */
+	case 9: /* write zeroes */
+		return SW_BLK_DISCARD;
+	default:
+		return SW_BLK_OTHER;
+	}
+}
+
+/* Writeback runs as a kworker whose description is "flush-<bdi>" (set by
+ * wb_workfn). task->worker_private reaches it since 5.17; earlier kernels
+ * report such I/O as plain kworker. */
+static __always_inline bool is_writeback_worker(struct task_struct *task)
+{
+	struct kthread *kt;
+	struct worker *w;
+	char desc[6];
+
+	if (!bpf_core_field_exists(task->worker_private))
+		return false;
+	kt = BPF_CORE_READ(task, worker_private);
+	if (!kt)
+		return false;
+	w = BPF_CORE_READ(kt, data);
+	if (!w || bpf_probe_read_kernel(desc, sizeof(desc), &w->desc))
+		return false;
+	return desc[0] == 'f' && desc[1] == 'l' && desc[2] == 'u' && desc[3] == 's' && desc[4] == 'h' &&
+	       desc[5] == '-';
+}
+
+static __always_inline __u8 submitter_kind(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	char comm[8];
+
+	if (!(BPF_CORE_READ(task, flags) & PF_KTHREAD))
+		return SW_KIND_USER;
+	bpf_get_current_comm(comm, sizeof(comm));
+	if (comm[0] == 'j' && comm[1] == 'b' && comm[2] == 'd' && comm[3] == '2')
+		return SW_KIND_JOURNAL;
+	if (comm[0] == 'k' && comm[1] == 'w' && comm[2] == 'o' && comm[3] == 'r' && comm[4] == 'k' &&
+	    comm[5] == 'e' && comm[6] == 'r')
+		return is_writeback_worker(task) ? SW_KIND_WRITEBACK : SW_KIND_KWORKER;
+	return SW_KIND_KTHREAD;
+}
+
+static __always_inline void note_bio(struct sw_blk_sector_key *key)
+{
+	struct sw_blk_bio b = {
+		.queue_ns = bpf_ktime_get_ns(),
+		.submitter = bpf_get_current_cgroup_id(),
+		.kind = submitter_kind(),
+	};
+
+	/* Full: the request falls back to insert/issue time and task. */
+	bpf_map_update_elem(&blk_bio, key, &b, BPF_ANY);
+}
+
+/* The blkcg the request is charged to, as a cgroup id; 0 without one. */
+static __always_inline __u64 owner_of(struct bio *bio)
+{
+	struct blkcg_gq *blkg;
+
+	if (!bio || !bpf_core_field_exists(bio->bi_blkg))
+		return 0;
+	blkg = BPF_CORE_READ(bio, bi_blkg);
+	if (!blkg)
+		return 0;
+	return BPF_CORE_READ(blkg, blkcg, css.cgroup, kn, id);
+}
+
+/* First sight of a request (insert, or issue on devices without a
+ * scheduler): take over what its bios told us. */
+static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue)
+{
+	struct sw_blk_sector_key key = { .sector = (__u64)rq };
+	struct sw_blk_rq *r = bpf_map_lookup_elem(&blk_rq, &key);
+	struct sw_blk_rq fresh = {};
+	struct bio *bio;
+	__u64 now = bpf_ktime_get_ns();
+	__u32 flags;
+
+	if (r)
+		return r;
+	fresh.dev = rq_dev(rq);
+	if (!wanted(fresh.dev))
+		return NULL;
+	flags = BPF_CORE_READ(rq, cmd_flags);
+	fresh.op = op_of(flags);
+	fresh.preflush = !!(flags & (1U << bpf_core_enum_value(enum req_flag_bits, __REQ_PREFLUSH)));
+	fresh.fua = !!(flags & (1U << bpf_core_enum_value(enum req_flag_bits, __REQ_FUA)));
+	fresh.queue_ns = now;
+	fresh.submitter = bpf_get_current_cgroup_id();
+	fresh.kind = submitter_kind();
+
+	bio = BPF_CORE_READ(rq, bio);
+	fresh.owner = owner_of(bio);
+	fresh.part = bio_part(bio);
+	/* Merged bios hang off bi_next; the earliest queued one and its
+	 * submitter stand for the request, and every entry is freed. */
+	for (int i = 0; i < 16 && bio; i++) {
+		struct sw_blk_sector_key bkey = { .sector = (__u64)bio };
+		struct sw_blk_bio *b = bpf_map_lookup_elem(&blk_bio, &bkey);
+
+		if (b) {
+			if (b->queue_ns < fresh.queue_ns || i == 0) {
+				fresh.queue_ns = b->queue_ns;
+				fresh.submitter = b->submitter;
+				fresh.kind = b->kind;
+			}
+			bpf_map_delete_elem(&blk_bio, &bkey);
+		}
+		bio = BPF_CORE_READ(bio, bi_next);
+	}
+	if (bpf_map_update_elem(&blk_rq, &key, &fresh, BPF_NOEXIST)) {
+		count_drop(SW_DROP_BLOCK_INFLIGHT_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&blk_rq, &key);
+}
+
+static __always_inline void hist_add(__u32 dev, __u8 op, __u8 phase, __u64 delta)
+{
+	static const struct sw_hist zero;
+	struct sw_blk_hist_key key = { .dev = dev, .op = op, .phase = phase };
+	struct sw_hist *h = bpf_map_lookup_elem(&blk_hist, &key);
+
+	if (!h) {
+		bpf_map_update_elem(&blk_hist, &key, &zero, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(&blk_hist, &key);
+		if (!h) {
+			count_drop(SW_DROP_BLOCK_SERIES_FULL);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&h->buckets[sw_bucket_index(delta) % SW_HIST_BUCKETS], 1);
+	__sync_fetch_and_add(&h->sum_ns, delta);
+}
+
+static __always_inline void issue(struct sw_blk_rq *r, __u32 bytes)
+{
+	if (!r)
+		return;
+	/* A requeued request is issued again; its service starts anew. */
+	r->issue_ns = bpf_ktime_get_ns();
+	r->bytes = bytes;
+}
+
+static __always_inline void io_add(const struct sw_blk_rq *r, __u64 service_ns)
+{
+	static const struct sw_blk_io zero;
+	struct sw_blk_io_key key = {
+		.submitter = r->submitter,
+		.owner = r->owner,
+		.dev = r->dev,
+		.part = r->part,
+		.op = r->op,
+		.kind = r->kind,
+	};
+	struct sw_blk_io *v = bpf_map_lookup_elem(&blk_io, &key);
+
+	if (!v) {
+		bpf_map_update_elem(&blk_io, &key, &zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&blk_io, &key);
+		if (!v) {
+			count_drop(SW_DROP_BLOCK_SERIES_FULL);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&v->requests, 1);
+	__sync_fetch_and_add(&v->bytes, r->done_bytes);
+	__sync_fetch_and_add(&v->busy_ns, service_ns);
+	if (r->preflush)
+		__sync_fetch_and_add(&v->preflush, 1);
+	if (r->fua)
+		__sync_fetch_and_add(&v->fua, 1);
+}
+
+/* Partial completions (large requests) come as several events; the request
+ * is done when all its bytes are. */
+static __always_inline void complete(struct sw_blk_sector_key *key, __u32 nr_bytes)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct sw_blk_rq *r = bpf_map_lookup_elem(&blk_rq, key);
+
+	if (!r || !r->issue_ns)
+		return;
+	r->done_bytes += nr_bytes;
+	if (r->done_bytes < r->bytes)
+		return;
+	hist_add(r->dev, r->op, SW_PHASE_QUEUE, r->issue_ns > r->queue_ns ? r->issue_ns - r->queue_ns : 0);
+	hist_add(r->dev, r->op, SW_PHASE_SERVICE, now - r->issue_ns);
+	io_add(r, now - r->issue_ns);
+	bpf_map_delete_elem(&blk_rq, key);
+}
+
+/* 5.11 dropped the request_queue argument of the request and bio events
+ * (commit a54895fa057c, "block: remove the request_queue to argument
+ * request based tracepoints"). */
+static __always_inline void *arg_rq(unsigned long long *ctx)
+{
+	return LINUX_KERNEL_VERSION >= KERNEL_VERSION(5, 11, 0) ? (void *)ctx[0] : (void *)ctx[1];
+}
+
+static __always_inline int on_bio_queue(struct bio *bio)
+{
+	struct sw_blk_sector_key key = { .sector = (__u64)bio };
+	struct bio___x *old = (void *)bio;
+	struct gendisk *disk;
+
+	if (bpf_core_field_exists(bio->bi_bdev))
+		disk = BPF_CORE_READ(bio, bi_bdev, bd_disk);
+	else
+		disk = BPF_CORE_READ(old, bi_disk);
+	/* Bio-based devices (dm, md) never turn this bio into a request; their
+	 * clones are queued to the disks below and seen there. */
+	if (!disk || !BPF_CORE_READ(disk, queue, mq_ops))
+		return 0;
+	if (wanted(disk_dev(disk)))
+		note_bio(&key);
+	return 0;
+}
+
+static __always_inline int on_issue(struct request *rq)
+{
+	issue(track_rq(rq, true), BPF_CORE_READ(rq, __data_len));
+	return 0;
+}
+
+static __always_inline int on_complete(struct request *rq, unsigned int nr_bytes)
+{
+	struct sw_blk_sector_key key = { .sector = (__u64)rq };
+
+	complete(&key, nr_bytes);
+	return 0;
+}
+
+SEC("tp_btf/block_bio_queue")
+int block_bio_queue_btf(unsigned long long *ctx) { return on_bio_queue(arg_rq(ctx)); }
+SEC("tp_btf/block_rq_insert")
+int block_rq_insert_btf(unsigned long long *ctx) { track_rq(arg_rq(ctx), false); return 0; }
+SEC("tp_btf/block_rq_issue")
+int block_rq_issue_btf(unsigned long long *ctx) { return on_issue(arg_rq(ctx)); }
+SEC("tp_btf/block_rq_complete")
+int BPF_PROG(block_rq_complete_btf, struct request *rq, int error, unsigned int nr_bytes)
+{
+	return on_complete(rq, nr_bytes);
+}
+
+SEC("raw_tp/block_bio_queue")
+int block_bio_queue_raw(struct bpf_raw_tracepoint_args *ctx) { return on_bio_queue(arg_rq(ctx->args)); }
+SEC("raw_tp/block_rq_insert")
+int block_rq_insert_raw(struct bpf_raw_tracepoint_args *ctx) { track_rq(arg_rq(ctx->args), false); return 0; }
+SEC("raw_tp/block_rq_issue")
+int block_rq_issue_raw(struct bpf_raw_tracepoint_args *ctx) { return on_issue(arg_rq(ctx->args)); }
+SEC("raw_tp/block_rq_complete")
+int block_rq_complete_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_complete((struct request *)ctx->args[0], (unsigned int)ctx->args[2]);
+}
+
+/*
+ * Classic tracepoints: (dev, sector) stands for the request. rwbs is
+ * blk_fill_rwbs()'s string: optional 'F' (preflush), then the op letter
+ * (R, W, D, E, F for a flush op, N), then modifiers where 'F' is FUA.
+ */
+static __always_inline void rwbs_parse(const char *rwbs, __u8 *op, __u8 *preflush, __u8 *fua)
+{
+	int i = 0;
+
+	*preflush = rwbs[0] == 'F' && rwbs[1] != '\0';
+	if (*preflush)
+		i = 1;
+	switch (rwbs[i & 7]) {
+	case 'R': *op = SW_BLK_READ; break;
+	case 'W': *op = SW_BLK_WRITE; break;
+	case 'F': *op = SW_BLK_FLUSH; break;
+	case 'D':
+	case 'E':
+	case 'Z': *op = SW_BLK_DISCARD; break;
+	default: *op = SW_BLK_OTHER; break;
+	}
+	*fua = rwbs[(i + 1) & 7] == 'F';
+}
+
+static __always_inline struct sw_blk_rq *track_classic(__u32 dev, __u64 sector, const char *rwbs)
+{
+	struct sw_blk_sector_key key = { .sector = sector, .dev = dev };
+	struct sw_blk_rq *r = bpf_map_lookup_elem(&blk_rq, &key);
+	struct sw_blk_rq fresh = {};
+	struct sw_blk_bio *b;
+
+	if (r)
+		return r;
+	if (!wanted(dev))
+		return NULL;
+	fresh.dev = dev;
+	rwbs_parse(rwbs, &fresh.op, &fresh.preflush, &fresh.fua);
+	b = bpf_map_lookup_elem(&blk_bio, &key);
+	if (b) {
+		fresh.queue_ns = b->queue_ns;
+		fresh.submitter = b->submitter;
+		fresh.kind = b->kind;
+		bpf_map_delete_elem(&blk_bio, &key);
+	} else {
+		fresh.queue_ns = bpf_ktime_get_ns();
+		fresh.submitter = bpf_get_current_cgroup_id();
+		fresh.kind = submitter_kind();
+	}
+	if (bpf_map_update_elem(&blk_rq, &key, &fresh, BPF_NOEXIST)) {
+		count_drop(SW_DROP_BLOCK_INFLIGHT_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&blk_rq, &key);
+}
+
+SEC("tracepoint/block/block_bio_queue")
+int block_bio_queue_tp(struct trace_event_raw_block_bio *ctx)
+{
+	struct sw_blk_sector_key key = { .sector = ctx->sector, .dev = ctx->dev };
+
+	if (wanted(ctx->dev))
+		note_bio(&key);
+	return 0;
+}
+
+SEC("tracepoint/block/block_rq_insert")
+int block_rq_insert_tp(struct trace_event_raw_block_rq *ctx)
+{
+	track_classic(ctx->dev, ctx->sector, ctx->rwbs);
+	return 0;
+}
+
+SEC("tracepoint/block/block_rq_issue")
+int block_rq_issue_tp(struct trace_event_raw_block_rq *ctx)
+{
+	issue(track_classic(ctx->dev, ctx->sector, ctx->rwbs), ctx->bytes);
+	return 0;
+}
+
+SEC("tracepoint/block/block_rq_complete")
+int block_rq_complete_tp(struct trace_event_raw_block_rq_completion *ctx)
+{
+	struct sw_blk_sector_key key = { .sector = ctx->sector, .dev = ctx->dev };
+
+	complete(&key, ctx->nr_sector << 9);
+	return 0;
+}
