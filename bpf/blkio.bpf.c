@@ -221,8 +221,14 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 	__u64 now = bpf_ktime_get_ns();
 	__u32 flags;
 
-	if (r)
-		return r;
+	if (r) {
+		/* Inserted earlier, or requeued (issue_ns cleared): same request. */
+		if (!issue || !r->issue_ns)
+			return r;
+		/* Issued twice without a requeue: the request that had this
+		 * pointer before completed unseen. Count it; start afresh. */
+		count_drop(SW_DROP_BLOCK_COMPLETION_MISSED);
+	}
 	fresh.dev = rq_dev(rq);
 	if (!wanted(fresh.dev))
 		return NULL;
@@ -252,6 +258,10 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 			bpf_map_delete_elem(&blk_bio, &bkey);
 		}
 		bio = BPF_CORE_READ(bio, bi_next);
+	}
+	if (r) {
+		*r = fresh;
+		return r;
 	}
 	if (bpf_map_update_elem(&blk_rq, &key, &fresh, BPF_NOEXIST)) {
 		count_drop(SW_DROP_BLOCK_INFLIGHT_FULL);
@@ -324,8 +334,10 @@ static __always_inline void complete(struct sw_blk_sector_key *key, __u32 nr_byt
 	__u64 now = bpf_ktime_get_ns();
 	struct sw_blk_rq *r = bpf_map_lookup_elem(&blk_rq, key);
 
-	if (!r || !r->issue_ns)
+	if (!r || !r->issue_ns) {
+		count_drop(SW_DROP_BLOCK_UNMATCHED_COMPLETION);
 		return;
+	}
 	r->done_bytes += nr_bytes;
 	if (r->done_bytes < r->bytes)
 		return;
@@ -368,6 +380,23 @@ static __always_inline int on_issue(struct request *rq)
 	return 0;
 }
 
+/* A requeued request is issued again; that is not a missed completion. */
+static __always_inline void requeue(struct sw_blk_sector_key *key)
+{
+	struct sw_blk_rq *r = bpf_map_lookup_elem(&blk_rq, key);
+
+	if (r)
+		r->issue_ns = 0;
+}
+
+static __always_inline int on_requeue(struct request *rq)
+{
+	struct sw_blk_sector_key key = { .sector = (__u64)rq };
+
+	requeue(&key);
+	return 0;
+}
+
 static __always_inline int on_complete(struct request *rq, unsigned int nr_bytes)
 {
 	struct sw_blk_sector_key key = { .sector = (__u64)rq };
@@ -382,6 +411,8 @@ SEC("tp_btf/block_rq_insert")
 int block_rq_insert_btf(unsigned long long *ctx) { track_rq(arg_rq(ctx), false); return 0; }
 SEC("tp_btf/block_rq_issue")
 int block_rq_issue_btf(unsigned long long *ctx) { return on_issue(arg_rq(ctx)); }
+SEC("tp_btf/block_rq_requeue")
+int block_rq_requeue_btf(unsigned long long *ctx) { return on_requeue(arg_rq(ctx)); }
 SEC("tp_btf/block_rq_complete")
 int BPF_PROG(block_rq_complete_btf, struct request *rq, int error, unsigned int nr_bytes)
 {
@@ -394,6 +425,8 @@ SEC("raw_tp/block_rq_insert")
 int block_rq_insert_raw(struct bpf_raw_tracepoint_args *ctx) { track_rq(arg_rq(ctx->args), false); return 0; }
 SEC("raw_tp/block_rq_issue")
 int block_rq_issue_raw(struct bpf_raw_tracepoint_args *ctx) { return on_issue(arg_rq(ctx->args)); }
+SEC("raw_tp/block_rq_requeue")
+int block_rq_requeue_raw(struct bpf_raw_tracepoint_args *ctx) { return on_requeue(arg_rq(ctx->args)); }
 SEC("raw_tp/block_rq_complete")
 int block_rq_complete_raw(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -407,12 +440,15 @@ int block_rq_complete_raw(struct bpf_raw_tracepoint_args *ctx)
  */
 static __always_inline void rwbs_parse(const char *rwbs, __u8 *op, __u8 *preflush, __u8 *fua)
 {
-	int i = 0;
+	/* Constant indexes only: the verifier refuses pointer arithmetic that
+	 * clang likes to emit for rwbs[i]. */
+	char c0 = rwbs[0], c1 = rwbs[1], c2 = rwbs[2];
+	char letter, next;
 
-	*preflush = rwbs[0] == 'F' && rwbs[1] != '\0';
-	if (*preflush)
-		i = 1;
-	switch (rwbs[i & 7]) {
+	*preflush = c0 == 'F' && c1 != '\0';
+	letter = *preflush ? c1 : c0;
+	next = *preflush ? c2 : c1;
+	switch (letter) {
 	case 'R': *op = SW_BLK_READ; break;
 	case 'W': *op = SW_BLK_WRITE; break;
 	case 'F': *op = SW_BLK_FLUSH; break;
@@ -421,8 +457,11 @@ static __always_inline void rwbs_parse(const char *rwbs, __u8 *op, __u8 *preflus
 	case 'Z': *op = SW_BLK_DISCARD; break;
 	default: *op = SW_BLK_OTHER; break;
 	}
-	*fua = rwbs[(i + 1) & 7] == 'F';
+	*fua = next == 'F';
 }
+
+/* ctx fields may only be read at constant offsets: parse a stack copy. */
+#define RWBS_COPY(dst, ctx) bpf_probe_read_kernel(dst, sizeof(dst), (ctx)->rwbs)
 
 static __always_inline struct sw_blk_rq *track_classic(__u32 dev, __u64 sector, const char *rwbs)
 {
@@ -468,14 +507,29 @@ int block_bio_queue_tp(struct trace_event_raw_block_bio *ctx)
 SEC("tracepoint/block/block_rq_insert")
 int block_rq_insert_tp(struct trace_event_raw_block_rq *ctx)
 {
-	track_classic(ctx->dev, ctx->sector, ctx->rwbs);
+	char rwbs[8] = {};
+
+	RWBS_COPY(rwbs, ctx);
+	track_classic(ctx->dev, ctx->sector, rwbs);
 	return 0;
 }
 
 SEC("tracepoint/block/block_rq_issue")
 int block_rq_issue_tp(struct trace_event_raw_block_rq *ctx)
 {
-	issue(track_classic(ctx->dev, ctx->sector, ctx->rwbs), ctx->bytes);
+	char rwbs[8] = {};
+
+	RWBS_COPY(rwbs, ctx);
+	issue(track_classic(ctx->dev, ctx->sector, rwbs), ctx->bytes);
+	return 0;
+}
+
+SEC("tracepoint/block/block_rq_requeue")
+int block_rq_requeue_tp(struct trace_event_raw_block_rq_requeue *ctx)
+{
+	struct sw_blk_sector_key key = { .sector = ctx->sector, .dev = ctx->dev };
+
+	requeue(&key);
 	return 0;
 }
 

@@ -34,7 +34,11 @@ enum sw_drop {
 	SW_DROP_FSYNC_HIST_FULL = 1,     /* fsync_hist full: new key refused */
 	SW_DROP_BLOCK_INFLIGHT_FULL = 2, /* blk_rq full: request not timed */
 	SW_DROP_BLOCK_SERIES_FULL = 3,   /* blk_io or blk_hist full: new key refused */
-	SW_DROP__COUNT = 4,
+	/* A request was issued again without a requeue: its previous
+	 * incarnation's completion never reached us. */
+	SW_DROP_BLOCK_COMPLETION_MISSED = 4,
+	SW_DROP_BLOCK_UNMATCHED_COMPLETION = 5, /* completion of a request never seen issued */
+	SW_DROP__COUNT = 6,
 };
 
 /*

@@ -13,6 +13,7 @@ test_deps=(
   libgtest-dev libgmock-dev libbenchmark-dev
   liburing-dev       # io_uring in the workload helper
   prometheus         # promtool checks every live scrape
+  libbpf-tools fio   # biolatency as the block peer oracle; fio for the benchmark
   e2fsprogs util-linux mount libcap2-bin  # ext4 loop devices, setpriv, unshare, capsh
 )
 

@@ -58,14 +58,17 @@ Result<BlockProbes> BlockProbes::try_rung(BlockHook rung, const BlockConfig& con
       {skel.progs.block_bio_queue_btf, BlockHook::kTpBtf},
       {skel.progs.block_rq_insert_btf, BlockHook::kTpBtf},
       {skel.progs.block_rq_issue_btf, BlockHook::kTpBtf},
+      {skel.progs.block_rq_requeue_btf, BlockHook::kTpBtf},
       {skel.progs.block_rq_complete_btf, BlockHook::kTpBtf},
       {skel.progs.block_bio_queue_raw, BlockHook::kRawTp},
       {skel.progs.block_rq_insert_raw, BlockHook::kRawTp},
       {skel.progs.block_rq_issue_raw, BlockHook::kRawTp},
+      {skel.progs.block_rq_requeue_raw, BlockHook::kRawTp},
       {skel.progs.block_rq_complete_raw, BlockHook::kRawTp},
       {skel.progs.block_bio_queue_tp, BlockHook::kTracepoint},
       {skel.progs.block_rq_insert_tp, BlockHook::kTracepoint},
       {skel.progs.block_rq_issue_tp, BlockHook::kTracepoint},
+      {skel.progs.block_rq_requeue_tp, BlockHook::kTracepoint},
       {skel.progs.block_rq_complete_tp, BlockHook::kTracepoint},
   };
   for (const auto& p : programs) bpf_program__set_autoload(p.prog, p.rung == rung);

@@ -13,10 +13,18 @@ namespace stallwatch::loader {
 namespace {
 int print_libbpf(enum libbpf_print_level level, const char* format, va_list args) {
   if (level == LIBBPF_DEBUG && !spdlog::should_log(spdlog::level::trace)) return 0;
-  char buf[1024];
-  const int n = std::vsnprintf(buf, sizeof(buf), format, args);
-  if (n <= 0) return 0;
-  std::string line(buf);
+  // Verifier logs arrive as one message of many kilobytes.
+  va_list again;
+  va_copy(again, args);
+  const int n = std::vsnprintf(nullptr, 0, format, args);
+  if (n <= 0) {
+    va_end(again);
+    return 0;
+  }
+  std::string line(static_cast<std::size_t>(n) + 1, '\0');
+  std::vsnprintf(line.data(), line.size(), format, again);
+  va_end(again);
+  line.resize(static_cast<std::size_t>(n));
   while (!line.empty() && line.back() == '\n') line.pop_back();
   spdlog::debug("libbpf: {}", line);
   return n;

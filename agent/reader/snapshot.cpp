@@ -89,6 +89,8 @@ DropName drop_name(std::uint32_t drop) {
     case SW_DROP_FSYNC_HIST_FULL: return {"fsync", "histogram_map_full"};
     case SW_DROP_BLOCK_INFLIGHT_FULL: return {"block", "inflight_map_full"};
     case SW_DROP_BLOCK_SERIES_FULL: return {"block", "series_map_full"};
+    case SW_DROP_BLOCK_COMPLETION_MISSED: return {"block", "completion_missed"};
+    case SW_DROP_BLOCK_UNMATCHED_COMPLETION: return {"block", "unmatched_completion"};
     default: return {"unknown", "unknown"};
   }
 }

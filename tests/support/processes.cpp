@@ -20,6 +20,7 @@ using Clock = std::chrono::steady_clock;
 
 std::string agent_binary() { return STALLWATCH_BIN; }
 std::string fsync_helper() { return SW_FSYNC_HELPER; }
+std::string block_helper() { return SW_BLOCK_HELPER; }
 
 namespace {
 

@@ -11,6 +11,7 @@ namespace stallwatch::test {
 
 std::string agent_binary();   // the stallwatch executable under test
 std::string fsync_helper();   // tests/helpers/fsync_helper.c
+std::string block_helper();   // tests/helpers/block_helper.c
 
 struct Exit {
   int code = -1;    // exit status, or -1 when killed by a signal

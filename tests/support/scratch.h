@@ -65,6 +65,10 @@ class LoopExt4 : public Mounted {
   const std::string& path() const override { return mnt_.path(); }
   const std::string& device() const { return device_; }  // "/dev/loopN"
   std::string label() const;                             // "loopN"
+  // 2: the block layer merges no requests, so each bio is one request.
+  void set_nomerges(int value) const;
+  // Writes `bytes` into path()/name and syncs it, from the calling process.
+  std::string make_file(const std::string& name, long bytes) const;
 
  private:
   std::string image_;

@@ -84,3 +84,60 @@ TEST(Render, HookAndBuildInfo) {
 }
 
 }  // namespace
+
+namespace {
+
+stallwatch::reader::BlockIoSeries io(std::uint64_t submitter, std::uint64_t owner, std::uint32_t part,
+                                     std::uint8_t op, std::uint8_t kind, std::uint64_t n) {
+  stallwatch::reader::BlockIoSeries s;
+  s.key.submitter = submitter;
+  s.key.owner = owner;
+  s.key.dev = 7U << 20;
+  s.key.part = part;
+  s.key.op = op;
+  s.key.kind = kind;
+  s.io = {n, n * 4096, n * 1000, n / 2, 0};
+  return s;
+}
+
+TEST(RenderBlock, SubmitterOrOwnerBecomesTheCgroupLabel) {
+  Snapshot snap;
+  snap.block = true;
+  snap.block_io = {io(5, 9, 0, SW_BLK_WRITE, SW_KIND_USER, 10),
+                   io(1, 9, 0, SW_BLK_WRITE, SW_KIND_WRITEBACK, 4)};
+  auto labeler = fake_labeler();
+  std::string text = serialize(stallwatch::exporters::render_block(snap, labeler));
+  EXPECT_NE(text.find(R"(stallwatch_block_io_requests_total{cgroup="/pod-5",device="loop0",op="write",submitter="task"} 10)"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find(R"(stallwatch_block_io_bytes_total{cgroup="/",device="loop0",op="write",submitter="writeback"} 16384)"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find(R"(stallwatch_block_io_flagged_requests_total{cgroup="/pod-5",device="loop0",op="write",submitter="task",flag="preflush"} 5)"),
+            std::string::npos) << text;
+  // With owner attribution both rows belong to the owner, per submitter kind.
+  labeler.block_owner = true;
+  text = serialize(stallwatch::exporters::render_block(snap, labeler));
+  EXPECT_NE(text.find(R"(stallwatch_block_io_requests_total{cgroup="/pod-9",device="loop0",op="write",submitter="task"} 10)"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find(R"(stallwatch_block_io_requests_total{cgroup="/pod-9",device="loop0",op="write",submitter="writeback"} 4)"),
+            std::string::npos) << text;
+}
+
+TEST(RenderBlock, PartitionLabelOnlyWhereThereIsOne) {
+  Snapshot snap;
+  snap.block = true;
+  snap.block_io = {io(5, 0, (7U << 20) | 1, SW_BLK_READ, SW_KIND_USER, 3), io(5, 0, 0, SW_BLK_READ, SW_KIND_USER, 2)};
+  const std::string text = serialize(stallwatch::exporters::render_block(snap, fake_labeler()));
+  EXPECT_NE(text.find(R"(stallwatch_block_io_requests_total{cgroup="/pod-5",device="loop0",op="read",submitter="task",partition="part7340033"} 3)"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find(R"(stallwatch_block_io_requests_total{cgroup="/pod-5",device="loop0",op="read",submitter="task"} 2)"),
+            std::string::npos) << text;
+}
+
+TEST(RenderBlock, NothingWhenTheBlockLayerIsOff) {
+  Snapshot snap;
+  EXPECT_TRUE(stallwatch::exporters::render_block(snap, fake_labeler()).empty());
+  const std::string lost = serialize(stallwatch::exporters::render_lost(snap));
+  EXPECT_EQ(lost.find("source=\"block\""), std::string::npos);
+}
+
+}  // namespace
