@@ -38,7 +38,8 @@ enum sw_drop {
 	 * incarnation's completion never reached us. */
 	SW_DROP_BLOCK_COMPLETION_MISSED = 4,
 	SW_DROP_BLOCK_UNMATCHED_COMPLETION = 5, /* completion of a request never seen issued */
-	SW_DROP__COUNT = 6,
+	SW_DROP_CGROUP_RINGBUF_FULL = 6, /* cgroup mkdir/rmdir event not delivered */
+	SW_DROP__COUNT = 7,
 };
 
 /*
@@ -189,6 +190,21 @@ struct sw_blk_sector_key {
 	__u64 sector;
 	__u32 dev;
 	__u32 pad;
+};
+
+/* cgroup created or removed, through the `cgroup_events` ring buffer. */
+enum sw_cgroup_event_type {
+	SW_CGROUP_MKDIR = 0,
+	SW_CGROUP_RMDIR = 1,
+};
+
+#define SW_CGROUP_PATH_MAX 512
+
+struct sw_cgroup_event {
+	__u64 id;           /* cgroup id (kernfs node id = inode on cgroup2) */
+	__u32 hierarchy_id; /* 0 is the cgroup2 hierarchy */
+	__u32 type;         /* enum sw_cgroup_event_type */
+	char path[SW_CGROUP_PATH_MAX]; /* relative to the hierarchy root, NUL-terminated */
 };
 
 #endif /* STALLWATCH_H */

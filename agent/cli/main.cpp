@@ -52,6 +52,25 @@ int main(int argc, char** argv) {
                   "[host]:port for /metrics and /healthz")
       ->capture_default_str();
   add_hook_options(run);
+  run->add_option("--cgroup-root", opt.cgroup_root,
+                  "cgroup2 mount to name cgroups from (default: found in mountinfo)")
+      ->check(CLI::ExistingDirectory);
+  run->add_option("--pod-logs-dir", opt.pod_logs_dir,
+                  "kubelet pod log directory: pod namespace and name per UID")
+      ->capture_default_str()
+      ->check(CLI::ExistingDirectory);
+  run->add_option("--runtime-state-dir", opt.runtime_state_dirs,
+                  "containerd/CRI-O state directory holding OCI bundles (repeatable)")
+      ->capture_default_str()
+      ->check(CLI::ExistingDirectory);
+  run->add_option("--max-series", opt.max_series,
+                  "cgroups that get labels of their own; the rest fold into cgroup=\"other\"")
+      ->check(CLI::Range(1U, 1U << 20))
+      ->capture_default_str();
+  run->add_option("--stale-after", opt.stale_after_s,
+                  "seconds a removed cgroup's series stay before they are dropped")
+      ->check(CLI::Range(0U, 86400U))
+      ->capture_default_str();
   auto* doctor = app.add_subcommand("doctor", "Say what this host supports and which hooks load");
   add_hook_options(doctor);
   auto* version = app.add_subcommand("version", "Print the version");

@@ -14,6 +14,12 @@ struct Options {
   std::string block_hook = "auto";
   std::vector<std::string> devices;  // empty: every disk
   std::uint32_t block_map_entries = 4096;
+  std::string cgroup_root;  // empty: the cgroup2 mount from mountinfo
+  std::string pod_logs_dir = "/var/log/pods";
+  std::vector<std::string> runtime_state_dirs = {"/run/containerd/io.containerd.runtime.v2.task",
+                                                 "/run/containers/storage/overlay-containers"};
+  std::uint32_t max_series = 2000;
+  std::uint32_t stale_after_s = 60;
 };
 
 int run_agent(const Options& options);

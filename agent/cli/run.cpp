@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "cli/options.h"
@@ -10,8 +11,10 @@
 #include "cli/version.h"
 #include "exporters/prometheus/collector.h"
 #include "exporters/prometheus/metrics_server.h"
-#include "identity/cgroup_paths.h"
 #include "identity/device_names.h"
+#include "identity/identity.h"
+#include "loader/cgroup_probes.h"
+#include "reader/cgroup_events.h"
 #include "loader/host_facts.h"
 #include "loader/libbpf_owners.h"
 #include "loader/tracefs.h"
@@ -28,7 +31,6 @@ using namespace std::chrono_literals;
 constexpr auto kStaleRequest = 120s;
 // Bios that never joined a request (merged away unseen, device gone).
 constexpr auto kStaleBio = 30s;
-constexpr auto kSweepEvery = 5s;
 
 // Waits for SIGINT or SIGTERM, which main() blocked before any thread
 // started, calling tick every period meanwhile.
@@ -77,6 +79,7 @@ int run_agent(const Options& options) {
   }
   auto& fsync = loaded->fsync;
   auto& block = loaded->block;
+  auto cgroup_probes = loader::CgroupProbes::load(report);
 
   reader::MapFds fds{fsync.hist_fd(), fsync.drops_fd()};
   if (block) {
@@ -86,11 +89,31 @@ int run_agent(const Options& options) {
     fds.blk_bio = block->bio_fd();
     fds.blk_drops = block->drops_fd();
   }
+  if (cgroup_probes) fds.cgroup_drops = cgroup_probes->drops_fd();
   reader::MapReader maps(fds);
   const bool block_owner = block && block->sees_owner() && facts.cgroups.io_on_v2;
-  auto cgroups = std::make_shared<identity::CgroupPaths>(facts.cgroups.cgroup2_mount);
+  auto identity = std::make_shared<identity::Identity>(identity::Identity::Config{
+      options.cgroup_root.empty() ? facts.cgroups.cgroup2_mount : options.cgroup_root,
+      options.pod_logs_dir, options.runtime_state_dirs, options.max_series,
+      std::chrono::seconds(options.stale_after_s)});
+  std::unique_ptr<reader::CgroupEvents> cgroup_events;
+  if (cgroup_probes) {
+    auto events = reader::CgroupEvents::start(cgroup_probes->events_fd(), [identity](const sw_cgroup_event& e) {
+      if (e.hierarchy_id != 0) return;  // a v1 hierarchy: its ids are not cgroup2 ids
+      if (e.type == SW_CGROUP_MKDIR) {
+        identity->on_mkdir(e.id, e.path);
+      } else {
+        identity->on_rmdir(e.id);
+      }
+    });
+    if (!events) {
+      spdlog::error("{}", events.error().message);
+      return 1;
+    }
+    cgroup_events = std::move(*events);
+  }
   auto devices = std::make_shared<identity::DeviceNames>();
-  exporters::Labeler labeler{[cgroups](std::uint64_t id) { return cgroups->name(id); },
+  exporters::Labeler labeler{[identity](std::uint64_t id) { return identity->labels(id); },
                              [devices](std::uint32_t dev) { return devices->name(dev); },
                              [devices](std::uint32_t dev) { return devices->partition_name(dev); },
                              block_owner};
@@ -99,8 +122,11 @@ int run_agent(const Options& options) {
       {"fsync_io_uring", fsync.io_uring() ? "tracepoint" : "off"},
       {"block", block ? std::string(block->mode()) : "off"}};
   if (block) hooks.push_back({"block_attribution", block_owner ? "owner" : "submitter"});
+  hooks.push_back({"cgroup_events", cgroup_probes ? std::string(cgroup_probes->mode()) : "off"});
   auto collector = std::make_shared<exporters::AgentCollector>(
-      [&maps] { return maps.snapshot(); }, std::move(labeler), hooks, build_info());
+      [&maps] { return maps.snapshot(); }, std::move(labeler),
+      [identity] { return exporters::IdentityStats{identity->tracked(), identity->series_dropped()}; },
+      hooks, build_info());
 
   auto server = exporters::MetricsServer::start(options.listen_address, collector);
   if (!server) {
@@ -122,15 +148,25 @@ int run_agent(const Options& options) {
     if (!r.chosen) spdlog::warn("{} rung {} not used: {}", r.subsystem, r.rung, r.detail);
   }
 
-  const int sig = wait_for_stop_signal(kSweepEvery, [&maps] {
+  if (!cgroup_probes) {
+    spdlog::warn("cgroup events not traced ({}): short-lived cgroups may stay unknown:<id>",
+                 cgroup_probes.error().message);
+  }
+  const auto tick = std::chrono::seconds(std::min<std::uint32_t>(5, std::max<std::uint32_t>(1, options.stale_after_s)));
+  const int sig = wait_for_stop_signal(tick, [&] {
     if (const auto n = maps.sweep(kStaleRequest, kStaleBio); n) {
       spdlog::warn("freed {} block requests that never completed", n);
+    }
+    if (const auto gone = identity->expire(); !gone.empty()) {
+      spdlog::debug("forgot {} removed cgroups, {} series freed", gone.size(), maps.forget(gone));
     }
   });
   spdlog::info("received {}, detaching", sig == SIGINT ? "SIGINT" : "SIGTERM");
   exporters::MetricsServer::set_healthy(false);
   server->reset();  // stop serving before the maps go away
   spdlog::debug("metrics server stopped");
+  cgroup_events.reset();  // ring buffer before the programs that feed it
+  cgroup_probes = fail("stopped");
   loaded = fail("stopped");
   spdlog::debug("programs detached");
   return 0;

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <cerrno>
+#include <set>
 #include <vector>
 
 namespace stallwatch::reader {
@@ -43,10 +44,11 @@ Result<void> add_drops(int fd, int ncpus, std::array<std::uint64_t, SW_DROP__COU
   return {};
 }
 
+template <typename K>
 std::uint64_t map_size(int fd) {
   std::uint64_t n = 0;
-  sw_blk_sector_key key{};
-  sw_blk_sector_key next{};
+  K key{};
+  K next{};
   const void* prev = nullptr;
   while (bpf_map_get_next_key(fd, prev, &next) == 0) {
     ++n;
@@ -77,6 +79,10 @@ Result<Snapshot> MapReader::snapshot() const {
   if (!ok) return std::unexpected(ok.error());
   if (auto d = add_drops(fds_.fsync_drops, ncpus_, snap.drops); !d) return std::unexpected(d.error());
 
+  if (fds_.cgroup_drops >= 0) {
+    snap.cgroup_events = true;
+    if (auto d = add_drops(fds_.cgroup_drops, ncpus_, snap.drops); !d) return std::unexpected(d.error());
+  }
   if (fds_.blk_hist < 0) return snap;
   snap.block = true;
   ok = for_each_entry<sw_blk_hist_key, sw_hist>(
@@ -90,8 +96,8 @@ Result<Snapshot> MapReader::snapshot() const {
       });
   if (!ok) return std::unexpected(ok.error());
   if (auto d = add_drops(fds_.blk_drops, ncpus_, snap.drops); !d) return std::unexpected(d.error());
-  snap.block_inflight_requests = map_size(fds_.blk_rq);
-  snap.block_pending_bios = map_size(fds_.blk_bio);
+  snap.block_inflight_requests = map_size<sw_blk_sector_key>(fds_.blk_rq);
+  snap.block_pending_bios = map_size<sw_blk_sector_key>(fds_.blk_bio);
   snap.block_stale_requests = stale_requests_.load();
   return snap;
 }
@@ -116,6 +122,35 @@ std::uint64_t MapReader::sweep(std::chrono::nanoseconds request_age, std::chrono
   for (const auto& k : stale_bio) bpf_map_delete_elem(fds_.blk_bio, &k);
   stale_requests_ += deleted;
   return deleted;
+}
+
+std::uint64_t MapReader::forget(const std::vector<std::uint64_t>& cgroup_ids) {
+  if (cgroup_ids.empty()) return 0;
+  const std::set<std::uint64_t> gone(cgroup_ids.begin(), cgroup_ids.end());
+  const auto ncpus = static_cast<std::size_t>(ncpus_);
+  std::vector<sw_fsync_key> fsync_keys;
+  (void)for_each_entry<sw_fsync_key, sw_hist>(
+      fds_.fsync_hist, ncpus, "fsync_hist", [&](const sw_fsync_key& k, std::span<const sw_hist>) {
+        if (gone.count(k.cgroup_id)) fsync_keys.push_back(k);
+      });
+  std::uint64_t freed = 0;
+  for (const auto& k : fsync_keys) freed += bpf_map_delete_elem(fds_.fsync_hist, &k) == 0;
+  if (fds_.blk_io < 0) return freed;
+  std::vector<sw_blk_io_key> io_keys;
+  (void)for_each_entry<sw_blk_io_key, sw_blk_io>(
+      fds_.blk_io, ncpus, "blk_io", [&](const sw_blk_io_key& k, std::span<const sw_blk_io>) {
+        // Owned by a live cgroup but submitted by a gone one, or the reverse:
+        // either way the series names a cgroup that no longer exists.
+        if (gone.count(k.submitter) || gone.count(k.owner)) io_keys.push_back(k);
+      });
+  for (const auto& k : io_keys) freed += bpf_map_delete_elem(fds_.blk_io, &k) == 0;
+  return freed;
+}
+
+std::uint64_t MapReader::series_entries() const {
+  std::uint64_t n = map_size<sw_fsync_key>(fds_.fsync_hist);
+  if (fds_.blk_io >= 0) n += map_size<sw_blk_io_key>(fds_.blk_io);
+  return n;
 }
 
 }  // namespace stallwatch::reader

@@ -4,6 +4,7 @@
 // that never complete and bios that never become requests.
 #include <atomic>
 #include <chrono>
+#include <vector>
 
 #include "common/result.h"
 #include "reader/snapshot.h"
@@ -19,6 +20,7 @@ struct MapFds {
   int blk_rq = -1;
   int blk_bio = -1;
   int blk_drops = -1;
+  int cgroup_drops = -1;
 };
 
 class MapReader {
@@ -31,6 +33,12 @@ class MapReader {
   // as lost: they will never complete) and pending bios older than bio_age.
   // Returns the number of requests deleted.
   std::uint64_t sweep(std::chrono::nanoseconds request_age, std::chrono::nanoseconds bio_age);
+
+  // Deletes every series of these cgroups (removed ones, past their grace).
+  // Returns the number of map entries freed.
+  std::uint64_t forget(const std::vector<std::uint64_t>& cgroup_ids);
+  // Entries in the per-cgroup maps now (fsync_hist + blk_io).
+  std::uint64_t series_entries() const;
 
  private:
   MapFds fds_;

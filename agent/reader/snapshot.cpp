@@ -91,6 +91,7 @@ DropName drop_name(std::uint32_t drop) {
     case SW_DROP_BLOCK_SERIES_FULL: return {"block", "series_map_full"};
     case SW_DROP_BLOCK_COMPLETION_MISSED: return {"block", "completion_missed"};
     case SW_DROP_BLOCK_UNMATCHED_COMPLETION: return {"block", "unmatched_completion"};
+    case SW_DROP_CGROUP_RINGBUF_FULL: return {"cgroup", "ringbuf_full"};
     default: return {"unknown", "unknown"};
   }
 }

@@ -63,6 +63,7 @@ struct Snapshot {
   std::uint64_t block_pending_bios = 0;       // entries in blk_bio
   std::array<std::uint64_t, SW_DROP__COUNT> drops{};
   std::uint64_t block_stale_requests = 0;     // swept by user space, never completed
+  bool cgroup_events = false;                 // cgroup mkdir/rmdir traced
 };
 
 // The `op` label of an enum sw_fsync_op value ("op_<n>" for one this build

@@ -4,10 +4,11 @@
 
 namespace stallwatch::exporters {
 
-AgentCollector::AgentCollector(Source source, Labeler labeler, std::vector<HookInfo> hooks,
-                               BuildInfo build)
+AgentCollector::AgentCollector(Source source, Labeler labeler, StatsSource identity,
+                               std::vector<HookInfo> hooks, BuildInfo build)
     : source_(std::move(source)),
       labeler_(std::move(labeler)),
+      identity_(std::move(identity)),
       hooks_(std::move(hooks)),
       build_(std::move(build)) {}
 
@@ -19,7 +20,8 @@ std::vector<prometheus::MetricFamily> AgentCollector::Collect() const {
     spdlog::error("scrape: {}", snap.error().message);
     return families;
   }
-  for (auto part : {render_fsync(*snap, labeler_), render_block(*snap, labeler_), render_lost(*snap)}) {
+  for (auto part : {render_fsync(*snap, labeler_), render_block(*snap, labeler_), render_lost(*snap),
+                    render_identity(identity_())}) {
     families.insert(families.end(), std::make_move_iterator(part.begin()),
                     std::make_move_iterator(part.end()));
   }

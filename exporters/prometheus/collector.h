@@ -12,13 +12,16 @@ namespace stallwatch::exporters {
 class AgentCollector : public prometheus::Collectable {
  public:
   using Source = std::function<Result<reader::Snapshot>()>;
-  AgentCollector(Source source, Labeler labeler, std::vector<HookInfo> hooks, BuildInfo build);
+  using StatsSource = std::function<IdentityStats()>;
+  AgentCollector(Source source, Labeler labeler, StatsSource identity, std::vector<HookInfo> hooks,
+                 BuildInfo build);
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
   Source source_;
   Labeler labeler_;
+  StatsSource identity_;
   std::vector<HookInfo> hooks_;
   BuildInfo build_;
 };

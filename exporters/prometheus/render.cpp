@@ -33,13 +33,18 @@ ClientMetric with_labels(std::vector<ClientMetric::Label> labels) {
   return m;
 }
 
+// namespace, pod, container, cgroup: the workload labels every per-cgroup series carries.
+std::vector<ClientMetric::Label> workload_labels(const identity::Labels& w) {
+  return {{"namespace", w.ns}, {"pod", w.pod}, {"container", w.container}, {"cgroup", w.cgroup}};
+}
+
 }  // namespace
 
 std::vector<MetricFamily> render_fsync(const reader::Snapshot& snap, const Labeler& labeler) {
-  using Key = std::tuple<std::string, std::string, std::string>;  // cgroup, op, device
+  using Key = std::tuple<identity::Labels, std::string, std::string>;  // workload, op, device
   std::map<Key, reader::Histogram> merged;
   for (const auto& s : snap.fsync) {
-    merged[{labeler.cgroup(s.cgroup_id), reader::fsync_op_name(s.op), labeler.device(s.dev)}] +=
+    merged[{labeler.workload(s.cgroup_id), reader::fsync_op_name(s.op), labeler.device(s.dev)}] +=
         s.hist;
   }
   MetricFamily fsync{"stallwatch_fsync_duration_seconds",
@@ -47,8 +52,10 @@ std::vector<MetricFamily> render_fsync(const reader::Snapshot& snap, const Label
                      MetricType::Histogram,
                      {}};
   for (const auto& [key, hist] : merged) {
-    ClientMetric m = with_labels(
-        {{"cgroup", std::get<0>(key)}, {"device", std::get<2>(key)}, {"op", std::get<1>(key)}});
+    auto labels = workload_labels(std::get<0>(key));
+    labels.push_back({"device", std::get<2>(key)});
+    labels.push_back({"op", std::get<1>(key)});
+    ClientMetric m = with_labels(std::move(labels));
     m.histogram = to_client(hist);
     fsync.metric.push_back(std::move(m));
   }
@@ -75,12 +82,12 @@ std::vector<MetricFamily> render_block(const reader::Snapshot& snap, const Label
     latency.metric.push_back(std::move(m));
   }
 
-  // device, op, cgroup, submitter, partition
-  using IoKey = std::tuple<std::string, std::string, std::string, std::string, std::string>;
+  // device, op, workload, submitter, partition
+  using IoKey = std::tuple<std::string, std::string, identity::Labels, std::string, std::string>;
   std::map<IoKey, sw_blk_io> io;
   for (const auto& s : snap.block_io) {
     const std::uint64_t cg = labeler.block_owner && s.key.owner ? s.key.owner : s.key.submitter;
-    sw_blk_io& v = io[{labeler.device(s.key.dev), reader::block_op_name(s.key.op), labeler.cgroup(cg),
+    sw_blk_io& v = io[{labeler.device(s.key.dev), reader::block_op_name(s.key.op), labeler.workload(cg),
                        reader::submitter_kind_name(s.key.kind),
                        s.key.part ? labeler.partition(s.key.part) : std::string()}];
     v.requests += s.io.requests;
@@ -100,10 +107,10 @@ std::vector<MetricFamily> render_block(const reader::Snapshot& snap, const Label
                        "Requests carrying REQ_PREFLUSH or REQ_FUA: the cache flushes fsync causes.",
                        MetricType::Counter, {}};
   for (const auto& [key, v] : io) {
-    std::vector<ClientMetric::Label> labels = {{"cgroup", std::get<2>(key)},
-                                               {"device", std::get<0>(key)},
-                                               {"op", std::get<1>(key)},
-                                               {"submitter", std::get<3>(key)}};
+    std::vector<ClientMetric::Label> labels = workload_labels(std::get<2>(key));
+    labels.push_back({"device", std::get<0>(key)});
+    labels.push_back({"op", std::get<1>(key)});
+    labels.push_back({"submitter", std::get<3>(key)});
     if (!std::get<4>(key).empty()) labels.push_back({"partition", std::get<4>(key)});
     ClientMetric m = with_labels(labels);
     m.counter.value = static_cast<double>(v.requests);
@@ -141,6 +148,7 @@ std::vector<MetricFamily> render_lost(const reader::Snapshot& snap) {
   for (std::uint32_t i = 0; i < SW_DROP__COUNT; ++i) {
     const auto name = reader::drop_name(i);
     if (!snap.block && std::string(name.source) == "block") continue;
+    if (!snap.cgroup_events && std::string(name.source) == "cgroup") continue;
     ClientMetric m = with_labels({{"reason", name.reason}, {"source", name.source}});
     m.counter.value = static_cast<double>(snap.drops[i]);
     lost.metric.push_back(std::move(m));
@@ -151,6 +159,18 @@ std::vector<MetricFamily> render_lost(const reader::Snapshot& snap) {
     lost.metric.push_back(std::move(m));
   }
   return {std::move(lost)};
+}
+
+std::vector<MetricFamily> render_identity(const IdentityStats& stats) {
+  MetricFamily tracked{"stallwatch_tracked_cgroups", "cgroups whose series carry their own labels.",
+                       MetricType::Gauge, {}};
+  tracked.metric.push_back(with_labels({}));
+  tracked.metric.back().gauge.value = static_cast<double>(stats.tracked);
+  MetricFamily dropped{"stallwatch_series_dropped_total",
+                       "cgroups past --max-series, folded into cgroup=\"other\".", MetricType::Counter, {}};
+  dropped.metric.push_back(with_labels({}));
+  dropped.metric.back().counter.value = static_cast<double>(stats.dropped);
+  return {std::move(tracked), std::move(dropped)};
 }
 
 std::vector<MetricFamily> render_agent_info(const std::vector<HookInfo>& hooks,

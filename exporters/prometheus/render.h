@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "identity/identity.h"
 #include "reader/snapshot.h"
 
 namespace stallwatch::exporters {
@@ -23,7 +24,7 @@ struct BuildInfo {
 };
 
 struct Labeler {
-  std::function<std::string(std::uint64_t)> cgroup;     // cgroup id -> path
+  std::function<identity::Labels(std::uint64_t)> workload;  // cgroup id -> labels
   std::function<std::string(std::uint32_t)> device;     // kernel dev_t -> disk name
   std::function<std::string(std::uint32_t)> partition;  // kernel dev_t -> partition name
   // Block I/O is labelled with the owning blkcg where the kernel charges
@@ -41,5 +42,11 @@ std::vector<prometheus::MetricFamily> render_lost(const reader::Snapshot& snap);
 
 std::vector<prometheus::MetricFamily> render_agent_info(const std::vector<HookInfo>& hooks,
                                                         const BuildInfo& build);
+
+struct IdentityStats {
+  std::size_t tracked = 0;       // cgroups with labels of their own
+  std::uint64_t dropped = 0;     // cgroups folded into cgroup="other"
+};
+std::vector<prometheus::MetricFamily> render_identity(const IdentityStats& stats);
 
 }  // namespace stallwatch::exporters

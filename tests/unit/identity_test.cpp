@@ -4,8 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
-#include "identity/cgroup_paths.h"
+#include "identity/identity.h"
 #include "identity/device_names.h"
 
 namespace {
@@ -28,14 +29,106 @@ class TreeTest : public ::testing::Test {
   fs::path root_;
 };
 
+stallwatch::identity::Identity::Config config_for(const fs::path& root, std::size_t max_series = 100) {
+  return {(root / "cg").string(), (root / "logs").string(), {(root / "state").string()}, max_series,
+          std::chrono::seconds(60)};
+}
+
 TEST_F(TreeTest, CgroupIdsResolveToPathsRelativeToTheMount) {
-  fs::create_directories(root_ / "kubepods/burstable/podx");
-  fs::create_directories(root_ / "system.slice/etcd.service");
-  stallwatch::identity::CgroupPaths paths(root_.string());
-  EXPECT_EQ(paths.name(ino(root_)), "/");
-  EXPECT_EQ(paths.name(ino(root_ / "kubepods/burstable/podx")), "/kubepods/burstable/podx");
-  EXPECT_EQ(paths.name(ino(root_ / "system.slice/etcd.service")), "/system.slice/etcd.service");
-  EXPECT_EQ(paths.name(1234567890123ULL), "unknown:1234567890123");
+  fs::create_directories(root_ / "cg/kubepods/burstable/podx");
+  fs::create_directories(root_ / "cg/system.slice/etcd.service");
+  stallwatch::identity::Identity id(config_for(root_));
+  EXPECT_EQ(id.labels(ino(root_ / "cg")).cgroup, "/");
+  EXPECT_EQ(id.labels(ino(root_ / "cg/kubepods/burstable/podx")).cgroup, "/kubepods/burstable/podx");
+  EXPECT_EQ(id.labels(ino(root_ / "cg/system.slice/etcd.service")).cgroup, "/system.slice/etcd.service");
+  EXPECT_EQ(id.labels(1234567890123ULL).cgroup, "unknown:1234567890123");
+}
+
+// Static pods carry the config hash as UID in their cgroup and log dir.
+TEST_F(TreeTest, PodNamesFromLogsAndContainerNamesFromRuntimeState) {
+  const std::string hash = "8c0b3c0ec0c8270f0805ea6b7b250885";
+  const std::string cid(64, 'a');
+  const std::string sandbox(64, 'b');
+  const fs::path pod = root_ / "cg/kubepods/burstable" / ("pod" + hash);
+  fs::create_directories(pod / cid);
+  fs::create_directories(pod / sandbox);
+  fs::create_directories(root_ / "logs" / ("kube-system_etcd-cp-1.example.internal_" + hash) / "etcd");
+  fs::create_directories(root_ / "state/k8s.io" / cid);
+  std::ofstream(root_ / "state/k8s.io" / cid / "config.json")
+      << R"({"annotations":{"io.kubernetes.cri.container-name":"etcd","io.kubernetes.cri.container-type":"container",
+           "io.kubernetes.cri.sandbox-name":"etcd-cp-1.example.internal","io.kubernetes.cri.sandbox-namespace":"kube-system"}})";
+  fs::create_directories(root_ / "state/k8s.io" / sandbox);
+  std::ofstream(root_ / "state/k8s.io" / sandbox / "config.json")
+      << R"({"annotations":{"io.kubernetes.cri.container-type":"sandbox","io.kubernetes.cri.sandbox-name":"etcd-cp-1.example.internal"}})";
+  stallwatch::identity::Identity id(config_for(root_));
+  const auto l = id.labels(ino(pod / cid));
+  EXPECT_EQ(l.ns, "kube-system");
+  EXPECT_EQ(l.pod, "etcd-cp-1.example.internal");
+  EXPECT_EQ(l.container, "etcd");
+  EXPECT_EQ(l.cgroup, "/kubepods/burstable/pod" + hash + "/" + cid);
+  EXPECT_EQ(id.labels(ino(pod / sandbox)).container, "POD");
+  EXPECT_EQ(id.labels(ino(pod)).pod, "etcd-cp-1.example.internal");
+  EXPECT_EQ(id.labels(ino(pod)).container, "");
+}
+
+TEST_F(TreeTest, PastMaxSeriesCgroupsFoldIntoOther) {
+  for (int i = 0; i < 5; ++i) fs::create_directories(root_ / "cg" / ("c" + std::to_string(i)));
+  stallwatch::identity::Identity id(config_for(root_, 3));
+  int other = 0;
+  for (int i = 0; i < 5; ++i) other += id.labels(ino(root_ / "cg" / ("c" + std::to_string(i)))).cgroup == "other";
+  EXPECT_EQ(other, 2);
+  EXPECT_EQ(id.tracked(), 3U);
+  EXPECT_EQ(id.series_dropped(), 2U);
+  // Asking again does not count twice.
+  id.labels(ino(root_ / "cg/c4"));
+  EXPECT_EQ(id.series_dropped(), 2U);
+}
+
+TEST_F(TreeTest, RemovedCgroupsAreForgottenAfterTheGrace) {
+  stallwatch::identity::Identity id(config_for(root_));
+  id.on_mkdir(77, "/short-lived");
+  EXPECT_EQ(id.labels(77).cgroup, "/short-lived");  // named although never walked
+  id.on_rmdir(77);
+  const auto now = stallwatch::identity::Identity::Clock::now();
+  EXPECT_TRUE(id.expire(now).empty());
+  EXPECT_EQ(id.labels(77).cgroup, "/short-lived");  // still named during the grace
+  EXPECT_EQ(id.expire(now + std::chrono::seconds(61)), std::vector<std::uint64_t>{77});
+  EXPECT_EQ(id.tracked(), 0U);
+}
+
+TEST(PodLogDirs, EveryFixtureRow) {
+  std::ifstream in(STALLWATCH_FIXTURES "/identity/var_log_pods.txt");
+  ASSERT_TRUE(in);
+  std::string line;
+  std::getline(in, line);
+  int rows = 0;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    std::string x;
+    while (std::getline(ss, x, '\t')) f.push_back(x);
+    while (f.size() < 4) f.emplace_back();
+    const auto ref = stallwatch::identity::parse_pod_log_dir(f[0]);
+    EXPECT_EQ(ref.ns, f[1]) << f[0];
+    EXPECT_EQ(ref.pod, f[2]) << f[0];
+    EXPECT_EQ(ref.uid, f[3]) << f[0];
+    ++rows;
+  }
+  EXPECT_EQ(rows, 18);
+}
+
+TEST(OciAnnotations, CrioKeysAndGarbage) {
+  stallwatch::identity::ContainerInfo info;
+  EXPECT_TRUE(stallwatch::identity::parse_oci_annotations(
+      R"({"annotations":{"io.kubernetes.container.name":"app","io.kubernetes.pod.name":"web","io.kubernetes.pod.namespace":"prod","io.kubernetes.cri-o.ContainerType":"container"}})",
+      info));
+  EXPECT_EQ(info.name, "app");
+  EXPECT_EQ(info.pod, "web");
+  EXPECT_EQ(info.ns, "prod");
+  EXPECT_FALSE(info.sandbox);
+  EXPECT_FALSE(stallwatch::identity::parse_oci_annotations("{not json", info));
+  EXPECT_FALSE(stallwatch::identity::parse_oci_annotations(R"({"annotations":[]})", info));
+  EXPECT_FALSE(stallwatch::identity::parse_oci_annotations(R"({"ociVersion":"1.0.2"})", info));
 }
 
 TEST_F(TreeTest, DeviceNamesFoldPartitionsAndNameOtherFilesystems) {

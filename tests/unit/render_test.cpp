@@ -10,7 +10,9 @@ using stallwatch::reader::FsyncSeries;
 using stallwatch::reader::Snapshot;
 
 Labeler fake_labeler() {
-  return {[](std::uint64_t id) { return id == 1 ? std::string("/") : "/pod-" + std::to_string(id); },
+  return {[](std::uint64_t id) {
+            return stallwatch::identity::Labels{"", "", "", id == 1 ? std::string("/") : "/pod-" + std::to_string(id)};
+          },
           [](std::uint32_t dev) { return dev == (7U << 20) ? std::string("loop0") : std::string("vda"); },
           [](std::uint32_t dev) { return "part" + std::to_string(dev); },
           false};
@@ -29,7 +31,7 @@ TEST(Render, HistogramIsCumulativeWithCountAndSum) {
   s.hist.sum_ns = 9'500'000'000ULL;
   snap.fsync.push_back(s);
   const std::string text = serialize(stallwatch::exporters::render_fsync(snap, fake_labeler()));
-  const std::string lbl = R"(cgroup="/pod-42",device="loop0",op="fdatasync")";
+  const std::string lbl = R"(namespace="",pod="",container="",cgroup="/pod-42",device="loop0",op="fdatasync")";
   EXPECT_NE(text.find("# TYPE stallwatch_fsync_duration_seconds histogram"), std::string::npos);
   EXPECT_NE(text.find("stallwatch_fsync_duration_seconds_count{" + lbl + "} 6\n"), std::string::npos) << text;
   EXPECT_NE(text.find("stallwatch_fsync_duration_seconds_sum{" + lbl + "} 9.5\n"), std::string::npos) << text;
@@ -107,18 +109,18 @@ TEST(RenderBlock, SubmitterOrOwnerBecomesTheCgroupLabel) {
                    io(1, 9, 0, SW_BLK_WRITE, SW_KIND_WRITEBACK, 4)};
   auto labeler = fake_labeler();
   std::string text = serialize(stallwatch::exporters::render_block(snap, labeler));
-  EXPECT_NE(text.find(R"(stallwatch_block_io_requests_total{cgroup="/pod-5",device="loop0",op="write",submitter="task"} 10)"),
+  EXPECT_NE(text.find(R"(stallwatch_block_io_requests_total{namespace="",pod="",container="",cgroup="/pod-5",device="loop0",op="write",submitter="task"} 10)"),
             std::string::npos) << text;
-  EXPECT_NE(text.find(R"(stallwatch_block_io_bytes_total{cgroup="/",device="loop0",op="write",submitter="writeback"} 16384)"),
+  EXPECT_NE(text.find(R"(stallwatch_block_io_bytes_total{namespace="",pod="",container="",cgroup="/",device="loop0",op="write",submitter="writeback"} 16384)"),
             std::string::npos) << text;
-  EXPECT_NE(text.find(R"(stallwatch_block_io_flagged_requests_total{cgroup="/pod-5",device="loop0",op="write",submitter="task",flag="preflush"} 5)"),
+  EXPECT_NE(text.find(R"(stallwatch_block_io_flagged_requests_total{namespace="",pod="",container="",cgroup="/pod-5",device="loop0",op="write",submitter="task",flag="preflush"} 5)"),
             std::string::npos) << text;
   // With owner attribution both rows belong to the owner, per submitter kind.
   labeler.block_owner = true;
   text = serialize(stallwatch::exporters::render_block(snap, labeler));
-  EXPECT_NE(text.find(R"(stallwatch_block_io_requests_total{cgroup="/pod-9",device="loop0",op="write",submitter="task"} 10)"),
+  EXPECT_NE(text.find(R"(stallwatch_block_io_requests_total{namespace="",pod="",container="",cgroup="/pod-9",device="loop0",op="write",submitter="task"} 10)"),
             std::string::npos) << text;
-  EXPECT_NE(text.find(R"(stallwatch_block_io_requests_total{cgroup="/pod-9",device="loop0",op="write",submitter="writeback"} 4)"),
+  EXPECT_NE(text.find(R"(stallwatch_block_io_requests_total{namespace="",pod="",container="",cgroup="/pod-9",device="loop0",op="write",submitter="writeback"} 4)"),
             std::string::npos) << text;
 }
 
@@ -127,9 +129,9 @@ TEST(RenderBlock, PartitionLabelOnlyWhereThereIsOne) {
   snap.block = true;
   snap.block_io = {io(5, 0, (7U << 20) | 1, SW_BLK_READ, SW_KIND_USER, 3), io(5, 0, 0, SW_BLK_READ, SW_KIND_USER, 2)};
   const std::string text = serialize(stallwatch::exporters::render_block(snap, fake_labeler()));
-  EXPECT_NE(text.find(R"(stallwatch_block_io_requests_total{cgroup="/pod-5",device="loop0",op="read",submitter="task",partition="part7340033"} 3)"),
+  EXPECT_NE(text.find(R"(stallwatch_block_io_requests_total{namespace="",pod="",container="",cgroup="/pod-5",device="loop0",op="read",submitter="task",partition="part7340033"} 3)"),
             std::string::npos) << text;
-  EXPECT_NE(text.find(R"(stallwatch_block_io_requests_total{cgroup="/pod-5",device="loop0",op="read",submitter="task"} 2)"),
+  EXPECT_NE(text.find(R"(stallwatch_block_io_requests_total{namespace="",pod="",container="",cgroup="/pod-5",device="loop0",op="read",submitter="task"} 2)"),
             std::string::npos) << text;
 }
 
