@@ -14,6 +14,8 @@ test_deps=(
   liburing-dev       # io_uring in the workload helper
   prometheus         # promtool checks every live scrape
   libbpf-tools fio   # biolatency as the block peer oracle; fio for the benchmark
+  libclang-rt-14-dev # libFuzzer for the identity parser fuzz target
+  runc busybox-static  # a real container for the identity tests
   e2fsprogs util-linux mount libcap2-bin  # ext4 loop devices, setpriv, unshare, capsh
 )
 

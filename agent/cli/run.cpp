@@ -1,4 +1,5 @@
 // `stallwatch run`: load the hooks, serve /metrics until SIGINT/SIGTERM.
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -51,6 +52,12 @@ int wait_for_stop_signal(std::chrono::seconds period, F&& tick) {
 }  // namespace
 
 int run_agent(const Options& options) {
+  // A scrape builds its text (hundreds of KiB on a busy node) on a civetweb
+  // thread. glibc would raise its mmap threshold after the first such free
+  // and then keep megabytes at the top of that thread's arena for good; a
+  // fixed threshold sends big buffers to mmap and back to the kernel.
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 256 * 1024);
   const auto facts = loader::read_host_facts();
   if (auto ok = check_host(facts); !ok) {
     spdlog::error("{}", ok.error().message);
@@ -159,6 +166,9 @@ int run_agent(const Options& options) {
     }
     if (const auto gone = identity->expire(); !gone.empty()) {
       spdlog::debug("forgot {} removed cgroups, {} series freed", gone.size(), maps.forget(gone));
+      // Scrapes run on civetweb's threads, each with its own malloc arena;
+      // give what churn freed back, or RSS only ever ratchets up.
+      malloc_trim(0);
     }
   });
   spdlog::info("received {}, detaching", sig == SIGINT ? "SIGINT" : "SIGTERM");

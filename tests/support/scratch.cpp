@@ -47,8 +47,14 @@ TestCgroup::TestCgroup(const std::string& name) {
   const std::string root = cgroup2_mount();
   rel_ = "/" + name;
   dir_ = root + rel_;
-  if (mkdir(dir_.c_str(), 0755) != 0 && errno != EEXIST) {
-    throw std::runtime_error("mkdir " + dir_ + ": " + std::strerror(errno));
+  std::string at = root;
+  for (const auto& part : fs::path(name)) {
+    at += "/" + part.string();
+    if (mkdir(at.c_str(), 0755) == 0) {
+      made_.push_back(at);
+    } else if (errno != EEXIST) {
+      throw std::runtime_error("mkdir " + at + ": " + std::strerror(errno));
+    }
   }
 }
 
@@ -60,7 +66,7 @@ TestCgroup::~TestCgroup() {
   while (std::getline(procs, pid)) {
     std::ofstream(root_procs) << pid;
   }
-  rmdir(dir_.c_str());
+  for (auto it = made_.rbegin(); it != made_.rend(); ++it) rmdir(it->c_str());
 }
 
 dev_t Mounted::dev() const {

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 namespace stallwatch::test {
 
@@ -25,7 +26,9 @@ class TempDir {
 
 class TestCgroup {
  public:
-  explicit TestCgroup(const std::string& name);  // relative to the cgroup2 mount
+  // name is relative to the cgroup2 mount and may be nested ("a/b/c"):
+  // missing parents are made, and removed again, deepest first.
+  explicit TestCgroup(const std::string& name);
   ~TestCgroup();
   TestCgroup(const TestCgroup&) = delete;
   TestCgroup& operator=(const TestCgroup&) = delete;
@@ -35,6 +38,7 @@ class TestCgroup {
  private:
   std::string dir_;
   std::string rel_;
+  std::vector<std::string> made_;  // directories this object created, outermost first
 };
 
 // A filesystem of its own: its st_dev is the device the agent must label.

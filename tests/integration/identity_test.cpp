@@ -1,0 +1,151 @@
+// Workload identity on the live kernel: kubelet-shaped cgroups, names from a
+// pod log tree and OCI bundles, short-lived cgroups, churn.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "support/processes.h"
+#include "support/scrape.h"
+#include "support/scratch.h"
+#include "support/shell.h"
+#include "support/test_env.h"
+
+namespace stallwatch::test {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr const char* kCount = "stallwatch_fsync_duration_seconds_count";
+
+std::string parent() { return "stallwatch-id-" + std::to_string(getpid()); }
+
+void write_bundle(const fs::path& state, const std::string& id, const std::string& json) {
+  fs::create_directories(state / "k8s.io" / id);
+  std::ofstream(state / "k8s.io" / id / "config.json") << json;
+}
+
+TEST(Identity, KubeletShapedCgroupsCarryPodNamespaceAndContainer) {
+  SW_REQUIRE_ROOT();
+  TempDir logs, state;
+  Tmpfs tmpfs;
+  const std::string uid_a = "0a3bf4d9-c097-4e13-89a5-b1d8560d8297";
+  const std::string etcd_hash = "8c0b3c0ec0c8270f0805ea6b7b250885";  // static pod: config hash
+  const std::string cid_a(64, 'c'), cid_etcd(64, 'e');
+  fs::create_directories(fs::path(logs.path()) / ("default_web-frontend-7d9c6b5f4d-abcde_" + uid_a) / "nginx");
+  fs::create_directories(fs::path(logs.path()) / ("default_web-frontend-7d9c6b5f4d-abcde_" + uid_a) / "sidecar");
+  fs::create_directories(fs::path(logs.path()) / ("kube-system_etcd-cp-1_" + etcd_hash) / "etcd");
+  write_bundle(state.path(), cid_a,
+               R"({"annotations":{"io.kubernetes.cri.container-type":"container",)"
+               R"("io.kubernetes.cri.container-name":"nginx","io.kubernetes.cri.sandbox-name":"web-frontend-7d9c6b5f4d-abcde",)"
+               R"("io.kubernetes.cri.sandbox-namespace":"default","io.kubernetes.cri.sandbox-uid":")" + uid_a + R"("}})");
+  // The etcd container has no bundle: its one log directory names it.
+  TestCgroup web(parent() + "/kubepods/burstable/pod" + uid_a + "/" + cid_a);
+  TestCgroup etcd(parent() + "/kubepods/pod" + etcd_hash + "/" + cid_etcd);
+  TestCgroup unit(parent() + "/system.slice/backup.service");
+
+  Agent agent({"--pod-logs-dir=" + logs.path(), "--runtime-state-dir=" + state.path()});
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  run_fsync_helper(web.dir(), tmpfs.path(), {"--fsync", "3"});
+  run_fsync_helper(etcd.dir(), tmpfs.path(), {"--fdatasync", "4"});
+  run_fsync_helper(unit.dir(), tmpfs.path(), {"--fsync", "2"});
+
+  const Exposition m(http_get(agent.port(), "/metrics").body);
+  EXPECT_EQ(m.value(kCount, {{"namespace", "default"}, {"pod", "web-frontend-7d9c6b5f4d-abcde"},
+                             {"container", "nginx"}, {"cgroup", web.rel()}, {"op", "fsync"}}),
+            3.0);
+  EXPECT_EQ(m.value(kCount, {{"namespace", "kube-system"}, {"pod", "etcd-cp-1"}, {"container", "etcd"},
+                             {"cgroup", etcd.rel()}, {"op", "fdatasync"}}),
+            4.0);
+  EXPECT_EQ(m.value(kCount, {{"namespace", ""}, {"pod", ""}, {"container", ""}, {"cgroup", unit.rel()}}), 2.0);
+}
+
+// Created after start, used once and removed before any scrape: still named.
+TEST(Identity, ShortLivedCgroupIsNamedFromItsMkdirEvent) {
+  SW_REQUIRE_ROOT();
+  Agent agent;
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  Tmpfs tmpfs;
+  std::string rel;
+  {
+    TestCgroup brief(parent() + "-brief");
+    rel = brief.rel();
+    run_fsync_helper(brief.dir(), tmpfs.path(), {"--fsync", "1"});
+  }  // removed here
+  const auto t0 = std::chrono::steady_clock::now();
+  const Exposition m(http_get(agent.port(), "/metrics").body);
+  const auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+  EXPECT_EQ(m.value(kCount, {{"cgroup", rel}}), 1.0);
+  EXPECT_TRUE(m.all(kCount, {{"cgroup", "unknown"}}).empty());
+  for (const auto& s : m.all(kCount)) EXPECT_EQ(s.labels.at("cgroup").rfind("unknown:", 0), std::string::npos);
+  std::printf("removed cgroup named in the first scrape after its only event (%lld us)\n",
+              static_cast<long long>(took.count()));
+}
+
+long rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+std::size_t fsync_map_entries() {
+  const auto dump = nlohmann::json::parse(sh("bpftool -j map dump name fsync_hist"), nullptr, false);
+  return dump.is_array() ? dump.size() : 0;
+}
+
+void churn(int n, const std::string& tag, const std::string& dir) {
+  for (int i = 0; i < n; ++i) {
+    TestCgroup cg(parent() + "-churn-" + tag + "-" + std::to_string(i));
+    run_fsync_helper(cg.dir(), dir, {"--fsync", "1"});
+  }
+}
+
+TEST(Identity, ChurnOfTwoThousandCgroupsReturnsToBaseline) {
+  SW_REQUIRE_ROOT();
+  Agent agent({"--stale-after=1"});
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  Tmpfs tmpfs;
+  const auto settle = [&] {
+    std::this_thread::sleep_for(3s);  // past --stale-after and one expiry tick
+    return Exposition(http_get(agent.port(), "/metrics").body);
+  };
+  // Prometheus scrapes while cgroups come and go: one scrape per 200. The
+  // warm-up does the same once, so the baseline holds a scrape's working set.
+  const auto churn_scraped = [&](int chunks, const std::string& tag) {
+    std::size_t peak = 0;
+    for (int c = 0; c < chunks; ++c) {
+      churn(200, tag + std::to_string(c), tmpfs.path());
+      peak = std::max(peak, Exposition(http_get(agent.port(), "/metrics").body).all(kCount).size());
+    }
+    return peak;
+  };
+  churn_scraped(1, "warm");
+  const Exposition base = settle();
+  const std::size_t base_series = base.all(kCount).size();
+  const std::size_t base_entries = fsync_map_entries();
+  const long base_rss = rss_kib(agent.pid());
+
+  const std::size_t peak = churn_scraped(10, "run");
+  const Exposition after = settle();
+  const long after_rss = rss_kib(agent.pid());
+  std::printf("churn: series %zu -> %zu (peak %zu), map entries %zu -> %zu, RSS %ld -> %ld KiB, tracked %g\n",
+              base_series, after.all(kCount).size(), peak, base_entries, fsync_map_entries(), base_rss,
+              after_rss, *after.value("stallwatch_tracked_cgroups", {}));
+  EXPECT_GT(peak, base_series);
+  EXPECT_LE(after.all(kCount).size(), base_series);
+  EXPECT_LE(fsync_map_entries(), base_entries);
+  EXPECT_LE(after_rss - base_rss, 1024) << "RSS grew by more than 1 MiB";
+  EXPECT_EQ(*after.value("stallwatch_series_dropped_total", {}), 0.0);
+}
+
+}  // namespace
+}  // namespace stallwatch::test
