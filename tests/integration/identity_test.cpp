@@ -149,3 +149,63 @@ TEST(Identity, ChurnOfTwoThousandCgroupsReturnsToBaseline) {
 
 }  // namespace
 }  // namespace stallwatch::test
+
+namespace stallwatch::test {
+namespace {
+
+// Removes <hierarchy>/<name> from every cgroup hierarchy, deepest first:
+// runc creates the container's cgroup in each v1 hierarchy too.
+struct RuncCgroups {
+  std::string name;
+  ~RuncCgroups() { run_shell("for d in /sys/fs/cgroup/*/" + name + " /sys/fs/cgroup/" + name +
+                             "; do [ -d \"$d\" ] && find \"$d\" -depth -type d -exec rmdir {} \\;; done"); }
+};
+
+// A real container: runc from a busybox rootfs in a kubelet-shaped cgroup,
+// its bundle config.json carrying the annotations containerd writes.
+TEST(Identity, RuncContainerCarriesItsNames) {
+  SW_REQUIRE_ROOT();
+  TempDir bundle, logs, state;
+  const std::string uid = "ab00ca3e-e989-4e77-b218-d06eec35bea1";
+  const std::string cid(64, 'f');
+  const std::string top = parent() + "-runc";
+  RuncCgroups cleanup{top};
+  fs::create_directories(fs::path(logs.path()) / ("payments-prod_api.v2-worker-5c8f9b7d6-xk2lq_" + uid) / "api");
+  fs::create_directories(fs::path(bundle.path()) / "rootfs");
+  fs::copy_file("/bin/busybox", fs::path(bundle.path()) / "rootfs/busybox");
+  fs::copy_file(fsync_helper(), fs::path(bundle.path()) / "rootfs/sw_fsync_helper");
+  sh("cd " + bundle.path() + " && runc spec");
+  std::ifstream in(fs::path(bundle.path()) / "config.json");
+  nlohmann::json spec = nlohmann::json::parse(in);
+  spec["process"]["terminal"] = false;
+  spec["process"]["args"] = {"/sw_fsync_helper", "/data", "--fsync", "5", "--fdatasync", "2"};
+  spec["root"]["readonly"] = false;
+  spec["mounts"].push_back({{"destination", "/data"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+                            {"options", {"nosuid", "nodev"}}});
+  spec["linux"]["cgroupsPath"] = "/" + top + "/kubepods/besteffort/pod" + uid + "/" + cid;
+  spec["annotations"] = {{"io.kubernetes.cri.container-type", "container"},
+                         {"io.kubernetes.cri.container-name", "api"},
+                         {"io.kubernetes.cri.sandbox-name", "api.v2-worker-5c8f9b7d6-xk2lq"},
+                         {"io.kubernetes.cri.sandbox-namespace", "payments-prod"},
+                         {"io.kubernetes.cri.sandbox-uid", uid}};
+  std::ofstream(fs::path(bundle.path()) / "config.json") << spec.dump();
+  // containerd keeps the bundle under its state directory, by container id.
+  write_bundle(state.path(), cid, spec.dump());
+
+  Agent agent({"--pod-logs-dir=" + logs.path(), "--runtime-state-dir=" + state.path()});
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  const Completed c = run_command({"/usr/sbin/runc", "run", "--bundle", bundle.path(), "sw-" + std::to_string(getpid())});
+  ASSERT_EQ(c.exit.code, 0) << c.out << c.err;
+  EXPECT_NE(c.out.find("fsync 5"), std::string::npos) << c.out;
+
+  const Exposition m(http_get(agent.port(), "/metrics").body);
+  const Labels names = {{"namespace", "payments-prod"}, {"pod", "api.v2-worker-5c8f9b7d6-xk2lq"}, {"container", "api"}};
+  Labels fsync = names, fdatasync = names;
+  fsync["op"] = "fsync";
+  fdatasync["op"] = "fdatasync";
+  EXPECT_EQ(m.value(kCount, fsync), 5.0) << "container cgroup /" << top << "/kubepods/besteffort/pod" << uid;
+  EXPECT_EQ(m.value(kCount, fdatasync), 2.0);
+}
+
+}  // namespace
+}  // namespace stallwatch::test
