@@ -405,6 +405,31 @@ static __always_inline int on_complete(struct request *rq, unsigned int nr_bytes
 	return 0;
 }
 
+/* A bio merged into a request already queued never shows in rq->bio at
+ * insert or issue; forget it here rather than let it wait for the sweep. */
+static __always_inline int on_bio_merge(struct bio *bio)
+{
+	struct sw_blk_sector_key key = { .sector = (__u64)bio };
+
+	bpf_map_delete_elem(&blk_bio, &key);
+	return 0;
+}
+
+/* 5.11 also changed the merge events to (bio) from (q, rq, bio). */
+static __always_inline void *arg_merged_bio(unsigned long long *ctx)
+{
+	return LINUX_KERNEL_VERSION >= KERNEL_VERSION(5, 11, 0) ? (void *)ctx[0] : (void *)ctx[2];
+}
+
+SEC("tp_btf/block_bio_backmerge")
+int block_bio_backmerge_btf(unsigned long long *ctx) { return on_bio_merge(arg_merged_bio(ctx)); }
+SEC("tp_btf/block_bio_frontmerge")
+int block_bio_frontmerge_btf(unsigned long long *ctx) { return on_bio_merge(arg_merged_bio(ctx)); }
+SEC("raw_tp/block_bio_backmerge")
+int block_bio_backmerge_raw(struct bpf_raw_tracepoint_args *ctx) { return on_bio_merge(arg_merged_bio(ctx->args)); }
+SEC("raw_tp/block_bio_frontmerge")
+int block_bio_frontmerge_raw(struct bpf_raw_tracepoint_args *ctx) { return on_bio_merge(arg_merged_bio(ctx->args)); }
+
 SEC("tp_btf/block_bio_queue")
 int block_bio_queue_btf(unsigned long long *ctx) { return on_bio_queue(arg_rq(ctx)); }
 SEC("tp_btf/block_rq_insert")
@@ -503,6 +528,19 @@ int block_bio_queue_tp(struct trace_event_raw_block_bio *ctx)
 		note_bio(&key);
 	return 0;
 }
+
+static __always_inline int on_bio_merge_classic(struct trace_event_raw_block_bio *ctx)
+{
+	struct sw_blk_sector_key key = { .sector = ctx->sector, .dev = ctx->dev };
+
+	bpf_map_delete_elem(&blk_bio, &key);
+	return 0;
+}
+
+SEC("tracepoint/block/block_bio_backmerge")
+int block_bio_backmerge_tp(struct trace_event_raw_block_bio *ctx) { return on_bio_merge_classic(ctx); }
+SEC("tracepoint/block/block_bio_frontmerge")
+int block_bio_frontmerge_tp(struct trace_event_raw_block_bio *ctx) { return on_bio_merge_classic(ctx); }
 
 SEC("tracepoint/block/block_rq_insert")
 int block_rq_insert_tp(struct trace_event_raw_block_rq *ctx)

@@ -267,7 +267,14 @@ TEST(BlockIo, HundredThousandRequestsLeaveNothingInFlight) {
   expect_requests(before, m, {{"cgroup", cg.rel()}, {"device", disk.label()}, {"op", "read"}}, 50000);
   // Idle again: what is in flight is what was in flight before.
   EXPECT_LE(*m.value("stallwatch_block_inflight_requests", {}), *before.value("stallwatch_block_inflight_requests", {}));
-  EXPECT_LE(*m.value("stallwatch_block_pending_bios", {}), *before.value("stallwatch_block_pending_bios", {}));
+  // Bios still queued elsewhere (writeback on the root disk) come and go:
+  // within a couple of seconds the map must be back where it started.
+  double pending = *m.value("stallwatch_block_pending_bios", {});
+  for (int i = 0; i < 40 && pending > *before.value("stallwatch_block_pending_bios", {}); ++i) {
+    std::this_thread::sleep_for(50ms);
+    pending = *scrape(agent).value("stallwatch_block_pending_bios", {});
+  }
+  EXPECT_LE(pending, *before.value("stallwatch_block_pending_bios", {}));
   EXPECT_EQ(counter(m, "stallwatch_events_lost_total", {{"source", "block"}, {"reason", "inflight_map_full"}}), 0);
 }
 
