@@ -7,11 +7,13 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
-/* Superblock device of the current task's open fd, 0 when the fd is not
- * open. Reads task->files->fdt->fd[fd] the way the kernel's files_lookup_fd
- * does, without the RCU dance: a racing close can at worst give us the
- * device of the file that was just closed. */
-static __always_inline __u32 sw_fd_dev(int fd)
+#include "stallwatch.h"
+
+/* The current task's open file for fd, NULL when the fd is not open. Reads
+ * task->files->fdt->fd[fd] the way the kernel's files_lookup_fd does,
+ * without the RCU dance: a racing close can at worst give us the file that
+ * was just closed. */
+static __always_inline struct file *sw_fd_file(int fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
@@ -19,18 +21,56 @@ static __always_inline __u32 sw_fd_dev(int fd)
 	struct file *file = NULL;
 
 	if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
+		return NULL;
 	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return 0;
-	return BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
+		return NULL;
+	return file;
 }
 
+/* Superblock device of a file, 0 without one. */
 static __always_inline __u32 sw_file_dev(struct file *file)
 {
 	if (!file)
 		return 0;
 	return BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+}
+
+/* etcd's files by their place in its data directory: "*.wal" inside a
+ * directory named "wal", and "db" inside "snap". */
+static __always_inline __u16 sw_file_class(struct file *file)
+{
+	struct dentry *d;
+	const unsigned char *name, *parent;
+	__u32 len, parent_len;
+	char p[5] = {}, n[4] = {};
+
+	if (!file)
+		return SW_FILE_OTHER;
+	d = BPF_CORE_READ(file, f_path.dentry);
+	len = BPF_CORE_READ(d, d_name.len);
+	name = BPF_CORE_READ(d, d_name.name);
+	parent_len = BPF_CORE_READ(d, d_parent, d_name.len);
+	parent = BPF_CORE_READ(d, d_parent, d_name.name);
+	if (parent_len != 3 && parent_len != 4)
+		return SW_FILE_OTHER;
+	/* A fixed size keeps the verifier happy; names are NUL-terminated, so
+	 * four bytes of a three-letter name end in its NUL. */
+	if (bpf_probe_read_kernel(p, 4, parent))
+		return SW_FILE_OTHER;
+	if (parent_len == 3 && p[0] == 'w' && p[1] == 'a' && p[2] == 'l' && len > 4 && len < 256) {
+		if (bpf_probe_read_kernel(n, 4, name + len - 4))
+			return SW_FILE_OTHER;
+		if (n[0] == '.' && n[1] == 'w' && n[2] == 'a' && n[3] == 'l')
+			return SW_FILE_WAL;
+	}
+	if (parent_len == 4 && p[0] == 's' && p[1] == 'n' && p[2] == 'a' && p[3] == 'p' && len == 2) {
+		if (bpf_probe_read_kernel(n, 2, name))
+			return SW_FILE_OTHER;
+		if (n[0] == 'd' && n[1] == 'b')
+			return SW_FILE_DB;
+	}
+	return SW_FILE_OTHER;
 }
 
 #endif

@@ -75,6 +75,7 @@ static __always_inline void record(const struct sw_fsync_start *s, __u64 end_ns)
 		.cgroup_id = s->cgroup_id,
 		.dev = s->dev,
 		.op = s->op,
+		.file_class = s->file_class,
 	};
 	__u64 delta = end_ns - s->start_ns;
 	struct sw_hist *h;
@@ -95,20 +96,22 @@ static __always_inline void record(const struct sw_fsync_start *s, __u64 end_ns)
 	__sync_fetch_and_add(&h->sum_ns, delta);
 }
 
-static __always_inline void start_call(__u32 op, __u32 dev)
+static __always_inline void start_call(__u16 op, struct file *file)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct sw_fsync_start *s = bpf_map_lookup_elem(&fsync_start, &tid);
 	struct sw_fsync_start fresh = {
 		.cgroup_id = bpf_get_current_cgroup_id(),
-		.dev = dev,
+		.dev = sw_file_dev(file),
 		.op = op,
+		.file_class = sw_file_class(file),
 	};
 
 	if (s) {
 		s->cgroup_id = fresh.cgroup_id;
-		s->dev = dev;
+		s->dev = fresh.dev;
 		s->op = op;
+		s->file_class = fresh.file_class;
 		s->start_ns = bpf_ktime_get_ns();
 		return;
 	}
@@ -132,34 +135,34 @@ static __always_inline void end_call(void)
 SEC("tracepoint/syscalls/sys_enter_fsync")
 int sys_enter_fsync_tp(struct trace_event_raw_sys_enter *ctx)
 {
-	start_call(SW_OP_FSYNC, sw_fd_dev((int)ctx->args[0]));
+	start_call(SW_OP_FSYNC, sw_fd_file((int)ctx->args[0]));
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_fdatasync")
 int sys_enter_fdatasync_tp(struct trace_event_raw_sys_enter *ctx)
 {
-	start_call(SW_OP_FDATASYNC, sw_fd_dev((int)ctx->args[0]));
+	start_call(SW_OP_FDATASYNC, sw_fd_file((int)ctx->args[0]));
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_sync_file_range")
 int sys_enter_sync_file_range_tp(struct trace_event_raw_sys_enter *ctx)
 {
-	start_call(SW_OP_SYNC_FILE_RANGE, sw_fd_dev((int)ctx->args[0]));
+	start_call(SW_OP_SYNC_FILE_RANGE, sw_fd_file((int)ctx->args[0]));
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_syncfs")
 int sys_enter_syncfs_tp(struct trace_event_raw_sys_enter *ctx)
 {
-	start_call(SW_OP_SYNCFS, sw_fd_dev((int)ctx->args[0]));
+	start_call(SW_OP_SYNCFS, sw_fd_file((int)ctx->args[0]));
 	return 0;
 }
 
-static long vma_dev_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+static long vma_file_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
 {
-	*(__u32 *)data = sw_file_dev(BPF_CORE_READ(vma, vm_file));
+	*(struct file **)data = BPF_CORE_READ(vma, vm_file);
 	return 0;
 }
 
@@ -168,12 +171,12 @@ static long vma_dev_cb(struct task_struct *task, struct vm_area_struct *vma, voi
 SEC("tracepoint/syscalls/sys_enter_msync")
 int sys_enter_msync_vma_tp(struct trace_event_raw_sys_enter *ctx)
 {
-	__u32 dev = 0;
+	struct file *file = NULL;
 
 	if (!(ctx->args[2] & MS_SYNC))
 		return 0;
-	bpf_find_vma(bpf_get_current_task_btf(), ctx->args[0], vma_dev_cb, &dev, 0);
-	start_call(SW_OP_MSYNC, dev);
+	bpf_find_vma(bpf_get_current_task_btf(), ctx->args[0], vma_file_cb, &file, 0);
+	start_call(SW_OP_MSYNC, file);
 	return 0;
 }
 
@@ -181,7 +184,7 @@ SEC("tracepoint/syscalls/sys_enter_msync")
 int sys_enter_msync_novma_tp(struct trace_event_raw_sys_enter *ctx)
 {
 	if (ctx->args[2] & MS_SYNC)
-		start_call(SW_OP_MSYNC, 0);
+		start_call(SW_OP_MSYNC, NULL);
 	return 0;
 }
 
@@ -281,8 +284,12 @@ int io_uring_complete_tp(struct trace_event_raw_io_uring_complete *ctx)
 	if (!s)
 		return 0;
 	/* The file is assigned after the submit event, so read it here. */
-	if (req)
-		s->dev = sw_file_dev(BPF_CORE_READ(req, file));
+	if (req) {
+		struct file *file = BPF_CORE_READ(req, file);
+
+		s->dev = sw_file_dev(file);
+		s->file_class = sw_file_class(file);
+	}
 	record(s, now);
 	bpf_map_delete_elem(&uring_start, &key);
 	return 0;
@@ -320,6 +327,7 @@ int BPF_PROG(vfs_fsync_range_fentry, struct file *file, loff_t start, loff_t end
 	s.call.cgroup_id = bpf_get_current_cgroup_id();
 	s.call.dev = sw_file_dev(file);
 	s.call.op = SW_OP_VFS_FSYNC;
+	s.call.file_class = sw_file_class(file);
 	s.file = (__u64)file;
 	err = bpf_map_update_elem(&vfs_start, &tid, &s, BPF_NOEXIST);
 	if (err && err != -17 /* EEXIST: nested call, the outer one times it */)

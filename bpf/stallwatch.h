@@ -70,11 +70,20 @@ static inline __u32 sw_bucket_index(__u64 ns)
 	return SW_HIST_BUCKETS - 1;
 }
 
-/* Key of fsync_hist: one histogram per (cgroup, device, op). */
+/* What the synced file is, the `file_class` label: etcd's own layout,
+ * <data-dir>/member/wal/<seq>-<index>.wal and <data-dir>/member/snap/db. */
+enum sw_file_class {
+	SW_FILE_OTHER = 0,
+	SW_FILE_WAL = 1,
+	SW_FILE_DB = 2,
+};
+
+/* Key of fsync_hist: one histogram per (cgroup, device, op, file class). */
 struct sw_fsync_key {
-	__u64 cgroup_id; /* cgroup v2 id (inode of the cgroup2 directory) */
-	__u32 dev;       /* kernel dev_t of the file's superblock: major << 20 | minor; 0 = unknown */
-	__u32 op;        /* enum sw_fsync_op */
+	__u64 cgroup_id;  /* cgroup v2 id (inode of the cgroup2 directory) */
+	__u32 dev;        /* kernel dev_t of the file's superblock: major << 20 | minor; 0 = unknown */
+	__u16 op;         /* enum sw_fsync_op */
+	__u16 file_class; /* enum sw_file_class */
 };
 
 /* Value of fsync_hist, per CPU. Counts are per bucket, not cumulative. */
@@ -85,10 +94,11 @@ struct sw_hist {
 
 /* In-flight call, value of fsync_start (by tid) and uring_start (by request). */
 struct sw_fsync_start {
-	__u64 start_ns;  /* bpf_ktime_get_ns(), CLOCK_MONOTONIC */
-	__u64 cgroup_id; /* caller's cgroup v2 id at entry */
-	__u32 dev;       /* as in sw_fsync_key */
-	__u32 op;        /* enum sw_fsync_op */
+	__u64 start_ns;   /* bpf_ktime_get_ns(), CLOCK_MONOTONIC */
+	__u64 cgroup_id;  /* caller's cgroup v2 id at entry */
+	__u32 dev;        /* as in sw_fsync_key */
+	__u16 op;         /* enum sw_fsync_op */
+	__u16 file_class; /* enum sw_file_class */
 };
 
 /* In-flight vfs_fsync_range, value of vfs_start (by tid). The file tells

@@ -74,7 +74,7 @@ Result<Snapshot> MapReader::snapshot() const {
   Snapshot snap;
   auto ok = for_each_entry<sw_fsync_key, sw_hist>(
       fds_.fsync_hist, ncpus, "fsync_hist", [&](const sw_fsync_key& k, std::span<const sw_hist> v) {
-        snap.fsync.push_back({k.cgroup_id, k.dev, k.op, merge_percpu(v)});
+        snap.fsync.push_back({k.cgroup_id, k.dev, k.op, merge_percpu(v), k.file_class});
       });
   if (!ok) return std::unexpected(ok.error());
   if (auto d = add_drops(fds_.fsync_drops, ncpus_, snap.drops); !d) return std::unexpected(d.error());

@@ -68,6 +68,10 @@ std::string block_op_name(std::uint32_t op) {
   }
 }
 
+std::string file_class_name(std::uint32_t file_class) {
+  return file_class == SW_FILE_WAL ? "wal" : file_class == SW_FILE_DB ? "db" : "other";
+}
+
 std::string block_phase_name(std::uint32_t phase) {
   return phase == SW_PHASE_QUEUE ? "queue" : phase == SW_PHASE_SERVICE ? "service" : "phase_" + std::to_string(phase);
 }

@@ -40,6 +40,7 @@ struct FsyncSeries {
   std::uint32_t dev = 0;  // kernel dev_t: major << 20 | minor
   std::uint32_t op = 0;   // enum sw_fsync_op
   Histogram hist;
+  std::uint32_t file_class = SW_FILE_OTHER;
 };
 
 struct BlockHistSeries {
@@ -70,6 +71,7 @@ struct Snapshot {
 // does not know, so a newer kernel side never makes a series vanish).
 std::string fsync_op_name(std::uint32_t op);
 std::string block_op_name(std::uint32_t op);
+std::string file_class_name(std::uint32_t file_class);
 std::string block_phase_name(std::uint32_t phase);
 std::string submitter_kind_name(std::uint32_t kind);
 

@@ -41,11 +41,12 @@ std::vector<ClientMetric::Label> workload_labels(const identity::Labels& w) {
 }  // namespace
 
 std::vector<MetricFamily> render_fsync(const reader::Snapshot& snap, const Labeler& labeler) {
-  using Key = std::tuple<identity::Labels, std::string, std::string>;  // workload, op, device
+  // workload, op, device, file class
+  using Key = std::tuple<identity::Labels, std::string, std::string, std::string>;
   std::map<Key, reader::Histogram> merged;
   for (const auto& s : snap.fsync) {
-    merged[{labeler.workload(s.cgroup_id), reader::fsync_op_name(s.op), labeler.device(s.dev)}] +=
-        s.hist;
+    merged[{labeler.workload(s.cgroup_id), reader::fsync_op_name(s.op), labeler.device(s.dev),
+            reader::file_class_name(s.file_class)}] += s.hist;
   }
   MetricFamily fsync{"stallwatch_fsync_duration_seconds",
                      "Time fsync-family calls waited, per cgroup, operation and device.",
@@ -55,6 +56,7 @@ std::vector<MetricFamily> render_fsync(const reader::Snapshot& snap, const Label
     auto labels = workload_labels(std::get<0>(key));
     labels.push_back({"device", std::get<2>(key)});
     labels.push_back({"op", std::get<1>(key)});
+    labels.push_back({"file_class", std::get<3>(key)});
     ClientMetric m = with_labels(std::move(labels));
     m.histogram = to_client(hist);
     fsync.metric.push_back(std::move(m));

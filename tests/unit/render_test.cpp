@@ -31,7 +31,8 @@ TEST(Render, HistogramIsCumulativeWithCountAndSum) {
   s.hist.sum_ns = 9'500'000'000ULL;
   snap.fsync.push_back(s);
   const std::string text = serialize(stallwatch::exporters::render_fsync(snap, fake_labeler()));
-  const std::string lbl = R"(namespace="",pod="",container="",cgroup="/pod-42",device="loop0",op="fdatasync")";
+  const std::string lbl =
+      R"(namespace="",pod="",container="",cgroup="/pod-42",device="loop0",op="fdatasync",file_class="other")";
   EXPECT_NE(text.find("# TYPE stallwatch_fsync_duration_seconds histogram"), std::string::npos);
   EXPECT_NE(text.find("stallwatch_fsync_duration_seconds_count{" + lbl + "} 6\n"), std::string::npos) << text;
   EXPECT_NE(text.find("stallwatch_fsync_duration_seconds_sum{" + lbl + "} 9.5\n"), std::string::npos) << text;

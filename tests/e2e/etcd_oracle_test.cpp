@@ -1,0 +1,186 @@
+// etcd as the oracle: a real etcd on an ext4 loop device in a cgroup of its
+// own. Its WAL fdatasync histogram and ours must agree: counts exactly,
+// buckets within 2% of the total, and both must see a noisy neighbour.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "support/processes.h"
+#include "support/scrape.h"
+#include "support/scratch.h"
+#include "support/shell.h"
+#include "support/test_env.h"
+
+namespace stallwatch::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// etcd in cg, data on dir; killed and reaped by the destructor.
+class Etcd {
+ public:
+  Etcd(const TestCgroup& cg, const std::string& dir)
+      : client_(free_port()), peer_(free_port()), metrics_(free_port()) {
+    const std::string c = "http://127.0.0.1:" + std::to_string(client_);
+    const std::string p = "http://127.0.0.1:" + std::to_string(peer_);
+    std::fflush(stdout);
+    pid_ = fork();
+    if (pid_ == 0) {
+      FILE* procs = std::fopen((cg.dir() + "/cgroup.procs").c_str(), "w");
+      if (!procs || std::fprintf(procs, "0") < 0 || std::fclose(procs) != 0) _exit(126);
+      if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(126);
+      execlp("etcd", "etcd", "--name", "oracle", "--data-dir", (dir + "/etcd").c_str(),
+             "--listen-client-urls", c.c_str(), "--advertise-client-urls", c.c_str(),
+             "--listen-peer-urls", p.c_str(), "--initial-advertise-peer-urls", p.c_str(),
+             "--initial-cluster", ("oracle=" + p).c_str(), "--listen-metrics-urls",
+             ("http://127.0.0.1:" + std::to_string(metrics_)).c_str(), nullptr);
+      _exit(127);
+    }
+  }
+  ~Etcd() {
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+  }
+  bool wait_ready() {
+    for (int i = 0; i < 300; ++i) {
+      if (run_shell("ETCDCTL_API=3 etcdctl --endpoints=127.0.0.1:" + std::to_string(client_) +
+                    " endpoint health").rc == 0) {
+        return true;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+  // n sequential puts, each one WAL append + fdatasync.
+  void put(int n, const std::string& prefix) {
+    sh("for i in $(seq " + std::to_string(n) + "); do ETCDCTL_API=3 etcdctl --endpoints=127.0.0.1:" +
+       std::to_string(client_) + " put " + prefix + "$i v$i >/dev/null || exit 1; done");
+  }
+  Exposition metrics() const { return Exposition(http_get(metrics_, "/metrics").body); }
+
+ private:
+  int client_, peer_, metrics_;
+  pid_t pid_ = -1;
+};
+
+// le -> cumulative count, for one histogram series family and label match.
+std::map<double, double> buckets(const Exposition& m, const std::string& name, const Labels& l) {
+  std::map<double, double> out;
+  for (const auto& s : m.all(name + "_bucket", l)) {
+    const std::string& le = s.labels.at("le");
+    out[le == "+Inf" ? INFINITY : std::stod(le)] += s.value;
+  }
+  return out;
+}
+
+std::map<double, double> minus(const std::map<double, double>& a, const std::map<double, double>& b) {
+  std::map<double, double> out;
+  for (const auto& [le, n] : a) out[le] = n - (b.count(le) ? b.at(le) : 0);
+  return out;
+}
+
+// The upper bound of the bucket holding quantile q.
+double quantile_bound(const std::map<double, double>& cumulative, double q) {
+  const double total = cumulative.rbegin()->second;
+  for (const auto& [le, n] : cumulative) {
+    if (n >= q * total) return le;
+  }
+  return INFINITY;
+}
+
+struct Window {
+  std::map<double, double> etcd, ours;
+};
+
+class EtcdOracle : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SW_REQUIRE_ROOT();
+    if (run_shell("command -v etcd && command -v etcdctl").rc != 0) {
+      if (in_ci()) FAIL() << "etcd-server/etcd-client not installed";
+      GTEST_SKIP() << "etcd-server/etcd-client not installed";
+    }
+  }
+  Window measure(Agent& agent, Etcd& etcd, const TestCgroup& cg, int puts, const std::string& prefix) {
+    const Labels wal = {{"cgroup", cg.rel()}, {"op", "fdatasync"}, {"file_class", "wal"}};
+    const auto e0 = buckets(etcd.metrics(), "etcd_disk_wal_fsync_duration_seconds", {});
+    const auto o0 = buckets(Exposition(http_get(agent.port(), "/metrics").body),
+                            "stallwatch_fsync_duration_seconds", wal);
+    etcd.put(puts, prefix);
+    const auto e1 = buckets(etcd.metrics(), "etcd_disk_wal_fsync_duration_seconds", {});
+    const auto o1 = buckets(Exposition(http_get(agent.port(), "/metrics").body),
+                            "stallwatch_fsync_duration_seconds", wal);
+    return {minus(e1, e0), minus(o1, o0)};
+  }
+};
+
+TEST_F(EtcdOracle, WalFdatasyncCountsAndBucketsAgreeAndANeighbourShowsInBoth) {
+  Agent agent;
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  LoopExt4 disk("/var/tmp", 1024);
+  TestCgroup etcd_cg("stallwatch-e2e-etcd-" + std::to_string(getpid()));
+  TestCgroup noisy_cg("stallwatch-e2e-noisy-" + std::to_string(getpid()));
+  Etcd etcd(etcd_cg, disk.path());
+  ASSERT_TRUE(etcd.wait_ready()) << "etcd did not become healthy";
+
+  const Window quiet = measure(agent, etcd, etcd_cg, 300, "quiet");
+  const double total = quiet.etcd.rbegin()->second;
+  EXPECT_EQ(quiet.ours.rbegin()->second, total) << "WAL fdatasync counts differ";
+  EXPECT_GE(total, 300);
+  std::printf("quiet: %.0f WAL fdatasyncs; le: etcd / stallwatch\n", total);
+  for (const auto& [le, n] : quiet.etcd) {
+    ASSERT_TRUE(quiet.ours.count(le)) << "stallwatch lacks etcd's bucket le=" << le;
+    EXPECT_NEAR(quiet.ours.at(le), n, 0.02 * total) << "bucket le=" << le;
+    std::printf("  %-8g %6.0f / %6.0f\n", le, n, quiet.ours.at(le));
+  }
+
+  // A same-device neighbour: 1 MiB direct writes, iodepth 16.
+  std::fflush(stdout);  // or the child's freopen flushes our buffer a second time
+  const pid_t fio = fork();
+  if (fio == 0) {
+    FILE* procs = std::fopen((noisy_cg.dir() + "/cgroup.procs").c_str(), "w");
+    if (!procs || std::fprintf(procs, "0") < 0 || std::fclose(procs) != 0) _exit(126);
+    if (!freopen("/dev/null", "w", stdout)) _exit(126);
+    execlp("fio", "fio", "--name=noisy", ("--filename=" + disk.path() + "/noisy").c_str(), "--size=256M",
+           "--rw=write", "--bs=1M", "--direct=1", "--ioengine=libaio", "--iodepth=16", "--time_based",
+           "--runtime=120", nullptr);
+    _exit(127);
+  }
+  std::this_thread::sleep_for(2s);
+  const Window noisy = measure(agent, etcd, etcd_cg, 150, "noisy");
+  kill(fio, SIGTERM);
+  waitpid(fio, nullptr, 0);
+
+  EXPECT_EQ(noisy.ours.rbegin()->second, noisy.etcd.rbegin()->second);
+  const double etcd_p99_quiet = quantile_bound(quiet.etcd, 0.99), ours_p99_quiet = quantile_bound(quiet.ours, 0.99);
+  const double etcd_p99 = quantile_bound(noisy.etcd, 0.99), ours_p99 = quantile_bound(noisy.ours, 0.99);
+  std::printf("p99 bucket bound: quiet etcd %g s, stallwatch %g s; with neighbour etcd %g s, stallwatch %g s\n",
+              etcd_p99_quiet, ours_p99_quiet, etcd_p99, ours_p99);
+  EXPECT_GT(etcd_p99, etcd_p99_quiet);
+  EXPECT_GT(ours_p99, ours_p99_quiet);
+  // Same boundaries by design: at most one bucket apart.
+  EXPECT_LE(std::max(etcd_p99, ours_p99) / std::min(etcd_p99, ours_p99), 2.0);
+}
+
+}  // namespace
+}  // namespace stallwatch::test

@@ -1,0 +1,144 @@
+// A real Prometheus scrapes a real agent every second: the target is up,
+// the scrapes are clean, and PromQL over our histograms answers.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "support/processes.h"
+#include "support/scrape.h"
+#include "support/scratch.h"
+#include "support/shell.h"
+#include "support/test_env.h"
+
+namespace stallwatch::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string url_encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+class Prometheus {
+ public:
+  Prometheus(const TempDir& dir, int target_port) : port_(free_port()) {
+    std::ofstream(dir.path() + "/prometheus.yml")
+        << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+           "scrape_configs:\n  - job_name: stallwatch\n    static_configs:\n"
+           "      - targets: ['127.0.0.1:" << target_port << "']\n";
+    std::fflush(stdout);
+    pid_ = fork();
+    if (pid_ == 0) {
+      if (!freopen((dir.path() + "/prometheus.log").c_str(), "w", stderr)) _exit(126);
+      execlp("prometheus", "prometheus", ("--config.file=" + dir.path() + "/prometheus.yml").c_str(),
+             ("--storage.tsdb.path=" + dir.path() + "/data").c_str(),
+             ("--web.listen-address=127.0.0.1:" + std::to_string(port_)).c_str(), nullptr);
+      _exit(127);
+    }
+  }
+  ~Prometheus() {
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+  }
+  // The result vector of an instant query; empty when it failed.
+  nlohmann::json query(const std::string& promql) const {
+    try {
+      const auto r = http_get(port_, "/api/v1/query?query=" + url_encode(promql));
+      const auto j = nlohmann::json::parse(r.body, nullptr, false);
+      if (j.is_discarded() || j.value("status", "") != "success") return nlohmann::json::array();
+      return j["data"]["result"];
+    } catch (const std::exception&) {
+      return nlohmann::json::array();
+    }
+  }
+  // Prometheus's own /metrics, not what it stored.
+  Exposition self_metrics() const { return Exposition(http_get(port_, "/metrics").body); }
+  static double first_value(const nlohmann::json& result) {
+    return result.empty() ? NAN : std::stod(result[0]["value"][1].get<std::string>());
+  }
+
+ private:
+  int port_;
+  pid_t pid_ = -1;
+};
+
+TEST(RealPrometheus, ScrapesCleanlyAndAnswersQuantileQueries) {
+  SW_REQUIRE_ROOT();
+  if (run_shell("command -v prometheus").rc != 0) {
+    if (in_ci()) FAIL() << "prometheus not installed";
+    GTEST_SKIP() << "prometheus not installed";
+  }
+  Agent agent;
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  TempDir dir;
+  LoopExt4 disk;
+  TestCgroup victim("stallwatch-e2e-prom-" + std::to_string(getpid()));
+  Prometheus prom(dir, agent.port());
+
+  // A steady fdatasync load while Prometheus scrapes.
+  std::atomic<bool> stop{false};
+  std::thread load([&] {
+    while (!stop) run_fsync_helper(victim.dir(), disk.path(), {"--fdatasync", "20"});
+  });
+  const std::string rate = "histogram_quantile(0.99, sum by (le, cgroup) (rate(stallwatch_fsync_duration_seconds_bucket{cgroup=\"" +
+                           victim.rel() + "\"}[10s])))";
+  double p99 = NAN;
+  for (int i = 0; i < 60 && std::isnan(p99); ++i) {
+    std::this_thread::sleep_for(500ms);
+    p99 = Prometheus::first_value(prom.query(rate));
+  }
+  stop = true;
+  load.join();
+
+  EXPECT_EQ(Prometheus::first_value(prom.query("up{job=\"stallwatch\"}")), 1.0);
+  ASSERT_FALSE(std::isnan(p99)) << "no p99 for the victim";
+  EXPECT_GT(p99, 0.0);
+  EXPECT_LT(p99, 8.192);
+  std::printf("Prometheus: up=1, p99 of %s fdatasync = %.6f s, samples per scrape = %.0f\n",
+              victim.rel().c_str(), p99, Prometheus::first_value(prom.query("scrape_samples_scraped{job=\"stallwatch\"}")));
+  // Clean scrapes: nothing rejected as duplicate, out of order or out of bounds.
+  const Exposition self = prom.self_metrics();
+  for (const char* bad : {"prometheus_target_scrapes_sample_duplicate_timestamp_total",
+                          "prometheus_target_scrapes_sample_out_of_order_total",
+                          "prometheus_target_scrapes_sample_out_of_bounds_total",
+                          "prometheus_target_scrapes_exceeded_sample_limit_total"}) {
+    EXPECT_EQ(self.value(bad, {}), 0.0) << bad;
+  }
+  EXPECT_GE(Prometheus::first_value(prom.query("count_over_time(up{job=\"stallwatch\"}[1m])")), 3.0);
+  EXPECT_EQ(Prometheus::first_value(prom.query("count(stallwatch_build_info)")), 1.0);
+  EXPECT_GE(Prometheus::first_value(prom.query("count(stallwatch_hook_info)")), 3.0);
+}
+
+}  // namespace
+}  // namespace stallwatch::test
