@@ -44,6 +44,9 @@ function(stallwatch_vmlinux_header)
             ${STALLWATCH_VMLINUX_DIR}/vmlinux.h
     COMMENT "Generating vmlinux.h from ${STALLWATCH_BTF}"
     VERBATIM)
+  # One target owns the rule; every BPF object waits for it, so parallel
+  # builds never run bpftool twice into the same file.
+  add_custom_target(stallwatch_vmlinux DEPENDS ${STALLWATCH_VMLINUX_DIR}/vmlinux.h)
 endfunction()
 
 function(stallwatch_bpf_object name src)
@@ -70,6 +73,7 @@ function(stallwatch_bpf_object name src)
     COMMENT "BPF skeleton ${name}"
     VERBATIM)
   add_custom_target(${name}_skel_gen DEPENDS ${skel})
+  add_dependencies(${name}_skel_gen stallwatch_vmlinux)
   add_library(${name}_skel INTERFACE)
   add_dependencies(${name}_skel ${name}_skel_gen)
   target_include_directories(${name}_skel INTERFACE ${CMAKE_CURRENT_BINARY_DIR})
