@@ -16,8 +16,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-extern int LINUX_KERNEL_VERSION __kconfig;
-
 #define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
 #define MINORBITS 20
 #define REQ_OP_MASK 0xff /* (1 << REQ_OP_BITS) - 1, 8 bits since 4.10 */
@@ -349,11 +347,12 @@ static __always_inline void complete(struct sw_blk_sector_key *key, __u32 nr_byt
 
 /* 5.11 dropped the request_queue argument of the request and bio events
  * (commit a54895fa057c, "block: remove the request_queue to argument
- * request based tracepoints"). */
-static __always_inline void *arg_rq(unsigned long long *ctx)
-{
-	return LINUX_KERNEL_VERSION >= KERNEL_VERSION(5, 11, 0) ? (void *)ctx[0] : (void *)ctx[1];
-}
+ * request based tracepoints"); stable kernels may carry it earlier, so user
+ * space reads the arity from the kernel's BTF and sets this. Each branch
+ * calls the handler itself, as libbpf-tools does: a select between ctx[0]
+ * and ctx[1] would become a computed ctx offset, which the verifier refuses. */
+const volatile bool cfg_queue_arg = false;
+#define NEW_BLOCK_ARGS (!cfg_queue_arg)
 
 static __always_inline int on_bio_queue(struct bio *bio)
 {
@@ -415,29 +414,57 @@ static __always_inline int on_bio_merge(struct bio *bio)
 	return 0;
 }
 
-/* 5.11 also changed the merge events to (bio) from (q, rq, bio). */
-static __always_inline void *arg_merged_bio(unsigned long long *ctx)
+/* Before 5.11 the merge events were (q, rq, bio). */
+SEC("tp_btf/block_bio_backmerge")
+int block_bio_backmerge_btf(unsigned long long *ctx)
 {
-	return LINUX_KERNEL_VERSION >= KERNEL_VERSION(5, 11, 0) ? (void *)ctx[0] : (void *)ctx[2];
+	if (NEW_BLOCK_ARGS)
+		return on_bio_merge((void *)ctx[0]);
+	return on_bio_merge((void *)ctx[2]);
+}
+SEC("tp_btf/block_bio_frontmerge")
+int block_bio_frontmerge_btf(unsigned long long *ctx)
+{
+	if (NEW_BLOCK_ARGS)
+		return on_bio_merge((void *)ctx[0]);
+	return on_bio_merge((void *)ctx[2]);
+}
+SEC("raw_tp/block_bio_backmerge")
+int block_bio_backmerge_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	if (NEW_BLOCK_ARGS)
+		return on_bio_merge((void *)ctx->args[0]);
+	return on_bio_merge((void *)ctx->args[2]);
+}
+SEC("raw_tp/block_bio_frontmerge")
+int block_bio_frontmerge_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	if (NEW_BLOCK_ARGS)
+		return on_bio_merge((void *)ctx->args[0]);
+	return on_bio_merge((void *)ctx->args[2]);
 }
 
-SEC("tp_btf/block_bio_backmerge")
-int block_bio_backmerge_btf(unsigned long long *ctx) { return on_bio_merge(arg_merged_bio(ctx)); }
-SEC("tp_btf/block_bio_frontmerge")
-int block_bio_frontmerge_btf(unsigned long long *ctx) { return on_bio_merge(arg_merged_bio(ctx)); }
-SEC("raw_tp/block_bio_backmerge")
-int block_bio_backmerge_raw(struct bpf_raw_tracepoint_args *ctx) { return on_bio_merge(arg_merged_bio(ctx->args)); }
-SEC("raw_tp/block_bio_frontmerge")
-int block_bio_frontmerge_raw(struct bpf_raw_tracepoint_args *ctx) { return on_bio_merge(arg_merged_bio(ctx->args)); }
+#define ONE_OR_TWO_ARGS(name, handler, args)                 \
+	{                                                    \
+		if (NEW_BLOCK_ARGS)                          \
+			return handler((void *)args[0]);     \
+		return handler((void *)args[1]);             \
+	}
+
+static __always_inline int on_insert(struct request *rq)
+{
+	track_rq(rq, false);
+	return 0;
+}
 
 SEC("tp_btf/block_bio_queue")
-int block_bio_queue_btf(unsigned long long *ctx) { return on_bio_queue(arg_rq(ctx)); }
+int block_bio_queue_btf(unsigned long long *ctx) ONE_OR_TWO_ARGS(bio_queue, on_bio_queue, ctx)
 SEC("tp_btf/block_rq_insert")
-int block_rq_insert_btf(unsigned long long *ctx) { track_rq(arg_rq(ctx), false); return 0; }
+int block_rq_insert_btf(unsigned long long *ctx) ONE_OR_TWO_ARGS(rq_insert, on_insert, ctx)
 SEC("tp_btf/block_rq_issue")
-int block_rq_issue_btf(unsigned long long *ctx) { return on_issue(arg_rq(ctx)); }
+int block_rq_issue_btf(unsigned long long *ctx) ONE_OR_TWO_ARGS(rq_issue, on_issue, ctx)
 SEC("tp_btf/block_rq_requeue")
-int block_rq_requeue_btf(unsigned long long *ctx) { return on_requeue(arg_rq(ctx)); }
+int block_rq_requeue_btf(unsigned long long *ctx) ONE_OR_TWO_ARGS(rq_requeue, on_requeue, ctx)
 SEC("tp_btf/block_rq_complete")
 int BPF_PROG(block_rq_complete_btf, struct request *rq, int error, unsigned int nr_bytes)
 {
@@ -445,13 +472,13 @@ int BPF_PROG(block_rq_complete_btf, struct request *rq, int error, unsigned int 
 }
 
 SEC("raw_tp/block_bio_queue")
-int block_bio_queue_raw(struct bpf_raw_tracepoint_args *ctx) { return on_bio_queue(arg_rq(ctx->args)); }
+int block_bio_queue_raw(struct bpf_raw_tracepoint_args *ctx) ONE_OR_TWO_ARGS(bio_queue, on_bio_queue, ctx->args)
 SEC("raw_tp/block_rq_insert")
-int block_rq_insert_raw(struct bpf_raw_tracepoint_args *ctx) { track_rq(arg_rq(ctx->args), false); return 0; }
+int block_rq_insert_raw(struct bpf_raw_tracepoint_args *ctx) ONE_OR_TWO_ARGS(rq_insert, on_insert, ctx->args)
 SEC("raw_tp/block_rq_issue")
-int block_rq_issue_raw(struct bpf_raw_tracepoint_args *ctx) { return on_issue(arg_rq(ctx->args)); }
+int block_rq_issue_raw(struct bpf_raw_tracepoint_args *ctx) ONE_OR_TWO_ARGS(rq_issue, on_issue, ctx->args)
 SEC("raw_tp/block_rq_requeue")
-int block_rq_requeue_raw(struct bpf_raw_tracepoint_args *ctx) { return on_requeue(arg_rq(ctx->args)); }
+int block_rq_requeue_raw(struct bpf_raw_tracepoint_args *ctx) ONE_OR_TWO_ARGS(rq_requeue, on_requeue, ctx->args)
 SEC("raw_tp/block_rq_complete")
 int block_rq_complete_raw(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -519,28 +546,66 @@ static __always_inline struct sw_blk_rq *track_classic(__u32 dev, __u64 sector, 
 	return bpf_map_lookup_elem(&blk_rq, &key);
 }
 
-SEC("tracepoint/block/block_bio_queue")
-int block_bio_queue_tp(struct trace_event_raw_block_bio *ctx)
-{
-	struct sw_blk_sector_key key = { .sector = ctx->sector, .dev = ctx->dev };
+/* Before 5.11 block_bio_queue and the merge events had classes of their
+ * own (trace_event_raw_block_bio_queue, _block_bio_merge); same fields. */
+struct trace_event_raw_block_bio_queue {
+	dev_t dev;
+	sector_t sector;
+} __attribute__((preserve_access_index));
 
-	if (wanted(ctx->dev))
+struct trace_event_raw_block_bio_merge {
+	dev_t dev;
+	sector_t sector;
+} __attribute__((preserve_access_index));
+
+static __noinline int bio_queue_classic(__u32 dev, __u64 sector)
+{
+	struct sw_blk_sector_key key = { .sector = sector, .dev = dev };
+
+	if (wanted(dev))
 		note_bio(&key);
 	return 0;
 }
 
-static __always_inline int on_bio_merge_classic(struct trace_event_raw_block_bio *ctx)
+SEC("tracepoint/block/block_bio_queue")
+int block_bio_queue_tp(void *ctx)
 {
-	struct sw_blk_sector_key key = { .sector = ctx->sector, .dev = ctx->dev };
+	if (bpf_core_type_exists(struct trace_event_raw_block_bio_queue)) {
+		struct trace_event_raw_block_bio_queue *old = ctx;
+
+		/* Probe reads: plain loads of either layout get merged by clang
+		 * into one load from a computed ctx offset, which is refused. */
+		return bio_queue_classic(BPF_CORE_READ(old, dev), BPF_CORE_READ(old, sector));
+	}
+	struct trace_event_raw_block_bio *cur = ctx;
+
+	return bio_queue_classic(BPF_CORE_READ(cur, dev), BPF_CORE_READ(cur, sector));
+}
+
+static __noinline int bio_merge_classic(__u32 dev, __u64 sector)
+{
+	struct sw_blk_sector_key key = { .sector = sector, .dev = dev };
 
 	bpf_map_delete_elem(&blk_bio, &key);
 	return 0;
 }
 
+static __always_inline int on_bio_merge_classic(void *ctx)
+{
+	if (bpf_core_type_exists(struct trace_event_raw_block_bio_merge)) {
+		struct trace_event_raw_block_bio_merge *old = ctx;
+
+		return bio_merge_classic(BPF_CORE_READ(old, dev), BPF_CORE_READ(old, sector));
+	}
+	struct trace_event_raw_block_bio *cur = ctx;
+
+	return bio_merge_classic(BPF_CORE_READ(cur, dev), BPF_CORE_READ(cur, sector));
+}
+
 SEC("tracepoint/block/block_bio_backmerge")
-int block_bio_backmerge_tp(struct trace_event_raw_block_bio *ctx) { return on_bio_merge_classic(ctx); }
+int block_bio_backmerge_tp(void *ctx) { return on_bio_merge_classic(ctx); }
 SEC("tracepoint/block/block_bio_frontmerge")
-int block_bio_frontmerge_tp(struct trace_event_raw_block_bio *ctx) { return on_bio_merge_classic(ctx); }
+int block_bio_frontmerge_tp(void *ctx) { return on_bio_merge_classic(ctx); }
 
 SEC("tracepoint/block/block_rq_insert")
 int block_rq_insert_tp(struct trace_event_raw_block_rq *ctx)
@@ -571,11 +636,31 @@ int block_rq_requeue_tp(struct trace_event_raw_block_rq_requeue *ctx)
 	return 0;
 }
 
-SEC("tracepoint/block/block_rq_complete")
-int block_rq_complete_tp(struct trace_event_raw_block_rq_completion *ctx)
-{
-	struct sw_blk_sector_key key = { .sector = ctx->sector, .dev = ctx->dev };
+/* Before 5.16 block_rq_complete had a class of its own. */
+struct trace_event_raw_block_rq_complete {
+	dev_t dev;
+	sector_t sector;
+	unsigned int nr_sector;
+} __attribute__((preserve_access_index));
 
-	complete(&key, ctx->nr_sector << 9);
+static __noinline int complete_classic(__u32 dev, __u64 sector, __u32 nr_sector)
+{
+	struct sw_blk_sector_key key = { .sector = sector, .dev = dev };
+
+	complete(&key, nr_sector << 9);
 	return 0;
+}
+
+SEC("tracepoint/block/block_rq_complete")
+int block_rq_complete_tp(void *ctx)
+{
+	if (bpf_core_type_exists(struct trace_event_raw_block_rq_complete)) {
+		struct trace_event_raw_block_rq_complete *old = ctx;
+
+		return complete_classic(BPF_CORE_READ(old, dev), BPF_CORE_READ(old, sector),
+					BPF_CORE_READ(old, nr_sector));
+	}
+	struct trace_event_raw_block_rq_completion *cur = ctx;
+
+	return complete_classic(BPF_CORE_READ(cur, dev), BPF_CORE_READ(cur, sector), BPF_CORE_READ(cur, nr_sector));
 }

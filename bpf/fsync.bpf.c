@@ -233,9 +233,18 @@ struct trace_event_raw_io_uring_submit_sqe___old {
 	u8 opcode;
 } __attribute__((preserve_access_index));
 
+/* Both ends must build the same key: the request pointer only where the
+ * completion event carries it too. Debian's 5.10 (5.15 io_uring backport)
+ * has req in the submit event but not in the completion. */
+static __always_inline bool complete_has_req(void)
+{
+	return bpf_core_field_exists(((struct trace_event_raw_io_uring_complete *)0)->req);
+}
+
 static __always_inline void uring_submit(void *ring, void *req, __u64 user_data, __u8 opcode)
 {
-	struct sw_uring_key key = { .ring = (__u64)ring, .req = req ? (__u64)req : user_data };
+	struct sw_uring_key key = { .ring = (__u64)ring,
+				    .req = req && complete_has_req() ? (__u64)req : user_data };
 	struct sw_fsync_start s = {
 		.cgroup_id = bpf_get_current_cgroup_id(),
 	};
@@ -277,7 +286,7 @@ int io_uring_complete_tp(struct trace_event_raw_io_uring_complete *ctx)
 	struct sw_fsync_start *s;
 	struct io_kiocb *req = NULL;
 
-	if (bpf_core_field_exists(ctx->req))
+	if (complete_has_req())
 		req = ctx->req;
 	key.req = req ? (__u64)req : ctx->user_data;
 	s = bpf_map_lookup_elem(&uring_start, &key);
@@ -317,11 +326,14 @@ SEC("fentry/vfs_fsync_range")
 int BPF_PROG(vfs_fsync_range_fentry, struct file *file, loff_t start, loff_t end, int datasync)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct task_struct *task = bpf_get_current_task_btf();
+	/* bpf_get_current_task_btf() arrived in 5.11; this runs on 5.10 too. */
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct sw_fsync_start *syscall = bpf_map_lookup_elem(&fsync_start, &tid);
 	struct sw_vfs_start s = {};
 	long err;
 
-	if (bpf_map_lookup_elem(&fsync_start, &tid) || (task->flags & PF_IO_WORKER))
+	/* fsync_start entries stay after the call with start_ns = 0. */
+	if ((syscall && syscall->start_ns) || (BPF_CORE_READ(task, flags) & PF_IO_WORKER))
 		return 0;
 	s.call.start_ns = bpf_ktime_get_ns();
 	s.call.cgroup_id = bpf_get_current_cgroup_id();

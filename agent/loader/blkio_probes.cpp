@@ -1,6 +1,7 @@
 #include "loader/blkio_probes.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include <cerrno>
@@ -31,6 +32,27 @@ std::string_view to_string(BlockHook hook) {
   }
   return "auto";
 }
+
+namespace {
+
+// Whether block_rq_insert is still (q, rq): the kernel's BTF typedef
+// btf_trace_block_rq_insert is then a pointer to a 3-parameter prototype
+// (the leading void * included), 2 since the queue argument went away.
+bool block_events_take_queue() {
+  btf* vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux) return false;
+  bool queue = false;
+  const int id = btf__find_by_name_kind(vmlinux, "btf_trace_block_rq_insert", BTF_KIND_TYPEDEF);
+  if (id > 0) {
+    const btf_type* t = btf__type_by_id(vmlinux, btf__type_by_id(vmlinux, id)->type);  // pointer
+    if (t && btf_is_ptr(t)) t = btf__type_by_id(vmlinux, t->type);                      // prototype
+    queue = t && btf_is_func_proto(t) && btf_vlen(t) == 3;
+  }
+  btf__free(vmlinux);
+  return queue;
+}
+
+}  // namespace
 
 int BlockProbes::hist_fd() const { return bpf_map__fd(skel_->maps.blk_hist); }
 int BlockProbes::io_fd() const { return bpf_map__fd(skel_->maps.blk_io); }
@@ -80,6 +102,7 @@ Result<BlockProbes> BlockProbes::try_rung(BlockHook rung, const BlockConfig& con
   for (const auto& p : programs) bpf_program__set_autoload(p.prog, p.rung == rung);
 
   skel.rodata->cfg_filter_devices = !config.devices.empty();
+  skel.rodata->cfg_queue_arg = block_events_take_queue();
   if (int err = bpf_map__set_max_entries(skel.maps.blk_io, config.io_entries); err) {
     return fail("size blk_io: " + errno_text(err));
   }

@@ -75,9 +75,11 @@ HostFacts read_host_facts() {
   facts.btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
   facts.cgroups = parse_cgroup_mounts(slurp("/proc/self/mountinfo"));
   if (!facts.cgroups.cgroup2_mount.empty()) {
-    std::istringstream controllers(slurp((facts.cgroups.cgroup2_mount + "/cgroup.controllers").c_str()));
+    // Enabled for the root's children, not merely available: otherwise every
+    // bio is charged to the root and the owner says nothing.
+    std::istringstream enabled(slurp((facts.cgroups.cgroup2_mount + "/cgroup.subtree_control").c_str()));
     std::string c;
-    while (controllers >> c) facts.cgroups.io_on_v2 |= c == "io";
+    while (enabled >> c) facts.cgroups.io_on_v2 |= c == "io";
   }
   facts.cap_effective = read_cap_effective();
   return facts;

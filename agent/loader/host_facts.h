@@ -14,8 +14,9 @@ struct CgroupMounts {
   CgroupLayout layout = CgroupLayout::kNone;
   std::string cgroup2_mount;             // empty when no cgroup2 is mounted
   std::vector<std::string> v1_mounts;    // mount points of v1 hierarchies
-  // The io controller is on cgroup2, so bi_blkg names v2 cgroups and the
-  // kernel charges I/O to the cgroup that caused it (writeback included).
+  // The io controller is enabled below the cgroup2 root, so bi_blkg names
+  // v2 cgroups and the kernel charges I/O to the cgroup that caused it
+  // (writeback included).
   bool io_on_v2 = false;
 };
 

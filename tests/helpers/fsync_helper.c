@@ -5,6 +5,7 @@
 //   sw_fsync_helper DIR [--fsync N] [--fdatasync N] [--sync-file-range N]
 //                       [--msync N] [--msync-async N] [--syncfs N]
 //                       [--uring-fsync N] [--uring-sync-file-range N]
+//                       [--osync-write N]   (4 KiB writes to an O_SYNC file)
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -115,6 +116,27 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(op, "uring-sync-file-range")) {
 			uring_sync(fd, n, 1, "io_uring_sync_file_range");
+			continue;
+		}
+		if (!strcmp(op, "osync-write")) {
+			char osync_path[4200];
+			static char block[BLOCK];
+			int sfd;
+
+			snprintf(osync_path, sizeof(osync_path), "%s.osync", path);
+			sfd = open(osync_path, O_WRONLY | O_CREAT | O_TRUNC | O_SYNC, 0600);
+			if (sfd < 0)
+				die("open O_SYNC");
+			for (int i = 0; i < n; i++) {
+				uint64_t t0 = now_ns();
+
+				if (pwrite(sfd, block, sizeof(block), (off_t)i * BLOCK) != (ssize_t)sizeof(block))
+					die("O_SYNC pwrite");
+				total += now_ns() - t0;
+			}
+			close(sfd);
+			unlink(osync_path);
+			printf("osync_write %d %llu\n", n, (unsigned long long)total);
 			continue;
 		}
 		if (!strcmp(op, "msync") || !strcmp(op, "msync-async")) {

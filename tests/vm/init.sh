@@ -1,0 +1,22 @@
+#!/bin/sh
+# /init of the test VM: mount what the agent needs (tracefs left for it to
+# mount), bring up lo, put ext4 on a loop device, run the suite per rung.
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /sys/fs/cgroup /sys/fs/bpf /tmp /mnt
+mount -t cgroup2 none /sys/fs/cgroup
+mount -t bpf bpf /sys/fs/bpf
+mount -t tmpfs tmp /tmp
+ip link set lo up
+for m in /modules/*; do [ -e "$m" ] && insmod "$m"; done
+losetup /dev/loop0 /ext4.img && mount -t ext4 /dev/loop0 /mnt
+echo "kernel $(uname -r)"
+/stallwatch doctor
+[ -e /debug ] && /stallwatch --log-level=trace doctor 2>&1 | sed -n '/BEGIN PROG LOAD LOG/,/END PROG LOAD LOG/p' | grep -B12 'END PROG LOAD LOG'
+rc=0
+for hook in $(cat /hooks); do
+  /vm_suite.sh "$hook" || rc=1
+done
+echo "STALLWATCH-VM-RESULT rc=$rc"
+poweroff -f

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Boots Debian's 5.10, 6.1 and 6.12 cloud kernels under QEMU (TCG) with a
+# busybox initramfs holding the agent, its libraries and the helpers, runs
+# tests/vm/vm_suite.sh inside on each fsync rung, and reads the result from
+# the serial console. Kernels run in parallel.
+#
+#   tests/vm/run_matrix.sh BUILD_DIR [kernel cache dir]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:?build dir}" && pwd)
+cache=${2:-/var/cache/stallwatch-vm}
+work=$(mktemp -d /tmp/stallwatch-vm.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+mapfile -t kernels < <("$here/fetch_kernels.sh" "$cache" | grep -E "^(${STALLWATCH_VM_KERNELS:-5.10|6.1|6.12}) ")
+
+# Common root: busybox, the agent with its shared libraries, helpers, ext4 image.
+common=$work/common
+mkdir -p "$common"/{bin,proc,sys,dev,tmp,mnt,modules}
+cp /bin/busybox "$common/bin/busybox"
+for applet in $("$common/bin/busybox" --list); do
+  [[ $applet == busybox ]] || ln -sf busybox "$common/bin/$applet"
+done
+cp "$build/agent/stallwatch" "$common/stallwatch"
+for lib in $(ldd "$build/agent/stallwatch" | grep -oE '/[^ ]+\.so[^ ]*'); do
+  mkdir -p "$common$(dirname "$lib")"
+  cp -L "$lib" "$common$lib"
+done
+cp "$build/tests/sw_fsync_helper" "$build/tests/sw_block_helper" "$common/"
+install -m 755 "$here/init.sh" "$common/init"
+install -m 755 "$here/vm_suite.sh" "$common/vm_suite.sh"
+truncate -s 48M "$common/ext4.img"
+mkfs.ext4 -q -F "$common/ext4.img"
+
+boot() { # version vmlinuz modules-dir
+  local v=$1 vmlinuz=$2 mods=$3 root=$work/root-$1
+  cp -a "$common" "$root"
+  local loop
+  loop=$(find "$mods" -name 'loop.ko*' | head -1)
+  # Dependencies first (modules.dep order reversed), then loop itself.
+  local dep
+  for dep in $(grep -E "/loop\.ko(\.xz)?:" "$mods/modules.dep" | cut -d: -f2 | tr ' ' '\n' | tac) ; do
+    cp "$mods/$dep" "$root/modules/0-$(basename "$dep")"
+  done
+  cp "$loop" "$root/modules/1-$(basename "$loop")"
+  echo "auto fentry" > "$root/hooks"
+  [[ -n "${STALLWATCH_VM_DEBUG:-}" ]] && touch "$root/debug"
+  (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initrd-$v.gz"
+  local start=$SECONDS
+  timeout 300 qemu-system-x86_64 -m 1024 -smp 1 -nographic -no-reboot -kernel "$vmlinuz" \
+    -initrd "$work/initrd-$v.gz" -append "console=ttyS0 quiet panic=-1" > "$work/serial-$v.log" 2>&1 || true
+  echo "$((SECONDS - start))" > "$work/time-$v"
+}
+
+start=$SECONDS
+for k in "${kernels[@]}"; do
+  read -r v vmlinuz mods <<< "$k"
+  boot "$v" "$vmlinuz" "$mods" &
+done
+wait
+
+rc=0
+for k in "${kernels[@]}"; do
+  read -r v _ _ <<< "$k"
+  log=$work/serial-$v.log
+  echo "=== kernel $v ($(cat "$work/time-$v") s) ==="
+  grep -E '^(kernel|ok|FAIL|rungs|agent|fsync|block|verdict|  [a-z_]+ +(chosen|refused))|stallwatch .* on kernel|^[0-9]+: |^-- END|^[A-Za-z].*(invalid|unknown|not allowed|denied)' "$log" | tr -d '\r' || true
+  if grep -q 'STALLWATCH-VM-RESULT rc=0' "$log"; then
+    echo "kernel $v: PASS"
+  else
+    echo "kernel $v: FAIL"; tail -40 "$log" | tr -d '\r'; rc=1
+  fi
+done
+echo "matrix wall time: $((SECONDS - start)) s"
+exit $rc

@@ -1,0 +1,75 @@
+#!/bin/sh
+# Runs inside the kernel VM (busybox sh, root, fresh boot). Exact counts
+# for every fsync-family call and block request, on the rung given as $1.
+hook=${1:-auto}
+fail=0
+port=9688
+
+check() { # what expected actual
+  if [ "$2" = "$3" ]; then echo "ok   [$hook] $1 = $3"; else echo "FAIL [$hook] $1: expected $2, got $3"; fail=1; fi
+}
+# Sum of the samples of a metric whose label text contains every given fragment.
+metric() {
+  name=$1; shift
+  wget -qO- "http://127.0.0.1:$port/metrics" > /tmp/m.txt || { echo "FAIL scrape"; return; }
+  grep "^$name{" /tmp/m.txt > /tmp/sel.txt
+  for f in "$@"; do grep -F -- "$f" /tmp/sel.txt > /tmp/sel2.txt; mv /tmp/sel2.txt /tmp/sel.txt; done
+  awk '{ s += $NF } END { printf "%d", s }' /tmp/sel.txt
+}
+in_cgroup() { # cgroup command...
+  cg=$1; shift
+  mkdir -p /sys/fs/cgroup/$cg
+  sh -c "echo \$\$ > /sys/fs/cgroup/$cg/cgroup.procs; exec $*"
+}
+
+/stallwatch run --fsync-hook=$hook --web.listen-address=127.0.0.1:$port 2>/tmp/agent-$hook.log &
+agent=$!
+i=0
+until wget -qO /dev/null "http://127.0.0.1:$port/healthz"; do
+  i=$((i + 1))
+  if [ $i -gt 300 ] || ! kill -0 $agent 2>/dev/null; then
+    echo "FAIL [$hook] agent did not start"; cat /tmp/agent-$hook.log; exit 1
+  fi
+  sleep 0.2
+done
+grep -E 'stallwatch .* on kernel' /tmp/agent-$hook.log
+echo "rungs [$hook]: $(wget -qO- http://127.0.0.1:$port/metrics | grep -o 'hook_info{[^}]*}' | tr '\n' ' ')"
+
+cg=t-$hook
+in_cgroup $cg /sw_fsync_helper /mnt --fsync 3 --fdatasync 2 --sync-file-range 2 --msync 2 --msync-async 1 --syncfs 1 --uring-fsync 5 --osync-write 4 > /tmp/h1.txt
+in_cgroup $cg /sw_fsync_helper /tmp --fsync 3 --fdatasync 4 > /tmp/h2.txt
+sel="cgroup=\"/$cg\""
+check "fsync on ext4"           3 "$(metric stallwatch_fsync_duration_seconds_count "$sel" 'device="loop0"' 'op="fsync"')"
+check "fdatasync on ext4"       2 "$(metric stallwatch_fsync_duration_seconds_count "$sel" 'device="loop0"' 'op="fdatasync"')"
+check "sync_file_range on ext4" 2 "$(metric stallwatch_fsync_duration_seconds_count "$sel" 'device="loop0"' 'op="sync_file_range"')"
+check "msync(MS_SYNC)"          2 "$(metric stallwatch_fsync_duration_seconds_count "$sel" 'op="msync"')"
+check "syncfs on ext4"          1 "$(metric stallwatch_fsync_duration_seconds_count "$sel" 'device="loop0"' 'op="syncfs"')"
+check "io_uring fsync"          5 "$(metric stallwatch_fsync_duration_seconds_count "$sel" 'op="io_uring_fsync"')"
+[ -e /debug ] && grep SWDBG /sys/kernel/tracing/trace | head -12
+
+check "fsync on tmpfs"          3 "$(metric stallwatch_fsync_duration_seconds_count "$sel" 'device="tmpfs:' 'op="fsync"')"
+check "fdatasync on tmpfs"      4 "$(metric stallwatch_fsync_duration_seconds_count "$sel" 'device="tmpfs:' 'op="fdatasync"')"
+if wget -qO- "http://127.0.0.1:$port/metrics" | grep -q 'hook_info{mode="fentry",subsystem="fsync"}'; then
+  # O_SYNC writes reach vfs_fsync_range on ext4; nothing else is counted twice.
+  check "O_SYNC writes (fentry)" 4 "$(metric stallwatch_fsync_duration_seconds_count "$sel" 'op="vfs_fsync"')"
+else
+  check "no vfs_fsync without fentry" 0 "$(metric stallwatch_fsync_duration_seconds_count "$sel" 'op="vfs_fsync"')"
+fi
+
+# Block layer: exact O_DIRECT requests on the loop device, merging off.
+echo 2 > /sys/block/loop0/queue/nomerges
+dd if=/dev/zero of=/mnt/blk-$hook bs=1M count=4 2>/dev/null && sync
+in_cgroup b-$hook /sw_block_helper /mnt/blk-$hook --write 37 --read 23 > /dev/null
+bsel="cgroup=\"/b-$hook\""
+w=$(metric stallwatch_block_io_requests_total "$bsel" 'device="loop0"' 'op="write"')
+r=$(metric stallwatch_block_io_requests_total "$bsel" 'device="loop0"' 'op="read"')
+lost=$(metric stallwatch_events_lost_total 'source="block"' 'reason="completion_missed"')
+check "block writes + missed" 37 "$((w + lost))"
+check "block reads" 23 "$r"
+[ "$w" = 37 ] || wget -qO- "http://127.0.0.1:$port/metrics" | grep -E '^stallwatch_(block_io_requests_total|events_lost_total|hook_info)'
+[ "$w" = 37 ] || cat /tmp/agent-$hook.log
+
+kill $agent
+wait $agent
+echo "agent [$hook] exit $?"
+exit $fail
