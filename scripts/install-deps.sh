@@ -8,6 +8,7 @@ build_deps=(
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   prometheus-cpp-dev libcivetweb-dev
+  liburing-dev       # io_uring calls of the start-up self-test (linked statically)
 )
 test_deps=(
   libgtest-dev libgmock-dev libbenchmark-dev

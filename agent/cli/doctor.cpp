@@ -6,7 +6,9 @@
 
 #include "cli/options.h"
 #include "cli/preflight.h"
+#include "cli/selftest.h"
 #include "cli/startup.h"
+#include "reader/map_reader.h"
 #include "loader/host_facts.h"
 #include "loader/libbpf_owners.h"
 #include "loader/tracefs.h"
@@ -71,6 +73,20 @@ int run_doctor(const Options& options) {
                                 (loaded->block->sees_owner() ? "no io controller on cgroup2"
                                                              : "classic tracepoints carry no owner") +
                                 "); kernel threads are labelled by kind");
+  }
+  reader::MapFds fds{loaded->fsync.hist_fd(), loaded->fsync.drops_fd()};
+  reader::MapReader maps(fds);
+  auto test = run_fsync_selftest(maps, facts.cgroups.cgroup2_mount, loaded->fsync.io_uring(),
+                                 loaded->fsync.mode() == "fentry");
+  if (test) {
+    std::printf("fsync self-test (one call each, file in %s):\n", test->dir.c_str());
+    for (const auto& r : test->rows) {
+      const char* verdict = r.seen == r.expected ? "ok" : r.seen > r.expected ? "COUNTED TWICE" : "not seen";
+      std::printf("  %-18s %-36s seen %llu of %llu  %s\n", r.op.c_str(), r.call.c_str(),
+                  static_cast<unsigned long long>(r.seen), static_cast<unsigned long long>(r.expected), verdict);
+    }
+  } else {
+    line("self-test", "could not run: " + test.error().message);
   }
   line("verdict", "ok: stallwatch can run here (fsync: " + std::string(loaded->fsync.mode()) +
                       ", block: " + (loaded->block ? std::string(loaded->block->mode()) : "off") + ")");

@@ -8,6 +8,7 @@
 
 #include "cli/options.h"
 #include "cli/preflight.h"
+#include "cli/selftest.h"
 #include "cli/startup.h"
 #include "cli/version.h"
 #include "exporters/prometheus/collector.h"
@@ -24,6 +25,12 @@
 namespace stallwatch::cli {
 
 namespace {
+
+Result<SelfTest> run_selftest(const reader::MapFds& fds, const std::string& cgroup2,
+                              const loader::FsyncProbes& fsync) {
+  reader::MapReader maps(fds);
+  return run_fsync_selftest(maps, cgroup2, fsync.io_uring(), fsync.mode() == "fentry");
+}
 
 using namespace std::chrono_literals;
 
@@ -88,16 +95,43 @@ int run_agent(const Options& options) {
   auto& block = loaded->block;
   auto cgroup_probes = loader::CgroupProbes::load(report);
 
-  reader::MapFds fds{fsync.hist_fd(), fsync.drops_fd()};
-  if (block) {
-    fds.blk_hist = block->hist_fd();
-    fds.blk_io = block->io_fd();
-    fds.blk_rq = block->rq_fd();
-    fds.blk_bio = block->bio_fd();
-    fds.blk_drops = block->drops_fd();
+  const auto map_fds = [&] {
+    reader::MapFds fds{fsync.hist_fd(), fsync.drops_fd()};
+    if (block) {
+      fds.blk_hist = block->hist_fd();
+      fds.blk_io = block->io_fd();
+      fds.blk_rq = block->rq_fd();
+      fds.blk_bio = block->bio_fd();
+      fds.blk_drops = block->drops_fd();
+    }
+    if (cgroup_probes) fds.cgroup_drops = cgroup_probes->drops_fd();
+    return fds;
+  };
+  auto selftest = run_selftest(map_fds(), facts.cgroups.cgroup2_mount, fsync);
+  if (selftest && selftest->duplicates() && fsync.mode() == "fentry" &&
+      configs->fsync.hook == loader::FsyncHook::kAuto) {
+    // The fentry rung counted a call twice here: drop it, keep the tracepoints.
+    // Logged now although start-up is not done: it explains the rung change.
+    spdlog::warn("fsync self-test counted calls twice on the fentry rung; using tracepoint");
+    std::vector<loader::RungReport> again;
+    auto tracepoint = loader::FsyncProbes::load({loader::FsyncHook::kTracepoint, options.fsync_map_entries},
+                                                tracefs, again);
+    if (!tracepoint) {
+      spdlog::error("{}", tracepoint.error().message);
+      return 1;
+    }
+    fsync = std::move(*tracepoint);
+    selftest = run_selftest(map_fds(), facts.cgroups.cgroup2_mount, fsync);
   }
-  if (cgroup_probes) fds.cgroup_drops = cgroup_probes->drops_fd();
-  reader::MapReader maps(fds);
+  std::vector<exporters::SelfTestInfo> selftest_rows;
+  std::string selftest_line;
+  if (selftest) {
+    for (const auto& r : selftest->rows) {
+      selftest_rows.push_back({r.op, r.expected, r.seen});
+      selftest_line += fmt::format("{}{} {}/{}", selftest_line.empty() ? "" : ", ", r.op, r.seen, r.expected);
+    }
+  }
+  reader::MapReader maps(map_fds());
   const bool block_owner = block && block->sees_owner() && facts.cgroups.io_on_v2;
   auto identity = std::make_shared<identity::Identity>(identity::Identity::Config{
       options.cgroup_root.empty() ? facts.cgroups.cgroup2_mount : options.cgroup_root,
@@ -133,7 +167,7 @@ int run_agent(const Options& options) {
   auto collector = std::make_shared<exporters::AgentCollector>(
       [&maps] { return maps.snapshot(); }, std::move(labeler),
       [identity] { return exporters::IdentityStats{identity->tracked(), identity->series_dropped()}; },
-      hooks, build_info());
+      hooks, build_info(), selftest_rows);
 
   auto server = exporters::MetricsServer::start(options.listen_address, collector);
   if (!server) {
@@ -153,6 +187,11 @@ int run_agent(const Options& options) {
   // Logged after start-up so that a failing start prints its one error line only.
   for (const auto& r : report) {
     if (!r.chosen) spdlog::warn("{} rung {} not used: {}", r.subsystem, r.rung, r.detail);
+  }
+  if (selftest) {
+    spdlog::info("fsync self-test on {}: {}", selftest->dir, selftest_line);
+  } else {
+    spdlog::warn("fsync self-test could not run: {}", selftest.error().message);
   }
 
   if (!cgroup_probes) {

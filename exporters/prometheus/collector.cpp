@@ -5,15 +5,17 @@
 namespace stallwatch::exporters {
 
 AgentCollector::AgentCollector(Source source, Labeler labeler, StatsSource identity,
-                               std::vector<HookInfo> hooks, BuildInfo build)
+                               std::vector<HookInfo> hooks, BuildInfo build,
+                               std::vector<SelfTestInfo> selftest)
     : source_(std::move(source)),
       labeler_(std::move(labeler)),
       identity_(std::move(identity)),
       hooks_(std::move(hooks)),
-      build_(std::move(build)) {}
+      build_(std::move(build)),
+      selftest_(std::move(selftest)) {}
 
 std::vector<prometheus::MetricFamily> AgentCollector::Collect() const {
-  auto families = render_agent_info(hooks_, build_);
+  auto families = render_agent_info(hooks_, build_, selftest_);
   auto snap = source_();
   if (!snap) {
     // A failed read leaves the series out of this scrape rather than exporting zeros.

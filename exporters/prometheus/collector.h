@@ -14,7 +14,7 @@ class AgentCollector : public prometheus::Collectable {
   using Source = std::function<Result<reader::Snapshot>()>;
   using StatsSource = std::function<IdentityStats()>;
   AgentCollector(Source source, Labeler labeler, StatsSource identity, std::vector<HookInfo> hooks,
-                 BuildInfo build);
+                 BuildInfo build, std::vector<SelfTestInfo> selftest);
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
@@ -24,6 +24,7 @@ class AgentCollector : public prometheus::Collectable {
   StatsSource identity_;
   std::vector<HookInfo> hooks_;
   BuildInfo build_;
+  std::vector<SelfTestInfo> selftest_;
 };
 
 }  // namespace stallwatch::exporters

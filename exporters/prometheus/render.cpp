@@ -176,7 +176,8 @@ std::vector<MetricFamily> render_identity(const IdentityStats& stats) {
 }
 
 std::vector<MetricFamily> render_agent_info(const std::vector<HookInfo>& hooks,
-                                            const BuildInfo& build) {
+                                            const BuildInfo& build,
+                                            const std::vector<SelfTestInfo>& selftest) {
   MetricFamily hook{"stallwatch_hook_info",
                     "Hook rung in use per subsystem (value is always 1).",
                     MetricType::Gauge,
@@ -197,7 +198,19 @@ std::vector<MetricFamily> render_agent_info(const std::vector<HookInfo>& hooks,
              {"version", build.version}};
   m.gauge.value = 1;
   info.metric.push_back(std::move(m));
-  return {std::move(hook), std::move(info)};
+  MetricFamily test{"stallwatch_fsync_selftest_calls",
+                    "Start-up self-test: fsync-family calls made once each, and how many the hooks saw.",
+                    MetricType::Gauge,
+                    {}};
+  for (const auto& row : selftest) {
+    for (const auto& [kind, n] : {std::pair{"expected", row.expected}, std::pair{"seen", row.seen}}) {
+      ClientMetric r = with_labels({{"op", row.op}, {"kind", kind}});
+      r.gauge.value = static_cast<double>(n);
+      test.metric.push_back(std::move(r));
+    }
+  }
+  if (test.metric.empty()) return {std::move(hook), std::move(info)};
+  return {std::move(hook), std::move(info), std::move(test)};
 }
 
 }  // namespace stallwatch::exporters

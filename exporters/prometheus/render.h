@@ -17,6 +17,13 @@ struct HookInfo {
   std::string mode;
 };
 
+// One row of the start-up self-test: calls made and calls the hooks saw.
+struct SelfTestInfo {
+  std::string op;
+  std::uint64_t expected = 0;
+  std::uint64_t seen = 0;
+};
+
 struct BuildInfo {
   std::string version;
   std::string revision;
@@ -41,7 +48,8 @@ std::vector<prometheus::MetricFamily> render_block(const reader::Snapshot& snap,
 std::vector<prometheus::MetricFamily> render_lost(const reader::Snapshot& snap);
 
 std::vector<prometheus::MetricFamily> render_agent_info(const std::vector<HookInfo>& hooks,
-                                                        const BuildInfo& build);
+                                                        const BuildInfo& build,
+                                                        const std::vector<SelfTestInfo>& selftest = {});
 
 struct IdentityStats {
   std::size_t tracked = 0;       // cgroups with labels of their own

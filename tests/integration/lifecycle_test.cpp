@@ -145,3 +145,31 @@ TEST(Logging, JsonFormatIsOneObjectPerLine) {
 
 }  // namespace
 }  // namespace stallwatch::test
+
+namespace stallwatch::test {
+namespace {
+
+// The start-up self-test: one call of each kind from a private cgroup, each
+// seen exactly once, reported in /metrics and by doctor, and gone after.
+TEST(SelfTest, EveryCallSeenOnceAndReported) {
+  SW_REQUIRE_ROOT();
+  Agent agent;
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  const Exposition m(http_get(agent.port(), "/metrics").body);
+  for (const char* op : {"fsync", "fdatasync", "sync_file_range", "msync", "syncfs", "io_uring_fsync"}) {
+    EXPECT_EQ(m.value("stallwatch_fsync_selftest_calls", {{"op", op}, {"kind", "seen"}}), 1.0) << op;
+    EXPECT_EQ(m.value("stallwatch_fsync_selftest_calls", {{"op", op}, {"kind", "expected"}}), 1.0) << op;
+  }
+  // Its series were removed again, and so was its cgroup.
+  for (const auto& s : m.all("stallwatch_fsync_duration_seconds_count")) {
+    EXPECT_EQ(s.labels.at("cgroup").find("stallwatch-selftest"), std::string::npos) << s.labels.at("cgroup");
+  }
+  EXPECT_NE(agent.log().find("fsync self-test on "), std::string::npos) << agent.log();
+  const Completed doctor = run_command({agent_binary(), "doctor"});
+  EXPECT_EQ(doctor.exit.code, 0);
+  EXPECT_NE(doctor.out.find("  fdatasync          fdatasync(2)                         seen 1 of 1  ok"), std::string::npos)
+      << doctor.out;
+}
+
+}  // namespace
+}  // namespace stallwatch::test

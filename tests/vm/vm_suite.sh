@@ -35,6 +35,11 @@ done
 grep -E 'stallwatch .* on kernel' /tmp/agent-$hook.log
 echo "rungs [$hook]: $(wget -qO- http://127.0.0.1:$port/metrics | grep -o 'hook_info{[^}]*}' | tr '\n' ' ')"
 
+# The agent's own start-up self-test saw each syscall exactly once.
+for op in fsync fdatasync sync_file_range msync syncfs io_uring_fsync; do
+  check "self-test $op" 1 "$(metric stallwatch_fsync_selftest_calls "op=\"$op\"" 'kind="seen"')"
+done
+
 cg=t-$hook
 in_cgroup $cg /sw_fsync_helper /mnt --fsync 3 --fdatasync 2 --sync-file-range 2 --msync 2 --msync-async 1 --syncfs 1 --uring-fsync 5 --osync-write 4 > /tmp/h1.txt
 in_cgroup $cg /sw_fsync_helper /tmp --fsync 3 --fdatasync 4 > /tmp/h2.txt
