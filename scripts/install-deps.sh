@@ -18,7 +18,7 @@ test_deps=(
   libclang-rt-14-dev # libFuzzer for the identity parser fuzz target
   runc busybox-static  # a real container for the identity tests
   etcd-server etcd-client  # etcd as the oracle (e2e)
-  qemu-system-x86 cpio xz-utils  # the kernel VM matrix (e2e)
+  qemu-system-x86 cpio xz-utils kmod  # the kernel VM matrix (e2e)
   e2fsprogs util-linux mount libcap2-bin  # ext4 loop devices, setpriv, unshare, capsh
 )
 

@@ -47,7 +47,7 @@ boot() { # version vmlinuz modules-dir
   [[ -n "${STALLWATCH_VM_DEBUG:-}" ]] && touch "$root/debug"
   (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initrd-$v.gz"
   local start=$SECONDS
-  timeout 300 qemu-system-x86_64 -m 1024 -smp 1 -nographic -no-reboot -kernel "$vmlinuz" \
+  timeout 300 qemu-system-x86_64 -m 1024 -smp 1 -nographic -no-reboot -nic none -kernel "$vmlinuz" \
     -initrd "$work/initrd-$v.gz" -append "console=ttyS0 quiet panic=-1" > "$work/serial-$v.log" 2>&1 || true
   echo "$((SECONDS - start))" > "$work/time-$v"
 }
