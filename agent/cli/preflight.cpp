@@ -12,7 +12,10 @@ bool can_load_bpf(std::uint64_t caps) {
 
 Result<void> check_host(const loader::HostFacts& facts) {
   if (!can_load_bpf(facts.cap_effective)) {
-    return fail("missing capabilities: loading BPF tracing programs needs CAP_BPF and "
+    std::string missing;
+    if (!has_cap(facts.cap_effective, loader::kCapBpf)) missing = "CAP_BPF";
+    if (!has_cap(facts.cap_effective, loader::kCapPerfmon)) missing += missing.empty() ? "CAP_PERFMON" : ", CAP_PERFMON";
+    return fail("missing " + missing + ": loading BPF tracing programs needs CAP_BPF and "
                 "CAP_PERFMON (or CAP_SYS_ADMIN); run as root or grant them");
   }
   if (!facts.btf) {

@@ -4,9 +4,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+
 #include <algorithm>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
 
 #include "support/processes.h"
+#include "support/scrape.h"
+#include "support/scratch.h"
 #include "support/shell.h"
 #include "support/test_env.h"
 
@@ -71,7 +80,68 @@ TEST_F(CliErrors, BusyListenAddress) {
 TEST_F(CliErrors, NotRoot) {
   expect_refusal_of({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                      "--inh-caps=-all", agent_binary(), "run"},
-                    1, "missing capabilities: loading BPF tracing programs needs CAP_BPF and CAP_PERFMON");
+                    1, "missing CAP_BPF, CAP_PERFMON: loading BPF tracing programs needs CAP_BPF and CAP_PERFMON");
+}
+
+// Least privilege: CAP_BPF and CAP_PERFMON are enough to trace (tracefs
+// already mounted); CAP_DAC_OVERRIDE lets the self-test make its cgroup.
+// One fewer and the agent names the one it lacks.
+std::string capsh_keeping(const std::vector<std::string>& keep, const std::string& command) {
+  const std::string all = sh("capsh --print | sed -n 's/^Bounding set =//p'");
+  std::string drop;
+  std::stringstream ss(all);
+  std::string cap;
+  while (std::getline(ss, cap, ',')) {
+    while (!cap.empty() && (cap.back() == '\n' || cap.back() == ' ')) cap.pop_back();
+    if (cap.empty() || std::find(keep.begin(), keep.end(), cap) != keep.end()) continue;
+    drop += (drop.empty() ? "" : ",") + cap;
+  }
+  return "exec /usr/sbin/capsh --drop=" + drop + " -- -c '" + command + "'";
+}
+
+TEST_F(CliErrors, LeastPrivilegeCapabilitiesSuffice) {
+  run_shell(agent_binary() + " doctor >/dev/null");  // tracefs mounted, as a DaemonSet's hostPath gives it
+  Tmpfs tmpfs;
+  TestCgroup cg("stallwatch-it-caps-" + std::to_string(getpid()));
+  const std::string log = "/tmp/stallwatch-caps." + std::to_string(getpid());
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);  // capsh may fork: signal the whole group
+    if (!freopen(log.c_str(), "w", stderr)) _exit(126);
+    execl("/bin/sh", "sh", "-c",
+          capsh_keeping({"cap_bpf", "cap_perfmon", "cap_dac_override"},
+                        agent_binary() + " run --web.listen-address=127.0.0.1:0").c_str(),
+          nullptr);
+    _exit(127);
+  }
+  std::string text;
+  int port = 0;
+  for (int i = 0; i < 300 && !port; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::ifstream in(log);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    std::smatch m;
+    if (std::regex_search(text, m, std::regex(R"(\(port (\d+)\))"))) port = std::stoi(m[1]);
+  }
+  ASSERT_GT(port, 0) << text;
+  run_fsync_helper(cg.dir(), tmpfs.path(), {"--fdatasync", "7"});
+  const Exposition m(http_get(port, "/metrics").body);
+  kill(-pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+  for (int i = 0; i < 100 && run_shell("pgrep -g " + std::to_string(pid)).rc == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::remove(log.c_str());
+  EXPECT_EQ(m.value("stallwatch_fsync_duration_seconds_count", {{"cgroup", cg.rel()}, {"op", "fdatasync"}}), 7.0);
+  EXPECT_EQ(m.value("stallwatch_fsync_selftest_calls", {{"op", "fsync"}, {"kind", "seen"}}), 1.0) << text;
+  EXPECT_EQ(text.find("error"), std::string::npos) << text;
+}
+
+TEST_F(CliErrors, OneCapabilityFewerIsNamed) {
+  expect_refusal_of({"/bin/sh", "-c", capsh_keeping({"cap_bpf"}, agent_binary() + " run")}, 1,
+                    "missing CAP_PERFMON: loading BPF tracing programs needs CAP_BPF and CAP_PERFMON");
+  expect_refusal_of({"/bin/sh", "-c", capsh_keeping({"cap_perfmon"}, agent_binary() + " run")}, 1,
+                    "missing CAP_BPF: loading BPF tracing programs needs CAP_BPF and CAP_PERFMON");
 }
 
 // A forced rung that cannot load here: tracepoints without tracefs, where
