@@ -12,6 +12,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "maps.bpf.h"
 #include "stallwatch.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -65,13 +66,6 @@ struct {
 	__type(value, struct sw_blk_io);
 } blk_io SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SW_DROP__COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-} drops SEC(".maps");
-
 /* Before 5.16 the disk hung off the request (commit f3fa33acca9f, "block:
  * remove the ->rq_disk field in struct request"). */
 struct request___x {
@@ -83,14 +77,6 @@ struct bio___x {
 	struct gendisk *bi_disk;
 	__u8 bi_partno;
 } __attribute__((preserve_access_index));
-
-static __always_inline void count_drop(__u32 why)
-{
-	__u64 *n = bpf_map_lookup_elem(&drops, &why);
-
-	if (n)
-		__sync_fetch_and_add(n, 1);
-}
 
 static __always_inline __u32 disk_dev(struct gendisk *disk)
 {
@@ -270,20 +256,9 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 
 static __always_inline void hist_add(__u32 dev, __u8 op, __u8 phase, __u64 delta)
 {
-	static const struct sw_hist zero;
 	struct sw_blk_hist_key key = { .dev = dev, .op = op, .phase = phase };
-	struct sw_hist *h = bpf_map_lookup_elem(&blk_hist, &key);
 
-	if (!h) {
-		bpf_map_update_elem(&blk_hist, &key, &zero, BPF_NOEXIST);
-		h = bpf_map_lookup_elem(&blk_hist, &key);
-		if (!h) {
-			count_drop(SW_DROP_BLOCK_SERIES_FULL);
-			return;
-		}
-	}
-	__sync_fetch_and_add(&h->buckets[sw_bucket_index(delta) % SW_HIST_BUCKETS], 1);
-	__sync_fetch_and_add(&h->sum_ns, delta);
+	sw_hist_add(&blk_hist, &key, delta, SW_DROP_BLOCK_SERIES_FULL);
 }
 
 static __always_inline void issue(struct sw_blk_rq *r, __u32 bytes)

@@ -9,6 +9,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "maps.bpf.h"
 #include "stallwatch.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -19,23 +20,12 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } cgroup_events SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SW_DROP__COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-} drops SEC(".maps");
-
 static __always_inline int emit(struct cgroup *cgrp, const char *path, __u32 type)
 {
 	struct sw_cgroup_event *e = bpf_ringbuf_reserve(&cgroup_events, sizeof(*e), 0);
 
 	if (!e) {
-		__u32 why = SW_DROP_CGROUP_RINGBUF_FULL;
-		__u64 *n = bpf_map_lookup_elem(&drops, &why);
-
-		if (n)
-			__sync_fetch_and_add(n, 1);
+		count_drop(SW_DROP_CGROUP_RINGBUF_FULL);
 		return 0;
 	}
 	e->id = BPF_CORE_READ(cgrp, kn, id);

@@ -13,6 +13,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "core.bpf.h"
+#include "maps.bpf.h"
 #include "stallwatch.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -52,48 +53,16 @@ struct {
 	__type(value, struct sw_hist);
 } fsync_hist SEC(".maps");
 
-/* enum sw_drop -> events lost, per CPU. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SW_DROP__COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-} drops SEC(".maps");
-
-static __always_inline void count_drop(__u32 why)
-{
-	__u64 *n = bpf_map_lookup_elem(&drops, &why);
-
-	if (n)
-		__sync_fetch_and_add(n, 1);
-}
-
 static __always_inline void record(const struct sw_fsync_start *s, __u64 end_ns)
 {
-	static const struct sw_hist zero;
 	struct sw_fsync_key key = {
 		.cgroup_id = s->cgroup_id,
 		.dev = s->dev,
 		.op = s->op,
 		.file_class = s->file_class,
 	};
-	__u64 delta = end_ns - s->start_ns;
-	struct sw_hist *h;
 
-	h = bpf_map_lookup_elem(&fsync_hist, &key);
-	if (!h) {
-		/* EEXIST from a racing CPU is fine: the lookup below finds it. */
-		bpf_map_update_elem(&fsync_hist, &key, &zero, BPF_NOEXIST);
-		h = bpf_map_lookup_elem(&fsync_hist, &key);
-		if (!h) {
-			count_drop(SW_DROP_FSYNC_HIST_FULL);
-			return;
-		}
-	}
-	/* Atomic although per CPU: syscall tracepoints may run preemptible
-	 * (6.x faultable tracepoints), and counts must be exact. */
-	__sync_fetch_and_add(&h->buckets[sw_bucket_index(delta) % SW_HIST_BUCKETS], 1);
-	__sync_fetch_and_add(&h->sum_ns, delta);
+	sw_hist_add(&fsync_hist, &key, end_ns - s->start_ns, SW_DROP_FSYNC_HIST_FULL);
 }
 
 static __always_inline void start_call(__u16 op, struct file *file)

@@ -15,6 +15,9 @@ struct HttpResponse {
 // Throws std::runtime_error when it cannot connect.
 HttpResponse http_get(int port, const std::string& path);
 
+// A loopback port nothing listens on right now, for servers a test starts.
+int free_port();
+
 using Labels = std::map<std::string, std::string>;
 
 struct Sample {
