@@ -102,7 +102,10 @@ TEST_F(FsyncCounts, IoUringFsyncAndSyncFileRange) {
   auto r = run_fsync_helper(c.dir(), ext4.path(),
                             {"--uring-fsync", "9", "--uring-sync-file-range", "5"});
   const Exposition m = scrape();
-  check(m, {c.rel(), ext4.label(), "io_uring_fsync", r["io_uring_fsync"]}, true);
+  // The kernel times io_uring from submission to completion; the helper also
+  // waits for the scheduler to wake it after the completion is posted, a
+  // gap that can reach 10% on a busy 2-core machine. Sum ≤ helper's holds.
+  check(m, {c.rel(), ext4.label(), "io_uring_fsync", r["io_uring_fsync"]}, false);
   check(m, {c.rel(), ext4.label(), "io_uring_sync_file_range", r["io_uring_sync_file_range"]}, false);
   EXPECT_EQ(m.value("stallwatch_hook_info", {{"subsystem", "fsync_io_uring"}, {"mode", "tracepoint"}}), 1.0);
 }
