@@ -19,6 +19,7 @@ test_deps=(
   runc busybox-static  # a real container for the identity tests
   etcd-server etcd-client  # etcd as the oracle (e2e)
   qemu-system-x86 cpio xz-utils kmod  # the kernel VM matrix (e2e)
+  yamllint python3-yaml  # manifest checks
   e2fsprogs util-linux mount libcap2-bin  # ext4 loop devices, setpriv, unshare, capsh
 )
 
