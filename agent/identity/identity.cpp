@@ -58,7 +58,7 @@ void Identity::refresh_names_locked(bool force) {
   }
 }
 
-Labels Identity::resolve_locked(std::uint64_t /*id*/, const std::string& path) {
+Labels Identity::resolve_locked(const std::string& path) {
   Labels l;
   l.cgroup = path;
   Workload w = parse_cgroup_path(path, sandboxes_);
@@ -102,7 +102,7 @@ Labels Identity::labels(std::uint64_t id) {
     return {"", "", "", "other"};
   }
   if (!walked_) refresh_names_locked(true);
-  Labels l = resolve_locked(id, path->second);
+  Labels l = resolve_locked(path->second);
   labels_[id] = l;
   return l;
 }

@@ -47,7 +47,7 @@ class Identity {
 
  private:
   void walk_locked();
-  Labels resolve_locked(std::uint64_t id, const std::string& path);
+  Labels resolve_locked(const std::string& path);
   void refresh_names_locked(bool force);
 
   Config config_;

@@ -33,6 +33,13 @@ ClientMetric with_labels(std::vector<ClientMetric::Label> labels) {
   return m;
 }
 
+// A family of one unlabelled sample: gauges and counters of the agent itself.
+MetricFamily single(std::string name, std::string help, MetricType type, double value) {
+  MetricFamily f{std::move(name), std::move(help), type, {with_labels({})}};
+  (type == MetricType::Counter ? f.metric.back().counter.value : f.metric.back().gauge.value) = value;
+  return f;
+}
+
 // namespace, pod, container, cgroup: the workload labels every per-cgroup series carries.
 std::vector<ClientMetric::Label> workload_labels(const identity::Labels& w) {
   return {{"namespace", w.ns}, {"pod", w.pod}, {"container", w.container}, {"cgroup", w.cgroup}};
@@ -129,17 +136,12 @@ std::vector<MetricFamily> render_block(const reader::Snapshot& snap, const Label
       flagged.metric.push_back(std::move(f));
     }
   }
-  MetricFamily inflight{"stallwatch_block_inflight_requests",
-                        "Requests being timed right now (issued or queued, not completed).",
-                        MetricType::Gauge, {}};
-  inflight.metric.push_back(with_labels({}));
-  inflight.metric.back().gauge.value = static_cast<double>(snap.block_inflight_requests);
-  MetricFamily bios{"stallwatch_block_pending_bios",
-                    "Bios queued and remembered until they join a request.", MetricType::Gauge, {}};
-  bios.metric.push_back(with_labels({}));
-  bios.metric.back().gauge.value = static_cast<double>(snap.block_pending_bios);
-  return {std::move(latency), std::move(requests), std::move(bytes), std::move(busy),
-          std::move(flagged), std::move(inflight), std::move(bios)};
+  return {std::move(latency), std::move(requests), std::move(bytes), std::move(busy), std::move(flagged),
+          single("stallwatch_block_inflight_requests",
+                 "Requests being timed right now (issued or queued, not completed).", MetricType::Gauge,
+                 static_cast<double>(snap.block_inflight_requests)),
+          single("stallwatch_block_pending_bios", "Bios queued and remembered until they join a request.",
+                 MetricType::Gauge, static_cast<double>(snap.block_pending_bios))};
 }
 
 std::vector<MetricFamily> render_lost(const reader::Snapshot& snap) {
@@ -164,15 +166,10 @@ std::vector<MetricFamily> render_lost(const reader::Snapshot& snap) {
 }
 
 std::vector<MetricFamily> render_identity(const IdentityStats& stats) {
-  MetricFamily tracked{"stallwatch_tracked_cgroups", "cgroups whose series carry their own labels.",
-                       MetricType::Gauge, {}};
-  tracked.metric.push_back(with_labels({}));
-  tracked.metric.back().gauge.value = static_cast<double>(stats.tracked);
-  MetricFamily dropped{"stallwatch_series_dropped_total",
-                       "cgroups past --max-series, folded into cgroup=\"other\".", MetricType::Counter, {}};
-  dropped.metric.push_back(with_labels({}));
-  dropped.metric.back().counter.value = static_cast<double>(stats.dropped);
-  return {std::move(tracked), std::move(dropped)};
+  return {single("stallwatch_tracked_cgroups", "cgroups whose series carry their own labels.",
+                 MetricType::Gauge, static_cast<double>(stats.tracked)),
+          single("stallwatch_series_dropped_total", "cgroups past --max-series, folded into cgroup=\"other\".",
+                 MetricType::Counter, static_cast<double>(stats.dropped))};
 }
 
 std::vector<MetricFamily> render_agent_info(const std::vector<HookInfo>& hooks,

@@ -64,7 +64,7 @@ class Etcd {
     sh("for i in $(seq " + std::to_string(n) + "); do ETCDCTL_API=3 etcdctl --endpoints=127.0.0.1:" +
        std::to_string(client_) + " put " + prefix + "$i v$i >/dev/null || exit 1; done");
   }
-  Exposition metrics() const { return Exposition(http_get(metrics_, "/metrics").body); }
+  Exposition metrics() const { return scrape_metrics(metrics_); }
 
  private:
   int client_, peer_, metrics_;
@@ -112,11 +112,11 @@ class EtcdOracle : public ::testing::Test {
   Window measure(Agent& agent, Etcd& etcd, const TestCgroup& cg, int puts, const std::string& prefix) {
     const Labels wal = {{"cgroup", cg.rel()}, {"op", "fdatasync"}, {"file_class", "wal"}};
     const auto e0 = buckets(etcd.metrics(), "etcd_disk_wal_fsync_duration_seconds", {});
-    const auto o0 = buckets(Exposition(http_get(agent.port(), "/metrics").body),
+    const auto o0 = buckets(scrape_metrics(agent.port()),
                             "stallwatch_fsync_duration_seconds", wal);
     etcd.put(puts, prefix);
     const auto e1 = buckets(etcd.metrics(), "etcd_disk_wal_fsync_duration_seconds", {});
-    const auto o1 = buckets(Exposition(http_get(agent.port(), "/metrics").body),
+    const auto o1 = buckets(scrape_metrics(agent.port()),
                             "stallwatch_fsync_duration_seconds", wal);
     return {minus(e1, e0), minus(o1, o0)};
   }

@@ -71,7 +71,7 @@ class Prometheus {
     }
   }
   // Prometheus's own /metrics, not what it stored.
-  Exposition self_metrics() const { return Exposition(http_get(port_, "/metrics").body); }
+  Exposition self_metrics() const { return scrape_metrics(port_); }
   static double first_value(const nlohmann::json& result) {
     return result.empty() ? NAN : std::stod(result[0]["value"][1].get<std::string>());
   }

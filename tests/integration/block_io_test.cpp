@@ -30,11 +30,7 @@ std::string unique(const std::string& stem) {
   return "stallwatch-blk-" + stem + "-" + std::to_string(getpid());
 }
 
-Exposition scrape(const Agent& agent) {
-  const auto r = http_get(agent.port(), "/metrics");
-  EXPECT_EQ(r.status, 200);
-  return Exposition(r.body);
-}
+Exposition scrape(const Agent& agent) { return scrape_metrics(agent.port()); }
 
 double counter(const Exposition& m, const std::string& name, const Labels& l) {
   const auto v = m.value(name, l);

@@ -125,7 +125,7 @@ TEST_F(CliErrors, LeastPrivilegeCapabilitiesSuffice) {
   }
   ASSERT_GT(port, 0) << text;
   run_fsync_helper(cg.dir(), tmpfs.path(), {"--fdatasync", "7"});
-  const Exposition m(http_get(port, "/metrics").body);
+  const Exposition m = scrape_metrics(port);
   kill(-pid, SIGTERM);
   waitpid(pid, nullptr, 0);
   for (int i = 0; i < 100 && run_shell("pgrep -g " + std::to_string(pid)).rc == 0; ++i) {

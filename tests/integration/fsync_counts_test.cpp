@@ -32,11 +32,7 @@ class FsyncCounts : public ::testing::Test {
     ASSERT_TRUE(agent_->wait_ready()) << agent_->log();
   }
 
-  Exposition scrape() {
-    const auto r = http_get(agent_->port(), "/metrics");
-    EXPECT_EQ(r.status, 200);
-    return Exposition(r.body);
-  }
+  Exposition scrape() { return scrape_metrics(agent_->port()); }
 
   static void check(const Exposition& m, const Expect& e, bool sum_within_5pct) {
     const Labels l = {{"cgroup", e.cgroup}, {"device", e.device}, {"op", e.op}};
@@ -128,7 +124,7 @@ TEST(FsyncMapBound, SeriesPastTheBoundAreCountedAsLost) {
   TestCgroup a(unique("bound-a")), b(unique("bound-b")), c(unique("bound-c"));
   for (const auto* cg : {&a, &b, &c}) run_fsync_helper(cg->dir(), tmpfs.path(), {"--fsync", "4"});
 
-  const Exposition m(http_get(agent.port(), "/metrics").body);
+  const Exposition m = scrape_metrics(agent.port());
   const auto series = m.all(std::string(kHist) + "_count");
   EXPECT_LE(series.size(), 2U);
   double ours_recorded = 0;

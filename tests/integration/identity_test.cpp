@@ -56,7 +56,7 @@ TEST(Identity, KubeletShapedCgroupsCarryPodNamespaceAndContainer) {
   run_fsync_helper(etcd.dir(), tmpfs.path(), {"--fdatasync", "4"});
   run_fsync_helper(unit.dir(), tmpfs.path(), {"--fsync", "2"});
 
-  const Exposition m(http_get(agent.port(), "/metrics").body);
+  const Exposition m = scrape_metrics(agent.port());
   EXPECT_EQ(m.value(kCount, {{"namespace", "default"}, {"pod", "web-frontend-7d9c6b5f4d-abcde"},
                              {"container", "nginx"}, {"cgroup", web.rel()}, {"op", "fsync"}}),
             3.0);
@@ -79,7 +79,7 @@ TEST(Identity, ShortLivedCgroupIsNamedFromItsMkdirEvent) {
     run_fsync_helper(brief.dir(), tmpfs.path(), {"--fsync", "1"});
   }  // removed here
   const auto t0 = std::chrono::steady_clock::now();
-  const Exposition m(http_get(agent.port(), "/metrics").body);
+  const Exposition m = scrape_metrics(agent.port());
   const auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
   EXPECT_EQ(m.value(kCount, {{"cgroup", rel}}), 1.0);
   EXPECT_TRUE(m.all(kCount, {{"cgroup", "unknown"}}).empty());
@@ -116,7 +116,7 @@ TEST(Identity, ChurnOfTwoThousandCgroupsReturnsToBaseline) {
   Tmpfs tmpfs;
   const auto settle = [&] {
     std::this_thread::sleep_for(3s);  // past --stale-after and one expiry tick
-    return Exposition(http_get(agent.port(), "/metrics").body);
+    return scrape_metrics(agent.port());
   };
   // Prometheus scrapes while cgroups come and go: one scrape per 200. The
   // warm-up does the same once, so the baseline holds a scrape's working set.
@@ -124,7 +124,7 @@ TEST(Identity, ChurnOfTwoThousandCgroupsReturnsToBaseline) {
     std::size_t peak = 0;
     for (int c = 0; c < chunks; ++c) {
       churn(200, tag + std::to_string(c), tmpfs.path());
-      peak = std::max(peak, Exposition(http_get(agent.port(), "/metrics").body).all(kCount).size());
+      peak = std::max(peak, scrape_metrics(agent.port()).all(kCount).size());
     }
     return peak;
   };
@@ -198,7 +198,7 @@ TEST(Identity, RuncContainerCarriesItsNames) {
   ASSERT_EQ(c.exit.code, 0) << c.out << c.err;
   EXPECT_NE(c.out.find("fsync 5"), std::string::npos) << c.out;
 
-  const Exposition m(http_get(agent.port(), "/metrics").body);
+  const Exposition m = scrape_metrics(agent.port());
   const Labels names = {{"namespace", "payments-prod"}, {"pod", "api.v2-worker-5c8f9b7d6-xk2lq"}, {"container", "api"}};
   Labels fsync = names, fdatasync = names;
   fsync["op"] = "fsync";

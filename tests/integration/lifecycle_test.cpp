@@ -155,7 +155,7 @@ TEST(SelfTest, EveryCallSeenOnceAndReported) {
   SW_REQUIRE_ROOT();
   Agent agent;
   ASSERT_TRUE(agent.wait_ready()) << agent.log();
-  const Exposition m(http_get(agent.port(), "/metrics").body);
+  const Exposition m = scrape_metrics(agent.port());
   for (const char* op : {"fsync", "fdatasync", "sync_file_range", "msync", "syncfs", "io_uring_fsync"}) {
     EXPECT_EQ(m.value("stallwatch_fsync_selftest_calls", {{"op", op}, {"kind", "seen"}}), 1.0) << op;
     EXPECT_EQ(m.value("stallwatch_fsync_selftest_calls", {{"op", op}, {"kind", "expected"}}), 1.0) << op;

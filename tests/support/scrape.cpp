@@ -1,6 +1,7 @@
 #include "support/scrape.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -112,6 +113,12 @@ std::vector<Sample> Exposition::all(const std::string& name, const Labels& match
     if (s.name == name && includes(s.labels, match)) out.push_back(s);
   }
   return out;
+}
+
+Exposition scrape_metrics(int port) {
+  const HttpResponse r = http_get(port, "/metrics");
+  EXPECT_EQ(r.status, 200);
+  return Exposition(r.body);
 }
 
 std::optional<double> Exposition::value(const std::string& name, const Labels& match) const {

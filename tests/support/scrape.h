@@ -15,6 +15,10 @@ struct HttpResponse {
 // Throws std::runtime_error when it cannot connect.
 HttpResponse http_get(int port, const std::string& path);
 
+class Exposition;
+// GET /metrics on the loopback port, expecting 200, parsed.
+Exposition scrape_metrics(int port);
+
 // A loopback port nothing listens on right now, for servers a test starts.
 int free_port();
 
