@@ -12,13 +12,13 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "blame.bpf.h"
 #include "maps.bpf.h"
 #include "stallwatch.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 #define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
-#define MINORBITS 20
 #define REQ_OP_MASK 0xff /* (1 << REQ_OP_BITS) - 1, 8 bits since 4.10 */
 
 /* Only devices in blk_devices are traced when set (--devices). */
@@ -78,12 +78,7 @@ struct bio___x {
 	__u8 bi_partno;
 } __attribute__((preserve_access_index));
 
-static __always_inline __u32 disk_dev(struct gendisk *disk)
-{
-	if (!disk)
-		return 0;
-	return ((__u32)BPF_CORE_READ(disk, major) << MINORBITS) | (__u32)BPF_CORE_READ(disk, first_minor);
-}
+#define disk_dev sw_disk_dev
 
 static __always_inline __u32 rq_dev(struct request *rq)
 {
@@ -212,6 +207,7 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 		/* Issued twice without a requeue: the request that had this
 		 * pointer before completed unseen. Count it; start afresh. */
 		count_drop(SW_DROP_BLOCK_COMPLETION_MISSED);
+		blame_end(r, now, false);
 	}
 	fresh.dev = rq_dev(rq);
 	if (!wanted(fresh.dev))
@@ -268,6 +264,7 @@ static __always_inline void issue(struct sw_blk_rq *r, __u32 bytes)
 	/* A requeued request is issued again; its service starts anew. */
 	r->issue_ns = bpf_ktime_get_ns();
 	r->bytes = bytes;
+	blame_issue(r, r->issue_ns);
 }
 
 static __always_inline void io_add(const struct sw_blk_rq *r, __u64 service_ns)
@@ -317,6 +314,7 @@ static __always_inline void complete(struct sw_blk_sector_key *key, __u32 nr_byt
 	hist_add(r->dev, r->op, SW_PHASE_QUEUE, r->issue_ns > r->queue_ns ? r->issue_ns - r->queue_ns : 0);
 	hist_add(r->dev, r->op, SW_PHASE_SERVICE, now - r->issue_ns);
 	io_add(r, now - r->issue_ns);
+	blame_end(r, now, true);
 	bpf_map_delete_elem(&blk_rq, key);
 }
 
@@ -359,8 +357,10 @@ static __always_inline void requeue(struct sw_blk_sector_key *key)
 {
 	struct sw_blk_rq *r = bpf_map_lookup_elem(&blk_rq, key);
 
-	if (r)
+	if (r) {
+		blame_end(r, bpf_ktime_get_ns(), false);
 		r->issue_ns = 0;
+	}
 }
 
 static __always_inline int on_requeue(struct request *rq)

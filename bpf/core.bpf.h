@@ -28,6 +28,25 @@ static __always_inline struct file *sw_fd_file(int fd)
 	return file;
 }
 
+#define SW_MINORBITS 20
+
+/* dev_t of a whole disk, kernel encoding; 0 without one. */
+static __always_inline __u32 sw_disk_dev(struct gendisk *disk)
+{
+	if (!disk)
+		return 0;
+	return ((__u32)BPF_CORE_READ(disk, major) << SW_MINORBITS) | (__u32)BPF_CORE_READ(disk, first_minor);
+}
+
+/* The whole disk under a file's filesystem, 0 where it has none (tmpfs,
+ * overlayfs, network filesystems): what block requests are keyed by. */
+static __always_inline __u32 sw_file_disk(struct file *file)
+{
+	if (!file)
+		return 0;
+	return sw_disk_dev(BPF_CORE_READ(file, f_inode, i_sb, s_bdev, bd_disk));
+}
+
 /* Superblock device of a file, 0 without one. */
 static __always_inline __u32 sw_file_dev(struct file *file)
 {

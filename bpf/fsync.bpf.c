@@ -12,6 +12,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "blame.bpf.h"
 #include "core.bpf.h"
 #include "maps.bpf.h"
 #include "stallwatch.h"
@@ -76,15 +77,14 @@ static __always_inline void start_call(__u16 op, struct file *file)
 		.file_class = sw_file_class(file),
 	};
 
+	/* The window starts where the histogram's duration does, so the sum
+	 * of a victim's windows is its histogram's _sum. */
+	fresh.start_ns = bpf_ktime_get_ns();
+	fresh.window = blame_open(file, op, fresh.file_class, fresh.cgroup_id, fresh.start_ns);
 	if (s) {
-		s->cgroup_id = fresh.cgroup_id;
-		s->dev = fresh.dev;
-		s->op = op;
-		s->file_class = fresh.file_class;
-		s->start_ns = bpf_ktime_get_ns();
+		*s = fresh;
 		return;
 	}
-	fresh.start_ns = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&fsync_start, &tid, &fresh, BPF_ANY))
 		count_drop(SW_DROP_FSYNC_INFLIGHT_FULL);
 }
@@ -98,7 +98,10 @@ static __always_inline void end_call(void)
 	if (!s || !s->start_ns)
 		return;
 	record(s, now);
+	if (s->window)
+		blame_close(now);
 	s->start_ns = 0;
+	s->window = 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_fsync")

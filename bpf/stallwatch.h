@@ -39,7 +39,11 @@ enum sw_drop {
 	SW_DROP_BLOCK_COMPLETION_MISSED = 4,
 	SW_DROP_BLOCK_UNMATCHED_COMPLETION = 5, /* completion of a request never seen issued */
 	SW_DROP_CGROUP_RINGBUF_FULL = 6, /* cgroup mkdir/rmdir event not delivered */
-	SW_DROP__COUNT = 7,
+	SW_DROP_BLAME_RINGBUF_FULL = 7,  /* slow-fsync event not delivered */
+	SW_DROP_BLAME_SLOTS_FULL = 8,    /* more victims on one device than slots: no window */
+	SW_DROP_BLAME_WINDOWS_FULL = 9,  /* blame_win full: no window */
+	SW_DROP_BLAME_SERIES_FULL = 10,  /* blame map full: blamed time not counted */
+	SW_DROP__COUNT = 11,
 };
 
 /*
@@ -99,6 +103,8 @@ struct sw_fsync_start {
 	__u32 dev;        /* as in sw_fsync_key */
 	__u16 op;         /* enum sw_fsync_op */
 	__u16 file_class; /* enum sw_file_class */
+	__u32 window;     /* 1: a victim's blame window is open for this call */
+	__u32 pad;
 };
 
 /* In-flight vfs_fsync_range, value of vfs_start (by tid). The file tells
@@ -184,7 +190,11 @@ struct sw_blk_rq {
 	__u8 kind;
 	__u8 preflush;
 	__u8 fua;
-	__u8 pad[4];
+	__u8 blame_counted; /* counted in its device's blame state (sw_blame_dev) */
+	__u8 blame_class;   /* enum sw_blame_io_class */
+	__u8 blame_own;     /* bit k: the request is victim slot k's own */
+	__u8 pad;
+	__u64 blame_credit[4]; /* each slot's credit clock at issue (SW_BLAME_SLOTS) */
 };
 
 /* A bio queued but not yet in a request, value of blk_bio. */
@@ -215,6 +225,145 @@ struct sw_cgroup_event {
 	__u32 hierarchy_id; /* 0 is the cgroup2 hierarchy */
 	__u32 type;         /* enum sw_cgroup_event_type */
 	char path[SW_CGROUP_PATH_MAX]; /* relative to the hierarchy root, NUL-terminated */
+};
+
+/*
+ * Blame. A victim's fsync-family call on a block device opens a window; the
+ * window's wall time is split into kinds (enum sw_blame_kind) that sum to it.
+ * While the victim's thread is blocked, the device's state decides the kind:
+ * requests in service split the time fairly (each gets dt / in-flight), and
+ * an idle device is `device`. Runnable is `cpu`; running is `other`.
+ */
+enum sw_blame_kind {
+	SW_BLAME_OWN_IO = 0,
+	SW_BLAME_NEIGHBOR_IO = 1,
+	SW_BLAME_JOURNAL = 2,
+	SW_BLAME_WRITEBACK = 3,
+	SW_BLAME_DEVICE = 4,
+	SW_BLAME_CPU = 5,
+	SW_BLAME_OTHER = 6,
+	SW_BLAME__KINDS = 7,
+	/* Not a kind: the blame map's record of the windows themselves. */
+	SW_BLAME_WINDOW = 7,
+};
+
+/* Class of a request in service, relative to no victim; own-ness is per
+ * victim slot (sw_blk_rq.blame_own). */
+enum sw_blame_io_class {
+	SW_IO_USER = 0,      /* a user task: neighbour (or own) */
+	SW_IO_JOURNAL = 1,   /* jbd2 */
+	SW_IO_WRITEBACK = 2, /* kworkers: flush-<bdi> and the rest */
+	SW_IO_KTHREAD = 3,   /* other kernel threads: blamed as `other` */
+	SW_IO__CLASSES = 4,
+};
+
+/* Device clocks, advanced only while a slot's victim is blocked; a window
+ * adds the deltas over its blocked intervals. CREDIT counts fair-share time
+ * scaled by SW_CREDIT_SHIFT and multiplied by blocked windows: a request's
+ * blamed time is the credit clock's advance between its issue and its end. */
+enum sw_blame_clock {
+	SW_CLK_OWN = 0,
+	SW_CLK_NEIGHBOR = 1,
+	SW_CLK_JOURNAL = 2,
+	SW_CLK_WRITEBACK = 3,
+	SW_CLK_KTHREAD = 4,
+	SW_CLK_IDLE = 5,
+	SW_CLK_CREDIT = 6,
+	SW_CLK__COUNT = 7,
+};
+#define SW_CREDIT_SHIFT 10
+
+#define SW_BLAME_SLOTS 4   /* victims per device at once */
+#define SW_BLAME_TOP 4     /* culprits named in one slow event */
+
+/* A culprit's part of the current window epoch of a victim slot. */
+struct sw_blame_culprit {
+	__u64 cgroup; /* culprit's cgroup id (owner where trusted, else submitter) */
+	__u64 ns;     /* blamed time: fair share of service while the victim was blocked */
+	__u64 bytes;  /* bytes of its requests that completed in the epoch */
+	__u64 requests;
+	__u8 kind;    /* enum sw_blame_kind */
+	__u8 pad[7];
+};
+
+struct sw_blame_slot {
+	__u64 victim;   /* victim cgroup id; 0: free */
+	__s64 open;     /* windows open */
+	__s64 blocked;  /* of those, windows whose thread is blocked now */
+	__s64 own;      /* victim's own requests in service */
+	__u64 clock[SW_CLK__COUNT];
+	__u64 epoch_credit; /* credit clock when open went 0 -> 1 */
+	struct sw_blame_culprit top[SW_BLAME_TOP];
+	struct sw_blame_culprit rest;
+};
+
+/* Value of blame_dev: one block device's state. */
+struct sw_blame_dev {
+	__u64 last_ns;  /* clocks advanced up to here */
+	__s64 inflight; /* requests in service */
+	__s64 by_class[SW_IO__CLASSES];
+	struct sw_blame_slot slot[SW_BLAME_SLOTS];
+};
+
+enum sw_blame_state {
+	SW_WIN_RUNNING = 0,
+	SW_WIN_RUNNABLE = 1,
+	SW_WIN_BLOCKED = 2,
+};
+
+/* Value of blame_win: one open window, by thread id. */
+struct sw_blame_win {
+	__u64 start_ns;
+	__u64 since_ns;  /* last state change */
+	__u64 victim;    /* cgroup id */
+	__u64 ino;
+	__u32 disk;      /* whole-disk dev_t of the file's block device; 0 = none */
+	__u32 sdev;      /* superblock dev_t */
+	__u16 op;
+	__u16 file_class;
+	__u8 slot;       /* index into sw_blame_dev.slot; SW_BLAME_SLOTS = no device */
+	__u8 state;      /* enum sw_blame_state */
+	__u8 pad[2];
+	__u64 snap[SW_CLK__COUNT]; /* device clocks when the thread blocked */
+	/* Per kind; one more: kernel threads' I/O, shown as `other`, kept
+	 * apart because the blame map gets it per request. */
+	__u64 kinds[SW_BLAME__KINDS + 1];
+	char file[32];   /* basename */
+};
+
+/* Key of the blame map: blamed time per (victim, culprit, device, kind). */
+struct sw_blame_key {
+	__u64 victim;  /* cgroup id */
+	__u64 culprit; /* cgroup id; 0 for device, cpu, other and windows */
+	__u32 dev;     /* whole-disk dev_t; 0 = no block device */
+	__u8 kind;     /* enum sw_blame_kind, or SW_BLAME_WINDOW */
+	__u8 pad[3];
+};
+
+/* Value of the blame map, per CPU. */
+struct sw_blame_val {
+	__u64 ns;
+	__u64 count; /* requests credited; windows for SW_BLAME_WINDOW */
+};
+
+/* A window at least cfg_slow_ns long, through the blame_events ring buffer. */
+struct sw_blame_event {
+	__u64 start_ns; /* CLOCK_MONOTONIC */
+	__u64 wall_ns;
+	__u64 victim;
+	__u64 ino;
+	__u32 tgid;
+	__u32 tid;
+	__u32 disk;
+	__u32 sdev;
+	__u16 op;
+	__u16 file_class;
+	__u32 overlapping; /* other windows of this victim open on the device at close */
+	__u64 kinds[SW_BLAME__KINDS];
+	struct sw_blame_culprit top[SW_BLAME_TOP];
+	struct sw_blame_culprit rest;
+	char comm[16];
+	char file[32];
 };
 
 #endif /* STALLWATCH_H */

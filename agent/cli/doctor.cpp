@@ -74,6 +74,11 @@ int run_doctor(const Options& options) {
                                                              : "classic tracepoints carry no owner") +
                                 "); kernel threads are labelled by kind");
   }
+  line("blame", loaded->blame
+                    ? "windows on victims' fsync calls (scheduler hooks: " + std::string(loaded->blame->mode()) +
+                          "); I/O blamed on the " +
+                          (facts.cgroups.io_on_v2 ? "owning cgroup" : "submitting task's cgroup")
+                    : std::string("off"));
   reader::MapFds fds{loaded->fsync.hist_fd(), loaded->fsync.drops_fd()};
   reader::MapReader maps(fds);
   auto test = run_fsync_selftest(maps, facts.cgroups.cgroup2_mount, loaded->fsync.io_uring(),
@@ -89,7 +94,8 @@ int run_doctor(const Options& options) {
     line("self-test", "could not run: " + test.error().message);
   }
   line("verdict", "ok: stallwatch can run here (fsync: " + std::string(loaded->fsync.mode()) +
-                      ", block: " + (loaded->block ? std::string(loaded->block->mode()) : "off") + ")");
+                      ", block: " + (loaded->block ? std::string(loaded->block->mode()) : "off") +
+                      ", blame: " + (loaded->blame ? std::string(loaded->blame->mode()) : "off") + ")");
   return 0;
 }
 

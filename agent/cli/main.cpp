@@ -46,6 +46,13 @@ int main(int argc, char** argv) {
                     "bound on (cgroup, device, op) block I/O series kept in the kernel")
         ->check(CLI::Range(1U, 1U << 20))
         ->capture_default_str();
+    sub->add_option("--blame-hook", opt.blame_hook,
+                    "auto, tp_btf, raw_tp (scheduler hooks for victim threads), or off: no blame")
+        ->capture_default_str();
+    sub->add_option("--blame-map-entries", opt.blame_map_entries,
+                    "bound on (victim, culprit, device, kind) blame series kept in the kernel")
+        ->check(CLI::Range(1U, 1U << 20))
+        ->capture_default_str();
   };
   auto* run = app.add_subcommand("run", "Trace and serve Prometheus metrics until stopped");
   run->add_option("--web.listen-address", opt.listen_address,
@@ -70,6 +77,21 @@ int main(int argc, char** argv) {
   run->add_option("--stale-after", opt.stale_after_s,
                   "seconds a removed cgroup's series stay before they are dropped")
       ->check(CLI::Range(0U, 86400U))
+      ->capture_default_str();
+  run->add_option("--victim", opt.victims,
+                  "whose fsync waits to explain (repeatable): comm=NAME, cgroup=PATH or "
+                  "pod=NAMESPACE/NAME, each a glob")
+      ->capture_default_str();
+  run->add_option("--slow-threshold", opt.slow_threshold,
+                  "a victim's fsync at least this long becomes an event (e.g. 10ms, 1.5s)")
+      ->capture_default_str();
+  run->add_option("--events-file", opt.events_file,
+                  "event log, one JSON object per line; '-' is stdout (default: stdout on a "
+                  "terminal, else <state-dir>/events.jsonl)");
+  run->add_option("--state-dir", opt.state_dir, "where the agent keeps files")->capture_default_str();
+  run->add_option("--blame-top-culprits", opt.blame_top_culprits,
+                  "culprits per victim with series of their own; the rest fold into culprit_cgroup=\"other\"")
+      ->check(CLI::Range(1U, 1000U))
       ->capture_default_str();
   auto* doctor = app.add_subcommand("doctor", "Say what this host supports and which hooks load");
   add_hook_options(doctor);

@@ -20,6 +20,14 @@ struct Options {
                                                  "/run/containers/storage/overlay-containers"};
   std::uint32_t max_series = 2000;
   std::uint32_t stale_after_s = 60;
+  // blame
+  std::string blame_hook = "auto";
+  std::vector<std::string> victims = {"comm=etcd"};
+  std::string slow_threshold = "10ms";
+  std::string events_file;  // empty: stdout on a terminal, else <state_dir>/events.jsonl
+  std::string state_dir = "/var/lib/stallwatch";
+  std::uint32_t blame_map_entries = 4096;
+  std::uint32_t blame_top_culprits = 10;
 };
 
 int run_agent(const Options& options);

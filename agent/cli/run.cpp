@@ -6,21 +6,24 @@
 #include <algorithm>
 #include <chrono>
 
+#include "blame/slow_event.h"
+#include "blame/victims.h"
 #include "cli/options.h"
 #include "cli/preflight.h"
 #include "cli/selftest.h"
 #include "cli/startup.h"
 #include "cli/version.h"
+#include "exporters/jsonl/event_log.h"
 #include "exporters/prometheus/collector.h"
 #include "exporters/prometheus/metrics_server.h"
 #include "identity/device_names.h"
 #include "identity/identity.h"
 #include "loader/cgroup_probes.h"
-#include "reader/cgroup_events.h"
 #include "loader/host_facts.h"
 #include "loader/libbpf_owners.h"
 #include "loader/tracefs.h"
 #include "reader/map_reader.h"
+#include "reader/ring_events.h"
 
 namespace stallwatch::cli {
 
@@ -80,6 +83,18 @@ int run_agent(const Options& options) {
     spdlog::error("{}", ports.error().message);
     return 2;
   }
+  configs->block.blame_owner = facts.cgroups.io_on_v2;
+  std::unique_ptr<exporters::EventLog> event_log;
+  if (configs->blame.hook != loader::BlameHook::kOff) {
+    auto log = exporters::EventLog::open(options.events_file.empty()
+                                             ? exporters::default_events_path(options.state_dir)
+                                             : options.events_file);
+    if (!log) {
+      spdlog::error("{}", log.error().message);
+      return 1;
+    }
+    event_log = std::move(*log);
+  }
   loader::route_libbpf_output();
 
   const auto tracefs = loader::ensure_tracefs(true);
@@ -105,6 +120,11 @@ int run_agent(const Options& options) {
       fds.blk_drops = block->drops_fd();
     }
     if (cgroup_probes) fds.cgroup_drops = cgroup_probes->drops_fd();
+    if (loaded->blame) {
+      fds.blame = loaded->blame->maps().blame;
+      fds.blame_dev = loaded->blame->maps().blame_dev;
+      fds.blame_drops = loaded->blame->drops_fd();
+    }
     return fds;
   };
   auto selftest = run_selftest(map_fds(), facts.cgroups.cgroup2_mount, fsync);
@@ -114,8 +134,9 @@ int run_agent(const Options& options) {
     // Logged now although start-up is not done: it explains the rung change.
     spdlog::warn("fsync self-test counted calls twice on the fentry rung; using tracepoint");
     std::vector<loader::RungReport> again;
-    auto tracepoint = loader::FsyncProbes::load({loader::FsyncHook::kTracepoint, options.fsync_map_entries},
-                                                tracefs, again);
+    auto config = configs->fsync;
+    config.hook = loader::FsyncHook::kTracepoint;
+    auto tracepoint = loader::FsyncProbes::load(config, tracefs, again);
     if (!tracepoint) {
       spdlog::error("{}", tracepoint.error().message);
       return 1;
@@ -137,10 +158,11 @@ int run_agent(const Options& options) {
       options.cgroup_root.empty() ? facts.cgroups.cgroup2_mount : options.cgroup_root,
       options.pod_logs_dir, options.runtime_state_dirs, options.max_series,
       std::chrono::seconds(options.stale_after_s)});
-  std::unique_ptr<reader::CgroupEvents> cgroup_events;
+  std::unique_ptr<reader::RingEvents> cgroup_events;
   if (cgroup_probes) {
-    auto events = reader::CgroupEvents::start(cgroup_probes->events_fd(), [identity](const sw_cgroup_event& e) {
+    auto events = reader::RingEvents::start_typed<sw_cgroup_event>(cgroup_probes->events_fd(), [identity](sw_cgroup_event e) {
       if (e.hierarchy_id != 0) return;  // a v1 hierarchy: its ids are not cgroup2 ids
+      e.path[SW_CGROUP_PATH_MAX - 1] = '\0';
       if (e.type == SW_CGROUP_MKDIR) {
         identity->on_mkdir(e.id, e.path);
       } else {
@@ -164,10 +186,51 @@ int run_agent(const Options& options) {
       {"block", block ? std::string(block->mode()) : "off"}};
   if (block) hooks.push_back({"block_attribution", block_owner ? "owner" : "submitter"});
   hooks.push_back({"cgroup_events", cgroup_probes ? std::string(cgroup_probes->mode()) : "off"});
+  hooks.push_back({"blame", loaded->blame ? std::string(loaded->blame->mode()) : "off"});
   auto collector = std::make_shared<exporters::AgentCollector>(
       [&maps] { return maps.snapshot(); }, std::move(labeler),
       [identity] { return exporters::IdentityStats{identity->tracked(), identity->series_dropped()}; },
       hooks, build_info(), selftest_rows);
+
+  std::unique_ptr<blame::Victims> victims;
+  std::unique_ptr<reader::RingEvents> slow_events;
+  std::atomic<std::size_t> victim_processes{0}, victim_cgroups{0};
+  if (loaded->blame) {
+    victims = std::make_unique<blame::Victims>(configs->victims, loaded->blame->maps().victim_tasks,
+                                               loaded->blame->maps().victim_cgroups);
+    blame::EventContext ctx{[identity](std::uint64_t id) { return identity->labels(id); },
+                            [devices](std::uint32_t dev) { return devices->name(dev); },
+                            {},
+                            blame::realtime_offset_ns()};
+    for (const auto& h : hooks) ctx.hooks.emplace_back(h.subsystem, h.mode);
+    auto events = reader::RingEvents::start_typed<sw_blame_event>(
+        loaded->blame->maps().blame_events,
+        [ctx = std::move(ctx), log = event_log.get()](const sw_blame_event& e) {
+          log->write(blame::slow_event_json(e, ctx));
+        });
+    if (!events) {
+      spdlog::error("{}", events.error().message);
+      return 1;
+    }
+    slow_events = std::move(*events);
+    collector->enable_blame(std::make_shared<exporters::CulpritBudget>(options.blame_top_culprits),
+                            [&victim_processes, &victim_cgroups, log = event_log.get()] {
+                              return exporters::BlameStats{victim_processes, victim_cgroups, log->written(),
+                                                           log->failed()};
+                            });
+  }
+  const auto refresh_victims = [&] {
+    if (!victims) return;
+    auto counts = victims->refresh(victims->wants_cgroups() ? identity->live()
+                                                            : std::vector<std::pair<std::uint64_t, identity::Labels>>{});
+    if (!counts) {
+      spdlog::warn("victims: {}", counts.error().message);
+      return;
+    }
+    victim_processes = counts->processes;
+    victim_cgroups = counts->cgroups;
+  };
+  refresh_victims();
 
   auto server = exporters::MetricsServer::start(options.listen_address, collector);
   if (!server) {
@@ -194,12 +257,20 @@ int run_agent(const Options& options) {
     spdlog::warn("fsync self-test could not run: {}", selftest.error().message);
   }
 
+  if (victims) {
+    std::string selectors;
+    for (const auto& v : configs->victims) selectors += (selectors.empty() ? "" : ", ") + v.text;
+    spdlog::info("blame: victims {} ({} processes, {} cgroups now); slow events (>= {}) to {}", selectors,
+                 victim_processes.load(), victim_cgroups.load(), options.slow_threshold,
+                 event_log->path() == "-" ? "stdout" : event_log->path());
+  }
   if (!cgroup_probes) {
     spdlog::warn("cgroup events not traced ({}): short-lived cgroups may stay unknown:<id>",
                  cgroup_probes.error().message);
   }
-  const auto tick = std::chrono::seconds(std::min<std::uint32_t>(5, std::max<std::uint32_t>(1, options.stale_after_s)));
-  const int sig = wait_for_stop_signal(tick, [&] {
+  // Victims are re-resolved every second: a new etcd is followed within one.
+  const int sig = wait_for_stop_signal(std::chrono::seconds(1), [&] {
+    refresh_victims();
     if (const auto n = maps.sweep(kStaleRequest, kStaleBio); n) {
       spdlog::warn("freed {} block requests that never completed", n);
     }
@@ -214,7 +285,8 @@ int run_agent(const Options& options) {
   exporters::MetricsServer::set_healthy(false);
   server->reset();  // stop serving before the maps go away
   spdlog::debug("metrics server stopped");
-  cgroup_events.reset();  // ring buffer before the programs that feed it
+  cgroup_events.reset();  // ring buffers before the programs that feed them
+  slow_events.reset();
   cgroup_probes = fail("stopped");
   loaded = fail("stopped");
   spdlog::debug("programs detached");

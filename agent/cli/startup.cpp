@@ -1,5 +1,6 @@
 #include "cli/startup.h"
 
+#include "common/duration.h"
 #include "identity/device_names.h"
 
 namespace stallwatch::cli {
@@ -8,11 +9,23 @@ Result<Configs> parse_configs(const Options& options) {
   Configs c;
   auto fsync_hook = loader::parse_fsync_hook(options.fsync_hook);
   if (!fsync_hook) return std::unexpected(fsync_hook.error());
-  c.fsync = {*fsync_hook, options.fsync_map_entries};
+  c.fsync.hook = *fsync_hook;
+  c.fsync.hist_entries = options.fsync_map_entries;
   auto block_hook = loader::parse_block_hook(options.block_hook);
   if (!block_hook) return std::unexpected(block_hook.error());
   c.block.hook = *block_hook;
   c.block.io_entries = options.block_map_entries;
+  auto blame_hook = loader::parse_blame_hook(options.blame_hook);
+  if (!blame_hook) return std::unexpected(blame_hook.error());
+  c.blame = {*blame_hook, options.blame_map_entries};
+  for (const auto& text : options.victims) {
+    auto selector = blame::VictimSelector::parse(text);
+    if (!selector) return std::unexpected(selector.error());
+    c.victims.push_back(std::move(*selector));
+  }
+  auto slow = parse_duration_ns(options.slow_threshold);
+  if (!slow) return fail("--slow-threshold: " + slow.error().message);
+  c.fsync.slow_ns = *slow;
   const identity::DeviceNames names;
   for (const auto& name : options.devices) {
     auto dev = names.disk_by_name(name);
@@ -22,11 +35,21 @@ Result<Configs> parse_configs(const Options& options) {
   return c;
 }
 
-Result<Loaded> load_all(const Configs& configs, const Result<loader::Tracefs>& tracefs,
+Result<Loaded> load_all(Configs& configs, const Result<loader::Tracefs>& tracefs,
                         std::vector<loader::RungReport>& report) {
+  std::optional<loader::BlameProbes> blame;
+  if (configs.blame.hook == loader::BlameHook::kOff) {
+    report.push_back({"blame", "off", true, "no blame windows (--blame-hook=off)"});
+  } else {
+    auto probes = loader::BlameProbes::load(configs.blame, report);
+    if (!probes) return std::unexpected(probes.error());
+    blame.emplace(std::move(*probes));
+    configs.fsync.blame_maps = blame->maps();
+    configs.block.blame_maps = blame->maps();
+  }
   auto fsync = loader::FsyncProbes::load(configs.fsync, tracefs, report);
   if (!fsync) return std::unexpected(fsync.error());
-  Loaded loaded{std::move(*fsync), std::nullopt};
+  Loaded loaded{std::move(blame), std::move(*fsync), std::nullopt};
   if (configs.block.hook == loader::BlockHook::kOff) {
     report.push_back({"block", "off", true, "block layer not traced (--block-hook=off)"});
     return loaded;

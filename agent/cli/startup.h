@@ -5,6 +5,8 @@
 
 #include "cli/options.h"
 #include "common/result.h"
+#include "blame/victims.h"
+#include "loader/blame_probes.h"
 #include "loader/blkio_probes.h"
 #include "loader/fsync_probes.h"
 #include "loader/tracefs.h"
@@ -14,18 +16,22 @@ namespace stallwatch::cli {
 struct Configs {
   loader::FsyncConfig fsync;
   loader::BlockConfig block;
+  loader::BlameConfig blame;
+  std::vector<blame::VictimSelector> victims;
 };
 
 // Usage errors (unknown hook, unknown device) before anything loads.
 Result<Configs> parse_configs(const Options& options);
 
 struct Loaded {
+  std::optional<loader::BlameProbes> blame;  // empty with --blame-hook=off; loads first
   loader::FsyncProbes fsync;
   std::optional<loader::BlockProbes> block;  // empty with --block-hook=off
 };
 
-// Loads every subsystem; report gets one line per rung tried.
-Result<Loaded> load_all(const Configs& configs, const Result<loader::Tracefs>& tracefs,
+// Loads every subsystem; report gets one line per rung tried. The blame
+// engine loads first: the fsync and block objects share its maps.
+Result<Loaded> load_all(Configs& configs, const Result<loader::Tracefs>& tracefs,
                         std::vector<loader::RungReport>& report);
 
 }  // namespace stallwatch::cli

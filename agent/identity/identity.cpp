@@ -136,6 +136,22 @@ std::vector<std::uint64_t> Identity::expire(Clock::time_point now) {
   return gone;
 }
 
+std::vector<std::pair<std::uint64_t, Labels>> Identity::live() {
+  std::lock_guard lock(mu_);
+  if (!walked_) {
+    walk_locked();
+    refresh_names_locked(true);
+  }
+  std::vector<std::pair<std::uint64_t, Labels>> out;
+  out.reserve(paths_.size());
+  for (const auto& [id, path] : paths_) {
+    if (removed_.count(id)) continue;
+    auto cached = labels_.find(id);
+    out.emplace_back(id, cached != labels_.end() ? cached->second : resolve_locked(path));
+  }
+  return out;
+}
+
 std::size_t Identity::tracked() const {
   std::lock_guard lock(mu_);
   return labels_.size();

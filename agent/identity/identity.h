@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "identity/pod_names.h"
@@ -41,6 +42,10 @@ class Identity {
   void on_rmdir(std::uint64_t id);
   // Forgets cgroups removed more than stale_after ago; returns their ids.
   std::vector<std::uint64_t> expire(Clock::time_point now = Clock::now());
+
+  // Every live cgroup with its labels (not folded: for matching, not for
+  // series), as cgroupfs and mkdir/rmdir events tell.
+  std::vector<std::pair<std::uint64_t, Labels>> live();
 
   std::size_t tracked() const;         // cgroups holding labels of their own
   std::uint64_t series_dropped() const;  // cgroups folded into "other"

@@ -103,6 +103,10 @@ Result<BlockProbes> BlockProbes::try_rung(BlockHook rung, const BlockConfig& con
 
   skel.rodata->cfg_filter_devices = !config.devices.empty();
   skel.rodata->cfg_queue_arg = block_events_take_queue();
+  skel.rodata->cfg_blame_owner = config.blame_owner;
+  if (auto shared = reuse_blame_maps(skel.obj, config.blame_maps); !shared) {
+    return std::unexpected(shared.error());
+  }
   if (int err = bpf_map__set_max_entries(skel.maps.blk_io, config.io_entries); err) {
     return fail("size blk_io: " + errno_text(err));
   }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "loader/blame_probes.h"
 #include "loader/ladder.h"
 #include "loader/libbpf_owners.h"
 #include "loader/tracefs.h"
@@ -30,6 +31,8 @@ struct BlockConfig {
   BlockHook hook = BlockHook::kAuto;
   std::vector<std::uint32_t> devices;  // disk dev_t include list; empty = every disk
   std::uint32_t io_entries = 4096;     // bound on (cgroup, device, op) counter series
+  SharedBlameMaps blame_maps;          // from BlameProbes; unset: nothing blamed
+  bool blame_owner = false;            // bi_blkg names cgroup2 cgroups: blame the owner
 };
 
 struct BlkioSkeletonDeleter {

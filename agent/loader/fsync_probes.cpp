@@ -63,6 +63,10 @@ Result<FsyncProbes> try_rung(FsyncHook rung, const FsyncConfig& config, const Tr
   if (int err = bpf_map__set_max_entries(skel.maps.fsync_hist, config.hist_entries); err) {
     return fail("size fsync_hist: " + errno_text(err));
   }
+  if (auto shared = reuse_blame_maps(skel.obj, config.blame_maps); !shared) {
+    return std::unexpected(shared.error());
+  }
+  skel.rodata->cfg_blame_slow_ns = config.slow_ns;
   if (int err = fsync_bpf__load(&skel); err) {
     return fail("load " + std::string(to_string(rung)) + " programs: " + errno_text(err) +
                 (fentry && err == -EPERM ? " (this kernel refuses fentry/fexit programs)" : ""));

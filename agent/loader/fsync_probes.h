@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "loader/blame_probes.h"
 #include "loader/ladder.h"
 #include "loader/libbpf_owners.h"
 #include "loader/tracefs.h"
@@ -28,6 +29,8 @@ std::string_view to_string(FsyncHook hook);
 struct FsyncConfig {
   FsyncHook hook = FsyncHook::kAuto;
   std::uint32_t hist_entries = 4096;  // bound on (cgroup, device, op) series
+  SharedBlameMaps blame_maps;          // from BlameProbes; unset: windows never open
+  std::uint64_t slow_ns = 10'000'000;  // windows at least this long become events
 };
 
 // Destroys the skeleton (programs and maps); defined beside the skeleton.

@@ -83,6 +83,15 @@ Result<Snapshot> MapReader::snapshot() const {
     snap.cgroup_events = true;
     if (auto d = add_drops(fds_.cgroup_drops, ncpus_, snap.drops); !d) return std::unexpected(d.error());
   }
+  if (fds_.blame >= 0) {
+    snap.blame = true;
+    ok = for_each_entry<sw_blame_key, sw_blame_val>(
+        fds_.blame, ncpus, "blame", [&](const sw_blame_key& k, std::span<const sw_blame_val> v) {
+          snap.blame_series.push_back({k, merge_percpu(v)});
+        });
+    if (!ok) return std::unexpected(ok.error());
+    if (auto d = add_drops(fds_.blame_drops, ncpus_, snap.drops); !d) return std::unexpected(d.error());
+  }
   if (fds_.blk_hist < 0) return snap;
   snap.block = true;
   ok = for_each_entry<sw_blk_hist_key, sw_hist>(
@@ -109,10 +118,25 @@ std::uint64_t MapReader::sweep(std::chrono::nanoseconds request_age, std::chrono
     return t < now && now - t > static_cast<std::uint64_t>(age.count());
   };
   std::vector<sw_blk_sector_key> stale_rq, stale_bio;
+  std::vector<sw_blk_rq> uncount;
   (void)for_each_entry<sw_blk_sector_key, sw_blk_rq>(
       fds_.blk_rq, 1, "blk_rq", [&](const sw_blk_sector_key& k, std::span<const sw_blk_rq> v) {
-        if (older_than(v[0].queue_ns, request_age)) stale_rq.push_back(k);
+        if (!older_than(v[0].queue_ns, request_age)) return;
+        stale_rq.push_back(k);
+        if (v[0].blame_counted) uncount.push_back(v[0]);
       });
+  // A request that never completes would hold its device's in-service
+  // count up for good, and every later window would blame it. Racy against
+  // the kernel's atomic adds, but this runs for lost requests only.
+  for (const auto& r : uncount) {
+    sw_blame_dev d{};
+    if (fds_.blame_dev < 0 || bpf_map_lookup_elem(fds_.blame_dev, &r.dev, &d) != 0) continue;
+    d.by_class[r.blame_class % SW_IO__CLASSES] -= 1;
+    for (int k = 0; k < SW_BLAME_SLOTS; ++k) {
+      if (r.blame_own & (1 << k)) d.slot[k].own -= 1;
+    }
+    bpf_map_update_elem(fds_.blame_dev, &r.dev, &d, BPF_EXIST);
+  }
   (void)for_each_entry<sw_blk_sector_key, sw_blk_bio>(
       fds_.blk_bio, 1, "blk_bio", [&](const sw_blk_sector_key& k, std::span<const sw_blk_bio> v) {
         if (older_than(v[0].queue_ns, bio_age)) stale_bio.push_back(k);
@@ -135,21 +159,31 @@ std::uint64_t MapReader::forget(const std::vector<std::uint64_t>& cgroup_ids) {
       });
   std::uint64_t freed = 0;
   for (const auto& k : fsync_keys) freed += bpf_map_delete_elem(fds_.fsync_hist, &k) == 0;
-  if (fds_.blk_io < 0) return freed;
   std::vector<sw_blk_io_key> io_keys;
+  if (fds_.blk_io >= 0) {
+  
   (void)for_each_entry<sw_blk_io_key, sw_blk_io>(
       fds_.blk_io, ncpus, "blk_io", [&](const sw_blk_io_key& k, std::span<const sw_blk_io>) {
         // Owned by a live cgroup but submitted by a gone one, or the reverse:
         // either way the series names a cgroup that no longer exists.
         if (gone.count(k.submitter) || gone.count(k.owner)) io_keys.push_back(k);
       });
+  }
   for (const auto& k : io_keys) freed += bpf_map_delete_elem(fds_.blk_io, &k) == 0;
+  if (fds_.blame < 0) return freed;
+  std::vector<sw_blame_key> blame_keys;
+  (void)for_each_entry<sw_blame_key, sw_blame_val>(
+      fds_.blame, ncpus, "blame", [&](const sw_blame_key& k, std::span<const sw_blame_val>) {
+        if (gone.count(k.victim) || gone.count(k.culprit)) blame_keys.push_back(k);
+      });
+  for (const auto& k : blame_keys) freed += bpf_map_delete_elem(fds_.blame, &k) == 0;
   return freed;
 }
 
 std::uint64_t MapReader::series_entries() const {
   std::uint64_t n = map_size<sw_fsync_key>(fds_.fsync_hist);
   if (fds_.blk_io >= 0) n += map_size<sw_blk_io_key>(fds_.blk_io);
+  if (fds_.blame >= 0) n += map_size<sw_blame_key>(fds_.blame);
   return n;
 }
 

@@ -21,6 +21,9 @@ struct MapFds {
   int blk_bio = -1;
   int blk_drops = -1;
   int cgroup_drops = -1;
+  int blame = -1;
+  int blame_dev = -1;
+  int blame_drops = -1;
 };
 
 class MapReader {

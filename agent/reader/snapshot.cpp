@@ -22,6 +22,15 @@ Histogram& Histogram::operator+=(const Histogram& other) {
   return *this;
 }
 
+sw_blame_val merge_percpu(std::span<const sw_blame_val> per_cpu) {
+  sw_blame_val total{};
+  for (const auto& v : per_cpu) {
+    total.ns += v.ns;
+    total.count += v.count;
+  }
+  return total;
+}
+
 Histogram merge_percpu(std::span<const sw_hist> per_cpu) {
   Histogram out;
   for (const sw_hist& h : per_cpu) {
@@ -96,6 +105,10 @@ DropName drop_name(std::uint32_t drop) {
     case SW_DROP_BLOCK_COMPLETION_MISSED: return {"block", "completion_missed"};
     case SW_DROP_BLOCK_UNMATCHED_COMPLETION: return {"block", "unmatched_completion"};
     case SW_DROP_CGROUP_RINGBUF_FULL: return {"cgroup", "ringbuf_full"};
+    case SW_DROP_BLAME_RINGBUF_FULL: return {"blame", "ringbuf_full"};
+    case SW_DROP_BLAME_SLOTS_FULL: return {"blame", "victim_slots_full"};
+    case SW_DROP_BLAME_WINDOWS_FULL: return {"blame", "window_map_full"};
+    case SW_DROP_BLAME_SERIES_FULL: return {"blame", "series_map_full"};
     default: return {"unknown", "unknown"};
   }
 }

@@ -12,13 +12,16 @@ namespace stallwatch::reader {
 
 static_assert(sizeof(sw_fsync_key) == 16, "sw_fsync_key layout is ABI with fsync.bpf.c");
 static_assert(sizeof(sw_hist) == 8 * (SW_HIST_BUCKETS + 1), "sw_hist layout is ABI");
-static_assert(sizeof(sw_fsync_start) == 24, "sw_fsync_start layout is ABI");
+static_assert(sizeof(sw_fsync_start) == 32, "sw_fsync_start layout is ABI");
 static_assert(sizeof(sw_blk_hist_key) == 8, "sw_blk_hist_key layout is ABI with blkio.bpf.c");
 static_assert(sizeof(sw_blk_io_key) == 32, "sw_blk_io_key layout is ABI");
 static_assert(sizeof(sw_blk_io) == 40, "sw_blk_io layout is ABI");
-static_assert(sizeof(sw_blk_rq) == 56, "sw_blk_rq layout is ABI");
+static_assert(sizeof(sw_blk_rq) == 88, "sw_blk_rq layout is ABI");
 static_assert(sizeof(sw_blk_bio) == 24, "sw_blk_bio layout is ABI");
 static_assert(sizeof(sw_blk_sector_key) == 16, "sw_blk_sector_key layout is ABI");
+static_assert(sizeof(sw_blame_key) == 24, "sw_blame_key layout is ABI with blame.bpf.h");
+static_assert(sizeof(sw_blame_val) == 16, "sw_blame_val layout is ABI");
+static_assert(sizeof(sw_blame_culprit) == 40, "sw_blame_culprit layout is ABI");
 
 // Upper bounds of the histogram buckets in seconds, +Inf excluded.
 std::array<double, SW_HIST_BUCKETS - 1> bucket_bounds_seconds();
@@ -34,6 +37,7 @@ struct Histogram {
 // Sums the per-CPU copies of one map value.
 Histogram merge_percpu(std::span<const sw_hist> per_cpu);
 sw_blk_io merge_percpu(std::span<const sw_blk_io> per_cpu);
+sw_blame_val merge_percpu(std::span<const sw_blame_val> per_cpu);
 
 struct FsyncSeries {
   std::uint64_t cgroup_id = 0;
@@ -55,6 +59,11 @@ struct BlockIoSeries {
   sw_blk_io io{};
 };
 
+struct BlameSeries {
+  sw_blame_key key{};
+  sw_blame_val val{};
+};
+
 struct Snapshot {
   std::vector<FsyncSeries> fsync;
   bool block = false;  // block subsystem on
@@ -65,6 +74,8 @@ struct Snapshot {
   std::array<std::uint64_t, SW_DROP__COUNT> drops{};
   std::uint64_t block_stale_requests = 0;     // swept by user space, never completed
   bool cgroup_events = false;                 // cgroup mkdir/rmdir traced
+  bool blame = false;                         // blame engine on
+  std::vector<BlameSeries> blame_series;
 };
 
 // The `op` label of an enum sw_fsync_op value ("op_<n>" for one this build

@@ -14,6 +14,11 @@ AgentCollector::AgentCollector(Source source, Labeler labeler, StatsSource ident
       build_(std::move(build)),
       selftest_(std::move(selftest)) {}
 
+void AgentCollector::enable_blame(std::shared_ptr<CulpritBudget> budget, std::function<BlameStats()> stats) {
+  budget_ = std::move(budget);
+  blame_stats_ = std::move(stats);
+}
+
 std::vector<prometheus::MetricFamily> AgentCollector::Collect() const {
   auto families = render_agent_info(hooks_, build_, selftest_);
   auto snap = source_();
@@ -23,7 +28,9 @@ std::vector<prometheus::MetricFamily> AgentCollector::Collect() const {
     return families;
   }
   for (auto part : {render_fsync(*snap, labeler_), render_block(*snap, labeler_), render_lost(*snap),
-                    render_identity(identity_())}) {
+                    render_identity(identity_()),
+                    budget_ ? render_blame(*snap, labeler_, *budget_, blame_stats_())
+                            : std::vector<prometheus::MetricFamily>{}}) {
     families.insert(families.end(), std::make_move_iterator(part.begin()),
                     std::make_move_iterator(part.end()));
   }

@@ -6,6 +6,9 @@
 
 #include "common/result.h"
 #include "exporters/prometheus/render.h"
+#include "exporters/prometheus/render_blame.h"
+
+#include <memory>
 
 namespace stallwatch::exporters {
 
@@ -16,6 +19,9 @@ class AgentCollector : public prometheus::Collectable {
   AgentCollector(Source source, Labeler labeler, StatsSource identity, std::vector<HookInfo> hooks,
                  BuildInfo build, std::vector<SelfTestInfo> selftest);
 
+  // Blame series, bounded by budget; stats says what the victims are now.
+  void enable_blame(std::shared_ptr<CulpritBudget> budget, std::function<BlameStats()> stats);
+
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
@@ -25,6 +31,8 @@ class AgentCollector : public prometheus::Collectable {
   std::vector<HookInfo> hooks_;
   BuildInfo build_;
   std::vector<SelfTestInfo> selftest_;
+  std::shared_ptr<CulpritBudget> budget_;
+  std::function<BlameStats()> blame_stats_;
 };
 
 }  // namespace stallwatch::exporters

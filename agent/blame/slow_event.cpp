@@ -1,0 +1,91 @@
+#include "blame/slow_event.h"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <time.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "blame/verdict.h"
+#include "reader/snapshot.h"
+
+namespace stallwatch::blame {
+
+namespace {
+
+double ms(std::uint64_t ns) { return static_cast<double>(ns) / 1e6; }
+
+std::string rfc3339(std::int64_t realtime_ns) {
+  const std::time_t secs = realtime_ns / 1'000'000'000;
+  const auto micros = (realtime_ns % 1'000'000'000) / 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:06d}Z", tm, micros);
+}
+
+nlohmann::json identity_json(const identity::Labels& l) {
+  return {{"namespace", l.ns}, {"pod", l.pod}, {"container", l.container}, {"cgroup", l.cgroup}};
+}
+
+std::string cstr(const char* s, std::size_t max) { return std::string(s, strnlen(s, max)); }
+
+}  // namespace
+
+std::int64_t realtime_offset_ns() {
+  timespec mono{}, real{};
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  clock_gettime(CLOCK_REALTIME, &real);
+  return (real.tv_sec - mono.tv_sec) * 1'000'000'000LL + (real.tv_nsec - mono.tv_nsec);
+}
+
+std::string slow_event_json(const sw_blame_event& e, const EventContext& ctx) {
+  Kinds kinds{};
+  std::copy(std::begin(e.kinds), std::end(e.kinds), kinds.begin());
+  nlohmann::json kinds_ms = nlohmann::json::object();
+  for (std::uint32_t k = 0; k < SW_BLAME__KINDS; ++k) kinds_ms[std::string(kind_name(k))] = ms(kinds[k]);
+
+  std::vector<sw_blame_culprit> top(std::begin(e.top), std::end(e.top));
+  std::erase_if(top, [](const sw_blame_culprit& c) { return c.ns == 0 && c.requests == 0; });
+  std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) { return a.ns > b.ns; });
+  nlohmann::json culprits = nlohmann::json::array();
+  std::uint64_t requests = e.rest.requests, bytes = e.rest.bytes;
+  for (const auto& c : top) {
+    auto j = identity_json(ctx.labels(c.cgroup));
+    j["kind"] = kind_name(c.kind);
+    j["blamed_ms"] = ms(c.ns);
+    j["share"] = e.wall_ns ? static_cast<double>(c.ns) / static_cast<double>(e.wall_ns) : 0.0;
+    j["bytes"] = c.bytes;
+    j["requests"] = c.requests;
+    culprits.push_back(std::move(j));
+    requests += c.requests;
+    bytes += c.bytes;
+  }
+  nlohmann::json hooks = nlohmann::json::object();
+  for (const auto& [subsystem, rung] : ctx.hooks) hooks[subsystem] = rung;
+
+  auto victim = identity_json(ctx.labels(e.victim));
+  victim["comm"] = cstr(e.comm, sizeof(e.comm));
+  victim["pid"] = e.tgid;
+  victim["tid"] = e.tid;
+  nlohmann::json j = {
+      {"time", rfc3339(static_cast<std::int64_t>(e.start_ns) + ctx.realtime_offset_ns)},
+      {"event", "slow_fsync"},
+      {"victim", std::move(victim)},
+      {"op", reader::fsync_op_name(e.op)},
+      {"device", e.disk ? ctx.device(e.disk) : ""},
+      {"file", cstr(e.file, sizeof(e.file))},
+      {"file_class", reader::file_class_name(e.file_class)},
+      {"inode", e.ino},
+      {"duration_ms", ms(e.wall_ns)},
+      {"verdict", verdict(kinds, e.wall_ns)},
+      {"kinds_ms", std::move(kinds_ms)},
+      {"culprits", std::move(culprits)},
+      {"other_culprits", {{"blamed_ms", ms(e.rest.ns)}, {"bytes", e.rest.bytes}, {"requests", e.rest.requests}}},
+      {"window", {{"requests", requests}, {"bytes", bytes}, {"overlapping_windows", e.overlapping}}},
+      {"hooks", std::move(hooks)},
+  };
+  return j.dump();
+}
+
+}  // namespace stallwatch::blame

@@ -1,0 +1,25 @@
+#pragma once
+// One slow window (struct sw_blame_event) as one JSON line for the event log.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "identity/identity.h"
+#include "stallwatch.h"
+
+namespace stallwatch::blame {
+
+struct EventContext {
+  std::function<identity::Labels(std::uint64_t cgroup_id)> labels;
+  std::function<std::string(std::uint32_t dev)> device;  // "" for none
+  std::vector<std::pair<std::string, std::string>> hooks;  // subsystem -> rung in use
+  // CLOCK_REALTIME - CLOCK_MONOTONIC, ns: turns the kernel's timestamps into wall-clock time.
+  std::int64_t realtime_offset_ns = 0;
+};
+
+std::int64_t realtime_offset_ns();  // now
+std::string slow_event_json(const sw_blame_event& e, const EventContext& ctx);
+
+}  // namespace stallwatch::blame

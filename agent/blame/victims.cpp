@@ -1,0 +1,130 @@
+#include "blame/victims.h"
+
+#include <bpf/bpf.h>
+#include <fnmatch.h>
+
+#include <cerrno>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+
+namespace stallwatch::blame {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::size_t kCommMax = 15;  // TASK_COMM_LEN - 1
+
+bool glob(const std::string& pattern, std::string_view text) {
+  return ::fnmatch(pattern.c_str(), std::string(text).c_str(), 0) == 0;
+}
+
+template <typename Key>
+Result<void> sync_map(int fd, const std::set<Key>& want, std::set<Key>& have, const char* what) {
+  const std::uint8_t one = 1;
+  for (Key k : want) {
+    if (have.count(k)) continue;
+    if (bpf_map_update_elem(fd, &k, &one, BPF_ANY) != 0) {
+      return fail(std::string("add victim ") + what + " " + std::to_string(k) + ": " + errno_text(errno));
+    }
+  }
+  for (Key k : have) {
+    if (!want.count(k)) bpf_map_delete_elem(fd, &k);
+  }
+  have = want;
+  return {};
+}
+
+}  // namespace
+
+Result<VictimSelector> VictimSelector::parse(std::string_view text) {
+  const auto eq = text.find('=');
+  const std::string_view key = eq == std::string_view::npos ? "" : text.substr(0, eq);
+  const std::string value(eq == std::string_view::npos ? "" : text.substr(eq + 1));
+  const std::string quoted = "--victim '" + std::string(text) + "'";
+  if (key.empty()) return fail(quoted + ": expected comm=NAME, cgroup=PATH or pod=NAMESPACE/NAME");
+  if (value.empty()) return fail(quoted + ": empty pattern");
+  if (key == "comm") {
+    if (value.size() > kCommMax && value.find_first_of("*?[") == std::string::npos) {
+      return fail(quoted + ": process names are at most 15 characters (/proc/PID/comm)");
+    }
+    return VictimSelector{Kind::kComm, value, std::string(text)};
+  }
+  if (key == "cgroup") {
+    if (value.front() != '/') return fail(quoted + ": a cgroup path starts with '/' (from the cgroup2 root)");
+    return VictimSelector{Kind::kCgroup, value, std::string(text)};
+  }
+  if (key == "pod") {
+    if (value.find('/') == std::string::npos) return fail(quoted + ": expected pod=NAMESPACE/NAME");
+    return VictimSelector{Kind::kPod, value, std::string(text)};
+  }
+  return fail(quoted + ": unknown selector '" + std::string(key) + "' (expected comm, cgroup or pod)");
+}
+
+bool VictimSelector::matches_comm(std::string_view comm) const {
+  return kind == Kind::kComm && glob(pattern, comm);
+}
+
+bool VictimSelector::matches(const identity::Labels& labels) const {
+  switch (kind) {
+    case Kind::kComm: return false;
+    case Kind::kCgroup: return glob(pattern, labels.cgroup);
+    case Kind::kPod: return !labels.pod.empty() && glob(pattern, labels.ns + "/" + labels.pod);
+  }
+  return false;
+}
+
+Victims::Victims(std::vector<VictimSelector> selectors, int tasks_fd, int cgroups_fd, std::string proc_root)
+    : selectors_(std::move(selectors)), tasks_fd_(tasks_fd), cgroups_fd_(cgroups_fd),
+      proc_root_(std::move(proc_root)) {}
+
+bool Victims::wants_cgroups() const {
+  for (const auto& s : selectors_) {
+    if (s.kind != VictimSelector::Kind::kComm) return true;
+  }
+  return false;
+}
+
+std::set<std::uint32_t> Victims::scan_processes() const {
+  std::set<std::uint32_t> found;
+  bool any = false;
+  for (const auto& s : selectors_) any = any || s.kind == VictimSelector::Kind::kComm;
+  if (!any) return found;
+  std::error_code ec;
+  for (fs::directory_iterator it(proc_root_, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    std::uint32_t pid = 0;
+    const auto [p, err] = std::from_chars(name.data(), name.data() + name.size(), pid);
+    if (err != std::errc() || p != name.data() + name.size()) continue;
+    std::ifstream in(it->path() / "comm");
+    std::string comm;
+    if (!std::getline(in, comm)) continue;  // exited meanwhile
+    for (const auto& s : selectors_) {
+      if (s.matches_comm(comm)) {
+        found.insert(pid);
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+Result<Victims::Counts> Victims::refresh(
+    const std::vector<std::pair<std::uint64_t, identity::Labels>>& cgroups) {
+  auto tasks = scan_processes();
+  std::set<std::uint64_t> ids;
+  for (const auto& [id, labels] : cgroups) {
+    for (const auto& s : selectors_) {
+      if (s.matches(labels)) {
+        ids.insert(id);
+        break;
+      }
+    }
+  }
+  if (auto ok = sync_map(tasks_fd_, tasks, tasks_, "process"); !ok) return std::unexpected(ok.error());
+  if (auto ok = sync_map(cgroups_fd_, ids, cgroups_, "cgroup"); !ok) return std::unexpected(ok.error());
+  return Counts{tasks_.size(), cgroups_.size()};
+}
+
+}  // namespace stallwatch::blame

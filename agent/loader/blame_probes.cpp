@@ -1,0 +1,93 @@
+#include "loader/blame_probes.h"
+
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <string>
+
+#include "blame.skel.h"
+
+namespace stallwatch::loader {
+
+void BlameSkeletonDeleter::operator()(blame_bpf* skel) const { blame_bpf__destroy(skel); }
+
+Result<BlameHook> parse_blame_hook(std::string_view text) {
+  if (text == "auto") return BlameHook::kAuto;
+  if (text == "tp_btf") return BlameHook::kTpBtf;
+  if (text == "raw_tp") return BlameHook::kRawTp;
+  if (text == "off") return BlameHook::kOff;
+  return fail("unknown blame hook '" + std::string(text) + "' (expected auto, tp_btf, raw_tp or off)");
+}
+
+std::string_view to_string(BlameHook hook) {
+  switch (hook) {
+    case BlameHook::kAuto: return "auto";
+    case BlameHook::kTpBtf: return "tp_btf";
+    case BlameHook::kRawTp: return "raw_tp";
+    case BlameHook::kOff: return "off";
+  }
+  return "auto";
+}
+
+Result<void> reuse_blame_maps(bpf_object* obj, const SharedBlameMaps& maps) {
+  const struct {
+    const char* name;
+    int fd;
+  } shared[] = {{"victim_tasks", maps.victim_tasks}, {"victim_cgroups", maps.victim_cgroups},
+                {"blame_dev", maps.blame_dev},       {"blame_win", maps.blame_win},
+                {"blame", maps.blame},               {"blame_events", maps.blame_events}};
+  for (const auto& m : shared) {
+    if (m.fd < 0) continue;
+    bpf_map* map = bpf_object__find_map_by_name(obj, m.name);
+    if (!map) return fail(std::string("BPF object has no map ") + m.name);
+    if (int err = bpf_map__reuse_fd(map, m.fd); err) {
+      return fail(std::string("share map ") + m.name + ": " + errno_text(err));
+    }
+  }
+  return {};
+}
+
+SharedBlameMaps BlameProbes::maps() const {
+  return {bpf_map__fd(skel_->maps.victim_tasks), bpf_map__fd(skel_->maps.victim_cgroups),
+          bpf_map__fd(skel_->maps.blame_dev),    bpf_map__fd(skel_->maps.blame_win),
+          bpf_map__fd(skel_->maps.blame),        bpf_map__fd(skel_->maps.blame_events)};
+}
+
+int BlameProbes::drops_fd() const { return bpf_map__fd(skel_->maps.drops); }
+
+Result<BlameProbes> BlameProbes::try_rung(BlameHook rung, const BlameConfig& config) {
+  BlameProbes probes;
+  probes.skel_.reset(blame_bpf__open());
+  if (!probes.skel_) return fail("open blame BPF object: " + errno_text(errno));
+  auto& skel = *probes.skel_;
+  const bool btf = rung == BlameHook::kTpBtf;
+  bpf_program__set_autoload(skel.progs.sched_switch_btf, btf);
+  bpf_program__set_autoload(skel.progs.sched_wakeup_btf, btf);
+  bpf_program__set_autoload(skel.progs.sched_switch_raw, !btf);
+  bpf_program__set_autoload(skel.progs.sched_wakeup_raw, !btf);
+  if (int err = bpf_map__set_max_entries(skel.maps.blame, config.entries); err) {
+    return fail("size blame map: " + errno_text(err));
+  }
+  if (int err = blame_bpf__load(&skel); err) {
+    return fail("load " + std::string(to_string(rung)) + " programs: " + errno_text(err));
+  }
+  auto links = attach_all(skel.obj);
+  if (!links) return fail(links.error().message);
+  probes.links_ = std::move(*links);
+  probes.mode_ = to_string(rung);
+  return probes;
+}
+
+Result<BlameProbes> BlameProbes::load(const BlameConfig& config, std::vector<RungReport>& report) {
+  std::vector<Rung<BlameProbes>> ladder;
+  for (BlameHook hook : {BlameHook::kTpBtf, BlameHook::kRawTp}) {
+    if (config.hook != BlameHook::kAuto && config.hook != hook) continue;
+    ladder.push_back({std::string(to_string(hook)), [&, hook] { return try_rung(hook, config); }});
+  }
+  return climb<BlameProbes>(
+      "blame", ladder, config.hook != BlameHook::kAuto,
+      [](const BlameProbes&) { return std::string("victim threads followed through the scheduler"); },
+      report);
+}
+
+}  // namespace stallwatch::loader

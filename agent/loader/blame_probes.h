@@ -1,0 +1,70 @@
+#pragma once
+// Owner of the blame engine's scheduler programs and of the maps the fsync
+// and block objects share with it (bpf/blame.bpf.h): it loads first, and
+// the other two reuse its map fds before they load.
+//
+// Rungs, best first: tp_btf, raw_tp (sched_switch and sched_wakeup); off
+// with --blame-hook=off, when no window ever opens.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "loader/ladder.h"
+#include "loader/libbpf_owners.h"
+
+struct blame_bpf;
+struct bpf_object;
+
+namespace stallwatch::loader {
+
+enum class BlameHook { kAuto, kTpBtf, kRawTp, kOff };
+Result<BlameHook> parse_blame_hook(std::string_view text);
+std::string_view to_string(BlameHook hook);
+
+struct BlameConfig {
+  BlameHook hook = BlameHook::kAuto;
+  std::uint32_t entries = 4096;  // bound on (victim, culprit, device, kind) series
+};
+
+// fds of the maps blame.bpf.h declares; -1: not shared (blame off).
+struct SharedBlameMaps {
+  int victim_tasks = -1;
+  int victim_cgroups = -1;
+  int blame_dev = -1;
+  int blame_win = -1;
+  int blame = -1;
+  int blame_events = -1;
+};
+
+// Points obj's copies of the shared maps at maps' fds; call between open and load.
+Result<void> reuse_blame_maps(bpf_object* obj, const SharedBlameMaps& maps);
+
+struct BlameSkeletonDeleter {
+  void operator()(blame_bpf* skel) const;
+};
+
+class BlameProbes {
+ public:
+  static Result<BlameProbes> load(const BlameConfig& config, std::vector<RungReport>& report);
+
+  BlameProbes(BlameProbes&&) = default;
+  BlameProbes& operator=(BlameProbes&&) = default;
+  ~BlameProbes() { destroy_links_concurrently(links_); }
+
+  std::string_view mode() const { return mode_; }
+  SharedBlameMaps maps() const;
+  int drops_fd() const;
+
+ private:
+  BlameProbes() = default;
+  static Result<BlameProbes> try_rung(BlameHook rung, const BlameConfig& config);
+
+  std::unique_ptr<blame_bpf, BlameSkeletonDeleter> skel_;
+  std::vector<Link> links_;
+  std::string_view mode_;
+};
+
+}  // namespace stallwatch::loader

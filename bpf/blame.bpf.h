@@ -1,0 +1,554 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The blame engine's kernel half, shared by three objects: fsync.bpf.c opens
+ * and closes windows, blkio.bpf.c counts requests in service and credits
+ * their fair share, blame.bpf.c follows victim threads through the
+ * scheduler. Each object declares these maps; user space creates them once
+ * (in blame.bpf.c's object) and hands the same fds to the other two.
+ *
+ * Lock-free by design: tracepoint programs may not take bpf_spin_lock, and
+ * 5.10 has no compare-and-swap. Counters are atomic adds; the device clock's
+ * last_ns is a plain store, so two CPUs advancing the same device within
+ * nanoseconds can count a sliver twice. Windows clamp their kinds to their
+ * wall time, so no event ever sums past its window.
+ */
+#ifndef STALLWATCH_BLAME_BPF_H
+#define STALLWATCH_BLAME_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
+#include "core.bpf.h"
+#include "maps.bpf.h"
+#include "stallwatch.h"
+
+/* Victims, filled by user space from the --victim selectors: processes by
+ * tgid (comm selectors) and cgroups by id (cgroup and pod selectors). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} victim_tasks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u8);
+} victim_cgroups SEC(".maps");
+
+/* Whole-disk dev_t -> blame state. An entry exists only for devices a
+ * victim has synced on; block events of other devices miss this lookup
+ * and do nothing more. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct sw_blame_dev);
+} blame_dev SEC(".maps");
+
+/* tid -> open window. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct sw_blame_win);
+} blame_win SEC(".maps");
+
+/* (victim, culprit, device, kind) -> blamed time. Sized by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct sw_blame_key);
+	__type(value, struct sw_blame_val);
+} blame SEC(".maps");
+
+/* Slow windows only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} blame_events SEC(".maps");
+
+static __always_inline void blame_add(__u64 victim, __u64 culprit, __u32 dev, __u8 kind, __u64 ns,
+				      __u64 count)
+{
+	static const struct sw_blame_val zero;
+	struct sw_blame_key key = { .victim = victim, .culprit = culprit, .dev = dev, .kind = kind };
+	struct sw_blame_val *v;
+
+	if (!ns && !count)
+		return;
+	v = bpf_map_lookup_elem(&blame, &key);
+	if (!v) {
+		bpf_map_update_elem(&blame, &key, &zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&blame, &key);
+		if (!v) {
+			count_drop(SW_DROP_BLAME_SERIES_FULL);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&v->ns, ns);
+	__sync_fetch_and_add(&v->count, count);
+}
+
+static __always_inline __s64 nonneg(__s64 v)
+{
+	return v < 0 ? 0 : v;
+}
+
+static __always_inline bool blame_any_blocked(const struct sw_blame_dev *d)
+{
+	for (int k = 0; k < SW_BLAME_SLOTS; k++) {
+		if (d->slot[k].blocked > 0)
+			return true;
+	}
+	return false;
+}
+
+/* Integrates the device's state since last_ns into the clocks of every slot
+ * whose victim is blocked. The state (requests in service per class) held
+ * still over that interval: every change calls this first. */
+static __always_inline void blame_advance(struct sw_blame_dev *d, __u64 now)
+{
+	__u64 last = d->last_ns, dt;
+	__s64 user, journal, wb, kthread, n;
+
+	if (now <= last)
+		return;
+	d->last_ns = now;
+	dt = now - last;
+	user = nonneg(d->by_class[SW_IO_USER]);
+	journal = nonneg(d->by_class[SW_IO_JOURNAL]);
+	wb = nonneg(d->by_class[SW_IO_WRITEBACK]);
+	kthread = nonneg(d->by_class[SW_IO_KTHREAD]);
+	n = user + journal + wb + kthread;
+	for (int k = 0; k < SW_BLAME_SLOTS; k++) {
+		struct sw_blame_slot *s = &d->slot[k];
+		__s64 blocked = s->blocked, own;
+
+		if (blocked <= 0)
+			continue;
+		if (n <= 0) {
+			__sync_fetch_and_add(&s->clock[SW_CLK_IDLE], dt);
+			continue;
+		}
+		own = nonneg(s->own);
+		if (own > user)
+			own = user;
+		__sync_fetch_and_add(&s->clock[SW_CLK_OWN], dt * own / n);
+		__sync_fetch_and_add(&s->clock[SW_CLK_NEIGHBOR], dt * (user - own) / n);
+		__sync_fetch_and_add(&s->clock[SW_CLK_JOURNAL], dt * journal / n);
+		__sync_fetch_and_add(&s->clock[SW_CLK_WRITEBACK], dt * wb / n);
+		__sync_fetch_and_add(&s->clock[SW_CLK_KTHREAD], dt * kthread / n);
+		__sync_fetch_and_add(&s->clock[SW_CLK_CREDIT], (dt << SW_CREDIT_SHIFT) * blocked / n);
+	}
+}
+
+static __always_inline struct sw_blame_dev *blame_dev_of(__u32 disk)
+{
+	if (!disk)
+		return NULL;
+	return bpf_map_lookup_elem(&blame_dev, &disk);
+}
+
+/* ---- scheduler side: a window's thread changes state ---- */
+
+/* The thread blocks: from now on the device's state is what it waits on. */
+static __always_inline void blame_on_block(struct sw_blame_win *w, __u64 now)
+{
+	struct sw_blame_dev *d = blame_dev_of(w->disk);
+	__u32 k = w->slot;
+
+	if (w->state == SW_WIN_RUNNING)
+		w->kinds[SW_BLAME_OTHER] += now - w->since_ns;
+	else if (w->state == SW_WIN_RUNNABLE)
+		w->kinds[SW_BLAME_CPU] += now - w->since_ns;
+	else
+		return;
+	w->state = SW_WIN_BLOCKED;
+	w->since_ns = now;
+	if (!d || k >= SW_BLAME_SLOTS)
+		return;
+	blame_advance(d, now);
+	for (int c = 0; c < SW_CLK__COUNT; c++)
+		w->snap[c] = d->slot[k].clock[c];
+	__sync_fetch_and_add(&d->slot[k].blocked, 1);
+}
+
+static __always_inline __u64 clock_delta(const struct sw_blame_slot *s, const struct sw_blame_win *w, int c)
+{
+	__s64 d = s->clock[c] - w->snap[c];
+
+	return d > 0 ? d : 0;
+}
+
+/* The thread is woken (or found running without a wakeup seen): the
+ * device clocks' advance while it was blocked is its share of each kind. */
+static __always_inline void blame_on_wake(struct sw_blame_win *w, __u64 now)
+{
+	struct sw_blame_dev *d = blame_dev_of(w->disk);
+	__u32 k = w->slot;
+	struct sw_blame_slot *s;
+
+	if (w->state != SW_WIN_BLOCKED)
+		return;
+	w->state = SW_WIN_RUNNABLE;
+	if (!d || k >= SW_BLAME_SLOTS) {
+		/* No block device under the file: nothing to wait on we can see. */
+		w->kinds[SW_BLAME_OTHER] += now - w->since_ns;
+		w->since_ns = now;
+		return;
+	}
+	w->since_ns = now;
+	blame_advance(d, now);
+	s = &d->slot[k];
+	__sync_fetch_and_add(&s->blocked, -1);
+	w->kinds[SW_BLAME_OWN_IO] += clock_delta(s, w, SW_CLK_OWN);
+	w->kinds[SW_BLAME_NEIGHBOR_IO] += clock_delta(s, w, SW_CLK_NEIGHBOR);
+	w->kinds[SW_BLAME_JOURNAL] += clock_delta(s, w, SW_CLK_JOURNAL);
+	w->kinds[SW_BLAME_WRITEBACK] += clock_delta(s, w, SW_CLK_WRITEBACK);
+	w->kinds[SW_BLAME__KINDS] += clock_delta(s, w, SW_CLK_KTHREAD);
+	w->kinds[SW_BLAME_DEVICE] += clock_delta(s, w, SW_CLK_IDLE);
+}
+
+static __always_inline void blame_on_run(struct sw_blame_win *w, __u64 now)
+{
+	if (w->state == SW_WIN_BLOCKED)
+		blame_on_wake(w, now);
+	if (w->state != SW_WIN_RUNNABLE)
+		return;
+	w->kinds[SW_BLAME_CPU] += now - w->since_ns;
+	w->state = SW_WIN_RUNNING;
+	w->since_ns = now;
+}
+
+static __always_inline void blame_on_preempt(struct sw_blame_win *w, __u64 now)
+{
+	if (w->state != SW_WIN_RUNNING)
+		return;
+	w->kinds[SW_BLAME_OTHER] += now - w->since_ns;
+	w->state = SW_WIN_RUNNABLE;
+	w->since_ns = now;
+}
+
+/* ---- block side: requests enter and leave service ---- */
+
+/* Set by user space: bi_blkg names the cgroup2 cgroup charged (io
+ * controller on cgroup2); else the submitter is the culprit. */
+const volatile bool cfg_blame_owner = false;
+
+static __always_inline __u64 blame_culprit(const struct sw_blk_rq *r)
+{
+	return cfg_blame_owner && r->owner ? r->owner : r->submitter;
+}
+
+static __always_inline __u8 blame_class_of(__u8 submitter_kind)
+{
+	switch (submitter_kind) {
+	case SW_KIND_USER: return SW_IO_USER;
+	case SW_KIND_JOURNAL: return SW_IO_JOURNAL;
+	case SW_KIND_WRITEBACK:
+	case SW_KIND_KWORKER: return SW_IO_WRITEBACK;
+	default: return SW_IO_KTHREAD;
+	}
+}
+
+static __always_inline __u8 blame_kind_of(__u8 io_class)
+{
+	switch (io_class) {
+	case SW_IO_USER: return SW_BLAME_NEIGHBOR_IO;
+	case SW_IO_JOURNAL: return SW_BLAME_JOURNAL;
+	case SW_IO_WRITEBACK: return SW_BLAME_WRITEBACK;
+	default: return SW_BLAME_OTHER;
+	}
+}
+
+/* A request enters service on dev. */
+static __always_inline void blame_issue(struct sw_blk_rq *r, __u64 now)
+{
+	struct sw_blame_dev *d = blame_dev_of(r->dev);
+	__u64 culprit;
+	__u8 class, own = 0;
+
+	if (!d)
+		return;
+	if (blame_any_blocked(d))
+		blame_advance(d, now);
+	class = blame_class_of(r->kind);
+	culprit = blame_culprit(r);
+	for (int k = 0; k < SW_BLAME_SLOTS; k++) {
+		struct sw_blame_slot *s = &d->slot[k];
+
+		r->blame_credit[k] = s->clock[SW_CLK_CREDIT];
+		if (class == SW_IO_USER && s->victim && s->victim == culprit) {
+			own |= 1 << k;
+			__sync_fetch_and_add(&s->own, 1);
+		}
+	}
+	__sync_fetch_and_add(&d->by_class[class & (SW_IO__CLASSES - 1)], 1);
+	r->blame_class = class;
+	r->blame_own = own;
+	r->blame_counted = 1;
+}
+
+/* A culprit's part of the open epoch of slot s: a small table, claimed
+ * without a lock (two CPUs claiming one free entry at the same instant
+ * merge two culprits in one event's detail; the blame map is unaffected). */
+static __always_inline void blame_epoch_add(struct sw_blame_slot *s, __u64 culprit, __u8 kind, __u64 ns,
+					    __u64 bytes, __u64 requests)
+{
+	struct sw_blame_culprit *c = &s->rest;
+
+	for (int i = 0; i < SW_BLAME_TOP; i++) {
+		struct sw_blame_culprit *t = &s->top[i];
+
+		if (t->cgroup == culprit && t->kind == kind && (t->ns || t->requests)) {
+			c = t;
+			break;
+		}
+		if (!t->ns && !t->requests) {
+			t->cgroup = culprit;
+			t->kind = kind;
+			c = t;
+			break;
+		}
+	}
+	__sync_fetch_and_add(&c->ns, ns);
+	__sync_fetch_and_add(&c->bytes, bytes);
+	__sync_fetch_and_add(&c->requests, requests);
+}
+
+/* A request leaves service: completed (done), requeued or forgotten. Its
+ * blamed time is each slot's credit clock advance since its issue. */
+static __always_inline void blame_end(struct sw_blk_rq *r, __u64 now, bool done)
+{
+	struct sw_blame_dev *d;
+	__u64 culprit;
+	__u8 own, class;
+
+	if (!r->blame_counted)
+		return;
+	r->blame_counted = 0;
+	d = blame_dev_of(r->dev);
+	if (!d)
+		return;
+	if (blame_any_blocked(d))
+		blame_advance(d, now);
+	own = r->blame_own;
+	class = r->blame_class & (SW_IO__CLASSES - 1);
+	__sync_fetch_and_add(&d->by_class[class], -1);
+	culprit = blame_culprit(r);
+	for (int k = 0; k < SW_BLAME_SLOTS; k++) {
+		struct sw_blame_slot *s = &d->slot[k];
+		bool mine = own & (1 << k);
+		__u64 now_credit = s->clock[SW_CLK_CREDIT];
+		__u64 from = r->blame_credit[k];
+		__u8 kind = mine ? SW_BLAME_OWN_IO : blame_kind_of(class);
+
+		if (mine)
+			__sync_fetch_and_add(&s->own, -1);
+		if (!s->victim || now_credit == from)
+			continue;
+		blame_add(s->victim, culprit, r->dev, kind, (now_credit - from) >> SW_CREDIT_SHIFT, done);
+		if (s->open <= 0)
+			continue;
+		/* Only the part inside the current epoch belongs to its windows. */
+		if ((__s64)(s->epoch_credit - from) > 0)
+			from = s->epoch_credit;
+		if ((__s64)(now_credit - from) > 0)
+			blame_epoch_add(s, culprit, kind, (now_credit - from) >> SW_CREDIT_SHIFT,
+					done ? r->done_bytes : 0, done);
+	}
+}
+
+/* ---- fsync side: windows open and close ---- */
+
+/* Slow-event threshold, set by user space (--slow-threshold). */
+const volatile __u64 cfg_blame_slow_ns = 10 * SW_NSEC_PER_MSEC;
+
+static __always_inline bool blame_is_victim(__u64 cgroup_id)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	return bpf_map_lookup_elem(&victim_tasks, &tgid) || bpf_map_lookup_elem(&victim_cgroups, &cgroup_id);
+}
+
+/* The victim's slot on d: its own, else a free one claimed. */
+static __always_inline __u32 blame_slot_for(struct sw_blame_dev *d, __u64 victim)
+{
+	__u32 free = SW_BLAME_SLOTS;
+
+	for (int k = 0; k < SW_BLAME_SLOTS; k++) {
+		struct sw_blame_slot *s = &d->slot[k];
+
+		if (s->victim == victim)
+			return k;
+		if (free == SW_BLAME_SLOTS && (!s->victim || (s->open <= 0 && s->own <= 0)))
+			free = k;
+	}
+	if (free < SW_BLAME_SLOTS)
+		d->slot[free].victim = victim;
+	return free;
+}
+
+static __always_inline void blame_epoch_reset(struct sw_blame_slot *s)
+{
+	for (int i = 0; i < SW_BLAME_TOP; i++) {
+		s->top[i].ns = 0;
+		s->top[i].bytes = 0;
+		s->top[i].requests = 0;
+		s->top[i].cgroup = 0;
+	}
+	s->rest.ns = 0;
+	s->rest.bytes = 0;
+	s->rest.requests = 0;
+	s->epoch_credit = s->clock[SW_CLK_CREDIT];
+}
+
+/* Opens a window for the current thread's call; false if it is no victim. */
+static __always_inline bool blame_open(struct file *file, __u16 op, __u16 file_class, __u64 cgroup_id,
+				       __u64 start_ns)
+{
+	static const struct sw_blame_win zero_win;
+	static const struct sw_blame_dev zero_dev;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct sw_blame_dev *d = NULL;
+	struct sw_blame_win *w;
+	__u32 disk = sw_file_disk(file);
+	__u32 slot = SW_BLAME_SLOTS;
+
+	if (!blame_is_victim(cgroup_id))
+		return false;
+	if (disk) {
+		d = bpf_map_lookup_elem(&blame_dev, &disk);
+		if (!d) {
+			bpf_map_update_elem(&blame_dev, &disk, &zero_dev, BPF_NOEXIST);
+			d = bpf_map_lookup_elem(&blame_dev, &disk);
+		}
+		if (d) {
+			slot = blame_slot_for(d, cgroup_id);
+			if (slot >= SW_BLAME_SLOTS)
+				count_drop(SW_DROP_BLAME_SLOTS_FULL);
+		}
+	}
+	if (bpf_map_update_elem(&blame_win, &tid, &zero_win, BPF_ANY)) {
+		count_drop(SW_DROP_BLAME_WINDOWS_FULL);
+		return false;
+	}
+	w = bpf_map_lookup_elem(&blame_win, &tid);
+	if (!w)
+		return false;
+	w->start_ns = start_ns;
+	w->since_ns = start_ns;
+	w->victim = cgroup_id;
+	w->disk = disk;
+	w->sdev = sw_file_dev(file);
+	w->op = op;
+	w->file_class = file_class;
+	w->state = SW_WIN_RUNNING;
+	w->slot = slot;
+	if (file) {
+		w->ino = BPF_CORE_READ(file, f_inode, i_ino);
+		bpf_probe_read_kernel_str(w->file, sizeof(w->file), BPF_CORE_READ(file, f_path.dentry, d_name.name));
+	}
+	if (d && slot < SW_BLAME_SLOTS) {
+		struct sw_blame_slot *s = &d->slot[slot];
+
+		if (s->open <= 0)
+			blame_epoch_reset(s);
+		__sync_fetch_and_add(&s->open, 1);
+	}
+	return true;
+}
+
+static __always_inline void blame_copy_culprit(struct sw_blame_culprit *dst, const struct sw_blame_culprit *src)
+{
+	dst->cgroup = src->cgroup;
+	dst->ns = src->ns;
+	dst->bytes = src->bytes;
+	dst->requests = src->requests;
+	dst->kind = src->kind;
+}
+
+/* Closes the current thread's window at now: kinds clamped to the wall
+ * time, the victim-only kinds added to the blame map, and a slow window
+ * sent to user space. */
+static __always_inline void blame_close(__u64 now)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct sw_blame_win *w = bpf_map_lookup_elem(&blame_win, &tid);
+	struct sw_blame_dev *d;
+	struct sw_blame_slot *s = NULL;
+	struct sw_blame_event *e;
+	__u64 wall, sum = 0;
+	__u32 k;
+
+	if (!w)
+		return;
+	/* A missed sched event leaves the thread blocked or runnable. */
+	blame_on_run(w, now);
+	w->kinds[SW_BLAME_OTHER] += now - w->since_ns;
+	w->since_ns = now;
+	wall = now - w->start_ns;
+	for (int i = 0; i <= SW_BLAME__KINDS; i++)
+		sum += w->kinds[i];
+	if (sum > wall) {
+		for (int i = 0; i <= SW_BLAME__KINDS; i++)
+			w->kinds[i] = w->kinds[i] * wall / sum;
+	} else {
+		w->kinds[SW_BLAME_OTHER] += wall - sum;
+	}
+	/* I/O kinds reach the blame map per request, with their culprit. */
+	blame_add(w->victim, 0, w->disk, SW_BLAME_DEVICE, w->kinds[SW_BLAME_DEVICE], 0);
+	blame_add(w->victim, 0, w->disk, SW_BLAME_CPU, w->kinds[SW_BLAME_CPU], 0);
+	blame_add(w->victim, 0, w->disk, SW_BLAME_OTHER, w->kinds[SW_BLAME_OTHER], 0);
+	blame_add(w->victim, 0, w->disk, SW_BLAME_WINDOW, wall, 1);
+
+	d = blame_dev_of(w->disk);
+	k = w->slot;
+	if (d && k < SW_BLAME_SLOTS) {
+		s = &d->slot[k];
+		__sync_fetch_and_add(&s->open, -1);
+	}
+	if (wall >= cfg_blame_slow_ns) {
+		e = bpf_ringbuf_reserve(&blame_events, sizeof(*e), 0);
+		if (!e) {
+			count_drop(SW_DROP_BLAME_RINGBUF_FULL);
+		} else {
+			__u64 id = bpf_get_current_pid_tgid();
+
+			e->start_ns = w->start_ns;
+			e->wall_ns = wall;
+			e->victim = w->victim;
+			e->ino = w->ino;
+			e->tgid = id >> 32;
+			e->tid = (__u32)id;
+			e->disk = w->disk;
+			e->sdev = w->sdev;
+			e->op = w->op;
+			e->file_class = w->file_class;
+			e->overlapping = s && s->open > 0 ? s->open : 0;
+			for (int i = 0; i < SW_BLAME__KINDS; i++)
+				e->kinds[i] = w->kinds[i];
+			e->kinds[SW_BLAME_OTHER] += w->kinds[SW_BLAME__KINDS];
+			for (int i = 0; i < SW_BLAME_TOP; i++) {
+				if (s)
+					blame_copy_culprit(&e->top[i], &s->top[i]);
+				else
+					__builtin_memset(&e->top[i], 0, sizeof(e->top[i]));
+			}
+			if (s)
+				blame_copy_culprit(&e->rest, &s->rest);
+			else
+				__builtin_memset(&e->rest, 0, sizeof(e->rest));
+			bpf_get_current_comm(e->comm, sizeof(e->comm));
+			__builtin_memcpy(e->file, w->file, sizeof(e->file));
+			bpf_ringbuf_submit(e, 0);
+		}
+	}
+	bpf_map_delete_elem(&blame_win, &tid);
+}
+
+#endif
