@@ -134,14 +134,31 @@ static __always_inline void blame_advance(struct sw_blame_dev *d, __u64 now)
 			__sync_fetch_and_add(&s->clock[SW_CLK_IDLE], dt);
 			continue;
 		}
+		/* Own requests of every class are counted in own and in their
+		 * class: take them out of the user class first, then the rest. */
 		own = nonneg(s->own);
-		if (own > user)
-			own = user;
-		__sync_fetch_and_add(&s->clock[SW_CLK_OWN], dt * own / n);
-		__sync_fetch_and_add(&s->clock[SW_CLK_NEIGHBOR], dt * (user - own) / n);
-		__sync_fetch_and_add(&s->clock[SW_CLK_JOURNAL], dt * journal / n);
-		__sync_fetch_and_add(&s->clock[SW_CLK_WRITEBACK], dt * wb / n);
-		__sync_fetch_and_add(&s->clock[SW_CLK_KTHREAD], dt * kthread / n);
+		if (own > n)
+			own = n;
+		{
+			__s64 left = own, u = user, j = journal, w = wb, t = kthread, take;
+
+			take = left < u ? left : u;
+			u -= take;
+			left -= take;
+			take = left < w ? left : w;
+			w -= take;
+			left -= take;
+			take = left < t ? left : t;
+			t -= take;
+			left -= take;
+			take = left < j ? left : j;
+			j -= take;
+			__sync_fetch_and_add(&s->clock[SW_CLK_OWN], dt * own / n);
+			__sync_fetch_and_add(&s->clock[SW_CLK_NEIGHBOR], dt * u / n);
+			__sync_fetch_and_add(&s->clock[SW_CLK_JOURNAL], dt * j / n);
+			__sync_fetch_and_add(&s->clock[SW_CLK_WRITEBACK], dt * w / n);
+			__sync_fetch_and_add(&s->clock[SW_CLK_KTHREAD], dt * t / n);
+		}
 		__sync_fetch_and_add(&s->clock[SW_CLK_CREDIT], (dt << SW_CREDIT_SHIFT) * blocked / n);
 	}
 }
@@ -249,8 +266,9 @@ static __always_inline __u8 blame_class_of(__u8 submitter_kind)
 	switch (submitter_kind) {
 	case SW_KIND_USER: return SW_IO_USER;
 	case SW_KIND_JOURNAL: return SW_IO_JOURNAL;
-	case SW_KIND_WRITEBACK:
-	case SW_KIND_KWORKER: return SW_IO_WRITEBACK;
+	case SW_KIND_WRITEBACK: return SW_IO_WRITEBACK;
+	/* Other kworkers (blk-throttle dispatching held bios, dio completion)
+	 * carry I/O whose origin the block layer no longer shows. */
 	default: return SW_IO_KTHREAD;
 	}
 }
@@ -282,7 +300,9 @@ static __always_inline void blame_issue(struct sw_blk_rq *r, __u64 now)
 		struct sw_blame_slot *s = &d->slot[k];
 
 		r->blame_credit[k] = s->clock[SW_CLK_CREDIT];
-		if (class == SW_IO_USER && s->victim && s->victim == culprit) {
+		/* Own whatever submitted it: with the io controller on cgroup2
+		 * the owner of flusher or throttle I/O is the victim itself. */
+		if (s->victim && s->victim == culprit) {
 			own |= 1 << k;
 			__sync_fetch_and_add(&s->own, 1);
 		}

@@ -41,6 +41,16 @@ struct {
 	__type(value, struct sw_blk_bio);
 } blk_bio SEC(".maps");
 
+/* disk dev_t -> who last queued a bio asking for a cache flush. The flush
+ * request the block layer then makes has no bio and is queued from
+ * kblockd: it is charged to that submitter, whose fsync asked for it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct sw_blk_bio);
+} blk_flush_by SEC(".maps");
+
 /* request (or dev+sector) -> request in flight, freed at completion.
  * Requests that never complete are swept by user space and counted. */
 struct {
@@ -164,7 +174,7 @@ static __always_inline __u8 submitter_kind(void)
 	return SW_KIND_KTHREAD;
 }
 
-static __always_inline void note_bio(struct sw_blk_sector_key *key)
+static __always_inline void note_bio(struct sw_blk_sector_key *key, __u32 dev, bool preflush)
 {
 	struct sw_blk_bio b = {
 		.queue_ns = bpf_ktime_get_ns(),
@@ -174,6 +184,19 @@ static __always_inline void note_bio(struct sw_blk_sector_key *key)
 
 	/* Full: the request falls back to insert/issue time and task. */
 	bpf_map_update_elem(&blk_bio, key, &b, BPF_ANY);
+	if (preflush)
+		bpf_map_update_elem(&blk_flush_by, &dev, &b, BPF_ANY);
+}
+
+/* A flush request of the block layer's own (no bio): who asked for it. */
+static __always_inline void flush_owner(__u32 dev, struct sw_blk_rq *r)
+{
+	struct sw_blk_bio *b = bpf_map_lookup_elem(&blk_flush_by, &dev);
+
+	if (!b)
+		return;
+	r->submitter = b->submitter;
+	r->kind = b->kind;
 }
 
 /* The blkcg the request is charged to, as a cgroup id; 0 without one. */
@@ -239,6 +262,8 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 		}
 		bio = BPF_CORE_READ(bio, bi_next);
 	}
+	if (fresh.op == SW_BLK_FLUSH && !BPF_CORE_READ(rq, bio))
+		flush_owner(fresh.dev, &fresh);
 	if (r) {
 		*r = fresh;
 		return r;
@@ -342,7 +367,8 @@ static __always_inline int on_bio_queue(struct bio *bio)
 	if (!disk || !BPF_CORE_READ(disk, queue, mq_ops))
 		return 0;
 	if (wanted(disk_dev(disk)))
-		note_bio(&key);
+		note_bio(&key, disk_dev(disk),
+			 BPF_CORE_READ(bio, bi_opf) & (1U << bpf_core_enum_value(enum req_flag_bits, __REQ_PREFLUSH)));
 	return 0;
 }
 
@@ -513,6 +539,8 @@ static __always_inline struct sw_blk_rq *track_classic(__u32 dev, __u64 sector, 
 		fresh.queue_ns = bpf_ktime_get_ns();
 		fresh.submitter = bpf_get_current_cgroup_id();
 		fresh.kind = submitter_kind();
+		if (fresh.op == SW_BLK_FLUSH)
+			flush_owner(dev, &fresh);
 	}
 	if (bpf_map_update_elem(&blk_rq, &key, &fresh, BPF_NOEXIST)) {
 		count_drop(SW_DROP_BLOCK_INFLIGHT_FULL);
@@ -526,6 +554,7 @@ static __always_inline struct sw_blk_rq *track_classic(__u32 dev, __u64 sector, 
 struct trace_event_raw_block_bio_queue {
 	dev_t dev;
 	sector_t sector;
+	char rwbs[8];
 } __attribute__((preserve_access_index));
 
 struct trace_event_raw_block_bio_merge {
@@ -533,12 +562,12 @@ struct trace_event_raw_block_bio_merge {
 	sector_t sector;
 } __attribute__((preserve_access_index));
 
-static __noinline int bio_queue_classic(__u32 dev, __u64 sector)
+static __noinline int bio_queue_classic(__u32 dev, __u64 sector, char rwbs0, char rwbs1)
 {
 	struct sw_blk_sector_key key = { .sector = sector, .dev = dev };
 
 	if (wanted(dev))
-		note_bio(&key);
+		note_bio(&key, dev, rwbs0 == 'F' && rwbs1 != '\0');
 	return 0;
 }
 
@@ -550,11 +579,13 @@ int block_bio_queue_tp(void *ctx)
 
 		/* Probe reads: plain loads of either layout get merged by clang
 		 * into one load from a computed ctx offset, which is refused. */
-		return bio_queue_classic(BPF_CORE_READ(old, dev), BPF_CORE_READ(old, sector));
+		return bio_queue_classic(BPF_CORE_READ(old, dev), BPF_CORE_READ(old, sector),
+					 BPF_CORE_READ(old, rwbs[0]), BPF_CORE_READ(old, rwbs[1]));
 	}
 	struct trace_event_raw_block_bio *cur = ctx;
 
-	return bio_queue_classic(BPF_CORE_READ(cur, dev), BPF_CORE_READ(cur, sector));
+	return bio_queue_classic(BPF_CORE_READ(cur, dev), BPF_CORE_READ(cur, sector), BPF_CORE_READ(cur, rwbs[0]),
+				 BPF_CORE_READ(cur, rwbs[1]));
 }
 
 static __noinline int bio_merge_classic(__u32 dev, __u64 sector)

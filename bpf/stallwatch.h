@@ -252,8 +252,8 @@ enum sw_blame_kind {
 enum sw_blame_io_class {
 	SW_IO_USER = 0,      /* a user task: neighbour (or own) */
 	SW_IO_JOURNAL = 1,   /* jbd2 */
-	SW_IO_WRITEBACK = 2, /* kworkers: flush-<bdi> and the rest */
-	SW_IO_KTHREAD = 3,   /* other kernel threads: blamed as `other` */
+	SW_IO_WRITEBACK = 2, /* flusher kworkers (flush-<bdi>) */
+	SW_IO_KTHREAD = 3,   /* other kernel threads and kworkers: blamed as `other` */
 	SW_IO__CLASSES = 4,
 };
 

@@ -30,6 +30,32 @@ nlohmann::json identity_json(const identity::Labels& l) {
 
 std::string cstr(const char* s, std::size_t max) { return std::string(s, strnlen(s, max)); }
 
+// The window's kinds are exact; its culprit table holds only requests that
+// completed inside the window. Requests still in service when it closed
+// are shared among the culprits of their kind in proportion to what those
+// completed (a culprit with no completion is shown with an empty cgroup).
+void scale_to_kinds(std::vector<sw_blame_culprit>& top, const sw_blame_event& e) {
+  for (std::uint8_t kind : {SW_BLAME_OWN_IO, SW_BLAME_NEIGHBOR_IO, SW_BLAME_JOURNAL, SW_BLAME_WRITEBACK}) {
+    std::uint64_t seen = 0;
+    for (const auto& c : top) seen += c.kind == kind ? c.ns : 0;
+    if (kind == e.rest.kind) seen += e.rest.ns;
+    const std::uint64_t want = e.kinds[kind];
+    if (seen == 0) {
+      if (want > 0) {
+        sw_blame_culprit unknown{};
+        unknown.cgroup = kind == SW_BLAME_OWN_IO ? e.victim : 0;
+        unknown.kind = kind;
+        unknown.ns = want;
+        top.push_back(unknown);
+      }
+      continue;
+    }
+    for (auto& c : top) {
+      if (c.kind == kind) c.ns = static_cast<std::uint64_t>(static_cast<double>(c.ns) * want / seen);
+    }
+  }
+}
+
 }  // namespace
 
 std::int64_t realtime_offset_ns() {
@@ -47,11 +73,12 @@ std::string slow_event_json(const sw_blame_event& e, const EventContext& ctx) {
 
   std::vector<sw_blame_culprit> top(std::begin(e.top), std::end(e.top));
   std::erase_if(top, [](const sw_blame_culprit& c) { return c.ns == 0 && c.requests == 0; });
+  scale_to_kinds(top, e);
   std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) { return a.ns > b.ns; });
   nlohmann::json culprits = nlohmann::json::array();
   std::uint64_t requests = e.rest.requests, bytes = e.rest.bytes;
   for (const auto& c : top) {
-    auto j = identity_json(ctx.labels(c.cgroup));
+    auto j = c.cgroup ? identity_json(ctx.labels(c.cgroup)) : identity_json({});
     j["kind"] = kind_name(c.kind);
     j["blamed_ms"] = ms(c.ns);
     j["share"] = e.wall_ns ? static_cast<double>(c.ns) / static_cast<double>(e.wall_ns) : 0.0;
