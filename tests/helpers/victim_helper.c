@@ -1,7 +1,8 @@
 // The blame scenarios' victim: an etcd-like WAL writer. Names itself
 // "etcd", waits --delay-ms (so the agent's once-a-second victim scan finds
-// it), then writes 4 KiB and fdatasyncs, --calls times, into a preallocated
-// file (as etcd's WAL is), and prints what it measured around each call:
+// it before its first sync), preallocates its file (as etcd's WAL is), then
+// writes 4 KiB and fdatasyncs, --calls times, and prints what it measured
+// around each fdatasync:
 //
 //   calls N sum_ns S p50_ns P p99_ns Q max_ns M
 //
@@ -62,6 +63,7 @@ int main(int argc, char **argv)
 		}
 	}
 	prctl(PR_SET_NAME, "etcd", 0, 0, 0);
+	usleep(delay_ms * 1000);
 	int fd = open(argv[1], O_RDWR | O_CREAT, 0600);
 	if (fd < 0)
 		die("open");
@@ -74,7 +76,6 @@ int main(int argc, char **argv)
 	}
 	if (fsync(fd))
 		die("fsync");
-	usleep(delay_ms * 1000);
 
 	uint64_t *lat = calloc(calls, sizeof(*lat)), sum = 0;
 	if (!lat)

@@ -21,6 +21,7 @@ using Clock = std::chrono::steady_clock;
 std::string agent_binary() { return STALLWATCH_BIN; }
 std::string fsync_helper() { return SW_FSYNC_HELPER; }
 std::string block_helper() { return SW_BLOCK_HELPER; }
+std::string victim_helper() { return SW_VICTIM_HELPER; }
 
 namespace {
 
@@ -37,8 +38,12 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& out_path,
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
-    if (!cgroup_dir.empty()) {
-      const int fd = open((cgroup_dir + "/cgroup.procs").c_str(), O_WRONLY);
+    setpgid(0, 0);  // a group of its own: Background kills what it started too
+    // cgroup_dir may name several (TestCgroup::join_spec), one per line.
+    std::istringstream dirs(cgroup_dir);
+    for (std::string dir; std::getline(dirs, dir);) {
+      if (dir.empty()) continue;
+      const int fd = open((dir + "/cgroup.procs").c_str(), O_WRONLY);
       if (fd < 0 || write(fd, "0", 1) != 1) _exit(126);
       close(fd);
     }
@@ -85,8 +90,13 @@ std::string temp_path(const char* what) {
 
 }  // namespace
 
-Agent::Agent(std::vector<std::string> extra_args) : log_path_(temp_path("agent.log")) {
+Agent::Agent(std::vector<std::string> extra_args)
+    : log_path_(temp_path("agent.log")), events_path_(temp_path("events.jsonl")) {
   std::vector<std::string> argv = {agent_binary(), "run", "--web.listen-address=127.0.0.1:0"};
+  // Slow events stay with the test, never in the host's state directory.
+  bool events = false;
+  for (const auto& a : extra_args) events = events || a.rfind("--events-file", 0) == 0;
+  if (!events) argv.push_back("--events-file=" + events_path_);
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   pid_ = spawn(argv, "/dev/null", log_path_, "");
 }
@@ -97,7 +107,36 @@ Agent::~Agent() {
     waitpid(pid_, nullptr, 0);
   }
   unlink(log_path_.c_str());
+  unlink(events_path_.c_str());
 }
+
+std::vector<std::string> Agent::events() const {
+  std::vector<std::string> lines;
+  std::ifstream in(events_path_);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+Background::Background(const std::vector<std::string>& argv, const std::string& cgroup_dir)
+    : out_path_(temp_path("bg.out")) {
+  pid_ = spawn(argv, out_path_, out_path_, cgroup_dir);
+}
+
+Background::~Background() {
+  stop();
+  unlink(out_path_.c_str());
+}
+
+void Background::stop() {
+  if (pid_ <= 0) return;
+  kill(-pid_, SIGKILL);  // its process group: a shell loop's children too
+  waitpid(pid_, nullptr, 0);
+  // Children of the group may outlive the leader by a moment.
+  for (int i = 0; i < 200 && kill(-pid_, 0) == 0; ++i) std::this_thread::sleep_for(5ms);
+  pid_ = -1;
+}
+
+std::string Background::output() const { return slurp(out_path_); }
 
 bool Agent::wait_ready(std::chrono::milliseconds timeout) {
   static const std::regex ready(R"(serving /metrics and /healthz on \S+ \(port (\d+)\))");

@@ -12,6 +12,7 @@ namespace stallwatch::test {
 std::string agent_binary();   // the stallwatch executable under test
 std::string fsync_helper();   // tests/helpers/fsync_helper.c
 std::string block_helper();   // tests/helpers/block_helper.c
+std::string victim_helper();  // tests/helpers/victim_helper.c
 
 struct Exit {
   int code = -1;    // exit status, or -1 when killed by a signal
@@ -32,6 +33,9 @@ class Agent {
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
   std::string log() const;
+  // Lines of its event log (a file of the test's own unless --events-file was given).
+  std::vector<std::string> events() const;
+  const std::string& events_path() const { return events_path_; }
   // Sends sig and waits up to timeout for the exit.
   Exit stop(int sig, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
@@ -39,6 +43,23 @@ class Agent {
   pid_t pid_ = -1;
   int port_ = 0;
   std::string log_path_;
+  std::string events_path_;
+};
+
+// A process running while a test does something else, in cgroup_dir when
+// given; its whole process group is killed by stop() or the destructor.
+class Background {
+ public:
+  Background(const std::vector<std::string>& argv, const std::string& cgroup_dir = "");
+  ~Background();
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+  void stop();
+  std::string output() const;  // stdout and stderr
+
+ private:
+  pid_t pid_ = -1;
+  std::string out_path_;
 };
 
 // Runs argv to completion with its output captured.

@@ -69,6 +69,102 @@ TestCgroup::~TestCgroup() {
   for (auto it = made_.rbegin(); it != made_.rend(); ++it) rmdir(it->c_str());
 }
 
+std::string TestCgroup::join_spec() const {
+  std::string spec = dir_;
+  for (const auto& d : v1_) spec += "\n" + d;
+  return spec;
+}
+
+namespace {
+
+// Mount point of the v1 hierarchy holding controller, "" when none (pure v2).
+std::string v1_mount(const std::string& controller) {
+  std::ifstream in("/proc/self/mountinfo");
+  for (std::string line; std::getline(in, line);) {
+    const auto dash = line.find(" - cgroup ");
+    if (dash == std::string::npos) continue;
+    std::istringstream fields(line);
+    std::string id, parent, devno, root, point;
+    fields >> id >> parent >> devno >> root >> point;
+    const std::string super = line.substr(dash + 10);
+    std::istringstream opts(super.substr(super.find(' ') + 1));
+    std::string opt;
+    while (std::getline(opts, opt, ',')) {
+      if (opt == controller) return point;
+    }
+  }
+  return "";
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  out.flush();
+  if (!out) throw std::runtime_error("write '" + text + "' to " + path + " failed");
+}
+
+std::string v1_child(const std::string& controller, const TestCgroup& cg) {
+  const std::string mount = v1_mount(controller);
+  if (mount.empty()) return "";
+  const std::string dir = mount + "/" + fs::path(cg.rel()).filename().string();
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    throw std::runtime_error("mkdir " + dir + ": " + std::strerror(errno));
+  }
+  return dir;
+}
+
+void remove_v1_child(const std::string& dir) {
+  std::ifstream procs(dir + "/cgroup.procs");
+  const std::string parent_procs = fs::path(dir).parent_path().string() + "/cgroup.procs";
+  for (std::string pid; std::getline(procs, pid);) std::ofstream(parent_procs) << pid;
+  rmdir(dir.c_str());
+}
+
+}  // namespace
+
+CpuWeight::CpuWeight(TestCgroup& cg, int v2_weight) : cg_(cg) {
+  v1_dir_ = v1_child("cpu", cg);
+  if (!v1_dir_.empty()) {
+    write_file(v1_dir_ + "/cpu.shares", "2");  // the least v1 allows
+    cg_.add_v1(v1_dir_);
+    return;
+  }
+  write_file(cgroup2_mount() + "/cgroup.subtree_control", "+cpu");
+  write_file(cg.dir() + "/cpu.weight", std::to_string(v2_weight));
+}
+
+CpuWeight::~CpuWeight() {
+  if (v1_dir_.empty()) return;
+  cg_.remove_v1(v1_dir_);
+  remove_v1_child(v1_dir_);
+}
+
+IoLimit::IoLimit(TestCgroup& cg, const std::string& device, int write_iops) : cg_(cg) {
+  struct stat st {};
+  if (stat(device.c_str(), &st) != 0) throw std::runtime_error("stat " + device);
+  majmin_ = std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev));
+  v1_dir_ = v1_child("blkio", cg);
+  if (!v1_dir_.empty()) {
+    write_file(v1_dir_ + "/blkio.throttle.write_iops_device", majmin_ + " " + std::to_string(write_iops));
+    cg_.add_v1(v1_dir_);
+    return;
+  }
+  write_file(cgroup2_mount() + "/cgroup.subtree_control", "+io");
+  write_file(cg.dir() + "/io.max", majmin_ + " wiops=" + std::to_string(write_iops));
+}
+
+IoLimit::~IoLimit() {
+  try {
+    if (v1_dir_.empty()) {
+      write_file(cg_.dir() + "/io.max", majmin_ + " wiops=max");
+      return;
+    }
+    cg_.remove_v1(v1_dir_);
+    remove_v1_child(v1_dir_);
+  } catch (...) {
+  }
+}
+
 dev_t Mounted::dev() const {
   struct stat st {};
   if (stat(path().c_str(), &st) != 0) throw std::runtime_error("stat " + path());

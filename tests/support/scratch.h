@@ -34,11 +34,47 @@ class TestCgroup {
   TestCgroup& operator=(const TestCgroup&) = delete;
   const std::string& dir() const { return dir_; }
   const std::string& rel() const { return rel_; }  // "/name", the cgroup label
+  // What spawn() joins: dir() and, on a hybrid host, the v1 cgroups a
+  // CpuWeight or IoLimit added (newline-separated).
+  std::string join_spec() const;
+  void add_v1(const std::string& dir) { v1_.push_back(dir); }
+  void remove_v1(const std::string& dir) { std::erase(v1_, dir); }
 
  private:
   std::string dir_;
   std::string rel_;
   std::vector<std::string> made_;  // directories this object created, outermost first
+  std::vector<std::string> v1_;
+};
+
+// A small CPU weight for a test cgroup: cpu.weight on cgroup2 (cpu enabled
+// in the root's subtree_control), or a v1 cpu cgroup with cpu.shares that
+// processes started with join_spec() join. Undone by the destructor.
+class CpuWeight {
+ public:
+  CpuWeight(TestCgroup& cg, int v2_weight);
+  ~CpuWeight();
+  CpuWeight(const CpuWeight&) = delete;
+  CpuWeight& operator=(const CpuWeight&) = delete;
+
+ private:
+  TestCgroup& cg_;
+  std::string v1_dir_;
+};
+
+// A write IOPS limit on one device for a test cgroup: io.max on cgroup2, or
+// blkio.throttle.write_iops_device in a v1 blkio cgroup. Undone by the destructor.
+class IoLimit {
+ public:
+  IoLimit(TestCgroup& cg, const std::string& device, int write_iops);
+  ~IoLimit();
+  IoLimit(const IoLimit&) = delete;
+  IoLimit& operator=(const IoLimit&) = delete;
+
+ private:
+  TestCgroup& cg_;
+  std::string v1_dir_;
+  std::string majmin_;
 };
 
 // A filesystem of its own: its st_dev is the device the agent must label.

@@ -1,0 +1,318 @@
+// The blame engine against the disturbances it must tell apart, on the live
+// kernel with ext4 on loop devices. A victim (sw_victim_helper, named etcd:
+// 4 KiB write + fdatasync) runs alone, then with the disturbance; the test
+// compares the victim's own timings with the agent's blame metrics and
+// slow-event log for the disturbed run.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "support/processes.h"
+#include "support/scrape.h"
+#include "support/scratch.h"
+#include "support/shell.h"
+#include "support/test_env.h"
+
+namespace stallwatch::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+const char* const kKinds[] = {"own_io", "neighbor_io", "journal", "writeback", "device", "cpu", "other"};
+
+std::string unique(const std::string& stem) {
+  return "stallwatch-blame-" + stem + "-" + std::to_string(getpid());
+}
+
+// What the victim measured itself.
+struct VictimRun {
+  long calls = 0;
+  double sum_s = 0, p50_s = 0, p99_s = 0;
+};
+
+VictimRun run_victim(const TestCgroup& cg, const std::string& file, int calls) {
+  const Completed c = run_command({victim_helper(), file, "--calls", std::to_string(calls)}, cg.join_spec());
+  if (c.exit.code != 0) throw std::runtime_error("victim helper failed: " + c.err);
+  VictimRun r;
+  unsigned long long sum = 0, p50 = 0, p99 = 0, max = 0;
+  if (std::sscanf(c.out.c_str(), "calls %ld sum_ns %llu p50_ns %llu p99_ns %llu max_ns %llu", &r.calls, &sum,
+                  &p50, &p99, &max) != 5) {
+    throw std::runtime_error("victim helper printed: " + c.out);
+  }
+  r.sum_s = sum / 1e9;
+  r.p50_s = p50 / 1e9;
+  r.p99_s = p99 / 1e9;
+  return r;
+}
+
+// The victim's blame series at one scrape.
+struct Blame {
+  std::map<std::string, double> kind;                             // kind -> seconds
+  std::map<std::pair<std::string, std::string>, double> culprit;  // (culprit cgroup, kind) -> seconds
+  double windows = 0, window_s = 0, fsync_sum_s = 0;
+
+  double of(const std::string& k) const { return kind.count(k) ? kind.at(k) : 0; }
+  double by(const std::string& cgroup, const std::string& k) const {
+    return culprit.count({cgroup, k}) ? culprit.at({cgroup, k}) : 0;
+  }
+  double total() const {
+    double t = 0;
+    for (const auto& [k, v] : kind) t += v;
+    return t;
+  }
+  Blame operator-(const Blame& o) const {
+    Blame d = *this;
+    for (const auto& [k, v] : o.kind) d.kind[k] -= v;
+    for (const auto& [k, v] : o.culprit) d.culprit[k] -= v;
+    d.windows -= o.windows;
+    d.window_s -= o.window_s;
+    d.fsync_sum_s -= o.fsync_sum_s;
+    return d;
+  }
+};
+
+Blame blame_of(const Agent& agent, const std::string& victim_cgroup) {
+  const Exposition m = scrape_metrics(agent.port());
+  Blame b;
+  for (const auto& s : m.all("stallwatch_fsync_blame_seconds_total", {{"victim_cgroup", victim_cgroup}})) {
+    b.kind[s.labels.at("kind")] += s.value;
+    b.culprit[{s.labels.at("culprit_cgroup"), s.labels.at("kind")}] += s.value;
+  }
+  for (const auto& s : m.all("stallwatch_fsync_blame_windows_total", {{"victim_cgroup", victim_cgroup}})) {
+    b.windows += s.value;
+  }
+  for (const auto& s : m.all("stallwatch_fsync_blame_window_seconds_total", {{"victim_cgroup", victim_cgroup}})) {
+    b.window_s += s.value;
+  }
+  for (const auto& s : m.all("stallwatch_fsync_duration_seconds_sum", {{"cgroup", victim_cgroup}})) {
+    b.fsync_sum_s += s.value;
+  }
+  return b;
+}
+
+std::string largest_kind(const Blame& b) {
+  std::string best;
+  for (const auto& [k, v] : b.kind) {
+    if (best.empty() || v > b.kind.at(best)) best = k;
+  }
+  return best;
+}
+
+// Waits until the agent's victim scan has found n processes or cgroups.
+void wait_victims(const Agent& agent, const std::string& kind, double n) {
+  for (int i = 0; i < 300; ++i) {
+    const auto v = scrape_metrics(agent.port()).value("stallwatch_blame_victims", {{"kind", kind}});
+    if (v && *v >= n) return;
+    std::this_thread::sleep_for(20ms);
+  }
+  FAIL() << "agent never saw " << n << " victim " << kind;
+}
+
+std::vector<nlohmann::json> events_since(const Agent& agent, std::size_t first) {
+  std::vector<nlohmann::json> out;
+  const auto lines = agent.events();
+  for (std::size_t i = first; i < lines.size(); ++i) out.push_back(nlohmann::json::parse(lines[i]));
+  return out;
+}
+
+std::map<std::string, int> verdicts(const std::vector<nlohmann::json>& events) {
+  std::map<std::string, int> n;
+  for (const auto& e : events) ++n[e.at("verdict").get<std::string>()];
+  return n;
+}
+
+std::string describe(const VictimRun& alone, const VictimRun& disturbed, const Blame& d,
+                     const std::vector<nlohmann::json>& events) {
+  std::ostringstream o;
+  o << "victim p50 " << alone.p50_s * 1e3 << " -> " << disturbed.p50_s * 1e3 << " ms, p99 " << alone.p99_s * 1e3
+    << " -> " << disturbed.p99_s * 1e3 << " ms; kinds (share of window):";
+  for (const char* k : kKinds) {
+    o << " " << k << "=" << (d.window_s > 0 ? d.of(k) / d.window_s : 0);
+  }
+  o << "; slow events " << events.size() << " verdicts:";
+  for (const auto& [v, n] : verdicts(events)) o << " " << v << "=" << n;
+  return o.str();
+}
+
+// Every event's kinds sum to at most its window; the windows of the victim
+// are its fsync histogram's _sum.
+void expect_conservation(const Blame& d, const std::vector<nlohmann::json>& events) {
+  EXPECT_NEAR(d.window_s, d.fsync_sum_s, 0.01 * d.fsync_sum_s) << "windows vs fsync histogram _sum";
+  EXPECT_LE(d.total(), d.window_s * 1.01 + 1e-6) << "kinds sum past the windows";
+  for (const auto& e : events) {
+    double sum = 0;
+    for (const auto& [k, v] : e.at("kinds_ms").items()) sum += v.get<double>();
+    EXPECT_LE(sum, e.at("duration_ms").get<double>() + 1e-3) << e.dump();
+  }
+}
+
+// Disk-backed victim device, victim and neighbour cgroups, one agent.
+class BlameScenario : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SW_REQUIRE_ROOT();
+    disk_ = std::make_unique<LoopExt4>("/var/tmp", 512);
+    victim_ = std::make_unique<TestCgroup>(unique("victim"));
+    neighbour_ = std::make_unique<TestCgroup>(unique("neighbour"));
+  }
+
+  void start_agent(std::vector<std::string> args) {
+    bool by_cgroup = false;
+    for (const auto& a : args) by_cgroup = by_cgroup || a.rfind("--victim=cgroup=", 0) == 0;
+    agent_ = std::make_unique<Agent>(std::move(args));
+    ASSERT_TRUE(agent_->wait_ready()) << agent_->log();
+    if (by_cgroup) wait_victims(*agent_, "cgroups", 1);
+  }
+
+  // The victim alone, then with `disturb` running; returns the deltas.
+  struct Outcome {
+    VictimRun alone, disturbed;
+    Blame blame_alone, blame_disturbed;
+    std::vector<nlohmann::json> events;  // slow events of the disturbed run
+  };
+  Outcome alone_then(const std::function<std::unique_ptr<Background>()>& disturb, int calls = 200) {
+    Outcome o;
+    const Blame b0 = blame_of(*agent_, victim_->rel());
+    o.alone = run_victim(*victim_, disk_->path() + "/wal-alone", calls);
+    const Blame b1 = blame_of(*agent_, victim_->rel());
+    const std::size_t first = agent_->events().size();
+    auto neighbour = disturb();
+    std::this_thread::sleep_for(1s);  // let it reach its steady state
+    o.disturbed = run_victim(*victim_, disk_->path() + "/wal-disturbed", calls);
+    neighbour->stop();
+    const Blame b2 = blame_of(*agent_, victim_->rel());
+    o.blame_alone = b1 - b0;
+    o.blame_disturbed = b2 - b1;
+    o.events = events_since(*agent_, first);
+    return o;
+  }
+
+  std::unique_ptr<LoopExt4> disk_;
+  std::unique_ptr<TestCgroup> victim_, neighbour_;
+  std::unique_ptr<Agent> agent_;
+};
+
+TEST_F(BlameScenario, SameDeviceNeighbourIsNamed) {
+  // The default selector, comm=etcd, names the victim here.
+  start_agent({});
+  const auto o = alone_then([&] {
+    return std::make_unique<Background>(
+        std::vector<std::string>{"/usr/bin/fio", "--name=neighbour", "--filename=" + disk_->path() + "/bulk",
+                                 "--size=256M", "--rw=write", "--bs=1M", "--direct=1", "--iodepth=16",
+                                 "--ioengine=libaio", "--time_based", "--runtime=120"},
+        neighbour_->dir());
+  });
+  const Blame& d = o.blame_disturbed;
+  std::printf("same-device neighbour: %s\n", describe(o.alone, o.disturbed, d, o.events).c_str());
+  EXPECT_GT(o.disturbed.p50_s, 10 * o.alone.p50_s);
+  EXPECT_EQ(largest_kind(d), "neighbor_io");
+  const double neighbour = d.by(neighbour_->rel(), "neighbor_io");
+  std::printf("neighbour's share of the victim's blamed time: %.3f\n", neighbour / d.total());
+  EXPECT_GT(neighbour, 0.7 * d.total());
+  for (const auto& [key, v] : d.culprit) {
+    if (key.first != neighbour_->rel() && !key.first.empty()) {
+      EXPECT_LT(v, neighbour) << key.first;
+    }
+  }
+  const auto v = verdicts(o.events);
+  ASSERT_FALSE(o.events.empty());
+  EXPECT_GT(v.count("neighbor") ? v.at("neighbor") : 0, static_cast<int>(o.events.size()) / 2);
+  // The events name the neighbour's cgroup as their top culprit.
+  int named = 0;
+  for (const auto& e : o.events) {
+    const auto& culprits = e.at("culprits");
+    if (!culprits.empty() && culprits[0].at("cgroup") == neighbour_->rel()) ++named;
+  }
+  EXPECT_GT(named, static_cast<int>(o.events.size()) / 2);
+  EXPECT_EQ(o.disturbed.calls, static_cast<long>(d.windows) - 1) << "every fdatasync and the prefill fsync";
+  expect_conservation(o.blame_alone, {});
+  expect_conservation(d, o.events);
+}
+
+TEST_F(BlameScenario, NeighbourOnAnotherDeviceIsCpu) {
+  // The neighbour's I/O goes to a /dev/shm-backed device: it shares the
+  // CPUs, not the disk. CPU is made the binding constraint: the victim gets
+  // a small CPU weight next to a CPU-hungry neighbour.
+  start_agent({"--victim=cgroup=" + victim_->rel()});
+  LoopExt4 shm("/dev/shm", 512);
+  CpuWeight low(*victim_, 2);
+  const auto o = alone_then([&] {
+    return std::make_unique<Background>(
+        std::vector<std::string>{"/usr/bin/fio", "--name=neighbour", "--filename=" + shm.path() + "/bulk",
+                                 "--size=256M", "--rw=randwrite", "--bs=4k", "--direct=1", "--iodepth=16",
+                                 "--ioengine=libaio", "--numjobs=2", "--time_based", "--runtime=120"},
+        neighbour_->dir());
+  });
+  const Blame& d = o.blame_disturbed;
+  std::printf("neighbour on /dev/shm device: %s\n", describe(o.alone, o.disturbed, d, o.events).c_str());
+  const double neighbour_io = d.by(neighbour_->rel(), "neighbor_io");
+  EXPECT_LT(neighbour_io, 0.05 * d.window_s);
+  const double slower = d.window_s - o.blame_alone.window_s;
+  const double more_cpu = d.of("cpu") - o.blame_alone.of("cpu");
+  std::printf("slowdown %.1f ms, of which cpu %.1f ms\n", slower * 1e3, more_cpu * 1e3);
+  EXPECT_GT(slower, 0);
+  EXPECT_GT(more_cpu, 0.5 * slower) << "cpu must explain most of the slowdown";
+  expect_conservation(d, o.events);
+}
+
+TEST_F(BlameScenario, ThrottledVictimIsDevice) {
+  // An I/O limit on the victim's own cgroup: nobody else is on the device.
+  start_agent({"--victim=cgroup=" + victim_->rel()});
+  const VictimRun alone = run_victim(*victim_, disk_->path() + "/wal-alone", 100);
+  const Blame b1 = blame_of(*agent_, victim_->rel());
+  const std::size_t first = agent_->events().size();
+  VictimRun throttled;
+  {
+    IoLimit limit(*victim_, disk_->device(), 50);
+    throttled = run_victim(*victim_, disk_->path() + "/wal-throttled", 100);
+  }
+  const Blame d = blame_of(*agent_, victim_->rel()) - b1;
+  const auto events = events_since(*agent_, first);
+  std::printf("throttled victim: %s\n", describe(alone, throttled, d, events).c_str());
+  ASSERT_FALSE(events.empty());
+  const auto v = verdicts(events);
+  const int device_or_self = (v.count("device") ? v.at("device") : 0) + (v.count("self") ? v.at("self") : 0);
+  EXPECT_GE(device_or_self, static_cast<int>(events.size()) * 9 / 10);
+  EXPECT_EQ(d.of("neighbor_io"), 0) << "nobody else did I/O";
+  for (const auto& e : events) {
+    for (const auto& c : e.at("culprits")) EXPECT_NE(c.at("kind"), "neighbor_io") << e.dump();
+  }
+  expect_conservation(d, events);
+}
+
+TEST_F(BlameScenario, JournalPressureIsJournal) {
+  // A neighbour that creates, syncs and deletes small files on the victim's
+  // filesystem keeps jbd2 committing.
+  start_agent({"--victim=cgroup=" + victim_->rel(), "--slow-threshold=2ms"});
+  const std::string dir = disk_->path() + "/churn";
+  sh("mkdir -p " + dir);
+  const auto o = alone_then([&] {
+    return std::make_unique<Background>(
+        std::vector<std::string>{"/bin/sh", "-c",
+                                 "i=0; while :; do i=$((i+1)); dd if=/dev/zero of=" + dir +
+                                     "/f$((i%50)) bs=4k count=1 conv=fsync status=none; rm -f " + dir +
+                                     "/f$(((i+25)%50)); done"},
+        neighbour_->dir());
+  });
+  const Blame& d = o.blame_disturbed;
+  std::printf("journal pressure: %s\n", describe(o.alone, o.disturbed, d, o.events).c_str());
+  const double journal = d.of("journal");
+  std::printf("journal share %.3f (alone %.3f)\n", journal / d.window_s,
+              o.blame_alone.of("journal") / o.blame_alone.window_s);
+  EXPECT_GT(journal, 0.02 * d.window_s);
+  EXPECT_GT(journal / d.window_s, o.blame_alone.of("journal") / o.blame_alone.window_s);
+  // jbd2 is a kernel thread of the root cgroup: that is the journal's culprit.
+  EXPECT_GT(d.by("/", "journal"), 0.99 * journal);
+  expect_conservation(d, o.events);
+}
+
+}  // namespace
+}  // namespace stallwatch::test
