@@ -89,8 +89,12 @@ static __always_inline void blame_add(__u64 victim, __u64 culprit, __u32 dev, __
 			return;
 		}
 	}
-	__sync_fetch_and_add(&v->ns, ns);
-	__sync_fetch_and_add(&v->count, count);
+	/* Guarded: clang turns an atomic add of a constant 0 into an atomic
+	 * OR, which 5.10's verifier refuses ("BPF_STX uses reserved fields"). */
+	if (ns)
+		__sync_fetch_and_add(&v->ns, ns);
+	if (count)
+		__sync_fetch_and_add(&v->count, count);
 }
 
 static __always_inline __s64 nonneg(__s64 v)
@@ -335,9 +339,13 @@ static __always_inline void blame_epoch_add(struct sw_blame_slot *s, __u64 culpr
 			break;
 		}
 	}
-	__sync_fetch_and_add(&c->ns, ns);
-	__sync_fetch_and_add(&c->bytes, bytes);
-	__sync_fetch_and_add(&c->requests, requests);
+	/* Guarded like blame_add's: no atomic add of a constant 0. */
+	if (ns)
+		__sync_fetch_and_add(&c->ns, ns);
+	if (bytes)
+		__sync_fetch_and_add(&c->bytes, bytes);
+	if (requests)
+		__sync_fetch_and_add(&c->requests, requests);
 }
 
 /* A request leaves service: completed (done), requeued or forgotten. Its

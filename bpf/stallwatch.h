@@ -328,7 +328,7 @@ struct sw_blame_win {
 	/* Per kind; one more: kernel threads' I/O, shown as `other`, kept
 	 * apart because the blame map gets it per request. */
 	__u64 kinds[SW_BLAME__KINDS + 1];
-	char file[32];   /* basename */
+	char file[64];   /* basename (etcd WAL names are 37 characters) */
 };
 
 /* Key of the blame map: blamed time per (victim, culprit, device, kind). */
@@ -363,7 +363,7 @@ struct sw_blame_event {
 	struct sw_blame_culprit top[SW_BLAME_TOP];
 	struct sw_blame_culprit rest;
 	char comm[16];
-	char file[32];
+	char file[64];
 };
 
 #endif /* STALLWATCH_H */

@@ -42,10 +42,16 @@ Result<Loaded> load_all(Configs& configs, const Result<loader::Tracefs>& tracefs
     report.push_back({"blame", "off", true, "no blame windows (--blame-hook=off)"});
   } else {
     auto probes = loader::BlameProbes::load(configs.blame, report);
-    if (!probes) return std::unexpected(probes.error());
-    blame.emplace(std::move(*probes));
-    configs.fsync.blame_maps = blame->maps();
-    configs.block.blame_maps = blame->maps();
+    if (probes) {
+      blame.emplace(std::move(*probes));
+      configs.fsync.blame_maps = blame->maps();
+      configs.block.blame_maps = blame->maps();
+    } else if (configs.blame.hook != loader::BlameHook::kAuto) {
+      return std::unexpected(probes.error());
+    } else {
+      // Latency and I/O metrics do not need it: run without blame.
+      report.push_back({"blame", "off", true, "no blame windows: " + probes.error().message});
+    }
   }
   auto fsync = loader::FsyncProbes::load(configs.fsync, tracefs, report);
   if (!fsync) return std::unexpected(fsync.error());

@@ -2,6 +2,8 @@
 // own. Its WAL fdatasync histogram and ours must agree: counts exactly,
 // buckets within 2% of the total, and both must see a noisy neighbour.
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -100,6 +102,15 @@ struct Window {
   std::map<double, double> etcd, ours;
 };
 
+// (culprit cgroup, kind) -> blamed seconds of one victim cgroup.
+std::map<std::pair<std::string, std::string>, double> blamed(const Exposition& m, const std::string& victim) {
+  std::map<std::pair<std::string, std::string>, double> out;
+  for (const auto& s : m.all("stallwatch_fsync_blame_seconds_total", {{"victim_cgroup", victim}})) {
+    out[{s.labels.at("culprit_cgroup"), s.labels.at("kind")}] += s.value;
+  }
+  return out;
+}
+
 class EtcdOracle : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -155,7 +166,38 @@ TEST_F(EtcdOracle, WalFdatasyncCountsAndBucketsAgreeAndANeighbourShowsInBoth) {
     _exit(127);
   }
   std::this_thread::sleep_for(2s);
+  // etcd is a victim by default (comm=etcd): the blame must name the neighbour.
+  const auto victims = scrape_metrics(agent.port()).value("stallwatch_blame_victims", {{"kind", "processes"}});
+  EXPECT_GE(victims.value_or(0), 1) << "the agent did not find etcd";
+  const auto blamed0 = blamed(scrape_metrics(agent.port()), etcd_cg.rel());
+  const std::size_t first_event = agent.events().size();
   const Window noisy = measure(agent, etcd, etcd_cg, 150, "noisy");
+  auto blamed1 = blamed(scrape_metrics(agent.port()), etcd_cg.rel());
+  double all = 0;
+  for (auto& [key, v] : blamed1) {
+    v -= blamed0.count(key) ? blamed0.at(key) : 0;
+    all += v;
+  }
+  const double neighbour = blamed1[{noisy_cg.rel(), "neighbor_io"}];
+  std::printf("blame with neighbour: %.3f s of etcd's %.3f s blamed on %s (neighbor_io)\n", neighbour, all,
+              noisy_cg.rel().c_str());
+  for (const auto& [key, v] : blamed1) {
+    if (key.first != noisy_cg.rel()) {
+      EXPECT_LT(v, neighbour) << key.first << " " << key.second;
+    }
+  }
+  EXPECT_GT(neighbour, 0.5 * all);
+  int named = 0, slow = 0;
+  const auto lines = agent.events();
+  for (std::size_t i = first_event; i < lines.size(); ++i) {
+    const auto e = nlohmann::json::parse(lines[i]);
+    if (e["victim"]["cgroup"] != etcd_cg.rel()) continue;
+    ++slow;
+    named += !e["culprits"].empty() && e["culprits"][0]["cgroup"] == noisy_cg.rel() && e["verdict"] == "neighbor";
+  }
+  std::printf("slow events of etcd: %d, %d of them verdict neighbor naming %s first\n", slow, named,
+              noisy_cg.rel().c_str());
+  EXPECT_GT(named, slow / 2);
   kill(fio, SIGTERM);
   waitpid(fio, nullptr, 0);
 

@@ -22,7 +22,15 @@ in_cgroup() { # cgroup command...
   sh -c "echo \$\$ > /sys/fs/cgroup/$cg/cgroup.procs; exec $*"
 }
 
-/stallwatch run --fsync-hook=$hook --web.listen-address=127.0.0.1:$port 2>/tmp/agent-$hook.log &
+# Metric sum in microseconds, for seconds-valued samples.
+metric_us() {
+  metric "$@" > /dev/null
+  awk '{ s += $NF } END { printf "%d", s * 1000000 }' /tmp/sel.txt
+}
+
+mkdir -p /sys/fs/cgroup/v-$hook
+/stallwatch run --fsync-hook=$hook --web.listen-address=127.0.0.1:$port --victim=cgroup=/v-$hook \
+  --events-file=/tmp/events-$hook.jsonl 2>/tmp/agent-$hook.log &
 agent=$!
 i=0
 until wget -qO /dev/null "http://127.0.0.1:$port/healthz"; do
@@ -60,6 +68,19 @@ if wget -qO- "http://127.0.0.1:$port/metrics" | grep -q 'hook_info{mode="fentry"
 else
   check "no vfs_fsync without fentry" 0 "$(metric stallwatch_fsync_duration_seconds_count "$sel" 'op="vfs_fsync"')"
 fi
+
+# Blame: one window per victim call, on this kernel's scheduler hooks; the
+# windows' sum is the histogram's, and the kinds never sum past it.
+in_cgroup v-$hook /sw_fsync_helper /mnt --fdatasync 6 --fsync 2 > /dev/null
+vsel="victim_cgroup=\"/v-$hook\""
+check "blame windows" 8 "$(metric stallwatch_fsync_blame_windows_total "$vsel")"
+win=$(metric_us stallwatch_fsync_blame_window_seconds_total "$vsel")
+hist=$(metric_us stallwatch_fsync_duration_seconds_sum "cgroup=\"/v-$hook\"")
+kinds=$(metric_us stallwatch_fsync_blame_seconds_total "$vsel")
+diff=$((win > hist ? win - hist : hist - win))
+check "blame windows = histogram sum (1%)" yes "$([ $((diff * 100)) -le "$hist" ] && echo yes || echo "no: $win vs $hist us")"
+check "blame kinds <= windows" yes "$([ "$kinds" -le $((win + win / 100 + 1)) ] && echo yes || echo "no: $kinds vs $win us")"
+check "blame own_io seen" yes "$([ "$(metric_us stallwatch_fsync_blame_seconds_total "$vsel" 'kind="own_io"')" -gt 0 ] && echo yes || echo no)"
 
 # Block layer: exact O_DIRECT requests on the loop device, merging off.
 echo 2 > /sys/block/loop0/queue/nomerges

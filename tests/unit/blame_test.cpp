@@ -1,0 +1,217 @@
+// The blame engine's user-space half: verdict rules, victim selectors,
+// slow-event JSON, and the culprit budget of the metrics.
+#include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
+
+#include <nlohmann/json.hpp>
+
+#include "blame/slow_event.h"
+#include "blame/verdict.h"
+#include "blame/victims.h"
+#include "common/duration.h"
+#include "exporters/prometheus/render_blame.h"
+
+namespace {
+
+using stallwatch::blame::Kinds;
+using stallwatch::blame::verdict;
+using stallwatch::blame::VictimSelector;
+using stallwatch::identity::Labels;
+
+constexpr std::uint64_t kMs = 1'000'000;
+
+Kinds kinds(std::initializer_list<std::pair<sw_blame_kind, std::uint64_t>> parts) {
+  Kinds k{};
+  for (const auto& [kind, ns] : parts) k[kind] = ns;
+  return k;
+}
+
+TEST(Verdict, HalfTheWindowDecides) {
+  EXPECT_EQ(verdict(kinds({{SW_BLAME_NEIGHBOR_IO, 60 * kMs}, {SW_BLAME_OWN_IO, 40 * kMs}}), 100 * kMs), "neighbor");
+  EXPECT_EQ(verdict(kinds({{SW_BLAME_OWN_IO, 50 * kMs}}), 100 * kMs), "self");
+  EXPECT_EQ(verdict(kinds({{SW_BLAME_JOURNAL, 70 * kMs}}), 100 * kMs), "journal");
+  EXPECT_EQ(verdict(kinds({{SW_BLAME_DEVICE, 90 * kMs}}), 100 * kMs), "device");
+  EXPECT_EQ(verdict(kinds({{SW_BLAME_CPU, 51 * kMs}}), 100 * kMs), "cpu");
+}
+
+TEST(Verdict, WritebackIsSomeoneElsesData) {
+  EXPECT_EQ(verdict(kinds({{SW_BLAME_NEIGHBOR_IO, 30 * kMs}, {SW_BLAME_WRITEBACK, 30 * kMs}}), 100 * kMs),
+            "neighbor");
+}
+
+TEST(Verdict, NoSingleCauseIsMixed) {
+  EXPECT_EQ(verdict(kinds({{SW_BLAME_NEIGHBOR_IO, 40 * kMs}, {SW_BLAME_CPU, 40 * kMs}}), 100 * kMs), "mixed");
+  // `other` (the victim's own CPU work) is no cause.
+  EXPECT_EQ(verdict(kinds({{SW_BLAME_OTHER, 90 * kMs}}), 100 * kMs), "mixed");
+  EXPECT_EQ(verdict(Kinds{}, 0), "mixed");
+}
+
+TEST(VictimSelector, ParsesTheThreeKinds) {
+  auto comm = VictimSelector::parse("comm=etcd");
+  ASSERT_TRUE(comm);
+  EXPECT_TRUE(comm->matches_comm("etcd"));
+  EXPECT_FALSE(comm->matches_comm("etcdctl"));
+  auto glob = VictimSelector::parse("comm=etcd*");
+  ASSERT_TRUE(glob);
+  EXPECT_TRUE(glob->matches_comm("etcdctl"));
+
+  auto cg = VictimSelector::parse("cgroup=/kubepods.slice/*");
+  ASSERT_TRUE(cg);
+  EXPECT_TRUE(cg->matches(Labels{"", "", "", "/kubepods.slice/kubepods-burstable.slice"}));
+  EXPECT_FALSE(cg->matches(Labels{"", "", "", "/system.slice/etcd.service"}));
+  EXPECT_FALSE(cg->matches_comm("etcd"));
+
+  auto pod = VictimSelector::parse("pod=kube-system/etcd-*");
+  ASSERT_TRUE(pod);
+  EXPECT_TRUE(pod->matches(Labels{"kube-system", "etcd-cp-1", "etcd", "/kubepods/x"}));
+  EXPECT_FALSE(pod->matches(Labels{"default", "etcd-cp-1", "etcd", "/kubepods/x"}));
+  EXPECT_FALSE(pod->matches(Labels{"", "", "", "/kubepods/x"}));
+}
+
+TEST(VictimSelector, BadInputIsOneClearLine) {
+  for (const char* bad : {"etcd", "comm=", "pid=1", "cgroup=kubepods", "pod=etcd", "comm=averyverylongprocessname"}) {
+    auto s = VictimSelector::parse(bad);
+    ASSERT_FALSE(s) << bad;
+    EXPECT_NE(s.error().message.find(std::string("--victim '") + bad + "'"), std::string::npos)
+        << s.error().message;
+    EXPECT_EQ(s.error().message.find('\n'), std::string::npos);
+  }
+}
+
+TEST(Duration, UnitsAndErrors) {
+  EXPECT_EQ(*stallwatch::parse_duration_ns("10ms"), 10 * kMs);
+  EXPECT_EQ(*stallwatch::parse_duration_ns("1.5s"), 1500 * kMs);
+  EXPECT_EQ(*stallwatch::parse_duration_ns("250us"), 250'000U);
+  EXPECT_EQ(*stallwatch::parse_duration_ns("0ms"), 0U);
+  for (const char* bad : {"10", "ms", "-1ms", "10 ms", "2h", "5m", "nanms"}) {
+    EXPECT_FALSE(stallwatch::parse_duration_ns(bad)) << bad;
+  }
+}
+
+sw_blame_event sample_event() {
+  sw_blame_event e{};
+  e.start_ns = 1'000'000'000;
+  e.wall_ns = 40 * kMs;
+  e.victim = 10;
+  e.tgid = 77;
+  e.tid = 78;
+  e.disk = 7U << 20;
+  e.op = SW_OP_FDATASYNC;
+  e.file_class = SW_FILE_WAL;
+  e.kinds[SW_BLAME_NEIGHBOR_IO] = 30 * kMs;
+  e.kinds[SW_BLAME_OWN_IO] = 4 * kMs;
+  e.kinds[SW_BLAME_CPU] = 2 * kMs;
+  e.kinds[SW_BLAME_OTHER] = 4 * kMs;
+  // Completed inside the window: 10 ms of neighbour 20, 5 ms of neighbour 21.
+  e.top[0] = {20, 10 * kMs, 1 << 20, 1, SW_BLAME_NEIGHBOR_IO, {}};
+  e.top[1] = {21, 5 * kMs, 1 << 20, 1, SW_BLAME_NEIGHBOR_IO, {}};
+  std::strcpy(e.comm, "etcd");
+  std::snprintf(e.file, sizeof(e.file), "%s", "0000000000000001-0000000000000001.wal");
+  return e;
+}
+
+stallwatch::blame::EventContext context() {
+  return {[](std::uint64_t id) { return Labels{"ns", "pod-" + std::to_string(id), "c", "/cg" + std::to_string(id)}; },
+          [](std::uint32_t) { return std::string("loop0"); },
+          {{"fsync", "tracepoint"}, {"blame", "tp_btf"}},
+          0};
+}
+
+TEST(SlowEvent, CarriesTheWindowAndItsVerdict) {
+  const auto j = nlohmann::json::parse(stallwatch::blame::slow_event_json(sample_event(), context()));
+  EXPECT_EQ(j["event"], "slow_fsync");
+  EXPECT_EQ(j["verdict"], "neighbor");
+  EXPECT_EQ(j["op"], "fdatasync");
+  EXPECT_EQ(j["file_class"], "wal");
+  EXPECT_EQ(j["device"], "loop0");
+  EXPECT_EQ(j["victim"]["pod"], "pod-10");
+  EXPECT_EQ(j["victim"]["comm"], "etcd");
+  EXPECT_EQ(j["victim"]["pid"], 77);
+  EXPECT_DOUBLE_EQ(j["duration_ms"], 40.0);
+  EXPECT_DOUBLE_EQ(j["kinds_ms"]["neighbor_io"], 30.0);
+  EXPECT_EQ(j["hooks"]["blame"], "tp_btf");
+  EXPECT_EQ(j["time"], "1970-01-01T00:00:01.000000Z");
+}
+
+TEST(SlowEvent, CulpritsAddUpToTheirKind) {
+  // In-service time at close is shared 2:1 like the completed parts; own
+  // I/O with no completion in the window is the victim's own.
+  const auto j = nlohmann::json::parse(stallwatch::blame::slow_event_json(sample_event(), context()));
+  const auto& c = j["culprits"];
+  ASSERT_EQ(c.size(), 3U) << j.dump();
+  EXPECT_EQ(c[0]["cgroup"], "/cg20");
+  EXPECT_NEAR(c[0]["blamed_ms"].get<double>(), 20.0, 1e-6);
+  EXPECT_NEAR(c[0]["share"].get<double>(), 0.5, 1e-9);
+  EXPECT_EQ(c[1]["cgroup"], "/cg21");
+  EXPECT_NEAR(c[1]["blamed_ms"].get<double>(), 10.0, 1e-6);
+  EXPECT_EQ(c[2]["cgroup"], "/cg10");
+  EXPECT_EQ(c[2]["kind"], "own_io");
+  EXPECT_NEAR(c[2]["blamed_ms"].get<double>(), 4.0, 1e-6);
+  EXPECT_EQ(j["window"]["requests"], 2);
+}
+
+stallwatch::reader::Snapshot blame_snapshot(std::initializer_list<std::tuple<std::uint64_t, std::uint64_t, std::uint8_t, std::uint64_t>> rows) {
+  stallwatch::reader::Snapshot snap;
+  snap.blame = true;
+  for (const auto& [victim, culprit, kind, ns] : rows) {
+    stallwatch::reader::BlameSeries s;
+    s.key.victim = victim;
+    s.key.culprit = culprit;
+    s.key.dev = 7U << 20;
+    s.key.kind = kind;
+    s.val.ns = ns;
+    s.val.count = kind == SW_BLAME_WINDOW ? 1 : 0;
+    snap.blame_series.push_back(s);
+  }
+  return snap;
+}
+
+stallwatch::exporters::Labeler labeler() {
+  return {[](std::uint64_t id) { return Labels{"", "", "", "/cg" + std::to_string(id)}; },
+          [](std::uint32_t) { return std::string("loop0"); },
+          [](std::uint32_t) { return std::string(); },
+          false};
+}
+
+std::string text(const stallwatch::reader::Snapshot& snap, stallwatch::exporters::CulpritBudget& budget) {
+  return prometheus::TextSerializer().Serialize(
+      stallwatch::exporters::render_blame(snap, labeler(), budget, {1, 0, 3, 0}));
+}
+
+std::string series(const std::string& culprit, const std::string& kind) {
+  return R"(stallwatch_fsync_blame_seconds_total{victim_namespace="",victim_pod="",victim_container="",victim_cgroup="/cg1",culprit_namespace="",culprit_pod="",culprit_container="",culprit_cgroup=")" +
+         culprit + R"(",device="loop0",kind=")" + kind + R"("} )";
+}
+
+TEST(CulpritBudget, TopCulpritsKeepTheirSeriesTheRestFold) {
+  stallwatch::exporters::CulpritBudget budget(2);
+  auto snap = blame_snapshot({{1, 2, SW_BLAME_NEIGHBOR_IO, 3'000'000'000},
+                              {1, 3, SW_BLAME_NEIGHBOR_IO, 2'000'000'000},
+                              {1, 4, SW_BLAME_NEIGHBOR_IO, 1'000'000'000},
+                              {1, 0, SW_BLAME_CPU, 500'000'000},
+                              {1, 0, SW_BLAME_WINDOW, 7'000'000'000}});
+  std::string t = text(snap, budget);
+  EXPECT_NE(t.find(series("/cg2", "neighbor_io") + "3\n"), std::string::npos) << t;
+  EXPECT_NE(t.find(series("/cg3", "neighbor_io") + "2\n"), std::string::npos) << t;
+  EXPECT_NE(t.find(series("other", "neighbor_io") + "1\n"), std::string::npos) << t;
+  EXPECT_NE(t.find(series("", "cpu") + "0.5\n"), std::string::npos) << t;  // victim-only kinds always shown
+  EXPECT_EQ(t.find("/cg4"), std::string::npos);
+  EXPECT_NE(t.find("stallwatch_fsync_blame_window_seconds_total{victim_namespace=\"\",victim_pod=\"\",victim_container=\"\",victim_cgroup=\"/cg1\",device=\"loop0\"} 7\n"), std::string::npos) << t;
+
+  // cg4 overtakes them later: its series would be new, but the budget is
+  // spent; "other" only grows.
+  snap = blame_snapshot({{1, 2, SW_BLAME_NEIGHBOR_IO, 3'000'000'000},
+                         {1, 3, SW_BLAME_NEIGHBOR_IO, 2'000'000'000},
+                         {1, 4, SW_BLAME_NEIGHBOR_IO, 9'000'000'000}});
+  t = text(snap, budget);
+  EXPECT_NE(t.find(series("other", "neighbor_io") + "9\n"), std::string::npos) << t;
+  EXPECT_NE(t.find(series("/cg2", "neighbor_io") + "3\n"), std::string::npos) << t;
+}
+
+TEST(CulpritBudget, OffWhenTheEngineIsOff) {
+  stallwatch::exporters::CulpritBudget budget(2);
+  stallwatch::reader::Snapshot snap;
+  EXPECT_TRUE(stallwatch::exporters::render_blame(snap, labeler(), budget, {}).empty());
+}
+
+}  // namespace
