@@ -43,7 +43,10 @@ enum sw_drop {
 	SW_DROP_BLAME_SLOTS_FULL = 8,    /* more victims on one device than slots: no window */
 	SW_DROP_BLAME_WINDOWS_FULL = 9,  /* blame_win full: no window */
 	SW_DROP_BLAME_SERIES_FULL = 10,  /* blame map full: blamed time not counted */
-	SW_DROP__COUNT = 11,
+	SW_DROP_PROBE_INFLIGHT_FULL = 11, /* probe_socks / exec_start full: probe not timed */
+	SW_DROP_PROBE_SERIES_FULL = 12,  /* probe_hist full: probe not counted */
+	SW_DROP_PROBE_RINGBUF_FULL = 13, /* probe event not delivered */
+	SW_DROP__COUNT = 14,
 };
 
 /*
@@ -364,6 +367,112 @@ struct sw_blame_event {
 	struct sw_blame_culprit rest;
 	char comm[16];
 	char file[64];
+};
+
+/*
+ * Probes. The kubelet opens a fresh TCP connection per HTTP, TCP or gRPC
+ * probe; exec probes are processes the runtime starts inside a container.
+ */
+enum sw_probe_type {
+	SW_PROBE_TCP = 0,  /* connected, sent nothing */
+	SW_PROBE_HTTP = 1, /* sent a request (HTTP; gRPC health checks look the same) */
+	SW_PROBE_EXEC = 2,
+	SW_PROBE__TYPES = 3,
+};
+
+enum sw_probe_result {
+	SW_PROBE_SUCCESS = 0,
+	SW_PROBE_REFUSED = 1, /* RST to the SYN */
+	SW_PROBE_RESET = 2,   /* reset, or closed by the peer without an answer */
+	SW_PROBE_TIMEOUT = 3, /* the prober gave up first (exec: killed by a signal) */
+	SW_PROBE_FAILURE = 4, /* exec: non-zero exit status */
+	SW_PROBE__RESULTS = 5,
+};
+
+/* Probe buckets, finer near the kubelet's 1 s default timeout; upper bounds
+ * in ms, inclusive, then +Inf. */
+#define SW_PROBE_BUCKETS 17
+
+static inline __u64 sw_probe_bound_ms(__u32 i)
+{
+	switch (i) {
+	case 0: return 1;
+	case 1: return 5;
+	case 2: return 10;
+	case 3: return 25;
+	case 4: return 50;
+	case 5: return 100;
+	case 6: return 250;
+	case 7: return 500;
+	case 8: return 750;
+	case 9: return 900;
+	case 10: return 1000;
+	case 11: return 1100;
+	case 12: return 1500;
+	case 13: return 2000;
+	case 14: return 5000;
+	default: return 10000;
+	}
+}
+
+static inline __u32 sw_probe_bucket_index(__u64 ns)
+{
+	for (__u32 i = 0; i < SW_PROBE_BUCKETS - 1; i++) {
+		if (ns <= sw_probe_bound_ms(i) * SW_NSEC_PER_MSEC)
+			return i;
+	}
+	return SW_PROBE_BUCKETS - 1;
+}
+
+/* Key of probe_hist. Network probes: destination address and port, cgroup
+ * 0; exec probes: the container's cgroup, no address. */
+struct sw_probe_key {
+	__u8 addr[16];  /* IPv4 in the first 4 bytes (family 2), or IPv6 (family 10) */
+	__u64 cgroup;
+	__u16 port;     /* host order */
+	__u8 family;    /* AF_INET, AF_INET6; 0 for exec */
+	__u8 type;      /* enum sw_probe_type */
+	__u8 result;    /* enum sw_probe_result */
+	__u8 pad[3];
+};
+
+struct sw_probe_hist {
+	__u64 buckets[SW_PROBE_BUCKETS];
+	__u64 sum_ns;
+};
+
+/* A prober's connection in flight, value of probe_socks (by struct sock *). */
+struct sw_probe_sock {
+	__u64 start_ns;   /* SYN_SENT */
+	__u64 connect_ns; /* SYN_SENT -> ESTABLISHED; 0: never connected */
+	__u8 addr[16];
+	__u16 port;
+	__u8 family;
+	__u8 pad[5];
+};
+
+/* An exec probe in flight, value of exec_start (by tgid). */
+struct sw_exec_start {
+	__u64 start_ns;
+	__u64 cgroup;
+	char comm[16];
+};
+
+/* A slow or failing probe, through the probe_events ring buffer. */
+struct sw_probe_event {
+	__u64 start_ns;   /* CLOCK_MONOTONIC */
+	__u64 duration_ns;
+	__u64 connect_ns;
+	__u64 cgroup;     /* exec: the container's cgroup */
+	__u8 addr[16];
+	__u16 port;
+	__u8 family;
+	__u8 type;
+	__u8 result;
+	__u8 pad[3];
+	__s32 exit_code;  /* exec: status, or -signal */
+	__u32 pid;        /* exec: the probe process; else the prober */
+	char comm[16];
 };
 
 #endif /* STALLWATCH_H */

@@ -16,14 +16,6 @@ namespace {
 
 double ms(std::uint64_t ns) { return static_cast<double>(ns) / 1e6; }
 
-std::string rfc3339(std::int64_t realtime_ns) {
-  const std::time_t secs = realtime_ns / 1'000'000'000;
-  const auto micros = (realtime_ns % 1'000'000'000) / 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:06d}Z", tm, micros);
-}
-
 nlohmann::json identity_json(const identity::Labels& l) {
   return {{"namespace", l.ns}, {"pod", l.pod}, {"container", l.container}, {"cgroup", l.cgroup}};
 }
@@ -58,6 +50,14 @@ void scale_to_kinds(std::vector<sw_blame_culprit>& top, const sw_blame_event& e)
 
 }  // namespace
 
+std::string rfc3339(std::int64_t realtime_ns) {
+  const std::time_t secs = realtime_ns / 1'000'000'000;
+  const auto micros = (realtime_ns % 1'000'000'000) / 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:06d}Z", tm, micros);
+}
+
 std::int64_t realtime_offset_ns() {
   timespec mono{}, real{};
   clock_gettime(CLOCK_MONOTONIC, &mono);
@@ -65,7 +65,9 @@ std::int64_t realtime_offset_ns() {
   return (real.tv_sec - mono.tv_sec) * 1'000'000'000LL + (real.tv_nsec - mono.tv_nsec);
 }
 
-std::string slow_event_json(const sw_blame_event& e, const EventContext& ctx) {
+std::string slow_event_json(const sw_blame_event& e, const EventContext& ctx) { return slow_event(e, ctx).dump(); }
+
+nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
   Kinds kinds{};
   std::copy(std::begin(e.kinds), std::end(e.kinds), kinds.begin());
   nlohmann::json kinds_ms = nlohmann::json::object();
@@ -112,7 +114,7 @@ std::string slow_event_json(const sw_blame_event& e, const EventContext& ctx) {
       {"window", {{"requests", requests}, {"bytes", bytes}, {"overlapping_windows", e.overlapping}}},
       {"hooks", std::move(hooks)},
   };
-  return j.dump();
+  return j;
 }
 
 }  // namespace stallwatch::blame

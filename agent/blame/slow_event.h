@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "identity/identity.h"
 #include "stallwatch.h"
 
@@ -20,6 +22,8 @@ struct EventContext {
 };
 
 std::int64_t realtime_offset_ns();  // now
+nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx);
 std::string slow_event_json(const sw_blame_event& e, const EventContext& ctx);
+std::string rfc3339(std::int64_t realtime_ns);
 
 }  // namespace stallwatch::blame

@@ -79,6 +79,13 @@ int run_doctor(const Options& options) {
                           "); I/O blamed on the " +
                           (facts.cgroups.io_on_v2 ? "owning cgroup" : "submitting task's cgroup")
                     : std::string("off"));
+  line("probes", loaded->probe
+                     ? "TCP connections of '" + options.prober_comm + "' (HTTP, gRPC, TCP probes) and exec probes (" +
+                           std::string(loaded->probe->mode()) +
+                           "); an exec probe is a process started in a pod's cgroup by a parent outside it "
+                           "(the runtime's exec), timed exec to exit; kubectl exec counts too, and a container's "
+                           "own init (PID 1 of its namespace) does not"
+                     : std::string("off"));
   reader::MapFds fds{loaded->fsync.hist_fd(), loaded->fsync.drops_fd()};
   reader::MapReader maps(fds);
   auto test = run_fsync_selftest(maps, facts.cgroups.cgroup2_mount, loaded->fsync.io_uring(),
@@ -95,7 +102,8 @@ int run_doctor(const Options& options) {
   }
   line("verdict", "ok: stallwatch can run here (fsync: " + std::string(loaded->fsync.mode()) +
                       ", block: " + (loaded->block ? std::string(loaded->block->mode()) : "off") +
-                      ", blame: " + (loaded->blame ? std::string(loaded->blame->mode()) : "off") + ")");
+                      ", blame: " + (loaded->blame ? std::string(loaded->blame->mode()) : "off") +
+                      ", probe: " + (loaded->probe ? std::string(loaded->probe->mode()) : "off") + ")");
   return 0;
 }
 

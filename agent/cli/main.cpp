@@ -49,6 +49,9 @@ int main(int argc, char** argv) {
     sub->add_option("--blame-hook", opt.blame_hook,
                     "auto, tp_btf, raw_tp (scheduler hooks for victim threads), or off: no blame")
         ->capture_default_str();
+    sub->add_option("--probe-hook", opt.probe_hook,
+                    "auto, tp_btf, raw_tp (prober sockets and exec probes), or off")
+        ->capture_default_str();
     sub->add_option("--blame-map-entries", opt.blame_map_entries,
                     "bound on (victim, culprit, device, kind) blame series kept in the kernel")
         ->check(CLI::Range(1U, 1U << 20))
@@ -92,6 +95,12 @@ int main(int argc, char** argv) {
   run->add_option("--blame-top-culprits", opt.blame_top_culprits,
                   "culprits per victim with series of their own; the rest fold into culprit_cgroup=\"other\"")
       ->check(CLI::Range(1U, 1000U))
+      ->capture_default_str();
+  run->add_option("--prober-comm", opt.prober_comm,
+                  "process name of the prober whose connections are probes (k3s: k3s-server or k3s-agent)")
+      ->capture_default_str();
+  run->add_option("--probe-slow-threshold", opt.probe_slow_threshold,
+                  "a probe at least this long becomes an event, as does every failing one")
       ->capture_default_str();
   auto* doctor = app.add_subcommand("doctor", "Say what this host supports and which hooks load");
   add_hook_options(doctor);

@@ -28,6 +28,10 @@ struct Options {
   std::string state_dir = "/var/lib/stallwatch";
   std::uint32_t blame_map_entries = 4096;
   std::uint32_t blame_top_culprits = 10;
+  // probes
+  std::string probe_hook = "auto";
+  std::string prober_comm = "kubelet";
+  std::string probe_slow_threshold = "500ms";
 };
 
 int run_agent(const Options& options);

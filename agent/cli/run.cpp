@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "blame/probe_event.h"
 #include "blame/slow_event.h"
 #include "blame/victims.h"
 #include "cli/options.h"
@@ -18,6 +19,7 @@
 #include "exporters/prometheus/metrics_server.h"
 #include "identity/device_names.h"
 #include "identity/identity.h"
+#include "identity/pod_addresses.h"
 #include "loader/cgroup_probes.h"
 #include "loader/host_facts.h"
 #include "loader/libbpf_owners.h"
@@ -85,7 +87,7 @@ int run_agent(const Options& options) {
   }
   configs->block.blame_owner = facts.cgroups.io_on_v2;
   std::unique_ptr<exporters::EventLog> event_log;
-  if (configs->blame.hook != loader::BlameHook::kOff) {
+  if (configs->blame.hook != loader::BlameHook::kOff || configs->probe.hook != loader::ProbeHook::kOff) {
     auto log = exporters::EventLog::open(options.events_file.empty()
                                              ? exporters::default_events_path(options.state_dir)
                                              : options.events_file);
@@ -120,6 +122,10 @@ int run_agent(const Options& options) {
       fds.blk_drops = block->drops_fd();
     }
     if (cgroup_probes) fds.cgroup_drops = cgroup_probes->drops_fd();
+    if (loaded->probe) {
+      fds.probe_hist = loaded->probe->hist_fd();
+      fds.probe_drops = loaded->probe->drops_fd();
+    }
     if (loaded->blame) {
       fds.blame = loaded->blame->maps().blame;
       fds.blame_dev = loaded->blame->maps().blame_dev;
@@ -187,13 +193,34 @@ int run_agent(const Options& options) {
   if (block) hooks.push_back({"block_attribution", block_owner ? "owner" : "submitter"});
   hooks.push_back({"cgroup_events", cgroup_probes ? std::string(cgroup_probes->mode()) : "off"});
   hooks.push_back({"blame", loaded->blame ? std::string(loaded->blame->mode()) : "off"});
+  hooks.push_back({"probe", loaded->probe ? std::string(loaded->probe->mode()) : "off"});
   auto collector = std::make_shared<exporters::AgentCollector>(
       [&maps] { return maps.snapshot(); }, std::move(labeler),
       [identity] { return exporters::IdentityStats{identity->tracked(), identity->series_dropped()}; },
       hooks, build_info(), selftest_rows);
 
   std::unique_ptr<blame::Victims> victims;
-  std::unique_ptr<reader::RingEvents> slow_events;
+  std::unique_ptr<reader::RingEvents> slow_events, probe_events;
+  blame::SlowFsyncHistory fsync_history;
+  auto addresses = std::make_shared<identity::PodAddresses>(
+      "/proc", options.cgroup_root.empty() ? facts.cgroups.cgroup2_mount : options.cgroup_root);
+  std::unique_ptr<blame::ProbeEventQueue> probe_queue;
+  if (loaded->probe) {
+    addresses->refresh(*identity);
+    const auto namer = [addresses](const identity::Address& a, int family) { return addresses->lookup(a, family); };
+    collector->enable_probes(namer);
+    probe_queue = std::make_unique<blame::ProbeEventQueue>(
+        blame::ProbeContext{[identity](std::uint64_t id) { return identity->labels(id); }, namer,
+                            blame::realtime_offset_ns()},
+        fsync_history, [log = event_log.get()](const std::string& line) { log->write(line); });
+    auto events = reader::RingEvents::start_typed<sw_probe_event>(
+        loaded->probe->events_fd(), [q = probe_queue.get()](const sw_probe_event& e) { q->push(e); });
+    if (!events) {
+      spdlog::error("{}", events.error().message);
+      return 1;
+    }
+    probe_events = std::move(*events);
+  }
   std::atomic<std::size_t> victim_processes{0}, victim_cgroups{0};
   if (loaded->blame) {
     victims = std::make_unique<blame::Victims>(configs->victims, loaded->blame->maps().victim_tasks,
@@ -205,8 +232,10 @@ int run_agent(const Options& options) {
     for (const auto& h : hooks) ctx.hooks.emplace_back(h.subsystem, h.mode);
     auto events = reader::RingEvents::start_typed<sw_blame_event>(
         loaded->blame->maps().blame_events,
-        [ctx = std::move(ctx), log = event_log.get()](const sw_blame_event& e) {
-          log->write(blame::slow_event_json(e, ctx));
+        [ctx = std::move(ctx), log = event_log.get(), history = &fsync_history](const sw_blame_event& e) {
+          const auto event = blame::slow_event(e, ctx);
+          log->write(event.dump());
+          history->add(event, e.start_ns, e.start_ns + e.wall_ns);
         });
     if (!events) {
       spdlog::error("{}", events.error().message);
@@ -271,6 +300,10 @@ int run_agent(const Options& options) {
   // Victims are re-resolved every second: a new etcd is followed within one.
   const int sig = wait_for_stop_signal(std::chrono::seconds(1), [&] {
     refresh_victims();
+    if (probe_queue) {
+      addresses->refresh(*identity);
+      probe_queue->flush(blame::monotonic_ns());
+    }
     if (const auto n = maps.sweep(kStaleRequest, kStaleBio); n) {
       spdlog::warn("freed {} block requests that never completed", n);
     }
@@ -287,6 +320,8 @@ int run_agent(const Options& options) {
   spdlog::debug("metrics server stopped");
   cgroup_events.reset();  // ring buffers before the programs that feed them
   slow_events.reset();
+  probe_events.reset();
+  if (probe_queue) probe_queue->flush(0, true);
   cgroup_probes = fail("stopped");
   loaded = fail("stopped");
   spdlog::debug("programs detached");

@@ -26,6 +26,14 @@ Result<Configs> parse_configs(const Options& options) {
   auto slow = parse_duration_ns(options.slow_threshold);
   if (!slow) return fail("--slow-threshold: " + slow.error().message);
   c.fsync.slow_ns = *slow;
+  auto probe_hook = loader::parse_probe_hook(options.probe_hook);
+  if (!probe_hook) return std::unexpected(probe_hook.error());
+  if (options.prober_comm.empty() || options.prober_comm.size() > 15) {
+    return fail("--prober-comm '" + options.prober_comm + "': a process name is 1 to 15 characters");
+  }
+  auto probe_slow = parse_duration_ns(options.probe_slow_threshold);
+  if (!probe_slow) return fail("--probe-slow-threshold: " + probe_slow.error().message);
+  c.probe = {*probe_hook, options.prober_comm, *probe_slow};
   const identity::DeviceNames names;
   for (const auto& name : options.devices) {
     auto dev = names.disk_by_name(name);
@@ -55,7 +63,19 @@ Result<Loaded> load_all(Configs& configs, const Result<loader::Tracefs>& tracefs
   }
   auto fsync = loader::FsyncProbes::load(configs.fsync, tracefs, report);
   if (!fsync) return std::unexpected(fsync.error());
-  Loaded loaded{std::move(blame), std::move(*fsync), std::nullopt};
+  Loaded loaded{std::move(blame), std::move(*fsync), std::nullopt, std::nullopt};
+  if (configs.probe.hook == loader::ProbeHook::kOff) {
+    report.push_back({"probe", "off", true, "probes not traced (--probe-hook=off)"});
+  } else {
+    auto probe = loader::ProbeProbes::load(configs.probe, report);
+    if (probe) {
+      loaded.probe.emplace(std::move(*probe));
+    } else if (configs.probe.hook != loader::ProbeHook::kAuto) {
+      return std::unexpected(probe.error());
+    } else {
+      report.push_back({"probe", "off", true, "probes not traced: " + probe.error().message});
+    }
+  }
   if (configs.block.hook == loader::BlockHook::kOff) {
     report.push_back({"block", "off", true, "block layer not traced (--block-hook=off)"});
     return loaded;

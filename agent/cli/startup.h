@@ -9,6 +9,7 @@
 #include "loader/blame_probes.h"
 #include "loader/blkio_probes.h"
 #include "loader/fsync_probes.h"
+#include "loader/probe_probes.h"
 #include "loader/tracefs.h"
 
 namespace stallwatch::cli {
@@ -18,6 +19,7 @@ struct Configs {
   loader::BlockConfig block;
   loader::BlameConfig blame;
   std::vector<blame::VictimSelector> victims;
+  loader::ProbeConfig probe;
 };
 
 // Usage errors (unknown hook, unknown device) before anything loads.
@@ -27,6 +29,7 @@ struct Loaded {
   std::optional<loader::BlameProbes> blame;  // empty with --blame-hook=off; loads first
   loader::FsyncProbes fsync;
   std::optional<loader::BlockProbes> block;  // empty with --block-hook=off
+  std::optional<loader::ProbeProbes> probe;  // empty with --probe-hook=off or where it cannot load
 };
 
 // Loads every subsystem; report gets one line per rung tried. The blame

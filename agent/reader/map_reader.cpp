@@ -92,6 +92,15 @@ Result<Snapshot> MapReader::snapshot() const {
     if (!ok) return std::unexpected(ok.error());
     if (auto d = add_drops(fds_.blame_drops, ncpus_, snap.drops); !d) return std::unexpected(d.error());
   }
+  if (fds_.probe_hist >= 0) {
+    snap.probes = true;
+    ok = for_each_entry<sw_probe_key, sw_probe_hist>(
+        fds_.probe_hist, ncpus, "probe_hist", [&](const sw_probe_key& k, std::span<const sw_probe_hist> v) {
+          snap.probe_series.push_back({k, merge_percpu(v)});
+        });
+    if (!ok) return std::unexpected(ok.error());
+    if (auto d = add_drops(fds_.probe_drops, ncpus_, snap.drops); !d) return std::unexpected(d.error());
+  }
   if (fds_.blk_hist < 0) return snap;
   snap.block = true;
   ok = for_each_entry<sw_blk_hist_key, sw_hist>(
@@ -170,13 +179,21 @@ std::uint64_t MapReader::forget(const std::vector<std::uint64_t>& cgroup_ids) {
       });
   }
   for (const auto& k : io_keys) freed += bpf_map_delete_elem(fds_.blk_io, &k) == 0;
-  if (fds_.blame < 0) return freed;
   std::vector<sw_blame_key> blame_keys;
-  (void)for_each_entry<sw_blame_key, sw_blame_val>(
+  if (fds_.blame >= 0) {
+    (void)for_each_entry<sw_blame_key, sw_blame_val>(
       fds_.blame, ncpus, "blame", [&](const sw_blame_key& k, std::span<const sw_blame_val>) {
         if (gone.count(k.victim) || gone.count(k.culprit)) blame_keys.push_back(k);
       });
+  }
   for (const auto& k : blame_keys) freed += bpf_map_delete_elem(fds_.blame, &k) == 0;
+  if (fds_.probe_hist < 0) return freed;
+  std::vector<sw_probe_key> probe_keys;
+  (void)for_each_entry<sw_probe_key, sw_probe_hist>(
+      fds_.probe_hist, ncpus, "probe_hist", [&](const sw_probe_key& k, std::span<const sw_probe_hist>) {
+        if (k.cgroup && gone.count(k.cgroup)) probe_keys.push_back(k);
+      });
+  for (const auto& k : probe_keys) freed += bpf_map_delete_elem(fds_.probe_hist, &k) == 0;
   return freed;
 }
 

@@ -24,6 +24,8 @@ struct MapFds {
   int blame = -1;
   int blame_dev = -1;
   int blame_drops = -1;
+  int probe_hist = -1;
+  int probe_drops = -1;
 };
 
 class MapReader {

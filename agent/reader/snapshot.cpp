@@ -22,6 +22,35 @@ Histogram& Histogram::operator+=(const Histogram& other) {
   return *this;
 }
 
+sw_probe_hist merge_percpu(std::span<const sw_probe_hist> per_cpu) {
+  sw_probe_hist total{};
+  for (const auto& h : per_cpu) {
+    for (std::size_t i = 0; i < SW_PROBE_BUCKETS; ++i) total.buckets[i] += h.buckets[i];
+    total.sum_ns += h.sum_ns;
+  }
+  return total;
+}
+
+std::string probe_type_name(std::uint32_t type) {
+  switch (type) {
+    case SW_PROBE_TCP: return "tcp";
+    case SW_PROBE_HTTP: return "http";
+    case SW_PROBE_EXEC: return "exec";
+    default: return "type_" + std::to_string(type);
+  }
+}
+
+std::string probe_result_name(std::uint32_t result) {
+  switch (result) {
+    case SW_PROBE_SUCCESS: return "success";
+    case SW_PROBE_REFUSED: return "refused";
+    case SW_PROBE_RESET: return "reset";
+    case SW_PROBE_TIMEOUT: return "timeout";
+    case SW_PROBE_FAILURE: return "failure";
+    default: return "result_" + std::to_string(result);
+  }
+}
+
 sw_blame_val merge_percpu(std::span<const sw_blame_val> per_cpu) {
   sw_blame_val total{};
   for (const auto& v : per_cpu) {
@@ -109,6 +138,9 @@ DropName drop_name(std::uint32_t drop) {
     case SW_DROP_BLAME_SLOTS_FULL: return {"blame", "victim_slots_full"};
     case SW_DROP_BLAME_WINDOWS_FULL: return {"blame", "window_map_full"};
     case SW_DROP_BLAME_SERIES_FULL: return {"blame", "series_map_full"};
+    case SW_DROP_PROBE_INFLIGHT_FULL: return {"probe", "inflight_map_full"};
+    case SW_DROP_PROBE_SERIES_FULL: return {"probe", "series_map_full"};
+    case SW_DROP_PROBE_RINGBUF_FULL: return {"probe", "ringbuf_full"};
     default: return {"unknown", "unknown"};
   }
 }

@@ -22,6 +22,8 @@ static_assert(sizeof(sw_blk_sector_key) == 16, "sw_blk_sector_key layout is ABI"
 static_assert(sizeof(sw_blame_key) == 24, "sw_blame_key layout is ABI with blame.bpf.h");
 static_assert(sizeof(sw_blame_val) == 16, "sw_blame_val layout is ABI");
 static_assert(sizeof(sw_blame_culprit) == 40, "sw_blame_culprit layout is ABI");
+static_assert(sizeof(sw_probe_key) == 32, "sw_probe_key layout is ABI with probe.bpf.c");
+static_assert(sizeof(sw_probe_hist) == 8 * (SW_PROBE_BUCKETS + 1), "sw_probe_hist layout is ABI");
 
 // Upper bounds of the histogram buckets in seconds, +Inf excluded.
 std::array<double, SW_HIST_BUCKETS - 1> bucket_bounds_seconds();
@@ -38,6 +40,7 @@ struct Histogram {
 Histogram merge_percpu(std::span<const sw_hist> per_cpu);
 sw_blk_io merge_percpu(std::span<const sw_blk_io> per_cpu);
 sw_blame_val merge_percpu(std::span<const sw_blame_val> per_cpu);
+sw_probe_hist merge_percpu(std::span<const sw_probe_hist> per_cpu);
 
 struct FsyncSeries {
   std::uint64_t cgroup_id = 0;
@@ -64,6 +67,11 @@ struct BlameSeries {
   sw_blame_val val{};
 };
 
+struct ProbeSeries {
+  sw_probe_key key{};
+  sw_probe_hist hist{};
+};
+
 struct Snapshot {
   std::vector<FsyncSeries> fsync;
   bool block = false;  // block subsystem on
@@ -76,6 +84,8 @@ struct Snapshot {
   bool cgroup_events = false;                 // cgroup mkdir/rmdir traced
   bool blame = false;                         // blame engine on
   std::vector<BlameSeries> blame_series;
+  bool probes = false;                        // probe tracing on
+  std::vector<ProbeSeries> probe_series;
 };
 
 // The `op` label of an enum sw_fsync_op value ("op_<n>" for one this build
@@ -85,6 +95,8 @@ std::string block_op_name(std::uint32_t op);
 std::string file_class_name(std::uint32_t file_class);
 std::string block_phase_name(std::uint32_t phase);
 std::string submitter_kind_name(std::uint32_t kind);
+std::string probe_type_name(std::uint32_t type);
+std::string probe_result_name(std::uint32_t result);
 
 struct DropName {
   const char* source;

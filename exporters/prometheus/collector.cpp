@@ -19,6 +19,8 @@ void AgentCollector::enable_blame(std::shared_ptr<CulpritBudget> budget, std::fu
   blame_stats_ = std::move(stats);
 }
 
+void AgentCollector::enable_probes(AddressNamer addresses) { addresses_ = std::move(addresses); }
+
 std::vector<prometheus::MetricFamily> AgentCollector::Collect() const {
   auto families = render_agent_info(hooks_, build_, selftest_);
   auto snap = source_();
@@ -30,7 +32,9 @@ std::vector<prometheus::MetricFamily> AgentCollector::Collect() const {
   for (auto part : {render_fsync(*snap, labeler_), render_block(*snap, labeler_), render_lost(*snap),
                     render_identity(identity_()),
                     budget_ ? render_blame(*snap, labeler_, *budget_, blame_stats_())
-                            : std::vector<prometheus::MetricFamily>{}}) {
+                            : std::vector<prometheus::MetricFamily>{},
+                    addresses_ ? render_probes(*snap, labeler_, addresses_)
+                               : std::vector<prometheus::MetricFamily>{}}) {
     families.insert(families.end(), std::make_move_iterator(part.begin()),
                     std::make_move_iterator(part.end()));
   }

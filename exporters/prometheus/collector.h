@@ -7,6 +7,7 @@
 #include "common/result.h"
 #include "exporters/prometheus/render.h"
 #include "exporters/prometheus/render_blame.h"
+#include "exporters/prometheus/render_probes.h"
 
 #include <memory>
 
@@ -22,6 +23,9 @@ class AgentCollector : public prometheus::Collectable {
   // Blame series, bounded by budget; stats says what the victims are now.
   void enable_blame(std::shared_ptr<CulpritBudget> budget, std::function<BlameStats()> stats);
 
+  // Probe series; addresses names the pods of probe destinations.
+  void enable_probes(AddressNamer addresses);
+
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
@@ -33,6 +37,7 @@ class AgentCollector : public prometheus::Collectable {
   std::vector<SelfTestInfo> selftest_;
   std::shared_ptr<CulpritBudget> budget_;
   std::function<BlameStats()> blame_stats_;
+  AddressNamer addresses_;
 };
 
 }  // namespace stallwatch::exporters

@@ -154,6 +154,7 @@ std::vector<MetricFamily> render_lost(const reader::Snapshot& snap) {
     if (!snap.block && std::string(name.source) == "block") continue;
     if (!snap.cgroup_events && std::string(name.source) == "cgroup") continue;
     if (!snap.blame && std::string(name.source) == "blame") continue;
+    if (!snap.probes && std::string(name.source) == "probe") continue;
     ClientMetric m = with_labels({{"reason", name.reason}, {"source", name.source}});
     m.counter.value = static_cast<double>(snap.drops[i]);
     lost.metric.push_back(std::move(m));
