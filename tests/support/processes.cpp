@@ -22,6 +22,8 @@ std::string agent_binary() { return STALLWATCH_BIN; }
 std::string fsync_helper() { return SW_FSYNC_HELPER; }
 std::string block_helper() { return SW_BLOCK_HELPER; }
 std::string victim_helper() { return SW_VICTIM_HELPER; }
+std::string probe_server() { return SW_PROBE_SERVER; }
+std::string prober() { return SW_PROBER; }
 
 namespace {
 

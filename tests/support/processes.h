@@ -13,6 +13,8 @@ std::string agent_binary();   // the stallwatch executable under test
 std::string fsync_helper();   // tests/helpers/fsync_helper.c
 std::string block_helper();   // tests/helpers/block_helper.c
 std::string victim_helper();  // tests/helpers/victim_helper.c
+std::string probe_server();   // tests/helpers/probe_server.c
+std::string prober();         // tests/helpers/prober.c
 
 struct Exit {
   int code = -1;    // exit status, or -1 when killed by a signal
