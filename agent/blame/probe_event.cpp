@@ -101,7 +101,12 @@ void ProbeEventQueue::flush(std::uint64_t now_ns, bool flush_all) {
       pending_.pop_front();
     }
   }
-  for (const auto& e : ready) write_(probe_event(e, ctx_, fsyncs_).dump());
+  for (const auto& e : ready) {
+    // A process that entered some cgroup from outside is an exec probe
+    // only in a pod's; systemd starting a service is not one.
+    if (e.type == SW_PROBE_EXEC && ctx_.labels(e.cgroup).pod.empty()) continue;
+    write_(probe_event(e, ctx_, fsyncs_).dump());
+  }
 }
 
 }  // namespace stallwatch::blame

@@ -116,10 +116,14 @@ void wait_victims(const Agent& agent, const std::string& kind, double n) {
   FAIL() << "agent never saw " << n << " victim " << kind;
 }
 
+// The slow-fsync events written since line `first` (probe events left out).
 std::vector<nlohmann::json> events_since(const Agent& agent, std::size_t first) {
   std::vector<nlohmann::json> out;
   const auto lines = agent.events();
-  for (std::size_t i = first; i < lines.size(); ++i) out.push_back(nlohmann::json::parse(lines[i]));
+  for (std::size_t i = first; i < lines.size(); ++i) {
+    auto j = nlohmann::json::parse(lines[i]);
+    if (j.at("event") == "slow_fsync") out.push_back(std::move(j));
+  }
   return out;
 }
 

@@ -120,7 +120,7 @@ std::vector<std::string> Agent::events() const {
 }
 
 Background::Background(const std::vector<std::string>& argv, const std::string& cgroup_dir)
-    : out_path_(temp_path("bg.out")) {
+    : out_path_(temp_path("bg.out")), cgroup_dir_(cgroup_dir.substr(0, cgroup_dir.find('\n'))) {
   pid_ = spawn(argv, out_path_, out_path_, cgroup_dir);
 }
 
@@ -132,7 +132,16 @@ Background::~Background() {
 void Background::stop() {
   if (pid_ <= 0) return;
   kill(-pid_, SIGKILL);  // its process group: a shell loop's children too
+  // Processes that left the group (fio's job processes) are still in the
+  // cgroup: cgroup.kill (5.14+) ends them all.
+  if (!cgroup_dir_.empty()) std::ofstream(cgroup_dir_ + "/cgroup.kill") << "1";
   waitpid(pid_, nullptr, 0);
+  for (int i = 0; i < 400 && !cgroup_dir_.empty(); ++i) {
+    std::ifstream procs(cgroup_dir_ + "/cgroup.procs");
+    std::string pid;
+    if (!std::getline(procs, pid)) break;
+    std::this_thread::sleep_for(5ms);
+  }
   // Children of the group may outlive the leader by a moment.
   for (int i = 0; i < 200 && kill(-pid_, 0) == 0; ++i) std::this_thread::sleep_for(5ms);
   pid_ = -1;

@@ -49,7 +49,8 @@ class Agent {
 };
 
 // A process running while a test does something else, in cgroup_dir when
-// given; its whole process group is killed by stop() or the destructor.
+// given (then its only tenant); its process group, and everything in that
+// cgroup, is killed by stop() or the destructor.
 class Background {
  public:
   Background(const std::vector<std::string>& argv, const std::string& cgroup_dir = "");
@@ -62,6 +63,7 @@ class Background {
  private:
   pid_t pid_ = -1;
   std::string out_path_;
+  std::string cgroup_dir_;  // killed whole on stop(): the process is its only tenant
 };
 
 // Runs argv to completion with its output captured.

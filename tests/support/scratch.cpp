@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "support/shell.h"
 
@@ -59,7 +60,16 @@ TestCgroup::TestCgroup(const std::string& name) {
 }
 
 TestCgroup::~TestCgroup() {
-  // Processes were waited for already; move stragglers out so rmdir works.
+  // Processes were waited for already; stragglers (a helper's own children)
+  // are killed where the kernel can (cgroup.kill, 5.14+), else moved out so
+  // rmdir works.
+  std::ofstream(dir_ + "/cgroup.kill") << "1";
+  for (int i = 0; i < 200; ++i) {
+    std::ifstream left(dir_ + "/cgroup.procs");
+    std::string any;
+    if (!std::getline(left, any)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   std::ifstream procs(dir_ + "/cgroup.procs");
   std::string pid;
   const std::string root_procs = cgroup2_mount() + "/cgroup.procs";
