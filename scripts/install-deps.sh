@@ -14,7 +14,8 @@ test_deps=(
   libgtest-dev libgmock-dev libbenchmark-dev
   liburing-dev       # io_uring in the workload helper
   prometheus         # promtool checks every live scrape
-  libbpf-tools fio   # biolatency as the block peer oracle; fio for the benchmark
+  libbpf-tools fio   # biolatency as the block peer oracle; fio for the neighbours and benchmarks
+  iproute2 wrk       # network namespaces for the probe tests; wrk for the probe benchmark
   libclang-rt-14-dev # libFuzzer for the identity parser fuzz target
   runc busybox-static  # a real container for the identity tests
   etcd-server etcd-client  # etcd as the oracle (e2e)

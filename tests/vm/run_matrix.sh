@@ -26,7 +26,8 @@ for lib in $(ldd "$build/agent/stallwatch" | grep -oE '/[^ ]+\.so[^ ]*'); do
   mkdir -p "$common$(dirname "$lib")"
   cp -L "$lib" "$common$lib"
 done
-cp "$build/tests/sw_fsync_helper" "$build/tests/sw_block_helper" "$common/"
+cp "$build/tests/sw_fsync_helper" "$build/tests/sw_block_helper" "$build/tests/sw_probe_server" \
+  "$build/tests/sw_prober" "$common/"
 install -m 755 "$here/init.sh" "$common/init"
 install -m 755 "$here/vm_suite.sh" "$common/vm_suite.sh"
 truncate -s 48M "$common/ext4.img"

@@ -82,6 +82,20 @@ check "blame windows = histogram sum (1%)" yes "$([ $((diff * 100)) -le "$hist" 
 check "blame kinds <= windows" yes "$([ "$kinds" -le $((win + win / 100 + 1)) ] && echo yes || echo "no: $kinds vs $win us")"
 check "blame own_io seen" yes "$([ "$(metric_us stallwatch_fsync_blame_seconds_total "$vsel" 'kind="own_io"')" -gt 0 ] && echo yes || echo no)"
 
+# Probes: a prober named kubelet against a loopback server (no pod here:
+# the address is the label) and a closed port; another comm is not counted.
+/sw_probe_server 18080 ok > /tmp/server.log 2>&1 &
+server=$!
+i=0
+until grep -q listening /tmp/server.log || [ $i -gt 50 ]; do i=$((i + 1)); sleep 0.1; done
+/sw_prober --count 4 http:127.0.0.1:18080 tcp:127.0.0.1:18080 http:127.0.0.1:18089 > /dev/null
+/sw_prober --comm curl --count 3 http:127.0.0.1:18080 > /dev/null
+kill $server
+psel='pod="127.0.0.1"'
+check "probe http success" 4 "$(metric stallwatch_probe_results_total "$psel" 'type="http"' 'port="18080"' 'result="success"')"
+check "probe tcp success" 4 "$(metric stallwatch_probe_results_total "$psel" 'type="tcp"' 'port="18080"' 'result="success"')"
+check "probe refused" 4 "$(metric stallwatch_probe_results_total "$psel" 'port="18089"' 'result="refused"')"
+
 # Block layer: exact O_DIRECT requests on the loop device, merging off.
 echo 2 > /sys/block/loop0/queue/nomerges
 dd if=/dev/zero of=/mnt/blk-$hook bs=1M count=4 2>/dev/null && sync
