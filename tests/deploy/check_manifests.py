@@ -53,7 +53,8 @@ MOUNTS = {  # mountPath -> must be read-only
 for variant in ("privileged", "least-privilege"):
     docs = resources(os.path.join(root, variant))
     kinds = sorted(d["kind"] for d in docs)
-    check(kinds == ["DaemonSet", "Namespace", "PodMonitor", "Service", "ServiceAccount"], f"{variant}: kinds {kinds}")
+    check(kinds == ["DaemonSet", "Namespace", "PodMonitor", "PrometheusRule", "Service", "ServiceAccount"],
+          f"{variant}: kinds {kinds}")
     ds = next(d for d in docs if d["kind"] == "DaemonSet")
     pod = ds["spec"]["template"]["spec"]
     c = pod["containers"][0]
