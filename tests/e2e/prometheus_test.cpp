@@ -70,6 +70,11 @@ class Prometheus {
       return nlohmann::json::array();
     }
   }
+  // The whole /api/v1/query answer (status, error, data).
+  nlohmann::json answer(const std::string& promql) const {
+    const auto r = http_get(port_, "/api/v1/query?query=" + url_encode(promql));
+    return nlohmann::json::parse(r.body, nullptr, false);
+  }
   // Prometheus's own /metrics, not what it stored.
   Exposition self_metrics() const { return scrape_metrics(port_); }
   static double first_value(const nlohmann::json& result) {
@@ -127,6 +132,67 @@ TEST(RealPrometheus, ScrapesCleanlyAndAnswersQuantileQueries) {
   EXPECT_GE(Prometheus::first_value(prom.query(scrapes)), 5.0);
   EXPECT_EQ(Prometheus::first_value(prom.query("count(stallwatch_build_info)")), 1.0);
   EXPECT_GE(Prometheus::first_value(prom.query("count(stallwatch_hook_info)")), 3.0);
+}
+
+// Grafana's variables, as the dashboard's own defaults would set them.
+std::string as_grafana_would(std::string expr) {
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"$__rate_interval", "10s"},
+                                 {"$instance", ".*"}}) {
+    for (auto at = expr.find(from); at != std::string::npos; at = expr.find(from, at + to.size())) {
+      expr.replace(at, from.size(), to);
+    }
+  }
+  return expr;
+}
+
+// Every panel of the Grafana dashboard, against a real Prometheus that
+// scraped a real agent during a scenario with a victim, a noisy neighbour,
+// block I/O and probes (some refused): every query parses and has data.
+TEST(RealPrometheus, EveryDashboardQueryAnswers) {
+  SW_REQUIRE_ROOT();
+  if (run_shell("command -v prometheus").rc != 0) {
+    if (in_ci()) FAIL() << "prometheus not installed";
+    GTEST_SKIP() << "prometheus not installed";
+  }
+  std::ifstream in(std::string(STALLWATCH_SOURCE_DIR) + "/deploy/grafana/stallwatch-dashboard.json");
+  const auto dashboard = nlohmann::json::parse(in);
+  Agent agent;
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  TempDir dir;
+  LoopExt4 disk("/var/tmp", 512);
+  TestCgroup etcd("stallwatch-e2e-dash-etcd-" + std::to_string(getpid()));
+  TestCgroup noisy("stallwatch-e2e-dash-noisy-" + std::to_string(getpid()));
+  sh("mkdir -p " + disk.path() + "/member/wal");
+  Prometheus prom(dir, agent.port());
+  const int port = free_port();
+  Background server({probe_server(), std::to_string(port), "ok"});
+  Background probing({"/bin/sh", "-c",
+                     "while :; do " + prober() + " --count 2 http:127.0.0.1:" + std::to_string(port) +
+                         " http:127.0.0.1:1 >/dev/null; sleep 0.2; done"});
+  Background fio({"/usr/bin/fio", "--name=noisy", "--filename=" + disk.path() + "/bulk", "--size=256M",
+                  "--rw=write", "--bs=1M", "--direct=1", "--iodepth=16", "--ioengine=libaio", "--time_based",
+                  "--runtime=120"},
+                 noisy.dir());
+  // etcd-shaped: comm etcd (the default victim), fdatasync on member/wal/*.wal.
+  Background victim({victim_helper(), disk.path() + "/member/wal/0000000000000000-0000000000000000.wal", "--calls",
+                     "100000", "--delay-ms", "1500", "--interval-us", "20000"},
+                    etcd.dir());
+  std::this_thread::sleep_for(15s);  // windows of 10 s need a few scrapes of steady load
+
+  int queries = 0;
+  for (const auto& panel : dashboard["panels"]) {
+    for (const auto& target : panel.value("targets", nlohmann::json::array())) {
+      const std::string expr = as_grafana_would(target["expr"]);
+      const auto a = prom.answer(expr);
+      ++queries;
+      ASSERT_FALSE(a.is_discarded()) << panel["title"];
+      EXPECT_EQ(a.value("status", ""), "success") << panel["title"] << ": " << a.value("error", "") << "\n" << expr;
+      const auto& result = a["data"]["result"];
+      EXPECT_FALSE(result.empty()) << panel["title"] << " has no data:\n" << expr;
+      std::printf("%-28s %2zu series\n", panel["title"].get<std::string>().c_str(), result.size());
+    }
+  }
+  EXPECT_EQ(queries, 18);
 }
 
 }  // namespace

@@ -1,0 +1,27 @@
+# syntax=docker/dockerfile:1
+# stallwatch node agent image: built by the same two scripts the README's
+# set-up uses, run on a slim Debian 12 with only the shared libraries the
+# binary links (the BPF programs, libbpf and libelf are inside it).
+#
+#   docker build -t stallwatch .
+# Run it as the DaemonSet in deploy/kubernetes does: privileged (or with
+# BPF, PERFMON, DAC_OVERRIDE), hostPID, /sys/kernel/btf and /sys/fs/cgroup
+# mounted from the host.
+
+FROM debian:12.8-slim AS build
+WORKDIR /src
+COPY . .
+# The kernel BTF of the build host generates vmlinux.h; the programs are
+# CO-RE, so any BTF-enabled kernel runs them. Docker builds see the host's
+# /sys/kernel/btf/vmlinux.
+RUN scripts/install-deps.sh && scripts/build.sh
+
+FROM debian:12.8-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+       libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libcivetweb1 zlib1g \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/build/agent/stallwatch /usr/sbin/stallwatch
+EXPOSE 9688
+ENTRYPOINT ["/usr/sbin/stallwatch"]
+CMD ["run", "--events-file=-"]
