@@ -164,9 +164,12 @@ int run_agent(const Options& options) {
       options.cgroup_root.empty() ? facts.cgroups.cgroup2_mount : options.cgroup_root,
       options.pod_logs_dir, options.runtime_state_dirs, options.max_series,
       std::chrono::seconds(options.stale_after_s)});
+  // A pod appearing or going: re-read the pods' addresses at the next tick.
+  auto cgroups_changed = std::make_shared<std::atomic<bool>>(false);
   std::unique_ptr<reader::RingEvents> cgroup_events;
   if (cgroup_probes) {
-    auto events = reader::RingEvents::start_typed<sw_cgroup_event>(cgroup_probes->events_fd(), [identity](sw_cgroup_event e) {
+    auto events = reader::RingEvents::start_typed<sw_cgroup_event>(cgroup_probes->events_fd(), [identity, cgroups_changed](sw_cgroup_event e) {
+      *cgroups_changed = true;
       if (e.hierarchy_id != 0) return;  // a v1 hierarchy: its ids are not cgroup2 ids
       e.path[SW_CGROUP_PATH_MAX - 1] = '\0';
       if (e.type == SW_CGROUP_MKDIR) {
@@ -301,7 +304,8 @@ int run_agent(const Options& options) {
   const int sig = wait_for_stop_signal(std::chrono::seconds(1), [&] {
     refresh_victims();
     if (probe_queue) {
-      addresses->refresh(*identity);
+      addresses->refresh(*identity, cgroups_changed->exchange(false) ? std::chrono::milliseconds(0)
+                                                                      : std::chrono::milliseconds(5000));
       probe_queue->flush(blame::monotonic_ns());
     }
     if (const auto n = maps.sweep(kStaleRequest, kStaleBio); n) {

@@ -83,24 +83,31 @@ void PodAddresses::refresh(Identity& identity, std::chrono::milliseconds min_int
     if (last_ != std::chrono::steady_clock::time_point{} && now - last_ < min_interval) return;
     last_ = now;
   }
-  std::error_code ec;
-  const auto host_ns = fs::read_symlink(fs::path(proc_root_) / "1/ns/net", ec).string();
-  std::set<std::string> seen_ns;
+  // The host's own addresses, to leave out pods on the host network. Read
+  // from PID 1's view rather than compared by /proc/PID/ns/net, which
+  // would need CAP_SYS_PTRACE for processes of other users.
+  const fs::path proc(proc_root_);
+  const auto addresses_of = [](const fs::path& pid_dir) {
+    std::set<std::string> out;
+    for (auto& a : parse_fib_trie_locals(slurp(pid_dir / "net/fib_trie"))) out.insert(std::move(a));
+    for (auto& a : parse_if_inet6(slurp(pid_dir / "net/if_inet6"))) out.insert(std::move(a));
+    return out;
+  };
+  const auto host = addresses_of(proc / "1");
+  std::set<std::pair<std::string, std::string>> done;  // pods looked at: every container shares the netns
   std::map<std::string, Labels> fresh;
-  for (fs::directory_iterator it(proc_root_, ec), end; !ec && it != end; it.increment(ec)) {
+  std::error_code ec;
+  for (fs::directory_iterator it(proc, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::error_code e;
-    const auto ns = fs::read_symlink(it->path() / "ns/net", e).string();
-    if (e || ns.empty() || ns == host_ns || seen_ns.count(ns)) continue;
     const std::string cg = cgroup2_path(it->path());
     struct stat st {};
     if (cg.empty() || ::stat((cgroup_root_ + cg).c_str(), &st) != 0) continue;
     const Labels labels = identity.labels(st.st_ino);
-    if (labels.pod.empty()) continue;  // a netns, but no pod's
-    seen_ns.insert(ns);
-    for (const auto& a : parse_fib_trie_locals(slurp(it->path() / "net/fib_trie"))) fresh[a] = labels;
-    for (const auto& a : parse_if_inet6(slurp(it->path() / "net/if_inet6"))) fresh[a] = labels;
+    if (labels.pod.empty() || !done.insert({labels.ns, labels.pod}).second) continue;
+    const auto mine = addresses_of(it->path());
+    if (mine.empty() || mine == host) continue;  // exited meanwhile, or hostNetwork
+    for (const auto& a : mine) fresh[a] = labels;
   }
   // Every container of a pod shares its netns: name the pod, not a container.
   for (auto& [addr, l] : fresh) l.container.clear();

@@ -1,9 +1,10 @@
 #pragma once
 // Pod IP -> pod: the addresses of the network namespaces the node's pod
-// processes live in. A process of each pod cgroup names its netns
-// (/proc/PID/ns/net); its IPv4 addresses come from /proc/PID/net/fib_trie
-// (local host routes) and IPv6 from /proc/PID/net/if_inet6. The host's own
-// namespace (PID 1's) is skipped: its addresses are no pod's.
+// processes live in. One process per pod is enough (a pod's containers
+// share its netns): its IPv4 addresses are the local host routes of
+// /proc/PID/net/fib_trie, its IPv6 ones /proc/PID/net/if_inet6, both
+// readable without CAP_SYS_PTRACE. A pod that sees exactly the host's
+// addresses (PID 1's) is on the host network and names no address.
 #include <array>
 #include <chrono>
 #include <cstdint>
