@@ -81,7 +81,7 @@ nlohmann::json probe_event(const sw_probe_event& e, const ProbeContext& ctx, con
 }
 
 ProbeEventQueue::ProbeEventQueue(ProbeContext ctx, const SlowFsyncHistory& fsyncs,
-                                 std::function<void(const std::string&)> write, std::chrono::nanoseconds delay)
+                                 std::function<void(const nlohmann::json&)> write, std::chrono::nanoseconds delay)
     : ctx_(std::move(ctx)), fsyncs_(fsyncs), write_(std::move(write)),
       delay_ns_(static_cast<std::uint64_t>(delay.count())) {}
 
@@ -105,7 +105,7 @@ void ProbeEventQueue::flush(std::uint64_t now_ns, bool flush_all) {
     // A process that entered some cgroup from outside is an exec probe
     // only in a pod's; systemd starting a service is not one.
     if (e.type == SW_PROBE_EXEC && ctx_.labels(e.cgroup).pod.empty()) continue;
-    write_(probe_event(e, ctx_, fsyncs_).dump());
+    write_(probe_event(e, ctx_, fsyncs_));
   }
 }
 

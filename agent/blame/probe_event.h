@@ -50,7 +50,7 @@ nlohmann::json probe_event(const sw_probe_event& e, const ProbeContext& ctx, con
 // Holds probe events until `delay` after they ended, then writes them.
 class ProbeEventQueue {
  public:
-  ProbeEventQueue(ProbeContext ctx, const SlowFsyncHistory& fsyncs, std::function<void(const std::string&)> write,
+  ProbeEventQueue(ProbeContext ctx, const SlowFsyncHistory& fsyncs, std::function<void(const nlohmann::json&)> write,
                   std::chrono::nanoseconds delay = std::chrono::seconds(1));
   void push(const sw_probe_event& e);
   // Writes the events that ended at least `delay` before now_ns (CLOCK_MONOTONIC); all with flush_all.
@@ -59,7 +59,7 @@ class ProbeEventQueue {
  private:
   ProbeContext ctx_;
   const SlowFsyncHistory& fsyncs_;
-  std::function<void(const std::string&)> write_;
+  std::function<void(const nlohmann::json&)> write_;
   std::uint64_t delay_ns_;
   std::mutex mu_;
   std::deque<sw_probe_event> pending_;

@@ -57,51 +57,73 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1U, 1U << 20))
         ->capture_default_str();
   };
-  auto* run = app.add_subcommand("run", "Trace and serve Prometheus metrics until stopped");
+  // What run, capture and top share: where names come from, victims, probes.
+  const auto add_session_options = [&opt, &add_hook_options](CLI::App* sub) {
+    add_hook_options(sub);
+    sub->add_option("--cgroup-root", opt.cgroup_root,
+                    "cgroup2 mount to name cgroups from (default: found in mountinfo)")
+        ->check(CLI::ExistingDirectory);
+    sub->add_option("--pod-logs-dir", opt.pod_logs_dir,
+                    "kubelet pod log directory: pod namespace and name per UID")
+        ->capture_default_str()
+        ->check(CLI::ExistingDirectory);
+    sub->add_option("--runtime-state-dir", opt.runtime_state_dirs,
+                    "containerd/CRI-O state directory holding OCI bundles (repeatable)")
+        ->capture_default_str()
+        ->check(CLI::ExistingDirectory);
+    sub->add_option("--max-series", opt.max_series,
+                    "cgroups that get labels of their own; the rest fold into cgroup=\"other\"")
+        ->check(CLI::Range(1U, 1U << 20))
+        ->capture_default_str();
+    sub->add_option("--stale-after", opt.stale_after_s,
+                    "seconds a removed cgroup's series stay before they are dropped")
+        ->check(CLI::Range(0U, 86400U))
+        ->capture_default_str();
+    sub->add_option("--victim", opt.victims,
+                    "whose fsync waits to explain (repeatable): comm=NAME, cgroup=PATH or "
+                    "pod=NAMESPACE/NAME, each a glob")
+        ->capture_default_str();
+    sub->add_option("--slow-threshold", opt.slow_threshold,
+                    "a victim's fsync at least this long becomes an event (e.g. 10ms, 1.5s)")
+        ->capture_default_str();
+    sub->add_option("--blame-top-culprits", opt.blame_top_culprits,
+                    "culprits per victim with series of their own; the rest fold into culprit_cgroup=\"other\"")
+        ->check(CLI::Range(1U, 1000U))
+        ->capture_default_str();
+    sub->add_option("--prober-comm", opt.prober_comm,
+                    "process name of the prober whose connections are probes (k3s: k3s-server or k3s-agent)")
+        ->capture_default_str();
+    sub->add_option("--probe-slow-threshold", opt.probe_slow_threshold,
+                    "a probe at least this long becomes an event, as does every failing one")
+        ->capture_default_str();
+  };
+  auto* run = app.add_subcommand("run", "Trace, serve Prometheus metrics and write the event log until stopped");
   run->add_option("--web.listen-address", opt.listen_address,
                   "[host]:port for /metrics and /healthz")
       ->capture_default_str();
-  add_hook_options(run);
-  run->add_option("--cgroup-root", opt.cgroup_root,
-                  "cgroup2 mount to name cgroups from (default: found in mountinfo)")
-      ->check(CLI::ExistingDirectory);
-  run->add_option("--pod-logs-dir", opt.pod_logs_dir,
-                  "kubelet pod log directory: pod namespace and name per UID")
-      ->capture_default_str()
-      ->check(CLI::ExistingDirectory);
-  run->add_option("--runtime-state-dir", opt.runtime_state_dirs,
-                  "containerd/CRI-O state directory holding OCI bundles (repeatable)")
-      ->capture_default_str()
-      ->check(CLI::ExistingDirectory);
-  run->add_option("--max-series", opt.max_series,
-                  "cgroups that get labels of their own; the rest fold into cgroup=\"other\"")
-      ->check(CLI::Range(1U, 1U << 20))
-      ->capture_default_str();
-  run->add_option("--stale-after", opt.stale_after_s,
-                  "seconds a removed cgroup's series stay before they are dropped")
-      ->check(CLI::Range(0U, 86400U))
-      ->capture_default_str();
-  run->add_option("--victim", opt.victims,
-                  "whose fsync waits to explain (repeatable): comm=NAME, cgroup=PATH or "
-                  "pod=NAMESPACE/NAME, each a glob")
-      ->capture_default_str();
-  run->add_option("--slow-threshold", opt.slow_threshold,
-                  "a victim's fsync at least this long becomes an event (e.g. 10ms, 1.5s)")
-      ->capture_default_str();
+  add_session_options(run);
   run->add_option("--events-file", opt.events_file,
                   "event log, one JSON object per line; '-' is stdout (default: stdout on a "
                   "terminal, else <state-dir>/events.jsonl)");
   run->add_option("--state-dir", opt.state_dir, "where the agent keeps files")->capture_default_str();
-  run->add_option("--blame-top-culprits", opt.blame_top_culprits,
-                  "culprits per victim with series of their own; the rest fold into culprit_cgroup=\"other\"")
-      ->check(CLI::Range(1U, 1000U))
+  auto* capture = app.add_subcommand(
+      "capture", "Record a bounded incident bundle (events, samples, metrics, report.html), by hand or on a trigger");
+  add_session_options(capture);
+  capture->add_option("--duration", opt.capture_duration,
+                      "how long to record (e.g. 60s); default until Ctrl-C, or --post after a trigger");
+  capture->add_option("--trigger", opt.capture_trigger,
+                      "wait for fsync>DURATION, probe=RESULT or verdict=VERDICT before recording --post");
+  capture->add_option("--pre", opt.capture_pre, "with --trigger: what to keep from before it")->capture_default_str();
+  capture->add_option("--post", opt.capture_post, "with --trigger: how long to record after it")->capture_default_str();
+  capture->add_option("--out", opt.capture_out, "bundle directory (default ./stallwatch-capture-<UTC time>)");
+  capture->add_option("--max-size", opt.capture_max_size, "bound on the bundle's size (e.g. 100MB, 1GiB)")
       ->capture_default_str();
-  run->add_option("--prober-comm", opt.prober_comm,
-                  "process name of the prober whose connections are probes (k3s: k3s-server or k3s-agent)")
-      ->capture_default_str();
-  run->add_option("--probe-slow-threshold", opt.probe_slow_threshold,
-                  "a probe at least this long becomes an event, as does every failing one")
-      ->capture_default_str();
+  capture->add_flag("!--no-progress", opt.progress, "no progress line on a terminal");
+  auto* report_cmd = app.add_subcommand("report", "Render a capture bundle's report.html again");
+  report_cmd->add_option("dir", opt.report_dir, "the bundle directory")->required()->check(CLI::ExistingDirectory);
+  auto* top = app.add_subcommand("top", "Live terminal view: victims, per-cgroup I/O and blame, probe failures");
+  add_session_options(top);
+  top->add_flag("--once", opt.top_once, "print one frame (after a second of sampling) and exit");
   auto* doctor = app.add_subcommand("doctor", "Say what this host supports and which hooks load");
   add_hook_options(doctor);
   auto* version = app.add_subcommand("version", "Print the version");
@@ -126,5 +148,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (*doctor) return stallwatch::cli::run_doctor(opt);
+  if (*capture) return stallwatch::cli::run_capture(opt);
+  if (*report_cmd) return stallwatch::cli::run_report(opt);
+  if (*top) return stallwatch::cli::run_top(opt);
   return stallwatch::cli::run_agent(opt);
 }

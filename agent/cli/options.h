@@ -32,9 +32,24 @@ struct Options {
   std::string probe_hook = "auto";
   std::string prober_comm = "kubelet";
   std::string probe_slow_threshold = "500ms";
+  // capture
+  std::string capture_duration;  // empty: until Ctrl-C (or --post after a trigger)
+  std::string capture_trigger;   // empty: record from the start
+  std::string capture_pre = "30s";
+  std::string capture_post = "30s";
+  std::string capture_out;       // empty: ./stallwatch-capture-<UTC time>
+  std::string capture_max_size = "100MB";
+  bool progress = true;          // capture: a progress line on a terminal
+  // report
+  std::string report_dir;
+  // top
+  bool top_once = false;
 };
 
 int run_agent(const Options& options);
+int run_capture(const Options& options);
+int run_report(const Options& options);
+int run_top(const Options& options);
 int run_doctor(const Options& options);
 void print_version();
 

@@ -1,0 +1,375 @@
+// `stallwatch capture`: a bounded recording for an incident. Records for
+// --duration (or until Ctrl-C), or keeps the last --pre of events and
+// one-second samples in memory until --trigger fires and then records
+// --post more. Writes a bundle directory: events.jsonl, timeseries.jsonl,
+// metrics-start.prom, metrics-end.prom, host.json, summary.json and
+// report.html. Needs no network, Prometheus or Kubernetes.
+#include <fcntl.h>
+#include <prometheus/text_serializer.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
+
+#include "blame/probe_event.h"
+#include "blame/slow_event.h"
+#include "cli/capture_trigger.h"
+#include "cli/options.h"
+#include "cli/session.h"
+#include "common/duration.h"
+#include "exporters/report/html.h"
+#include "exporters/report/summary.h"
+#include "live/sampler.h"
+#include "loader/host_facts.h"
+#include "reader/map_reader.h"
+
+namespace stallwatch::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::int64_t realtime_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
+
+std::string utc_stamp() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y%m%dT%H%M%SZ", &tm);
+  return buf;
+}
+
+bool write_file(const fs::path& p, const std::string& text) {
+  std::ofstream out(p, std::ios::trunc);
+  out << text;
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+// What is recorded, and the pre-trigger ring while waiting.
+class Recorder {
+ public:
+  Recorder(fs::path dir, std::optional<Trigger> trigger, std::chrono::nanoseconds pre, std::uint64_t budget)
+      : dir_(std::move(dir)), trigger_(std::move(trigger)), pre_ns_(pre.count()), budget_(budget),
+        recording_(!trigger_), events_(dir_ / "events.jsonl", std::ios::app), series_(dir_ / "timeseries.jsonl", std::ios::app) {}
+
+  void event(const nlohmann::json& e) {
+    std::lock_guard lock(mu_);
+    ++seen_;
+    if (!recording_ && trigger_ && trigger_->matches(e)) {
+      recording_ = true;
+      triggered_at_ = realtime_ns();
+      trigger_event_ = e;
+      flush_ring_locked();
+    }
+    if (recording_) {
+      keep_locked(e);
+    } else {
+      ring_events_.push_back({realtime_ns(), e});
+      trim_ring_locked();
+    }
+  }
+
+  void sample(const live::Sample& s) {
+    std::lock_guard lock(mu_);
+    if (recording_) {
+      keep_locked(s);
+    } else {
+      ring_samples_.push_back(s);
+      trim_ring_locked();
+    }
+  }
+
+  // At the end: if the trigger never fired, the last --pre is still worth keeping.
+  void finish() {
+    std::lock_guard lock(mu_);
+    if (!recording_) flush_ring_locked();
+  }
+
+  bool recording() const { std::lock_guard lock(mu_); return recording_; }
+  bool full() const { std::lock_guard lock(mu_); return full_; }
+  std::string write_error() const { std::lock_guard lock(mu_); return write_error_; }
+  std::int64_t triggered_at() const { std::lock_guard lock(mu_); return triggered_at_; }
+  std::uint64_t bytes() const { std::lock_guard lock(mu_); return bytes_; }
+  std::uint64_t seen() const { std::lock_guard lock(mu_); return seen_; }
+  std::vector<nlohmann::json> events() const { std::lock_guard lock(mu_); return kept_events_; }
+  std::vector<live::Sample> samples() const { std::lock_guard lock(mu_); return kept_samples_; }
+  nlohmann::json trigger_event() const { std::lock_guard lock(mu_); return trigger_event_; }
+
+ private:
+  // Data lines count half again: the report grows with them.
+  bool room_locked(std::size_t n) {
+    if (full_) return false;
+    if ((bytes_ + n) * 3 / 2 > budget_) {
+      full_ = true;
+      return false;
+    }
+    return true;
+  }
+  void keep_locked(const nlohmann::json& e) {
+    const std::string line = e.dump() + "\n";
+    if (!room_locked(line.size())) return;
+    if (!(events_ << line) || !events_.flush()) {
+      full_ = true;
+      write_error_ = "events.jsonl: write failed (disk full?)";
+      return;
+    }
+    bytes_ += line.size();
+    kept_events_.push_back(e);
+  }
+  void keep_locked(const live::Sample& s) {
+    const std::string line = s.to_json().dump() + "\n";
+    if (!room_locked(line.size())) return;
+    if (!(series_ << line) || !series_.flush()) {
+      full_ = true;
+      write_error_ = "timeseries.jsonl: write failed (disk full?)";
+      return;
+    }
+    bytes_ += line.size();
+    kept_samples_.push_back(s);
+  }
+  void trim_ring_locked() {
+    const std::int64_t oldest = realtime_ns() - pre_ns_;
+    while (!ring_events_.empty() && ring_events_.front().first < oldest) ring_events_.pop_front();
+    while (!ring_samples_.empty() && ring_samples_.front().realtime_ns < oldest) ring_samples_.pop_front();
+  }
+  void flush_ring_locked() {
+    for (const auto& s : ring_samples_) keep_locked(s);
+    for (const auto& [t, e] : ring_events_) keep_locked(e);
+    ring_samples_.clear();
+    ring_events_.clear();
+  }
+
+  fs::path dir_;
+  std::optional<Trigger> trigger_;
+  std::int64_t pre_ns_;
+  std::uint64_t budget_;
+  mutable std::mutex mu_;
+  bool recording_;
+  bool full_ = false;
+  std::string write_error_;
+  std::int64_t triggered_at_ = 0;
+  nlohmann::json trigger_event_;
+  std::uint64_t bytes_ = 0, seen_ = 0;
+  std::ofstream events_, series_;
+  std::deque<std::pair<std::int64_t, nlohmann::json>> ring_events_;
+  std::deque<live::Sample> ring_samples_;
+  std::vector<nlohmann::json> kept_events_;
+  std::vector<live::Sample> kept_samples_;
+};
+
+std::string prom_text(const Session& session) {
+  return prometheus::TextSerializer().Serialize(session.collector()->Collect());
+}
+
+nlohmann::json host_json(const Session& session, const Options& options) {
+  const auto& f = session.facts();
+  nlohmann::json hooks = nlohmann::json::object();
+  for (const auto& h : session.hooks()) hooks[h.subsystem] = h.mode;
+  nlohmann::json victims = nlohmann::json::array();
+  for (const auto& v : session.victim_selectors()) victims.push_back(v.text);
+  return {{"kernel", f.kernel_release},
+          {"btf", f.btf},
+          {"cgroup_layout", std::string(loader::to_string(f.cgroups.layout))},
+          {"cgroup2_mount", f.cgroups.cgroup2_mount},
+          {"io_controller_on_cgroup2", f.cgroups.io_on_v2},
+          {"capabilities", loader::cap_list(f.cap_effective)},
+          {"hooks", hooks},
+          {"victim_selectors", victims},
+          {"slow_threshold", options.slow_threshold},
+          {"probe_slow_threshold", options.probe_slow_threshold}};
+}
+
+}  // namespace
+
+int run_capture(const Options& options) {
+  std::optional<std::uint64_t> duration_ns;
+  if (!options.capture_duration.empty()) {
+    auto d = parse_duration_ns(options.capture_duration);
+    if (!d || *d == 0) {
+      spdlog::error("--duration: {}", d ? "must be more than 0" : d.error().message);
+      return 2;
+    }
+    duration_ns = *d;
+  }
+  std::optional<Trigger> trigger;
+  if (!options.capture_trigger.empty()) {
+    auto t = Trigger::parse(options.capture_trigger);
+    if (!t) {
+      spdlog::error("{}", t.error().message);
+      return 2;
+    }
+    trigger = *t;
+  }
+  auto pre = parse_duration_ns(options.capture_pre);
+  auto post = parse_duration_ns(options.capture_post);
+  auto max_size = parse_size(options.capture_max_size);
+  if (!pre || !post || !max_size) {
+    spdlog::error("{}", !pre ? "--pre: " + pre.error().message
+                             : !post ? "--post: " + post.error().message : "--max-size: " + max_size.error().message);
+    return 2;
+  }
+  const fs::path dir = options.capture_out.empty() ? fs::path("stallwatch-capture-" + utc_stamp()) : fs::path(options.capture_out);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  const fs::path probe_file = dir / ".writable";
+  if (ec || !write_file(probe_file, "")) {
+    spdlog::error("cannot write the bundle to {}: {}", dir.string(), ec ? ec.message() : std::strerror(errno));
+    return 1;
+  }
+  fs::remove(probe_file, ec);
+
+  Session* session_ptr = nullptr;
+  auto recorder = std::make_shared<Recorder>(dir, trigger, std::chrono::nanoseconds(*pre), *max_size);
+  auto session = Session::start(options, {[recorder](const nlohmann::json& e) { recorder->event(e); },
+                                          [recorder] { return std::pair{recorder->seen(), std::uint64_t{0}}; }});
+  if (!session) return session.error();
+  session_ptr = session->get();
+  session_ptr->log_started("; capturing to " + dir.string());
+  const std::int64_t started = realtime_ns();
+  const std::string start_prom = prom_text(*session_ptr);
+  write_file(dir / "metrics-start.prom", start_prom);
+  write_file(dir / "host.json", host_json(*session_ptr, options).dump(2) + "\n");
+
+  live::Sampler sampler(session_ptr->labeler());
+  const bool progress = options.progress && ::isatty(STDERR_FILENO);
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  const auto mono = [] { return std::chrono::steady_clock::now(); };
+  const auto begin = mono();
+  auto last = begin;
+  std::string why = "stopped";
+  (void)sampler.next(*session_ptr->maps().snapshot(), realtime_ns(), 0);
+  for (;;) {
+    const timespec second{1, 0};
+    if (sigtimedwait(&stop, nullptr, &second) > 0) {
+      why = "interrupted";
+      break;
+    }
+    session_ptr->tick();
+    const auto now = mono();
+    if (auto snap = session_ptr->maps().snapshot(); snap) {
+      if (auto s = sampler.next(*snap, realtime_ns(), std::chrono::duration<double>(now - last).count())) recorder->sample(*s);
+    }
+    last = now;
+    const double elapsed = std::chrono::duration<double>(now - begin).count();
+    if (progress) {
+      std::fprintf(stderr, "\r  %6.0fs  events %-6llu %7.1f MB  %s   ", elapsed,
+                   static_cast<unsigned long long>(recorder->seen()), recorder->bytes() / 1e6,
+                   recorder->recording() ? (trigger ? "triggered, recording" : "recording")
+                                         : ("waiting for " + trigger->text).c_str());
+    }
+    if (recorder->full()) {
+      why = recorder->write_error().empty() ? "--max-size " + options.capture_max_size + " reached" : recorder->write_error();
+      break;
+    }
+    if (!trigger && duration_ns && elapsed * 1e9 >= static_cast<double>(*duration_ns)) {
+      why = "duration reached";
+      break;
+    }
+    if (trigger && recorder->recording() &&
+        static_cast<double>(realtime_ns() - recorder->triggered_at()) >= static_cast<double>(*post)) {
+      why = "post-trigger window recorded";
+      break;
+    }
+    if (trigger && !recorder->recording() && duration_ns && elapsed * 1e9 >= static_cast<double>(*duration_ns)) {
+      why = "duration reached before the trigger";
+      break;
+    }
+  }
+  if (progress) std::fprintf(stderr, "\n");
+  recorder->finish();
+  const std::int64_t ended = realtime_ns();
+  write_file(dir / "metrics-end.prom", prom_text(*session_ptr));
+  const auto events = recorder->events();
+  const auto samples = recorder->samples();
+  auto summary = report::summarize(events, samples);
+  summary["capture"] = {{"started", blame::rfc3339(started)},
+                        {"ended", blame::rfc3339(ended)},
+                        {"duration_s", static_cast<double>(ended - started) / 1e9},
+                        {"trigger", trigger ? trigger->text : ""},
+                        {"triggered_at", recorder->triggered_at() ? blame::rfc3339(recorder->triggered_at()) : ""},
+                        {"trigger_event", recorder->trigger_event()},
+                        {"ended_because", why},
+                        {"truncated", recorder->full()},
+                        {"max_size_bytes", *max_size},
+                        {"data_bytes", recorder->bytes()}};
+  const bool ok = write_file(dir / "summary.json", summary.dump(2) + "\n") &&
+                  write_file(dir / "report.html", report::render_html(summary, host_json(*session_ptr, options), events, samples));
+  session->reset();
+  std::uintmax_t total = 0;
+  for (const auto& f : fs::directory_iterator(dir, ec)) total += f.is_regular_file() ? f.file_size() : 0;
+  if (recorder->full()) {
+    spdlog::warn("capture stopped early: {}; the bundle holds what was recorded until then", why);
+  }
+  if (!ok) {
+    spdlog::error("bundle {} is incomplete: summary or report could not be written", dir.string());
+    return 1;
+  }
+  if (trigger && !recorder->triggered_at()) {
+    spdlog::warn("the trigger {} never fired; the bundle holds the last {} before the end", trigger->text, options.capture_pre);
+  }
+  spdlog::info("bundle {}: {} events, {} samples, {} bytes ({}); {}", dir.string(), events.size(), samples.size(), total,
+               why, summary.value("sentence", ""));
+  return 0;
+}
+
+int run_report(const Options& options) {
+  const fs::path dir(options.report_dir);
+  std::ifstream summary_in(dir / "summary.json"), host_in(dir / "host.json");
+  if (!summary_in) {
+    spdlog::error("{} is not a capture bundle: no summary.json", dir.string());
+    return 1;
+  }
+  auto summary = nlohmann::json::parse(summary_in, nullptr, false);
+  auto host = nlohmann::json::parse(host_in, nullptr, false);
+  if (summary.is_discarded()) {
+    spdlog::error("{}/summary.json is not JSON", dir.string());
+    return 1;
+  }
+  if (host.is_discarded()) host = nlohmann::json::object();
+  std::vector<nlohmann::json> events;
+  std::vector<live::Sample> samples;
+  std::size_t bad = 0;
+  {
+    std::ifstream in(dir / "events.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      j.is_discarded() ? ++bad : (events.push_back(std::move(j)), 0);
+    }
+  }
+  {
+    std::ifstream in(dir / "timeseries.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      j.is_discarded() ? ++bad : (samples.push_back(live::Sample::from_json(j)), 0);
+    }
+  }
+  auto fresh = report::summarize(events, samples);
+  if (summary.contains("capture")) fresh["capture"] = summary["capture"];
+  if (!write_file(dir / "summary.json", fresh.dump(2) + "\n") ||
+      !write_file(dir / "report.html", report::render_html(fresh, host, events, samples))) {
+    spdlog::error("cannot write {}/report.html", dir.string());
+    return 1;
+  }
+  if (bad) spdlog::warn("{} lines of the bundle were not JSON (a capture cut short?): left out", bad);
+  spdlog::info("{}: {} events, {} samples; {}", (dir / "report.html").string(), events.size(), samples.size(),
+               fresh.value("sentence", ""));
+  return 0;
+}
+
+}  // namespace stallwatch::cli

@@ -1,0 +1,252 @@
+#include "exporters/report/html.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <map>
+#include <set>
+
+namespace stallwatch::report {
+
+namespace {
+
+std::string esc(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string who(const nlohmann::json& l) {
+  const std::string pod = l.value("pod", "");
+  return pod.empty() ? l.value("cgroup", "?") : l.value("namespace", "") + "/" + pod;
+}
+
+const char* kind_color(const std::string& k) {
+  static const std::map<std::string, const char*> colors = {
+      {"own_io", "#4e79a7"}, {"neighbor_io", "#e15759"}, {"journal", "#f28e2b"}, {"writeback", "#b07aa1"},
+      {"device", "#76b7b2"}, {"cpu", "#edc948"},         {"other", "#bab0ac"}};
+  auto it = colors.find(k);
+  return it == colors.end() ? "#999" : it->second;
+}
+
+const char* palette(std::size_t i) {
+  static const char* p[] = {"#e15759", "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#9c755f"};
+  return p[i % 6];
+}
+
+// ISO time of an event or a sample, as seconds since the epoch.
+double seconds_of(const std::string& iso) {
+  std::tm tm{};
+  double frac = 0;
+  if (iso.size() < 19 || !strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return 0;
+  if (iso.size() > 20 && iso[19] == '.') frac = std::atof(("0" + iso.substr(19, iso.size() - 20)).c_str());
+  return static_cast<double>(timegm(&tm)) + frac;
+}
+
+struct Axis {
+  double t0 = 0, t1 = 1;
+  double x(double t, double width) const { return 60 + (t - t0) / std::max(1e-9, t1 - t0) * (width - 80); }
+};
+
+std::string clock(double t) {
+  const std::time_t s = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&s, &tm);
+  return fmt::format("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+// Latency timeline: p50/p99 per second as lines, slow events as points,
+// probe failures as marks along the bottom; log scale from 50 us to 10 s.
+std::string timeline(const Axis& ax, const std::vector<nlohmann::json>& events,
+                     const std::vector<live::Sample>& samples, const std::string& victim_cgroup) {
+  const double w = 1000, h = 300, top = 20, bottom = 250;
+  const auto y = [&](double ms) {
+    const double lo = std::log10(0.05), hi = std::log10(10000.0);
+    const double v = std::clamp(std::log10(std::max(ms, 0.05)), lo, hi);
+    return bottom - (v - lo) / (hi - lo) * (bottom - top);
+  };
+  std::string svg = fmt::format(R"(<svg id="timeline" viewBox="0 0 {} {}" role="img" aria-label="fsync latency timeline">)", w, h);
+  for (double ms : {0.1, 1.0, 10.0, 100.0, 1000.0}) {
+    svg += fmt::format(R"(<line x1="60" x2="{}" y1="{:.1f}" y2="{:.1f}" class="grid"/><text x="55" y="{:.1f}" class="tick" text-anchor="end">{} ms</text>)",
+                       w - 20, y(ms), y(ms), y(ms) + 4, ms);
+  }
+  for (int i = 0; i <= 4; ++i) {
+    const double t = ax.t0 + (ax.t1 - ax.t0) * i / 4;
+    svg += fmt::format(R"(<text x="{:.1f}" y="{}" class="tick" text-anchor="middle">{}</text>)", ax.x(t, w), bottom + 16, clock(t));
+  }
+  for (const auto& [q, cls] : {std::pair{"p50", "p50"}, std::pair{"p99", "p99"}}) {
+    std::string points;
+    for (const auto& s : samples) {
+      for (const auto& v : s.victims) {
+        if (v.labels.cgroup != victim_cgroup || !v.calls) continue;
+        const double ms = (std::string(q) == "p50" ? v.p50_s : v.p99_s) * 1e3;
+        points += fmt::format("{:.1f},{:.1f} ", ax.x(s.realtime_ns / 1e9, w), y(ms));
+      }
+    }
+    if (!points.empty()) svg += fmt::format(R"(<polyline class="{}" points="{}"/>)", cls, points);
+  }
+  int n = 0;
+  for (const auto& e : events) {
+    const double t = seconds_of(e.value("time", ""));
+    if (e.value("event", "") == "slow_fsync") {
+      ++n;
+      svg += fmt::format(R"(<circle class="slow v-{}" cx="{:.1f}" cy="{:.1f}" r="3"><title>{} {:.1f} ms, {}</title></circle>)",
+                         esc(e.value("verdict", "")), ax.x(t, w), y(e.value("duration_ms", 0.0)),
+                         esc(e.value("op", "")), e.value("duration_ms", 0.0), esc(e.value("verdict", "")));
+    } else if (e.value("event", "") == "probe" && e.value("result", "") != "success") {
+      svg += fmt::format(R"(<path class="probefail" d="M{:.1f},{} l-4,8 l8,0 z"><title>probe {} of {}/{}</title></path>)",
+                         ax.x(t, w), bottom + 22, esc(e.value("result", "")), esc(e.value("namespace", "")),
+                         esc(e.value("pod", "")));
+    }
+  }
+  svg += fmt::format(R"(<text x="60" y="14" class="tick">{} slow calls; lines: p50 and p99 per second; triangles: probe failures</text></svg>)", n);
+  return svg;
+}
+
+// Stacked bytes per second of the top cgroups on the victims' devices.
+std::string throughput(const Axis& ax, const std::vector<live::Sample>& samples, const std::set<std::string>& devices) {
+  std::map<std::string, double> total;
+  for (const auto& s : samples) {
+    for (const auto& io : s.io) {
+      if (devices.count(io.device)) total[io.labels.cgroup] += static_cast<double>(io.bytes);
+    }
+  }
+  std::vector<std::pair<double, std::string>> top;
+  for (const auto& [cg, b] : total) top.push_back({b, cg});
+  std::sort(top.rbegin(), top.rend());
+  if (top.size() > 5) top.resize(5);
+  const double w = 1000, h = 220, bottom = 190, topy = 20;
+  double peak = 1;
+  for (const auto& s : samples) {
+    double sum = 0;
+    for (const auto& io : s.io) {
+      if (devices.count(io.device)) sum += static_cast<double>(io.bytes) / std::max(0.001, s.interval_s);
+    }
+    peak = std::max(peak, sum);
+  }
+  std::string svg = fmt::format(R"(<svg id="throughput" viewBox="0 0 {} {}" role="img" aria-label="throughput by cgroup">)", w, h);
+  svg += fmt::format(R"(<text x="55" y="{}" class="tick" text-anchor="end">{:.0f} MB/s</text>)", topy + 4, peak / 1e6);
+  std::vector<double> base(samples.size(), 0);
+  std::string legend;
+  for (std::size_t c = 0; c < top.size(); ++c) {
+    std::string upper, lower;
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+      double rate = 0;
+      for (const auto& io : samples[i].io) {
+        if (devices.count(io.device) && io.labels.cgroup == top[c].second) {
+          rate += static_cast<double>(io.bytes) / std::max(0.001, samples[i].interval_s);
+        }
+      }
+      const double x = ax.x(samples[i].realtime_ns / 1e9, w);
+      lower = fmt::format("{:.1f},{:.1f} ", x, bottom - base[i] / peak * (bottom - topy)) + lower;
+      base[i] += rate;
+      upper += fmt::format("{:.1f},{:.1f} ", x, bottom - base[i] / peak * (bottom - topy));
+    }
+    svg += fmt::format(R"(<polygon fill="{}" opacity="0.8" points="{}{}"><title>{}</title></polygon>)", palette(c), upper, lower,
+                       esc(top[c].second));
+    legend += fmt::format(R"(<span class="swatch" style="background:{}"></span>{} )", palette(c), esc(top[c].second));
+  }
+  svg += "</svg>";
+  return svg + "<div class=\"legend\">" + legend + "</div>";
+}
+
+std::string kind_bar(const nlohmann::json& kinds) {
+  double total = 0;
+  for (const auto& [k, v] : kinds.items()) total += v.get<double>();
+  if (total <= 0) return "<p>No waiting recorded.</p>";
+  std::string bar = R"(<div class="bar">)", legend;
+  for (const auto& [k, v] : kinds.items()) {
+    const double share = v.get<double>() / total;
+    if (share < 0.001) continue;
+    bar += fmt::format(R"(<span style="width:{:.2f}%;background:{}" title="{} {:.1f}%"></span>)", share * 100, kind_color(k), k,
+                       share * 100);
+    legend += fmt::format(R"(<span class="swatch" style="background:{}"></span>{} {:.1f}% )", kind_color(k), k, share * 100);
+  }
+  return bar + "</div><div class=\"legend\">" + legend + "</div>";
+}
+
+}  // namespace
+
+std::string render_html(const nlohmann::json& summary, const nlohmann::json& host,
+                        const std::vector<nlohmann::json>& events, const std::vector<live::Sample>& samples) {
+  Axis ax;
+  ax.t0 = 1e300;
+  ax.t1 = 0;
+  for (const auto& s : samples) {
+    ax.t0 = std::min(ax.t0, s.realtime_ns / 1e9);
+    ax.t1 = std::max(ax.t1, s.realtime_ns / 1e9);
+  }
+  for (const auto& e : events) {
+    const double t = seconds_of(e.value("time", ""));
+    if (t > 0) {
+      ax.t0 = std::min(ax.t0, t);
+      ax.t1 = std::max(ax.t1, t);
+    }
+  }
+  if (ax.t1 <= ax.t0) ax.t1 = ax.t0 + 1;
+  const auto& victims = summary.value("victims", nlohmann::json::array());
+  const nlohmann::json victim = victims.empty() ? nlohmann::json::object() : victims[0];
+  std::set<std::string> devices;
+  for (const auto& s : samples) {
+    for (const auto& v : s.victims) {
+      if (!victim.empty() && v.labels.cgroup == victim["labels"].value("cgroup", "")) devices.insert(v.devices.begin(), v.devices.end());
+    }
+  }
+  std::string html = R"(<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<title>stallwatch capture</title><style>
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
+h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px;border-bottom:1px solid #ddd}
+.verdict{font-size:17px;background:#fff4e5;border-left:4px solid #e15759;padding:10px 14px;margin:12px 0}
+svg{width:100%;height:auto;background:#fafafa;border:1px solid #eee}
+.grid{stroke:#e3e3e3}.tick{font-size:11px;fill:#666}
+.p50{fill:none;stroke:#4e79a7;stroke-width:1.5}.p99{fill:none;stroke:#e15759;stroke-width:1.5}
+.slow{fill:#e15759;opacity:.7}.v-cpu{fill:#edc948}.v-device{fill:#76b7b2}.v-journal{fill:#f28e2b}.v-self{fill:#4e79a7}
+.probefail{fill:#000}
+.bar{display:flex;height:22px;border:1px solid #ccc}.bar span{display:block;height:100%}
+.swatch{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eee;padding:4px 8px;text-align:left}
+td.n{text-align:right;font-variant-numeric:tabular-nums}.meta{color:#666;font-size:12px}
+</style></head><body>)";
+  html += "<h1>stallwatch capture</h1>";
+  html += fmt::format("<p class=\"meta\">{} to {} UTC · kernel {} · {} slow fsync events, {} probe events · rungs: {}</p>",
+                      clock(ax.t0), clock(ax.t1), esc(host.value("kernel", "?")),
+                      summary["events"].value("slow_fsync", 0), summary["events"].value("probe", 0),
+                      esc(host.contains("hooks") ? host["hooks"].dump() : "?"));
+  html += "<p class=\"verdict\" id=\"verdict\">" + esc(summary.value("sentence", "")) + "</p>";
+  html += "<h2>Victim fsync latency</h2>" + timeline(ax, events, samples, victim.empty() ? "" : victim["labels"].value("cgroup", ""));
+  html += "<h2>Throughput on the victim's device, top cgroups</h2>" + throughput(ax, samples, devices);
+  html += "<h2>Where the victim's time went</h2>" + kind_bar(victim.value("kinds_s", nlohmann::json::object()));
+  html += "<h2>Culprits</h2><table id=\"culprits\"><tr><th>#</th><th>namespace/pod</th><th>container</th><th>cgroup</th>"
+          "<th>kind</th><th class=\"n\">blamed (slow calls)</th><th class=\"n\">share</th></tr>";
+  int rank = 0;
+  for (const auto& c : victim.value("culprits", nlohmann::json::array())) {
+    const auto& l = c["labels"];
+    html += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{:.1f} ms</td><td class=\"n\">{:.1f}%</td></tr>",
+                        ++rank, esc(l.value("pod", "").empty() ? "-" : l.value("namespace", "") + "/" + l.value("pod", "")),
+                        esc(l.value("container", "")), esc(l.value("cgroup", "")), esc(c.value("kind", "")),
+                        c.value("seconds", 0.0) * 1e3, c.value("share", 0.0) * 100);
+  }
+  html += "</table><h2>Victims</h2><table><tr><th>victim</th><th class=\"n\">calls</th><th class=\"n\">p50</th>"
+          "<th class=\"n\">p99</th><th class=\"n\">slow</th><th>verdicts</th></tr>";
+  for (const auto& v : victims) {
+    html += fmt::format("<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{:.2f} ms</td><td class=\"n\">{:.2f} ms</td><td class=\"n\">{}</td><td>{}</td></tr>",
+                        esc(who(v["labels"])), v.value("calls", 0), v.value("p50_ms", 0.0), v.value("p99_ms", 0.0),
+                        v.value("slow_events", 0), esc(v["verdicts"].dump()));
+  }
+  html += "</table></body></html>\n";
+  return html;
+}
+
+}  // namespace stallwatch::report
