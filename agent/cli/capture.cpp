@@ -98,6 +98,12 @@ class Recorder {
     if (!recording_) flush_ring_locked();
   }
 
+  // The data's share of --max-size, once the fixed files' sizes are known.
+  void set_budget(std::uint64_t bytes) {
+    std::lock_guard lock(mu_);
+    budget_ = bytes;
+  }
+
   bool recording() const { std::lock_guard lock(mu_); return recording_; }
   bool full() const { std::lock_guard lock(mu_); return full_; }
   std::string write_error() const { std::lock_guard lock(mu_); return write_error_; }
@@ -240,8 +246,19 @@ int run_capture(const Options& options) {
   session_ptr->log_started("; capturing to " + dir.string());
   const std::int64_t started = realtime_ns();
   const std::string start_prom = prom_text(*session_ptr);
+  const std::string host = host_json(*session_ptr, options).dump(2) + "\n";
   write_file(dir / "metrics-start.prom", start_prom);
-  write_file(dir / "host.json", host_json(*session_ptr, options).dump(2) + "\n");
+  write_file(dir / "host.json", host);
+  // What is not data: both metrics snapshots (the end one holds the new
+  // series too: three times the start's, measured about two), host.json,
+  // and the summary's and report's fixed parts.
+  const std::uint64_t fixed = 4 * start_prom.size() + host.size() + 32 * 1024;
+  if (fixed >= *max_size) {
+    spdlog::error("--max-size {} is below what the metrics snapshots alone take here (about {} KB)",
+                  options.capture_max_size, fixed / 1000);
+    return 2;
+  }
+  recorder->set_budget(*max_size - fixed);
 
   live::Sampler sampler(session_ptr->labeler());
   const bool progress = options.progress && ::isatty(STDERR_FILENO);

@@ -1,0 +1,255 @@
+// `stallwatch capture`, `report` and `top` by hand, as a person would use
+// them during an incident: a victim named etcd, a same-device fio
+// neighbour, a capture waiting on a trigger; the report opened in headless
+// Chromium; top driven in tmux.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "support/processes.h"
+#include "support/scratch.h"
+#include "support/shell.h"
+#include "support/test_env.h"
+
+namespace stallwatch::test {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::uintmax_t dir_size(const fs::path& dir) {
+  std::uintmax_t total = 0;
+  for (const auto& f : fs::directory_iterator(dir)) total += f.is_regular_file() ? f.file_size() : 0;
+  return total;
+}
+
+// The same-device neighbour scenario: victim and neighbour started by the test.
+class Incident : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SW_REQUIRE_ROOT();
+    disk_ = std::make_unique<LoopExt4>("/var/tmp", 512);
+    victim_ = std::make_unique<TestCgroup>("stallwatch-cap-victim-" + std::to_string(getpid()));
+    neighbour_ = std::make_unique<TestCgroup>("stallwatch-cap-noisy-" + std::to_string(getpid()));
+  }
+  void start_victim() {
+    victim_proc_ = std::make_unique<Background>(
+        std::vector<std::string>{victim_helper(), disk_->path() + "/wal", "--calls", "100000", "--delay-ms", "0",
+                                 "--interval-us", "2000"},
+        victim_->dir());
+  }
+  void start_neighbour() {
+    neighbour_proc_ = std::make_unique<Background>(
+        std::vector<std::string>{"/usr/bin/fio", "--name=noisy", "--filename=" + disk_->path() + "/bulk",
+                                 "--size=256M", "--rw=write", "--bs=1M", "--direct=1", "--iodepth=16",
+                                 "--ioengine=libaio", "--time_based", "--runtime=120"},
+        neighbour_->dir());
+  }
+  void TearDown() override {
+    neighbour_proc_.reset();
+    victim_proc_.reset();
+  }
+
+  std::unique_ptr<LoopExt4> disk_;
+  std::unique_ptr<TestCgroup> victim_, neighbour_;
+  std::unique_ptr<Background> victim_proc_, neighbour_proc_;
+};
+
+TEST_F(Incident, TriggeredCaptureKeepsWhatCameBeforeAndNamesTheNeighbour) {
+  TempDir out;
+  const fs::path bundle = fs::path(out.path()) / "bundle";
+  start_victim();
+  const auto t0 = std::chrono::steady_clock::now();
+  Background capture({agent_binary(), "capture", "--trigger=fsync>15ms", "--pre=10s", "--post=4s",
+                      "--out=" + bundle.string(), "--max-size=5MB", "--slow-threshold=3ms",
+                      "--victim=cgroup=" + victim_->rel()});
+  std::this_thread::sleep_for(3s);  // victim alone: nothing reaches 15 ms
+  start_neighbour();
+  // The capture ends by itself --post after the trigger.
+  for (int i = 0; i < 300 && !fs::exists(bundle / "report.html"); ++i) std::this_thread::sleep_for(100ms);
+  const double startup_to_end = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  capture.stop();
+  ASSERT_TRUE(fs::exists(bundle / "report.html")) << capture.output();
+  for (const char* f : {"events.jsonl", "timeseries.jsonl", "metrics-start.prom", "metrics-end.prom", "host.json",
+                        "summary.json", "report.html"}) {
+    EXPECT_TRUE(fs::exists(bundle / f)) << f;
+  }
+  const auto summary = nlohmann::json::parse(slurp(bundle / "summary.json"));
+  const std::string triggered = summary["capture"]["triggered_at"];
+  ASSERT_FALSE(triggered.empty()) << summary.dump(2);
+  // Events from before the trigger were kept (the pre-trigger ring).
+  int before = 0, events = 0;
+  std::ifstream in(bundle / "events.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const auto e = nlohmann::json::parse(line);
+    ++events;
+    before += e["time"].get<std::string>() < triggered;
+  }
+  std::printf("bundle %s: %d events (%d before the trigger), %zu samples, %ju bytes; %.1f s from start to report\n",
+              bundle.c_str(), events, before, summary["samples"].get<std::size_t>(), dir_size(bundle), startup_to_end);
+  std::printf("summary: %s\n", summary["sentence"].get<std::string>().c_str());
+  EXPECT_GT(before, 0);
+  EXPECT_GE(summary["samples"].get<int>(), 4);
+  ASSERT_TRUE(summary.contains("top_culprit")) << summary.dump(2);
+  EXPECT_EQ(summary["top_culprit"]["labels"]["cgroup"], neighbour_->rel());
+  EXPECT_NE(summary["sentence"].get<std::string>().find(neighbour_->rel()), std::string::npos);
+  EXPECT_LE(dir_size(bundle), 5'000'000U);
+  EXPECT_TRUE(nlohmann::json::parse(slurp(bundle / "host.json")).contains("hooks"));
+  EXPECT_NE(slurp(bundle / "metrics-end.prom").find("stallwatch_fsync_blame_seconds_total"), std::string::npos);
+
+  // The report, in a real browser, offline: the neighbour, the verdict
+  // sentence, a timeline with points; and nothing fetched.
+  const std::string html = slurp(bundle / "report.html");
+  EXPECT_EQ(html.find("http://"), std::string::npos);
+  EXPECT_EQ(html.find("https://"), std::string::npos);
+  EXPECT_NE(html.find("default-src 'none'"), std::string::npos);
+  TempDir profile;
+  const std::string png = (bundle / "report.png").string();
+  const std::string chromium = "chromium --headless --no-sandbox --disable-gpu --user-data-dir=" + profile.path() +
+                               " --window-size=1200,1600 ";
+  const auto shot = run_shell(chromium + "--screenshot=" + png + " file://" + (bundle / "report.html").string());
+  ASSERT_TRUE(fs::exists(png)) << shot.out;
+  EXPECT_GT(fs::file_size(png), 20'000U);
+  std::printf("screenshot: %s (%ju bytes)\n", png.c_str(), fs::file_size(png));
+  const auto dom = run_shell(chromium + "--dump-dom file://" + (bundle / "report.html").string());
+  EXPECT_NE(dom.out.find(neighbour_->rel()), std::string::npos);
+  EXPECT_NE(dom.out.find("id=\"verdict\""), std::string::npos);
+  EXPECT_NE(dom.out.find("Verdict: neighbor"), std::string::npos) << summary["sentence"];
+  const std::regex point(R"(<circle class="slow)");
+  EXPECT_GT(std::distance(std::sregex_iterator(dom.out.begin(), dom.out.end(), point), std::sregex_iterator()), 5);
+
+  // `report` renders the same bundle again.
+  fs::remove(bundle / "report.html");
+  const Completed again = run_command({agent_binary(), "report", bundle.string()});
+  EXPECT_EQ(again.exit.code, 0) << again.err;
+  EXPECT_TRUE(fs::exists(bundle / "report.html"));
+}
+
+TEST_F(Incident, MaxSizeStopsTheCaptureWithAValidBundle) {
+  TempDir out;
+  const fs::path bundle = fs::path(out.path()) / "small";
+  start_victim();
+  start_neighbour();
+  const Completed c = run_command({agent_binary(), "capture", "--duration=30s", "--out=" + bundle.string(),
+                                   "--max-size=200KB", "--slow-threshold=1ms", "--victim=cgroup=" + victim_->rel()});
+  EXPECT_EQ(c.exit.code, 0) << c.err;
+  EXPECT_NE(c.err.find("--max-size 200KB reached"), std::string::npos) << c.err;
+  const auto summary = nlohmann::json::parse(slurp(bundle / "summary.json"));
+  EXPECT_TRUE(summary["capture"]["truncated"].get<bool>());
+  EXPECT_TRUE(fs::exists(bundle / "report.html"));
+  std::ifstream in(bundle / "events.jsonl");
+  for (std::string line; std::getline(in, line);) EXPECT_FALSE(nlohmann::json::parse(line, nullptr, false).is_discarded());
+  std::printf("max-size 200KB: bundle %ju bytes, stopped after %.1f s\n", dir_size(bundle),
+              summary["capture"]["duration_s"].get<double>());
+  EXPECT_LE(dir_size(bundle), 200'000U);
+}
+
+TEST(CaptureErrors, BadInputIsOneLineAndNonZero) {
+  SW_REQUIRE_ROOT();
+  TempDir out;
+  const auto one_line = [](const Completed& c, int code, const std::string& says) {
+    EXPECT_EQ(c.exit.code, code) << c.err;
+    EXPECT_NE(c.err.find(says), std::string::npos) << c.err;
+    EXPECT_EQ(std::count(c.err.begin(), c.err.end(), '\n'), 1) << c.err;
+  };
+  one_line(run_command({agent_binary(), "capture", "--trigger=fsync>>5", "--out=" + out.path() + "/a"}), 2,
+           "--trigger 'fsync>>5'");
+  one_line(run_command({agent_binary(), "capture", "--trigger=probe=slow", "--out=" + out.path() + "/a"}), 2,
+           "unknown probe result 'slow'");
+  one_line(run_command({agent_binary(), "capture", "--trigger=disk>5ms", "--out=" + out.path() + "/a"}), 2,
+           "unknown trigger");
+  one_line(run_command({agent_binary(), "capture", "--max-size=lots", "--out=" + out.path() + "/a"}), 2,
+           "--max-size: bad size 'lots'");
+  one_line(run_command({agent_binary(), "capture", "--out=/proc/stallwatch-bundle"}), 1,
+           "cannot write the bundle to /proc/stallwatch-bundle");
+  one_line(run_command({agent_binary(), "report", out.path()}), 1, "is not a capture bundle");
+}
+
+// tmux: a real terminal for `top`.
+class Tmux {
+ public:
+  Tmux() : name_("sw-top-" + std::to_string(getpid())) {
+    sh("tmux new-session -d -s " + name_ + " -x 200 -y 50 'bash --norc --noprofile'");
+  }
+  ~Tmux() { run_shell("tmux kill-session -t " + name_); }
+  void keys(const std::string& k) { sh("tmux send-keys -t " + name_ + " " + k); }
+  std::string screen() { return sh("tmux capture-pane -p -t " + name_); }
+  // Waits up to `timeout` for text on the screen.
+  bool wait_for(const std::string& text, std::chrono::milliseconds timeout) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+      if (screen().find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+
+ private:
+  std::string name_;
+};
+
+TEST_F(Incident, TopShowsTheCulpritSortsAndQuitsCleanly) {
+  if (run_shell("command -v tmux").rc != 0) FAIL() << "tmux is needed";
+  start_victim();
+  start_neighbour();
+  Tmux t;
+  t.keys("'clear; echo BEFORE-TOP' Enter");
+  ASSERT_TRUE(t.wait_for("BEFORE-TOP", 5s));
+  t.keys("'" + agent_binary() + " top --victim=cgroup=" + victim_->rel() + "; echo TOP-EXIT=$?' Enter");
+  // Start-up takes about a second (self-test, loading); then the neighbour
+  // must be on screen within 3 s.
+  ASSERT_TRUE(t.wait_for("CGROUP", 10s)) << t.screen();
+  const auto shown = std::chrono::steady_clock::now();
+  ASSERT_TRUE(t.wait_for(neighbour_->rel(), 3s)) << t.screen();
+  std::printf("culprit on screen %.1f s after the first frame\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - shown).count());
+  EXPECT_NE(t.screen().find(victim_->rel()), std::string::npos);
+  t.keys("i");
+  EXPECT_TRUE(t.wait_for("sort: IOPS", 3s)) << t.screen();
+  t.keys("s");
+  EXPECT_TRUE(t.wait_for("sort: blame", 3s)) << t.screen();
+  // With blame sorting the neighbour is the first cgroup row.
+  std::this_thread::sleep_for(1500ms);
+  {
+    std::istringstream lines(t.screen());
+    std::string line;
+    while (std::getline(lines, line) && line.rfind("CGROUP", 0) != 0) {
+    }
+    ASSERT_TRUE(std::getline(lines, line));
+    EXPECT_NE(line.find(neighbour_->rel()), std::string::npos) << t.screen();
+  }
+  t.keys("f");
+  t.keys("'" + victim_->rel().substr(1) + "' Enter");
+  EXPECT_TRUE(t.wait_for("filter: " + victim_->rel().substr(1), 3s)) << t.screen();
+  t.keys("q");
+  ASSERT_TRUE(t.wait_for("TOP-EXIT=0", 5s)) << t.screen();
+  // The alternate screen is gone: what was there before top is back.
+  const std::string after = t.screen();
+  EXPECT_NE(after.find("BEFORE-TOP"), std::string::npos) << after;
+  EXPECT_EQ(after.find("sort: "), std::string::npos) << after;
+}
+
+TEST(TopPlain, OnceOnAPipePrintsOneFrame) {
+  SW_REQUIRE_ROOT();
+  const Completed c = run_command({agent_binary(), "top", "--once"});
+  EXPECT_EQ(c.exit.code, 0) << c.err;
+  EXPECT_NE(c.out.find("VICTIM"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("CGROUP"), std::string::npos) << c.out;
+  EXPECT_EQ(c.out.find("\x1b["), std::string::npos) << "escape codes on a pipe";
+}
+
+}  // namespace
+}  // namespace stallwatch::test
