@@ -68,6 +68,7 @@ class Recorder {
   void event(const nlohmann::json& e) {
     std::lock_guard lock(mu_);
     ++seen_;
+    if (trigger_ && trigger_->matches(e)) ++matches_;
     if (!recording_ && trigger_ && trigger_->matches(e)) {
       recording_ = true;
       triggered_at_ = realtime_ns();
@@ -110,6 +111,7 @@ class Recorder {
   std::int64_t triggered_at() const { std::lock_guard lock(mu_); return triggered_at_; }
   std::uint64_t bytes() const { std::lock_guard lock(mu_); return bytes_; }
   std::uint64_t seen() const { std::lock_guard lock(mu_); return seen_; }
+  std::uint64_t matches() const { std::lock_guard lock(mu_); return matches_; }
   std::vector<nlohmann::json> events() const { std::lock_guard lock(mu_); return kept_events_; }
   std::vector<live::Sample> samples() const { std::lock_guard lock(mu_); return kept_samples_; }
   nlohmann::json trigger_event() const { std::lock_guard lock(mu_); return trigger_event_; }
@@ -168,7 +170,7 @@ class Recorder {
   std::string write_error_;
   std::int64_t triggered_at_ = 0;
   nlohmann::json trigger_event_;
-  std::uint64_t bytes_ = 0, seen_ = 0;
+  std::uint64_t bytes_ = 0, seen_ = 0, matches_ = 0;
   std::ofstream events_, series_;
   std::deque<std::pair<std::int64_t, nlohmann::json>> ring_events_;
   std::deque<live::Sample> ring_samples_;
@@ -285,8 +287,9 @@ int run_capture(const Options& options) {
     last = now;
     const double elapsed = std::chrono::duration<double>(now - begin).count();
     if (progress) {
-      std::fprintf(stderr, "\r  %6.0fs  events %-6llu %7.1f MB  %s   ", elapsed,
+      std::fprintf(stderr, "\r  %6.0fs  events %-6llu %7.2f MB  triggers %-4llu %s   ", elapsed,
                    static_cast<unsigned long long>(recorder->seen()), recorder->bytes() / 1e6,
+                   static_cast<unsigned long long>(recorder->matches()),
                    recorder->recording() ? (trigger ? "triggered, recording" : "recording")
                                          : ("waiting for " + trigger->text).c_str());
     }
@@ -321,6 +324,7 @@ int run_capture(const Options& options) {
                         {"trigger", trigger ? trigger->text : ""},
                         {"triggered_at", recorder->triggered_at() ? blame::rfc3339(recorder->triggered_at()) : ""},
                         {"trigger_event", recorder->trigger_event()},
+                        {"trigger_matches", recorder->matches()},
                         {"ended_because", why},
                         {"truncated", recorder->full()},
                         {"max_size_bytes", *max_size},

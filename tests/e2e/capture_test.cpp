@@ -76,6 +76,9 @@ TEST_F(Incident, TriggeredCaptureKeepsWhatCameBeforeAndNamesTheNeighbour) {
   Background capture({agent_binary(), "capture", "--trigger=fsync>15ms", "--pre=10s", "--post=4s",
                       "--out=" + bundle.string(), "--max-size=5MB", "--slow-threshold=3ms",
                       "--victim=cgroup=" + victim_->rel()});
+  for (int i = 0; i < 100 && !fs::exists(bundle / "host.json"); ++i) std::this_thread::sleep_for(20ms);
+  std::printf("capture start-up (launch to recording, host.json written): %.2f s\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   std::this_thread::sleep_for(3s);  // victim alone: nothing reaches 15 ms
   start_neighbour();
   // The capture ends by itself --post after the trigger.
