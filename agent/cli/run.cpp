@@ -7,9 +7,11 @@
 #include <chrono>
 
 #include "cli/options.h"
+#include "cli/preflight.h"
 #include "cli/session.h"
 #include "exporters/jsonl/event_log.h"
 #include "exporters/prometheus/metrics_server.h"
+#include "loader/host_facts.h"
 
 namespace stallwatch::cli {
 
@@ -38,6 +40,11 @@ int run_agent(const Options& options) {
   if (auto ports = exporters::to_civetweb_ports(options.listen_address); !ports) {
     spdlog::error("{}", ports.error().message);
     return 2;
+  }
+  // Missing privileges first: they explain an unwritable state directory too.
+  if (auto ok = check_host(loader::read_host_facts()); !ok) {
+    spdlog::error("{}", ok.error().message);
+    return 1;
   }
   // Before anything loads: an unwritable event log is the user's to fix.
   auto log = exporters::EventLog::open(options.events_file.empty()

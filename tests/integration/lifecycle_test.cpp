@@ -67,7 +67,8 @@ TEST_F(Lifecycle, SecondInstanceOnTheSamePortFailsWithOneLine) {
   Agent first;
   ASSERT_TRUE(first.wait_ready()) << first.log();
   const std::string where = "127.0.0.1:" + std::to_string(first.port());
-  const Completed second = run_command({agent_binary(), "run", "--web.listen-address=" + where});
+  const Completed second =
+      run_command({agent_binary(), "run", "--web.listen-address=" + where, "--events-file=/dev/null"});
   EXPECT_EQ(second.exit.code, 1);
   EXPECT_NE(second.err.find("cannot listen on " + where), std::string::npos) << second.err;
   EXPECT_EQ(std::count(second.err.begin(), second.err.end(), '\n'), 1) << second.err;
