@@ -1,6 +1,5 @@
 #include "blame/victims.h"
 
-#include <bpf/bpf.h>
 #include <fnmatch.h>
 
 #include <cerrno>
@@ -18,22 +17,6 @@ constexpr std::size_t kCommMax = 15;  // TASK_COMM_LEN - 1
 
 bool glob(const std::string& pattern, std::string_view text) {
   return ::fnmatch(pattern.c_str(), std::string(text).c_str(), 0) == 0;
-}
-
-template <typename Key>
-Result<void> sync_map(int fd, const std::set<Key>& want, std::set<Key>& have, const char* what) {
-  const std::uint8_t one = 1;
-  for (Key k : want) {
-    if (have.count(k)) continue;
-    if (bpf_map_update_elem(fd, &k, &one, BPF_ANY) != 0) {
-      return fail(std::string("add victim ") + what + " " + std::to_string(k) + ": " + errno_text(errno));
-    }
-  }
-  for (Key k : have) {
-    if (!want.count(k)) bpf_map_delete_elem(fd, &k);
-  }
-  have = want;
-  return {};
 }
 
 }  // namespace
@@ -75,9 +58,8 @@ bool VictimSelector::matches(const identity::Labels& labels) const {
   return false;
 }
 
-Victims::Victims(std::vector<VictimSelector> selectors, int tasks_fd, int cgroups_fd, std::string proc_root)
-    : selectors_(std::move(selectors)), tasks_fd_(tasks_fd), cgroups_fd_(cgroups_fd),
-      proc_root_(std::move(proc_root)) {}
+Victims::Victims(std::vector<VictimSelector> selectors, std::string proc_root)
+    : selectors_(std::move(selectors)), proc_root_(std::move(proc_root)) {}
 
 bool Victims::wants_cgroups() const {
   for (const auto& s : selectors_) {
@@ -110,21 +92,17 @@ std::set<std::uint32_t> Victims::scan_processes() const {
   return found;
 }
 
-Result<Victims::Counts> Victims::refresh(
-    const std::vector<std::pair<std::uint64_t, identity::Labels>>& cgroups) {
-  auto tasks = scan_processes();
-  std::set<std::uint64_t> ids;
+VictimSet Victims::resolve(const std::vector<std::pair<std::uint64_t, identity::Labels>>& cgroups) const {
+  VictimSet out{scan_processes(), {}};
   for (const auto& [id, labels] : cgroups) {
     for (const auto& s : selectors_) {
       if (s.matches(labels)) {
-        ids.insert(id);
+        out.cgroups.insert(id);
         break;
       }
     }
   }
-  if (auto ok = sync_map(tasks_fd_, tasks, tasks_, "process"); !ok) return std::unexpected(ok.error());
-  if (auto ok = sync_map(cgroups_fd_, ids, cgroups_, "cgroup"); !ok) return std::unexpected(ok.error());
-  return Counts{tasks_.size(), cgroups_.size()};
+  return out;
 }
 
 }  // namespace stallwatch::blame

@@ -1,7 +1,8 @@
 #pragma once
-// Who the victims are. --victim selectors are resolved here, in user space,
-// and the result pushed to the kernel maps the fsync hot path looks up:
-// processes by tgid (comm=) and cgroups by id (cgroup=, pod=).
+// Who the victims are. --victim selectors are resolved here, in user space
+// (pure logic: /proc and the known cgroups in, sets out); the loader pushes
+// the sets to the kernel maps the fsync hot path looks up: processes by
+// tgid (comm=) and cgroups by id (cgroup=, pod=).
 #include <cstdint>
 #include <set>
 #include <string>
@@ -27,19 +28,17 @@ struct VictimSelector {
   bool matches(const identity::Labels& labels) const;
 };
 
+struct VictimSet {
+  std::set<std::uint32_t> tasks;    // tgids
+  std::set<std::uint64_t> cgroups;  // cgroup ids
+};
+
 class Victims {
  public:
-  // Map fds of victim_tasks and victim_cgroups; proc_root is /proc.
-  Victims(std::vector<VictimSelector> selectors, int tasks_fd, int cgroups_fd,
-          std::string proc_root = "/proc");
+  explicit Victims(std::vector<VictimSelector> selectors, std::string proc_root = "/proc");
 
-  struct Counts {
-    std::size_t processes = 0;
-    std::size_t cgroups = 0;
-  };
-  // Resolves the selectors against /proc and the known cgroups, and
-  // updates the kernel maps by difference.
-  Result<Counts> refresh(const std::vector<std::pair<std::uint64_t, identity::Labels>>& cgroups);
+  // The selectors against /proc (comm=) and the known cgroups (cgroup=, pod=).
+  VictimSet resolve(const std::vector<std::pair<std::uint64_t, identity::Labels>>& cgroups) const;
 
   bool wants_cgroups() const;  // any cgroup= or pod= selector
   const std::vector<VictimSelector>& selectors() const { return selectors_; }
@@ -48,11 +47,7 @@ class Victims {
   std::set<std::uint32_t> scan_processes() const;
 
   std::vector<VictimSelector> selectors_;
-  int tasks_fd_;
-  int cgroups_fd_;
   std::string proc_root_;
-  std::set<std::uint32_t> tasks_;
-  std::set<std::uint64_t> cgroups_;
 };
 
 }  // namespace stallwatch::blame

@@ -181,8 +181,7 @@ std::expected<std::unique_ptr<Session>, int> Session::start(const Options& optio
     s->probe_events_ = std::move(*events);
   }
   if (loaded.blame) {
-    s->victims_ = std::make_unique<blame::Victims>(s->configs_.victims, loaded.blame->maps().victim_tasks,
-                                                   loaded.blame->maps().victim_cgroups);
+    s->victims_ = std::make_unique<blame::Victims>(s->configs_.victims);
     blame::EventContext ctx{[identity](std::uint64_t id) { return identity->labels(id); },
                             [devices](std::uint32_t dev) { return devices->name(dev); },
                             {},
@@ -222,14 +221,14 @@ std::string Session::device_name(std::uint32_t dev) const { return devices_->nam
 
 void Session::refresh_victims() {
   if (!victims_) return;
-  auto counts = victims_->refresh(victims_->wants_cgroups() ? identity_->live()
-                                                            : std::vector<std::pair<std::uint64_t, identity::Labels>>{});
-  if (!counts) {
-    spdlog::warn("victims: {}", counts.error().message);
+  const auto set = victims_->resolve(victims_->wants_cgroups() ? identity_->live()
+                                                               : std::vector<std::pair<std::uint64_t, identity::Labels>>{});
+  if (auto ok = loaded_->blame->set_victims(set.tasks, set.cgroups); !ok) {
+    spdlog::warn("victims: {}", ok.error().message);
     return;
   }
-  victim_processes_ = counts->processes;
-  victim_cgroups_ = counts->cgroups;
+  victim_processes_ = set.tasks.size();
+  victim_cgroups_ = set.cgroups.size();
 }
 
 void Session::tick() {

@@ -1,5 +1,6 @@
 #include "loader/blame_probes.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include <cerrno>
@@ -54,6 +55,36 @@ SharedBlameMaps BlameProbes::maps() const {
 }
 
 int BlameProbes::drops_fd() const { return bpf_map__fd(skel_->maps.drops); }
+
+namespace {
+
+template <typename Key>
+Result<void> sync_map(int fd, const std::set<Key>& want, std::set<Key>& have, const char* what) {
+  const std::uint8_t one = 1;
+  for (Key k : want) {
+    if (have.count(k)) continue;
+    if (bpf_map_update_elem(fd, &k, &one, BPF_ANY) != 0) {
+      return fail(std::string("add victim ") + what + " " + std::to_string(k) + ": " + errno_text(errno));
+    }
+    have.insert(k);
+  }
+  for (auto it = have.begin(); it != have.end();) {
+    if (want.count(*it)) {
+      ++it;
+      continue;
+    }
+    bpf_map_delete_elem(fd, &*it);
+    it = have.erase(it);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<void> BlameProbes::set_victims(const std::set<std::uint32_t>& tasks, const std::set<std::uint64_t>& cgroups) {
+  if (auto ok = sync_map(bpf_map__fd(skel_->maps.victim_tasks), tasks, tasks_, "process"); !ok) return ok;
+  return sync_map(bpf_map__fd(skel_->maps.victim_cgroups), cgroups, cgroups_, "cgroup");
+}
 
 Result<BlameProbes> BlameProbes::try_rung(BlameHook rung, const BlameConfig& config) {
   BlameProbes probes;

@@ -7,6 +7,7 @@
 // with --blame-hook=off, when no window ever opens.
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +58,8 @@ class BlameProbes {
   std::string_view mode() const { return mode_; }
   SharedBlameMaps maps() const;
   int drops_fd() const;
+  // Makes the kernel's victim maps hold exactly these, by difference.
+  Result<void> set_victims(const std::set<std::uint32_t>& tasks, const std::set<std::uint64_t>& cgroups);
 
  private:
   BlameProbes() = default;
@@ -65,6 +68,8 @@ class BlameProbes {
   std::unique_ptr<blame_bpf, BlameSkeletonDeleter> skel_;
   std::vector<Link> links_;
   std::string_view mode_;
+  std::set<std::uint32_t> tasks_;
+  std::set<std::uint64_t> cgroups_;
 };
 
 }  // namespace stallwatch::loader
