@@ -300,10 +300,11 @@ TEST_F(BlameScenario, JournalPressureIsJournal) {
   sh("mkdir -p " + dir);
   const auto o = alone_then([&] {
     return std::make_unique<Background>(
+        // Two writers, so that a commit is nearly always under way.
         std::vector<std::string>{"/bin/sh", "-c",
-                                 "i=0; while :; do i=$((i+1)); dd if=/dev/zero of=" + dir +
-                                     "/f$((i%50)) bs=4k count=1 conv=fsync status=none; rm -f " + dir +
-                                     "/f$(((i+25)%50)); done"},
+                                 "for w in a b; do (i=0; while :; do i=$((i+1)); dd if=/dev/zero of=" + dir +
+                                     "/$w$((i%50)) bs=4k count=1 conv=fsync status=none; rm -f " + dir +
+                                     "/$w$(((i+25)%50)); done) & done; wait"},
         neighbour_->dir());
   });
   const Blame& d = o.blame_disturbed;

@@ -1,0 +1,83 @@
+// capture's trigger and size flags, the sampler's quantiles, and the
+// summary sentence.
+#include <gtest/gtest.h>
+
+#include "cli/capture_trigger.h"
+#include "exporters/report/summary.h"
+#include "live/sampler.h"
+
+namespace {
+
+using stallwatch::cli::parse_size;
+using stallwatch::cli::Trigger;
+
+TEST(Trigger, ParsesAndMatches) {
+  auto t = Trigger::parse("fsync>50ms");
+  ASSERT_TRUE(t);
+  EXPECT_TRUE(t->matches({{"event", "slow_fsync"}, {"duration_ms", 50.0}}));
+  EXPECT_FALSE(t->matches({{"event", "slow_fsync"}, {"duration_ms", 49.9}}));
+  EXPECT_FALSE(t->matches({{"event", "probe"}, {"duration_ms", 900.0}}));
+  auto p = Trigger::parse("probe=timeout");
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(p->matches({{"event", "probe"}, {"result", "timeout"}}));
+  EXPECT_FALSE(p->matches({{"event", "probe"}, {"result", "refused"}}));
+  auto v = Trigger::parse("verdict=neighbor");
+  ASSERT_TRUE(v);
+  EXPECT_TRUE(v->matches({{"event", "slow_fsync"}, {"verdict", "neighbor"}}));
+}
+
+TEST(Trigger, BadInputNamesTheTrigger) {
+  for (const char* bad : {"fsync>", "fsync>5", "fsync=5ms", "probe=slow", "verdict=disk", "latency>5ms", ""}) {
+    auto t = Trigger::parse(bad);
+    ASSERT_FALSE(t) << bad;
+    EXPECT_NE(t.error().message.find(std::string("--trigger '") + bad + "'"), std::string::npos) << t.error().message;
+  }
+}
+
+TEST(Size, UnitsAndErrors) {
+  EXPECT_EQ(*parse_size("100MB"), 100'000'000U);
+  EXPECT_EQ(*parse_size("1GiB"), 1ULL << 30);
+  EXPECT_EQ(*parse_size("512KiB"), 512U * 1024);
+  EXPECT_EQ(*parse_size("8192"), 8192U);
+  for (const char* bad : {"lots", "10TB", "-1MB", "1KB", "MB"}) EXPECT_FALSE(parse_size(bad)) << bad;
+}
+
+TEST(Sampler, QuantileIsTheBucketBound) {
+  stallwatch::reader::Histogram h;
+  EXPECT_EQ(stallwatch::live::quantile(h, 0.99), 0.0);
+  h.buckets[4] = 98;  // <= 1 ms
+  h.buckets[9] = 2;   // <= 32 ms
+  EXPECT_DOUBLE_EQ(stallwatch::live::quantile(h, 0.5), 0.001);
+  EXPECT_DOUBLE_EQ(stallwatch::live::quantile(h, 0.99), 0.032);
+}
+
+TEST(Summary, SentenceNamesTheTopCulprit) {
+  stallwatch::live::Sample s;
+  stallwatch::live::VictimSample v;
+  v.labels = {"kube-system", "etcd-a", "etcd", "/kubepods/etcd"};
+  v.calls = 100;
+  v.p50_s = 0.008;
+  v.p99_s = 0.064;
+  v.wall_s = 1.0;
+  v.kinds_s = {{"neighbor_io", 0.9}, {"own_io", 0.1}};
+  s.victims.push_back(v);
+  const nlohmann::json event = {
+      {"event", "slow_fsync"},
+      {"verdict", "neighbor"},
+      {"victim", {{"namespace", "kube-system"}, {"pod", "etcd-a"}, {"container", "etcd"}, {"cgroup", "/kubepods/etcd"}}},
+      {"culprits",
+       {{{"namespace", "batch"}, {"pod", "etl-7"}, {"container", "load"}, {"cgroup", "/kubepods/etl"},
+         {"kind", "neighbor_io"}, {"blamed_ms", 45.0}},
+        {{"namespace", "kube-system"}, {"pod", "etcd-a"}, {"container", "etcd"}, {"cgroup", "/kubepods/etcd"},
+         {"kind", "own_io"}, {"blamed_ms", 5.0}}}}};
+  const auto summary = stallwatch::report::summarize({event}, {s});
+  EXPECT_EQ(summary["top_culprit"]["labels"]["pod"], "etl-7");
+  EXPECT_DOUBLE_EQ(summary["top_culprit"]["share"].get<double>(), 0.9);
+  const std::string sentence = summary["sentence"];
+  EXPECT_NE(sentence.find("kube-system/etcd-a"), std::string::npos) << sentence;
+  EXPECT_NE(sentence.find("90% of its slow calls' waiting was behind batch/etl-7 (neighbor_io)"), std::string::npos)
+      << sentence;
+  EXPECT_NE(sentence.find("Verdict: neighbor."), std::string::npos) << sentence;
+}
+
+}  // namespace
