@@ -243,17 +243,20 @@ TEST_F(BlameScenario, SameDeviceNeighbourIsNamed) {
 
 TEST_F(BlameScenario, NeighbourOnAnotherDeviceIsCpu) {
   // The neighbour's I/O goes to a /dev/shm-backed device: it shares the
-  // CPUs, not the disk. CPU is made the binding constraint: the victim gets
-  // a small CPU weight next to a CPU-hungry neighbour.
+  // CPUs, not the disk. CPU is made the binding constraint for the victim
+  // alone: it gets the least CPU weight; the neighbour a quarter of the
+  // default, so that the kernel's own workers (the loop device's, which
+  // serve the victim's requests) are not starved as well.
   start_agent({"--victim=cgroup=" + victim_->rel()});
   LoopExt4 shm("/dev/shm", 512);
-  CpuWeight low(*victim_, 2);
+  CpuWeight low(*victim_, 1);
+  CpuWeight quarter(*neighbour_, 25);
   const auto o = alone_then([&] {
     return std::make_unique<Background>(
         std::vector<std::string>{"/usr/bin/fio", "--name=neighbour", "--filename=" + shm.path() + "/bulk",
                                  "--size=256M", "--rw=randwrite", "--bs=4k", "--direct=1", "--iodepth=16",
                                  "--ioengine=libaio", "--numjobs=2", "--time_based", "--runtime=120"},
-        neighbour_->dir());
+        neighbour_->join_spec());
   });
   const Blame& d = o.blame_disturbed;
   std::printf("neighbour on /dev/shm device: %s\n", describe(o.alone, o.disturbed, d, o.events).c_str());

@@ -5,6 +5,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -135,7 +136,8 @@ void remove_v1_child(const std::string& dir) {
 CpuWeight::CpuWeight(TestCgroup& cg, int v2_weight) : cg_(cg) {
   v1_dir_ = v1_child("cpu", cg);
   if (!v1_dir_.empty()) {
-    write_file(v1_dir_ + "/cpu.shares", "2");  // the least v1 allows
+    // v2's default weight is 100, v1's shares 1024; 2 is the least v1 allows.
+    write_file(v1_dir_ + "/cpu.shares", std::to_string(std::max(2, v2_weight * 1024 / 100)));
     cg_.add_v1(v1_dir_);
     return;
   }
