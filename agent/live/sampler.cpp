@@ -1,7 +1,7 @@
 #include "live/sampler.h"
 
-#include <cstring>
 #include <set>
+#include <tuple>
 
 #include "blame/verdict.h"
 
@@ -17,12 +17,9 @@ identity::Labels labels_of(const nlohmann::json& j) {
   return {j.value("namespace", ""), j.value("pod", ""), j.value("container", ""), j.value("cgroup", "")};
 }
 
-template <typename K, typename V, typename F>
-std::map<K, V> index(const std::vector<V>& series, F key) {
-  std::map<K, V> out;
-  for (const auto& s : series) out[key(s)] = s;
-  return out;
-}
+// A blame series' identity: (victim, culprit, device, kind).
+using BlameId = std::tuple<std::uint64_t, std::uint64_t, std::uint32_t, std::uint8_t>;
+BlameId id_of(const sw_blame_key& k) { return {k.victim, k.culprit, k.dev, k.kind}; }
 
 }  // namespace
 
@@ -52,14 +49,12 @@ std::optional<Sample> Sampler::next(const reader::Snapshot& snap, std::int64_t r
   // Victims: every cgroup with blame windows, and its fsync histograms.
   std::map<std::uint64_t, VictimSample> victims;
   std::map<std::uint64_t, std::set<std::uint32_t>> victim_devs;
-  const auto before = [this](const sw_blame_key& k) -> sw_blame_val {
-    for (const auto& s : prev_->blame_series) {
-      if (!std::memcmp(&s.key, &k, sizeof(k))) return s.val;
-    }
-    return {};
-  };
+  // One lookup per series, not a scan of the previous snapshot each.
+  std::map<BlameId, sw_blame_val> before;
+  for (const auto& s : prev_->blame_series) before[id_of(s.key)] = s.val;
   for (const auto& s : snap.blame_series) {
-    const auto old = before(s.key);
+    const auto found = before.find(id_of(s.key));
+    const sw_blame_val old = found == before.end() ? sw_blame_val{} : found->second;
     const double d_s = static_cast<double>(s.val.ns - std::min(s.val.ns, old.ns)) / 1e9;
     auto& v = victims[s.key.victim];
     if (s.key.dev) victim_devs[s.key.victim].insert(s.key.dev);

@@ -12,24 +12,6 @@ namespace stallwatch::loader {
 
 void BlameSkeletonDeleter::operator()(blame_bpf* skel) const { blame_bpf__destroy(skel); }
 
-Result<BlameHook> parse_blame_hook(std::string_view text) {
-  if (text == "auto") return BlameHook::kAuto;
-  if (text == "tp_btf") return BlameHook::kTpBtf;
-  if (text == "raw_tp") return BlameHook::kRawTp;
-  if (text == "off") return BlameHook::kOff;
-  return fail("unknown blame hook '" + std::string(text) + "' (expected auto, tp_btf, raw_tp or off)");
-}
-
-std::string_view to_string(BlameHook hook) {
-  switch (hook) {
-    case BlameHook::kAuto: return "auto";
-    case BlameHook::kTpBtf: return "tp_btf";
-    case BlameHook::kRawTp: return "raw_tp";
-    case BlameHook::kOff: return "off";
-  }
-  return "auto";
-}
-
 Result<void> reuse_blame_maps(bpf_object* obj, const SharedBlameMaps& maps) {
   const struct {
     const char* name;
@@ -110,15 +92,9 @@ Result<BlameProbes> BlameProbes::try_rung(BlameHook rung, const BlameConfig& con
 }
 
 Result<BlameProbes> BlameProbes::load(const BlameConfig& config, std::vector<RungReport>& report) {
-  std::vector<Rung<BlameProbes>> ladder;
-  for (BlameHook hook : {BlameHook::kTpBtf, BlameHook::kRawTp}) {
-    if (config.hook != BlameHook::kAuto && config.hook != hook) continue;
-    ladder.push_back({std::string(to_string(hook)), [&, hook] { return try_rung(hook, config); }});
-  }
-  return climb<BlameProbes>(
-      "blame", ladder, config.hook != BlameHook::kAuto,
-      [](const BlameProbes&) { return std::string("victim threads followed through the scheduler"); },
-      report);
+  return climb_btf<BlameProbes>(
+      "blame", config.hook, [&config](BtfRung rung) { return try_rung(rung, config); },
+      [](const BlameProbes&) { return std::string("victim threads followed through the scheduler"); }, report);
 }
 
 }  // namespace stallwatch::loader

@@ -21,9 +21,8 @@ struct bpf_object;
 
 namespace stallwatch::loader {
 
-enum class BlameHook { kAuto, kTpBtf, kRawTp, kOff };
-Result<BlameHook> parse_blame_hook(std::string_view text);
-std::string_view to_string(BlameHook hook);
+using BlameHook = BtfRung;
+inline Result<BlameHook> parse_blame_hook(std::string_view text) { return parse_btf_rung("blame", text); }
 
 struct BlameConfig {
   BlameHook hook = BlameHook::kAuto;

@@ -12,24 +12,6 @@ namespace stallwatch::loader {
 
 void ProbeSkeletonDeleter::operator()(probe_bpf* skel) const { probe_bpf__destroy(skel); }
 
-Result<ProbeHook> parse_probe_hook(std::string_view text) {
-  if (text == "auto") return ProbeHook::kAuto;
-  if (text == "tp_btf") return ProbeHook::kTpBtf;
-  if (text == "raw_tp") return ProbeHook::kRawTp;
-  if (text == "off") return ProbeHook::kOff;
-  return fail("unknown probe hook '" + std::string(text) + "' (expected auto, tp_btf, raw_tp or off)");
-}
-
-std::string_view to_string(ProbeHook hook) {
-  switch (hook) {
-    case ProbeHook::kAuto: return "auto";
-    case ProbeHook::kTpBtf: return "tp_btf";
-    case ProbeHook::kRawTp: return "raw_tp";
-    case ProbeHook::kOff: return "off";
-  }
-  return "auto";
-}
-
 int ProbeProbes::hist_fd() const { return bpf_map__fd(skel_->maps.probe_hist); }
 int ProbeProbes::events_fd() const { return bpf_map__fd(skel_->maps.probe_events); }
 int ProbeProbes::drops_fd() const { return bpf_map__fd(skel_->maps.drops); }
@@ -61,17 +43,11 @@ Result<ProbeProbes> ProbeProbes::try_rung(ProbeHook rung, const ProbeConfig& con
 }
 
 Result<ProbeProbes> ProbeProbes::load(const ProbeConfig& config, std::vector<RungReport>& report) {
-  std::vector<Rung<ProbeProbes>> ladder;
-  for (ProbeHook hook : {ProbeHook::kTpBtf, ProbeHook::kRawTp}) {
-    if (config.hook != ProbeHook::kAuto && config.hook != hook) continue;
-    ladder.push_back({std::string(to_string(hook)), [&, hook] { return try_rung(hook, config); }});
-  }
-  return climb<ProbeProbes>(
-      "probe", ladder, config.hook != ProbeHook::kAuto,
+  return climb_btf<ProbeProbes>(
+      "probe", config.hook, [&config](BtfRung rung) { return try_rung(rung, config); },
       [&config](const ProbeProbes&) {
         return "connections of '" + config.prober_comm + "' and exec probes timed";
-      },
-      report);
+      }, report);
 }
 
 }  // namespace stallwatch::loader

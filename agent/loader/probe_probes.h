@@ -17,9 +17,8 @@ struct probe_bpf;
 
 namespace stallwatch::loader {
 
-enum class ProbeHook { kAuto, kTpBtf, kRawTp, kOff };
-Result<ProbeHook> parse_probe_hook(std::string_view text);
-std::string_view to_string(ProbeHook hook);
+using ProbeHook = BtfRung;
+inline Result<ProbeHook> parse_probe_hook(std::string_view text) { return parse_btf_rung("probe", text); }
 
 struct ProbeConfig {
   ProbeHook hook = ProbeHook::kAuto;
