@@ -11,9 +11,9 @@
 FROM debian:12.8-slim AS build
 WORKDIR /src
 COPY . .
-# The kernel BTF of the build host generates vmlinux.h; the programs are
-# CO-RE, so any BTF-enabled kernel runs them. Docker builds see the host's
-# /sys/kernel/btf/vmlinux.
+# The programs compile against the checked-in bpf/vmlinux/ header, so the
+# build does not depend on the builder's kernel; they are CO-RE, so any
+# BTF-enabled kernel runs them.
 RUN scripts/install-deps.sh && scripts/build.sh
 
 FROM debian:12.8-slim

@@ -16,19 +16,15 @@
 #include <bpf/bpf_tracing.h>
 
 #include "blame.bpf.h"
+#include "core_fixes.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-/* task_struct.state became __state in 5.14. */
-struct task_struct___old {
-	long state;
-} __attribute__((preserve_access_index));
 
 static __always_inline long task_state(struct task_struct *t)
 {
 	if (bpf_core_field_exists(t->__state))
 		return BPF_CORE_READ(t, __state);
-	return BPF_CORE_READ((struct task_struct___old *)t, state);
+	return BPF_CORE_READ((struct task_struct___pre5_14 *)t, state);
 }
 
 static __always_inline int on_switch(bool preempt, struct task_struct *prev, struct task_struct *next)

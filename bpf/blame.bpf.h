@@ -80,15 +80,9 @@ static __always_inline void blame_add(__u64 victim, __u64 culprit, __u32 dev, __
 
 	if (!ns && !count)
 		return;
-	v = bpf_map_lookup_elem(&blame, &key);
-	if (!v) {
-		bpf_map_update_elem(&blame, &key, &zero, BPF_NOEXIST);
-		v = bpf_map_lookup_elem(&blame, &key);
-		if (!v) {
-			count_drop(SW_DROP_BLAME_SERIES_FULL);
-			return;
-		}
-	}
+	v = sw_lookup_or_init(&blame, &key, &zero, SW_DROP_BLAME_SERIES_FULL);
+	if (!v)
+		return;
 	/* Guarded: clang turns an atomic add of a constant 0 into an atomic
 	 * OR, which 5.10's verifier refuses ("BPF_STX uses reserved fields"). */
 	if (ns)
@@ -450,11 +444,8 @@ static __always_inline bool blame_open(struct file *file, __u16 op, __u16 file_c
 	if (!blame_is_victim(cgroup_id))
 		return false;
 	if (disk) {
-		d = bpf_map_lookup_elem(&blame_dev, &disk);
-		if (!d) {
-			bpf_map_update_elem(&blame_dev, &disk, &zero_dev, BPF_NOEXIST);
-			d = bpf_map_lookup_elem(&blame_dev, &disk);
-		}
+		/* No room for the disk means no window on it. */
+		d = sw_lookup_or_init(&blame_dev, &disk, &zero_dev, SW_DROP_BLAME_WINDOWS_FULL);
 		if (d) {
 			slot = blame_slot_for(d, cgroup_id);
 			if (slot >= SW_BLAME_SLOTS)

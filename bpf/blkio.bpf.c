@@ -13,6 +13,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "blame.bpf.h"
+#include "core_fixes.bpf.h"
 #include "maps.bpf.h"
 #include "stallwatch.h"
 
@@ -76,23 +77,11 @@ struct {
 	__type(value, struct sw_blk_io);
 } blk_io SEC(".maps");
 
-/* Before 5.16 the disk hung off the request (commit f3fa33acca9f, "block:
- * remove the ->rq_disk field in struct request"). */
-struct request___x {
-	struct gendisk *rq_disk;
-} __attribute__((preserve_access_index));
-
-/* Before 5.12 a bio named its disk and partition number, not a bdev. */
-struct bio___x {
-	struct gendisk *bi_disk;
-	__u8 bi_partno;
-} __attribute__((preserve_access_index));
-
 #define disk_dev sw_disk_dev
 
 static __always_inline __u32 rq_dev(struct request *rq)
 {
-	struct request___x *old = (void *)rq;
+	struct request___pre5_16 *old = (void *)rq;
 
 	if (bpf_core_field_exists(old->rq_disk))
 		return disk_dev(BPF_CORE_READ(old, rq_disk));
@@ -303,16 +292,10 @@ static __always_inline void io_add(const struct sw_blk_rq *r, __u64 service_ns)
 		.op = r->op,
 		.kind = r->kind,
 	};
-	struct sw_blk_io *v = bpf_map_lookup_elem(&blk_io, &key);
+	struct sw_blk_io *v = sw_lookup_or_init(&blk_io, &key, &zero, SW_DROP_BLOCK_SERIES_FULL);
 
-	if (!v) {
-		bpf_map_update_elem(&blk_io, &key, &zero, BPF_NOEXIST);
-		v = bpf_map_lookup_elem(&blk_io, &key);
-		if (!v) {
-			count_drop(SW_DROP_BLOCK_SERIES_FULL);
-			return;
-		}
-	}
+	if (!v)
+		return;
 	__sync_fetch_and_add(&v->requests, 1);
 	__sync_fetch_and_add(&v->bytes, r->done_bytes);
 	__sync_fetch_and_add(&v->busy_ns, service_ns);
@@ -355,7 +338,7 @@ const volatile bool cfg_queue_arg = false;
 static __always_inline int on_bio_queue(struct bio *bio)
 {
 	struct sw_blk_sector_key key = { .sector = (__u64)bio };
-	struct bio___x *old = (void *)bio;
+	struct bio___pre5_12 *old = (void *)bio;
 	struct gendisk *disk;
 
 	if (bpf_core_field_exists(bio->bi_bdev))
@@ -549,19 +532,6 @@ static __always_inline struct sw_blk_rq *track_classic(__u32 dev, __u64 sector, 
 	return bpf_map_lookup_elem(&blk_rq, &key);
 }
 
-/* Before 5.11 block_bio_queue and the merge events had classes of their
- * own (trace_event_raw_block_bio_queue, _block_bio_merge); same fields. */
-struct trace_event_raw_block_bio_queue {
-	dev_t dev;
-	sector_t sector;
-	char rwbs[8];
-} __attribute__((preserve_access_index));
-
-struct trace_event_raw_block_bio_merge {
-	dev_t dev;
-	sector_t sector;
-} __attribute__((preserve_access_index));
-
 static __noinline int bio_queue_classic(__u32 dev, __u64 sector, char rwbs0, char rwbs1)
 {
 	struct sw_blk_sector_key key = { .sector = sector, .dev = dev };
@@ -574,8 +544,8 @@ static __noinline int bio_queue_classic(__u32 dev, __u64 sector, char rwbs0, cha
 SEC("tracepoint/block/block_bio_queue")
 int block_bio_queue_tp(void *ctx)
 {
-	if (bpf_core_type_exists(struct trace_event_raw_block_bio_queue)) {
-		struct trace_event_raw_block_bio_queue *old = ctx;
+	if (bpf_core_type_exists(struct trace_event_raw_block_bio_queue___pre5_11)) {
+		struct trace_event_raw_block_bio_queue___pre5_11 *old = ctx;
 
 		/* Probe reads: plain loads of either layout get merged by clang
 		 * into one load from a computed ctx offset, which is refused. */
@@ -598,8 +568,8 @@ static __noinline int bio_merge_classic(__u32 dev, __u64 sector)
 
 static __always_inline int on_bio_merge_classic(void *ctx)
 {
-	if (bpf_core_type_exists(struct trace_event_raw_block_bio_merge)) {
-		struct trace_event_raw_block_bio_merge *old = ctx;
+	if (bpf_core_type_exists(struct trace_event_raw_block_bio_merge___pre5_11)) {
+		struct trace_event_raw_block_bio_merge___pre5_11 *old = ctx;
 
 		return bio_merge_classic(BPF_CORE_READ(old, dev), BPF_CORE_READ(old, sector));
 	}
@@ -642,13 +612,6 @@ int block_rq_requeue_tp(struct trace_event_raw_block_rq_requeue *ctx)
 	return 0;
 }
 
-/* Before 5.16 block_rq_complete had a class of its own. */
-struct trace_event_raw_block_rq_complete {
-	dev_t dev;
-	sector_t sector;
-	unsigned int nr_sector;
-} __attribute__((preserve_access_index));
-
 static __noinline int complete_classic(__u32 dev, __u64 sector, __u32 nr_sector)
 {
 	struct sw_blk_sector_key key = { .sector = sector, .dev = dev };
@@ -660,8 +623,8 @@ static __noinline int complete_classic(__u32 dev, __u64 sector, __u32 nr_sector)
 SEC("tracepoint/block/block_rq_complete")
 int block_rq_complete_tp(void *ctx)
 {
-	if (bpf_core_type_exists(struct trace_event_raw_block_rq_complete)) {
-		struct trace_event_raw_block_rq_complete *old = ctx;
+	if (bpf_core_type_exists(struct trace_event_raw_block_rq_complete___pre5_16)) {
+		struct trace_event_raw_block_rq_complete___pre5_16 *old = ctx;
 
 		return complete_classic(BPF_CORE_READ(old, dev), BPF_CORE_READ(old, sector),
 					BPF_CORE_READ(old, nr_sector));

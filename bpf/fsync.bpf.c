@@ -14,6 +14,7 @@
 
 #include "blame.bpf.h"
 #include "core.bpf.h"
+#include "core_fixes.bpf.h"
 #include "maps.bpf.h"
 #include "stallwatch.h"
 
@@ -196,14 +197,8 @@ int sys_exit_msync_tp(void *ctx)
 }
 
 /* Older kernels (5.10, 6.1) name the submit event io_uring_submit_sqe, newer
- * ones io_uring_submit_req; the loader enables whichever tracefs lists.
- * 5.10's carries no req field. */
-struct trace_event_raw_io_uring_submit_sqe___old {
-	void *ctx;
-	void *req;
-	u64 user_data;
-	u8 opcode;
-} __attribute__((preserve_access_index));
+ * ones io_uring_submit_req (core_fixes.bpf.h); the loader enables whichever
+ * tracefs lists. */
 
 /* Both ends must build the same key: the request pointer only where the
  * completion event carries it too. Debian's 5.10 (5.15 io_uring backport)
@@ -240,7 +235,7 @@ int io_uring_submit_req_tp(struct trace_event_raw_io_uring_submit_req *ctx)
 }
 
 SEC("tracepoint/io_uring/io_uring_submit_sqe")
-int io_uring_submit_sqe_tp(struct trace_event_raw_io_uring_submit_sqe___old *ctx)
+int io_uring_submit_sqe_tp(struct trace_event_raw_io_uring_submit_sqe___pre6_0 *ctx)
 {
 	void *req = NULL;
 
@@ -314,7 +309,7 @@ int BPF_PROG(vfs_fsync_range_fentry, struct file *file, loff_t start, loff_t end
 	s.call.file_class = sw_file_class(file);
 	s.file = (__u64)file;
 	err = bpf_map_update_elem(&vfs_start, &tid, &s, BPF_NOEXIST);
-	if (err && err != -17 /* EEXIST: nested call, the outer one times it */)
+	if (err && err != -SW_EEXIST /* nested call: the outer one times it */)
 		count_drop(SW_DROP_FSYNC_INFLIGHT_FULL);
 	return 0;
 }

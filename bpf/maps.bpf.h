@@ -18,12 +18,31 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
+/* errno values, include/uapi/asm-generic/errno-base.h: BPF sees them negated. */
+#define SW_EEXIST 17
+
 static __always_inline void count_drop(__u32 why)
 {
 	__u64 *n = bpf_map_lookup_elem(&drops, &why);
 
 	if (n)
 		__sync_fetch_and_add(n, 1);
+}
+
+/* The value at key in map, created from init when absent; NULL, with `full`
+ * counted, when the map has no room. EEXIST from a racing CPU is fine: the
+ * second lookup finds the entry it made. */
+static __always_inline void *sw_lookup_or_init(void *map, const void *key, const void *init, __u32 full)
+{
+	void *v = bpf_map_lookup_elem(map, key);
+
+	if (v)
+		return v;
+	bpf_map_update_elem(map, key, init, BPF_NOEXIST);
+	v = bpf_map_lookup_elem(map, key);
+	if (!v)
+		count_drop(full);
+	return v;
 }
 
 /* Adds one duration to the per-CPU histogram at key in map, creating it;
@@ -33,17 +52,10 @@ static __always_inline void count_drop(__u32 why)
 static __always_inline void sw_hist_add(void *map, const void *key, __u64 delta_ns, __u32 full)
 {
 	static const struct sw_hist zero;
-	struct sw_hist *h = bpf_map_lookup_elem(map, key);
+	struct sw_hist *h = sw_lookup_or_init(map, key, &zero, full);
 
-	if (!h) {
-		/* EEXIST from a racing CPU is fine: the lookup below finds it. */
-		bpf_map_update_elem(map, key, &zero, BPF_NOEXIST);
-		h = bpf_map_lookup_elem(map, key);
-		if (!h) {
-			count_drop(full);
-			return;
-		}
-	}
+	if (!h)
+		return;
 	__sync_fetch_and_add(&h->buckets[sw_bucket_index(delta_ns) % SW_HIST_BUCKETS], 1);
 	__sync_fetch_and_add(&h->sum_ns, delta_ns);
 }

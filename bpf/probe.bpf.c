@@ -78,13 +78,9 @@ static __always_inline void record(struct sw_probe_key *key, __u64 start_ns, __u
 				   __s32 exit_code, __u32 pid)
 {
 	static const struct sw_probe_hist zero;
-	struct sw_probe_hist *h = bpf_map_lookup_elem(&probe_hist, key);
+	struct sw_probe_hist *h = sw_lookup_or_init(&probe_hist, key, &zero, SW_DROP_PROBE_SERIES_FULL);
 	struct sw_probe_event *e;
 
-	if (!h) {
-		bpf_map_update_elem(&probe_hist, key, &zero, BPF_NOEXIST);
-		h = bpf_map_lookup_elem(&probe_hist, key);
-	}
 	if (h) {
 		__u32 idx = sw_probe_bucket_index(duration);
 
@@ -96,8 +92,6 @@ static __always_inline void record(struct sw_probe_key *key, __u64 start_ns, __u
 		__sync_fetch_and_add(&h->buckets[idx], 1);
 		if (duration)
 			__sync_fetch_and_add(&h->sum_ns, duration);
-	} else {
-		count_drop(SW_DROP_PROBE_SERIES_FULL);
 	}
 	if (key->result == SW_PROBE_SUCCESS && duration < cfg_probe_slow_ns)
 		return;

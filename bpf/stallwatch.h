@@ -2,7 +2,7 @@
 /*
  * The only header shared between the BPF programs and user space: plain
  * fixed-width structs, enums and constants. No kernel types, no pointers;
- * padding is explicit and sizes are static_assert'ed on the C++ side.
+ * padding is explicit and every size is asserted at the end of this file.
  */
 #ifndef STALLWATCH_H
 #define STALLWATCH_H
@@ -474,5 +474,38 @@ struct sw_probe_event {
 	__u32 pid;        /* exec: the probe process; else the prober */
 	char comm[16];
 };
+
+/* Every shared struct's size, checked by both compilers (clang -target bpf
+ * and the C++ build): a field added on one side only fails the build, not
+ * a map update at run time. */
+#ifdef __cplusplus
+#define SW_ABI_SIZE(type, n) static_assert(sizeof(struct type) == (n), #type " layout is ABI")
+#else
+#define SW_ABI_SIZE(type, n) _Static_assert(sizeof(struct type) == (n), #type " layout is ABI")
+#endif
+SW_ABI_SIZE(sw_fsync_key, 16);
+SW_ABI_SIZE(sw_hist, 8 * (SW_HIST_BUCKETS + 1));
+SW_ABI_SIZE(sw_fsync_start, 32);
+SW_ABI_SIZE(sw_vfs_start, 40);
+SW_ABI_SIZE(sw_uring_key, 16);
+SW_ABI_SIZE(sw_blk_hist_key, 8);
+SW_ABI_SIZE(sw_blk_io_key, 32);
+SW_ABI_SIZE(sw_blk_io, 40);
+SW_ABI_SIZE(sw_blk_rq, 88);
+SW_ABI_SIZE(sw_blk_bio, 24);
+SW_ABI_SIZE(sw_blk_sector_key, 16);
+SW_ABI_SIZE(sw_cgroup_event, 528);
+SW_ABI_SIZE(sw_blame_culprit, 40);
+SW_ABI_SIZE(sw_blame_slot, 296);
+SW_ABI_SIZE(sw_blame_dev, 1232);
+SW_ABI_SIZE(sw_blame_win, 232);
+SW_ABI_SIZE(sw_blame_key, 24);
+SW_ABI_SIZE(sw_blame_val, 16);
+SW_ABI_SIZE(sw_blame_event, 392);
+SW_ABI_SIZE(sw_probe_key, 32);
+SW_ABI_SIZE(sw_probe_hist, 8 * (SW_PROBE_BUCKETS + 1));
+SW_ABI_SIZE(sw_probe_sock, 40);
+SW_ABI_SIZE(sw_exec_start, 32);
+SW_ABI_SIZE(sw_probe_event, 80);
 
 #endif /* STALLWATCH_H */

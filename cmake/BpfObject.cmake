@@ -1,12 +1,18 @@
 # stallwatch_bpf_object(<name> <source.bpf.c>) compiles a CO-RE BPF program
-# against a vmlinux.h generated from the build host's BTF and gives an
-# INTERFACE target <name>_skel carrying the generated skeleton header.
+# against the checked-in bpf/vmlinux/<arch>/vmlinux.h and gives an INTERFACE
+# target <name>_skel carrying the generated skeleton header. The build never
+# reads the build host's kernel: CO-RE relocates against the running
+# kernel's BTF at load time, so the header only has to name every type and
+# field the programs use (it was dumped from a 6.18 kernel, a superset of
+# what 5.10 through 6.18 offer; older layouts are flavours in
+# bpf/core_fixes.bpf.h). -DSTALLWATCH_BTF=<file> regenerates it from that
+# BTF instead, for an architecture without a checked-in header.
 
 find_program(STALLWATCH_CLANG NAMES clang clang-14)
 find_program(STALLWATCH_BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin)
 find_program(STALLWATCH_LLVM_STRIP NAMES llvm-strip llvm-strip-14)
-set(STALLWATCH_BTF /sys/kernel/btf/vmlinux CACHE FILEPATH
-  "Kernel BTF used to generate vmlinux.h (the program is CO-RE: any BTF kernel runs it)")
+set(STALLWATCH_BTF "" CACHE FILEPATH
+  "Kernel BTF to generate vmlinux.h from instead of the checked-in header")
 
 if(NOT STALLWATCH_CLANG)
   message(FATAL_ERROR "clang not found: install Debian package 'clang'")
@@ -17,10 +23,6 @@ endif()
 if(NOT STALLWATCH_LLVM_STRIP)
   message(FATAL_ERROR "llvm-strip not found: install Debian package 'llvm'")
 endif()
-if(NOT EXISTS ${STALLWATCH_BTF})
-  message(FATAL_ERROR "no kernel BTF at ${STALLWATCH_BTF}: build on a kernel with "
-    "CONFIG_DEBUG_INFO_BTF=y or pass -DSTALLWATCH_BTF=<file>")
-endif()
 
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
   set(STALLWATCH_BPF_ARCH x86)
@@ -30,11 +32,27 @@ else()
   message(FATAL_ERROR "unsupported architecture ${CMAKE_SYSTEM_PROCESSOR}")
 endif()
 
-set(STALLWATCH_VMLINUX_DIR ${CMAKE_BINARY_DIR}/vmlinux)
+set(STALLWATCH_VMLINUX_CHECKED_IN ${CMAKE_SOURCE_DIR}/bpf/vmlinux/${STALLWATCH_BPF_ARCH}/vmlinux.h)
+if(NOT STALLWATCH_BTF AND NOT EXISTS ${STALLWATCH_VMLINUX_CHECKED_IN})
+  message(FATAL_ERROR "no checked-in vmlinux.h for ${STALLWATCH_BPF_ARCH}: pass "
+    "-DSTALLWATCH_BTF=/sys/kernel/btf/vmlinux (a kernel with CONFIG_DEBUG_INFO_BTF=y)")
+endif()
+if(STALLWATCH_BTF AND NOT EXISTS ${STALLWATCH_BTF})
+  message(FATAL_ERROR "no kernel BTF at ${STALLWATCH_BTF}")
+endif()
+if(STALLWATCH_BTF)
+  set(STALLWATCH_VMLINUX_DIR ${CMAKE_BINARY_DIR}/vmlinux)
+else()
+  get_filename_component(STALLWATCH_VMLINUX_DIR ${STALLWATCH_VMLINUX_CHECKED_IN} DIRECTORY)
+endif()
 
 # Call once, in the directory that builds the BPF objects (Makefile
 # generators only see custom-command outputs of their own directory).
 function(stallwatch_vmlinux_header)
+  if(NOT STALLWATCH_BTF)
+    add_custom_target(stallwatch_vmlinux)
+    return()
+  endif()
   add_custom_command(
     OUTPUT ${STALLWATCH_VMLINUX_DIR}/vmlinux.h
     COMMAND ${CMAKE_COMMAND} -E make_directory ${STALLWATCH_VMLINUX_DIR}

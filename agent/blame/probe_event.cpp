@@ -4,6 +4,7 @@
 
 #include "blame/slow_event.h"
 #include "reader/snapshot.h"
+#include "common/names.h"
 
 namespace stallwatch::blame {
 
@@ -59,8 +60,8 @@ nlohmann::json probe_event(const sw_probe_event& e, const ProbeContext& ctx, con
       {"event", "probe"},
       {"namespace", pod.ns},
       {"pod", pod.pod},
-      {"type", reader::probe_type_name(e.type)},
-      {"result", reader::probe_result_name(e.result)},
+      {"type", names::probe_type_name(e.type)},
+      {"result", names::probe_result_name(e.result)},
       {"duration_ms", static_cast<double>(e.duration_ns) / 1e6},
   };
   if (e.type == SW_PROBE_EXEC) {

@@ -9,6 +9,7 @@
 
 #include "blame/verdict.h"
 #include "reader/snapshot.h"
+#include "common/names.h"
 
 namespace stallwatch::blame {
 
@@ -71,7 +72,7 @@ nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
   Kinds kinds{};
   std::copy(std::begin(e.kinds), std::end(e.kinds), kinds.begin());
   nlohmann::json kinds_ms = nlohmann::json::object();
-  for (std::uint32_t k = 0; k < SW_BLAME__KINDS; ++k) kinds_ms[std::string(kind_name(k))] = ms(kinds[k]);
+  for (std::uint32_t k = 0; k < SW_BLAME__KINDS; ++k) kinds_ms[std::string(names::blame_kind_name(k))] = ms(kinds[k]);
 
   std::vector<sw_blame_culprit> top(std::begin(e.top), std::end(e.top));
   std::erase_if(top, [](const sw_blame_culprit& c) { return c.ns == 0 && c.requests == 0; });
@@ -81,7 +82,7 @@ nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
   std::uint64_t requests = e.rest.requests, bytes = e.rest.bytes;
   for (const auto& c : top) {
     auto j = c.cgroup ? identity_json(ctx.labels(c.cgroup)) : identity_json({});
-    j["kind"] = kind_name(c.kind);
+    j["kind"] = names::blame_kind_name(c.kind);
     j["blamed_ms"] = ms(c.ns);
     j["share"] = e.wall_ns ? static_cast<double>(c.ns) / static_cast<double>(e.wall_ns) : 0.0;
     j["bytes"] = c.bytes;
@@ -101,10 +102,10 @@ nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
       {"time", rfc3339(static_cast<std::int64_t>(e.start_ns) + ctx.realtime_offset_ns)},
       {"event", "slow_fsync"},
       {"victim", std::move(victim)},
-      {"op", reader::fsync_op_name(e.op)},
+      {"op", names::fsync_op_name(e.op)},
       {"device", e.disk ? ctx.device(e.disk) : ""},
       {"file", cstr(e.file, sizeof(e.file))},
-      {"file_class", reader::file_class_name(e.file_class)},
+      {"file_class", names::file_class_name(e.file_class)},
       {"inode", e.ino},
       {"duration_ms", ms(e.wall_ns)},
       {"verdict", verdict(kinds, e.wall_ns)},

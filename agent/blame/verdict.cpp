@@ -5,13 +5,6 @@
 
 namespace stallwatch::blame {
 
-std::string_view kind_name(std::uint32_t kind) {
-  static constexpr std::string_view names[SW_BLAME__KINDS] = {
-      "own_io", "neighbor_io", "journal", "writeback", "device", "cpu", "other"};
-  if (kind < SW_BLAME__KINDS) return names[kind];
-  return "unknown";
-}
-
 std::string_view verdict(const Kinds& k, std::uint64_t wall_ns) {
   const std::pair<std::string_view, std::uint64_t> causes[] = {
       {"neighbor", k[SW_BLAME_NEIGHBOR_IO] + k[SW_BLAME_WRITEBACK]},

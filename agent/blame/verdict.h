@@ -18,6 +18,5 @@ namespace stallwatch::blame {
 using Kinds = std::array<std::uint64_t, SW_BLAME__KINDS>;
 
 std::string_view verdict(const Kinds& kinds_ns, std::uint64_t wall_ns);
-std::string_view kind_name(std::uint32_t kind);  // "kind_<n>" for one this build does not know
 
 }  // namespace stallwatch::blame

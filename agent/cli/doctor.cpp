@@ -1,6 +1,8 @@
 // `stallwatch doctor`: what this host supports, which rung each subsystem
 // would use and why the others were refused. Loads and attaches for real,
 // so "ok" here means `run` works.
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <string>
 
@@ -59,7 +61,7 @@ int run_doctor(const Options& options) {
       subsystem = r.subsystem;
       std::printf("%s hook ladder:\n", subsystem.c_str());
     }
-    std::printf("  %-12s %s: %s\n", r.rung.c_str(), r.chosen ? "chosen" : "refused",
+    std::printf("  %-12s %s: %s\n", std::string(loader::to_string(r.rung)).c_str(), r.chosen ? "chosen" : "refused",
                 r.detail.c_str());
   }
   if (!loaded) {
@@ -75,13 +77,13 @@ int run_doctor(const Options& options) {
                                 "); kernel threads are labelled by kind");
   }
   line("blame", loaded->blame
-                    ? "windows on victims' fsync calls (scheduler hooks: " + std::string(loaded->blame->mode()) +
+                    ? "windows on victims' fsync calls (scheduler hooks: " + std::string(loader::to_string(loaded->blame->rung())) +
                           "); I/O blamed on the " +
                           (facts.cgroups.io_on_v2 ? "owning cgroup" : "submitting task's cgroup")
                     : std::string("off"));
   line("probes", loaded->probe
                      ? "TCP connections of '" + options.prober_comm + "' (HTTP, gRPC, TCP probes) and exec probes (" +
-                           std::string(loaded->probe->mode()) +
+                           std::string(loader::to_string(loaded->probe->rung())) +
                            "); an exec probe is a process started in a pod's cgroup by a parent outside it "
                            "(the runtime's exec), timed exec to exit; kubectl exec counts too, and a container's "
                            "own init (PID 1 of its namespace) does not"
@@ -89,7 +91,7 @@ int run_doctor(const Options& options) {
   reader::MapFds fds{loaded->fsync.hist_fd(), loaded->fsync.drops_fd()};
   reader::MapReader maps(fds);
   auto test = run_fsync_selftest(maps, facts.cgroups.cgroup2_mount, loaded->fsync.io_uring(),
-                                 loaded->fsync.mode() == "fentry");
+                                 loaded->fsync.rung() == loader::Rung::kFentry);
   if (test) {
     std::printf("fsync self-test (one call each, file in %s):\n", test->dir.c_str());
     for (const auto& r : test->rows) {
@@ -100,10 +102,9 @@ int run_doctor(const Options& options) {
   } else {
     line("self-test", "could not run: " + test.error().message);
   }
-  line("verdict", "ok: stallwatch can run here (fsync: " + std::string(loaded->fsync.mode()) +
-                      ", block: " + (loaded->block ? std::string(loaded->block->mode()) : "off") +
-                      ", blame: " + (loaded->blame ? std::string(loaded->blame->mode()) : "off") +
-                      ", probe: " + (loaded->probe ? std::string(loaded->probe->mode()) : "off") + ")");
+  line("verdict", fmt::format("ok: stallwatch can run here (fsync: {}, block: {}, blame: {}, probe: {})",
+                              loader::to_string(loaded->fsync.rung()), loader::to_string(rung_of(loaded->block)),
+                              loader::to_string(rung_of(loaded->blame)), loader::to_string(rung_of(loaded->probe))));
   return 0;
 }
 

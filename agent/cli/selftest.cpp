@@ -11,6 +11,8 @@
 #include <cstring>
 #include <map>
 
+#include "common/names.h"
+
 namespace stallwatch::cli {
 
 namespace {
@@ -104,7 +106,7 @@ Result<SelfTest> run_fsync_selftest(reader::MapReader& maps, const std::string& 
 
   std::map<std::string, std::uint64_t> seen;
   for (const auto& s : snap->fsync) {
-    if (s.cgroup_id == id) seen[reader::fsync_op_name(s.op)] += s.hist.count();
+    if (s.cgroup_id == id) seen[names::fsync_op_name(s.op)] += s.hist.count();
   }
   test.rows = {{"fsync", "fsync(2)", 1, 0},
                {"fdatasync", "fdatasync(2)", 1, 0},

@@ -32,7 +32,7 @@ constexpr auto kStaleBio = 30s;
 Result<SelfTest> run_selftest(const reader::MapFds& fds, const std::string& cgroup2,
                               const loader::FsyncProbes& fsync) {
   reader::MapReader maps(fds);
-  return run_fsync_selftest(maps, cgroup2, fsync.io_uring(), fsync.mode() == "fentry");
+  return run_fsync_selftest(maps, cgroup2, fsync.io_uring(), fsync.rung() == loader::Rung::kFentry);
 }
 
 reader::MapFds map_fds(const Loaded& loaded, const Result<loader::CgroupProbes>& cgroup_probes) {
@@ -90,14 +90,14 @@ std::expected<std::unique_ptr<Session>, int> Session::start(const Options& optio
   const auto& cgroup2 = s->facts_.cgroups.cgroup2_mount;
 
   auto selftest = run_selftest(map_fds(loaded, s->cgroup_probes_), cgroup2, loaded.fsync);
-  if (selftest && selftest->duplicates() && loaded.fsync.mode() == "fentry" &&
-      s->configs_.fsync.hook == loader::FsyncHook::kAuto) {
+  if (selftest && selftest->duplicates() && loaded.fsync.rung() == loader::Rung::kFentry &&
+      s->configs_.fsync.hook == loader::Rung::kAuto) {
     // The fentry rung counted a call twice here: drop it, keep the tracepoints.
     // Logged now although start-up is not done: it explains the rung change.
     spdlog::warn("fsync self-test counted calls twice on the fentry rung; using tracepoint");
     std::vector<loader::RungReport> again;
     auto config = s->configs_.fsync;
-    config.hook = loader::FsyncHook::kTracepoint;
+    config.hook = loader::Rung::kTracepoint;
     auto tracepoint = loader::FsyncProbes::load(config, tracefs, again);
     if (!tracepoint) {
       spdlog::error("{}", tracepoint.error().message);
@@ -146,13 +146,14 @@ std::expected<std::unique_ptr<Session>, int> Session::start(const Options& optio
   s->labeler_ = {[identity](std::uint64_t id) { return identity->labels(id); },
                  [devices](std::uint32_t dev) { return devices->name(dev); },
                  [devices](std::uint32_t dev) { return devices->partition_name(dev); }, s->block_owner_};
-  s->hooks_ = {{"fsync", std::string(loaded.fsync.mode())},
-               {"fsync_io_uring", loaded.fsync.io_uring() ? "tracepoint" : "off"},
-               {"block", loaded.block ? std::string(loaded.block->mode()) : "off"}};
+  const auto name = [](loader::Rung r) { return std::string(loader::to_string(r)); };
+  s->hooks_ = {{"fsync", name(loaded.fsync.rung())},
+               {"fsync_io_uring", name(loaded.fsync.io_uring() ? loader::Rung::kTracepoint : loader::Rung::kOff)},
+               {"block", name(rung_of(loaded.block))}};
   if (loaded.block) s->hooks_.push_back({"block_attribution", s->block_owner_ ? "owner" : "submitter"});
-  s->hooks_.push_back({"cgroup_events", s->cgroup_probes_ ? std::string(s->cgroup_probes_->mode()) : "off"});
-  s->hooks_.push_back({"blame", loaded.blame ? std::string(loaded.blame->mode()) : "off"});
-  s->hooks_.push_back({"probe", loaded.probe ? std::string(loaded.probe->mode()) : "off"});
+  s->hooks_.push_back({"cgroup_events", name(s->cgroup_probes_ ? s->cgroup_probes_->rung() : loader::Rung::kOff)});
+  s->hooks_.push_back({"blame", name(rung_of(loaded.blame))});
+  s->hooks_.push_back({"probe", name(rung_of(loaded.probe))});
   auto* maps = s->maps_.get();
   s->collector_ = std::make_shared<exporters::AgentCollector>(
       [maps] { return maps->snapshot(); }, s->labeler_,
@@ -252,14 +253,14 @@ void Session::tick() {
 void Session::log_started(const std::string& serving) const {
   const auto& loaded = *loaded_;
   spdlog::info("stallwatch {} on kernel {}: fsync hook {} (io_uring {}), block hook {}{}, cgroup {} at {}{}",
-               build_info().version, facts_.kernel_release, loaded.fsync.mode(),
-               loaded.fsync.io_uring() ? "traced" : "not traced", loaded.block ? loaded.block->mode() : "off",
+               build_info().version, facts_.kernel_release, loader::to_string(loaded.fsync.rung()),
+               loaded.fsync.io_uring() ? "traced" : "not traced", loader::to_string(rung_of(loaded.block)),
                loaded.block ? (block_owner_ ? " (I/O charged to the owning cgroup)" : " (I/O charged to the submitter)")
                             : "",
                loader::to_string(facts_.cgroups.layout), facts_.cgroups.cgroup2_mount, serving);
   // Logged after start-up so that a failing start prints its one error line only.
   for (const auto& r : report_) {
-    if (!r.chosen) spdlog::warn("{} rung {} not used: {}", r.subsystem, r.rung, r.detail);
+    if (!r.chosen) spdlog::warn("{} rung {} not used: {}", r.subsystem, loader::to_string(r.rung), r.detail);
   }
   if (selftest_error_.empty()) {
     spdlog::info("fsync self-test on {}: {}", selftest_dir_, selftest_line_);

@@ -46,38 +46,38 @@ Result<Configs> parse_configs(const Options& options) {
 Result<Loaded> load_all(Configs& configs, const Result<loader::Tracefs>& tracefs,
                         std::vector<loader::RungReport>& report) {
   std::optional<loader::BlameProbes> blame;
-  if (configs.blame.hook == loader::BlameHook::kOff) {
-    report.push_back({"blame", "off", true, "no blame windows (--blame-hook=off)"});
+  if (configs.blame.hook == loader::Rung::kOff) {
+    report.push_back({"blame", loader::Rung::kOff, true, "no blame windows (--blame-hook=off)"});
   } else {
     auto probes = loader::BlameProbes::load(configs.blame, report);
     if (probes) {
       blame.emplace(std::move(*probes));
       configs.fsync.blame_maps = blame->maps();
       configs.block.blame_maps = blame->maps();
-    } else if (configs.blame.hook != loader::BlameHook::kAuto) {
+    } else if (configs.blame.hook != loader::Rung::kAuto) {
       return std::unexpected(probes.error());
     } else {
       // Latency and I/O metrics do not need it: run without blame.
-      report.push_back({"blame", "off", true, "no blame windows: " + probes.error().message});
+      report.push_back({"blame", loader::Rung::kOff, true, "no blame windows: " + probes.error().message});
     }
   }
   auto fsync = loader::FsyncProbes::load(configs.fsync, tracefs, report);
   if (!fsync) return std::unexpected(fsync.error());
   Loaded loaded{std::move(blame), std::move(*fsync), std::nullopt, std::nullopt};
-  if (configs.probe.hook == loader::ProbeHook::kOff) {
-    report.push_back({"probe", "off", true, "probes not traced (--probe-hook=off)"});
+  if (configs.probe.hook == loader::Rung::kOff) {
+    report.push_back({"probe", loader::Rung::kOff, true, "probes not traced (--probe-hook=off)"});
   } else {
     auto probe = loader::ProbeProbes::load(configs.probe, report);
     if (probe) {
       loaded.probe.emplace(std::move(*probe));
-    } else if (configs.probe.hook != loader::ProbeHook::kAuto) {
+    } else if (configs.probe.hook != loader::Rung::kAuto) {
       return std::unexpected(probe.error());
     } else {
-      report.push_back({"probe", "off", true, "probes not traced: " + probe.error().message});
+      report.push_back({"probe", loader::Rung::kOff, true, "probes not traced: " + probe.error().message});
     }
   }
-  if (configs.block.hook == loader::BlockHook::kOff) {
-    report.push_back({"block", "off", true, "block layer not traced (--block-hook=off)"});
+  if (configs.block.hook == loader::Rung::kOff) {
+    report.push_back({"block", loader::Rung::kOff, true, "block layer not traced (--block-hook=off)"});
     return loaded;
   }
   auto block = loader::BlockProbes::load(configs.block, tracefs, report);

@@ -32,6 +32,12 @@ struct Loaded {
   std::optional<loader::ProbeProbes> probe;  // empty with --probe-hook=off or where it cannot load
 };
 
+// The rung an optional subsystem runs on; off when it did not load.
+template <typename Probes>
+loader::Rung rung_of(const std::optional<Probes>& probes) {
+  return probes ? probes->rung() : loader::Rung::kOff;
+}
+
 // Loads every subsystem; report gets one line per rung tried. The blame
 // engine loads first: the fsync and block objects share its maps.
 Result<Loaded> load_all(Configs& configs, const Result<loader::Tracefs>& tracefs,

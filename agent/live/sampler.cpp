@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "blame/verdict.h"
+#include "common/names.h"
 
 namespace stallwatch::live {
 
@@ -63,7 +64,7 @@ std::optional<Sample> Sampler::next(const reader::Snapshot& snap, std::int64_t r
       continue;
     }
     if (d_s <= 0) continue;
-    v.kinds_s[std::string(blame::kind_name(s.key.kind))] += d_s;
+    v.kinds_s[std::string(names::blame_kind_name(s.key.kind))] += d_s;
     if (s.key.culprit) v.culprits_s[labeler_.workload(s.key.culprit).cgroup] += d_s;
   }
   for (auto& [id, v] : victims) {
@@ -109,13 +110,13 @@ std::optional<Sample> Sampler::next(const reader::Snapshot& snap, std::int64_t r
     std::uint64_t n = 0;
     for (auto b : s.hist.buckets) n += b;
     auto l = s.key.type == SW_PROBE_EXEC ? labeler_.workload(s.key.cgroup) : identity::Labels{};
-    probes[{l.ns, l.pod, reader::probe_type_name(s.key.type), reader::probe_result_name(s.key.result)}] += n;
+    probes[{l.ns, l.pod, names::probe_type_name(s.key.type), names::probe_result_name(s.key.result)}] += n;
   }
   for (const auto& s : prev_->probe_series) {
     std::uint64_t n = 0;
     for (auto b : s.hist.buckets) n += b;
     auto l = s.key.type == SW_PROBE_EXEC ? labeler_.workload(s.key.cgroup) : identity::Labels{};
-    probes[{l.ns, l.pod, reader::probe_type_name(s.key.type), reader::probe_result_name(s.key.result)}] -= n;
+    probes[{l.ns, l.pod, names::probe_type_name(s.key.type), names::probe_result_name(s.key.result)}] -= n;
   }
   for (const auto& [k, n] : probes) {
     if (n > 0) out.probes.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), std::get<3>(k), static_cast<std::uint64_t>(n)});

@@ -10,8 +10,6 @@
 
 namespace stallwatch::loader {
 
-void BlameSkeletonDeleter::operator()(blame_bpf* skel) const { blame_bpf__destroy(skel); }
-
 Result<void> reuse_blame_maps(bpf_object* obj, const SharedBlameMaps& maps) {
   const struct {
     const char* name;
@@ -24,19 +22,19 @@ Result<void> reuse_blame_maps(bpf_object* obj, const SharedBlameMaps& maps) {
     bpf_map* map = bpf_object__find_map_by_name(obj, m.name);
     if (!map) return fail(std::string("BPF object has no map ") + m.name);
     if (int err = bpf_map__reuse_fd(map, m.fd); err) {
-      return fail(std::string("share map ") + m.name + ": " + errno_text(err));
+      return fail_errno(std::string("share map ") + m.name, err);
     }
   }
   return {};
 }
 
 SharedBlameMaps BlameProbes::maps() const {
-  return {bpf_map__fd(skel_->maps.victim_tasks), bpf_map__fd(skel_->maps.victim_cgroups),
-          bpf_map__fd(skel_->maps.blame_dev),    bpf_map__fd(skel_->maps.blame_win),
-          bpf_map__fd(skel_->maps.blame),        bpf_map__fd(skel_->maps.blame_events)};
+  return {bpf_map__fd(programs_.skel().maps.victim_tasks), bpf_map__fd(programs_.skel().maps.victim_cgroups),
+          bpf_map__fd(programs_.skel().maps.blame_dev),    bpf_map__fd(programs_.skel().maps.blame_win),
+          bpf_map__fd(programs_.skel().maps.blame),        bpf_map__fd(programs_.skel().maps.blame_events)};
 }
 
-int BlameProbes::drops_fd() const { return bpf_map__fd(skel_->maps.drops); }
+int BlameProbes::drops_fd() const { return bpf_map__fd(programs_.skel().maps.drops); }
 
 namespace {
 
@@ -46,7 +44,7 @@ Result<void> sync_map(int fd, const std::set<Key>& want, std::set<Key>& have, co
   for (Key k : want) {
     if (have.count(k)) continue;
     if (bpf_map_update_elem(fd, &k, &one, BPF_ANY) != 0) {
-      return fail(std::string("add victim ") + what + " " + std::to_string(k) + ": " + errno_text(errno));
+      return fail_errno(std::string("add victim ") + what + " " + std::to_string(k), errno);
     }
     have.insert(k);
   }
@@ -64,36 +62,26 @@ Result<void> sync_map(int fd, const std::set<Key>& want, std::set<Key>& have, co
 }  // namespace
 
 Result<void> BlameProbes::set_victims(const std::set<std::uint32_t>& tasks, const std::set<std::uint64_t>& cgroups) {
-  if (auto ok = sync_map(bpf_map__fd(skel_->maps.victim_tasks), tasks, tasks_, "process"); !ok) return ok;
-  return sync_map(bpf_map__fd(skel_->maps.victim_cgroups), cgroups, cgroups_, "cgroup");
+  if (auto ok = sync_map(bpf_map__fd(programs_.skel().maps.victim_tasks), tasks, tasks_, "process"); !ok) return ok;
+  return sync_map(bpf_map__fd(programs_.skel().maps.victim_cgroups), cgroups, cgroups_, "cgroup");
 }
 
-Result<BlameProbes> BlameProbes::try_rung(BlameHook rung, const BlameConfig& config) {
-  BlameProbes probes;
-  probes.skel_.reset(blame_bpf__open());
-  if (!probes.skel_) return fail("open blame BPF object: " + errno_text(errno));
-  auto& skel = *probes.skel_;
-  const bool btf = rung == BlameHook::kTpBtf;
-  bpf_program__set_autoload(skel.progs.sched_switch_btf, btf);
-  bpf_program__set_autoload(skel.progs.sched_wakeup_btf, btf);
-  bpf_program__set_autoload(skel.progs.sched_switch_raw, !btf);
-  bpf_program__set_autoload(skel.progs.sched_wakeup_raw, !btf);
+Result<BlameProbes> BlameProbes::try_rung(Rung rung, const BlameConfig& config) {
+  auto programs = Programs<blame_bpf>::open({blame_bpf__open, blame_bpf__load, blame_bpf__destroy}, "blame");
+  if (!programs) return std::unexpected(programs.error());
+  BlameProbes probes(std::move(*programs));
+  auto& skel = probes.programs_.skel();
+  autoload_rungs(skel.obj, {rung});
   if (int err = bpf_map__set_max_entries(skel.maps.blame, config.entries); err) {
-    return fail("size blame map: " + errno_text(err));
+    return fail_errno("size blame map", err);
   }
-  if (int err = blame_bpf__load(&skel); err) {
-    return fail("load " + std::string(to_string(rung)) + " programs: " + errno_text(err));
-  }
-  auto links = attach_all(skel.obj);
-  if (!links) return fail(links.error().message);
-  probes.links_ = std::move(*links);
-  probes.mode_ = to_string(rung);
+  if (auto loaded = probes.programs_.load_and_attach(rung); !loaded) return std::unexpected(loaded.error());
   return probes;
 }
 
 Result<BlameProbes> BlameProbes::load(const BlameConfig& config, std::vector<RungReport>& report) {
-  return climb_btf<BlameProbes>(
-      "blame", config.hook, [&config](BtfRung rung) { return try_rung(rung, config); },
+  return climb<BlameProbes>(
+      "blame", {Rung::kTpBtf, Rung::kRawTp}, config.hook, [&config](Rung rung) { return try_rung(rung, config); },
       [](const BlameProbes&) { return std::string("victim threads followed through the scheduler"); }, report);
 }
 

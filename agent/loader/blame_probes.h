@@ -6,7 +6,6 @@
 // Rungs, best first: tp_btf, raw_tp (sched_switch and sched_wakeup); off
 // with --blame-hook=off, when no window ever opens.
 #include <cstdint>
-#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -21,11 +20,12 @@ struct bpf_object;
 
 namespace stallwatch::loader {
 
-using BlameHook = BtfRung;
-inline Result<BlameHook> parse_blame_hook(std::string_view text) { return parse_btf_rung("blame", text); }
+inline Result<Rung> parse_blame_hook(std::string_view text) {
+  return parse_rung("blame", text, {Rung::kAuto, Rung::kTpBtf, Rung::kRawTp, Rung::kOff});
+}
 
 struct BlameConfig {
-  BlameHook hook = BlameHook::kAuto;
+  Rung hook = Rung::kAuto;
   std::uint32_t entries = 4096;  // bound on (victim, culprit, device, kind) series
 };
 
@@ -42,31 +42,21 @@ struct SharedBlameMaps {
 // Points obj's copies of the shared maps at maps' fds; call between open and load.
 Result<void> reuse_blame_maps(bpf_object* obj, const SharedBlameMaps& maps);
 
-struct BlameSkeletonDeleter {
-  void operator()(blame_bpf* skel) const;
-};
-
 class BlameProbes {
  public:
   static Result<BlameProbes> load(const BlameConfig& config, std::vector<RungReport>& report);
 
-  BlameProbes(BlameProbes&&) = default;
-  BlameProbes& operator=(BlameProbes&&) = default;
-  ~BlameProbes() { destroy_links_concurrently(links_); }
-
-  std::string_view mode() const { return mode_; }
+  Rung rung() const { return programs_.rung(); }
   SharedBlameMaps maps() const;
   int drops_fd() const;
   // Makes the kernel's victim maps hold exactly these, by difference.
   Result<void> set_victims(const std::set<std::uint32_t>& tasks, const std::set<std::uint64_t>& cgroups);
 
  private:
-  BlameProbes() = default;
-  static Result<BlameProbes> try_rung(BlameHook rung, const BlameConfig& config);
+  explicit BlameProbes(Programs<blame_bpf> programs) : programs_(std::move(programs)) {}
+  static Result<BlameProbes> try_rung(Rung rung, const BlameConfig& config);
 
-  std::unique_ptr<blame_bpf, BlameSkeletonDeleter> skel_;
-  std::vector<Link> links_;
-  std::string_view mode_;
+  Programs<blame_bpf> programs_;
   std::set<std::uint32_t> tasks_;
   std::set<std::uint64_t> cgroups_;
 };

@@ -10,29 +10,6 @@
 
 namespace stallwatch::loader {
 
-void BlkioSkeletonDeleter::operator()(blkio_bpf* skel) const { blkio_bpf__destroy(skel); }
-
-Result<BlockHook> parse_block_hook(std::string_view text) {
-  if (text == "auto") return BlockHook::kAuto;
-  if (text == "tp_btf") return BlockHook::kTpBtf;
-  if (text == "raw_tp") return BlockHook::kRawTp;
-  if (text == "tracepoint") return BlockHook::kTracepoint;
-  if (text == "off") return BlockHook::kOff;
-  return fail("unknown block hook '" + std::string(text) +
-              "' (expected auto, tp_btf, raw_tp, tracepoint or off)");
-}
-
-std::string_view to_string(BlockHook hook) {
-  switch (hook) {
-    case BlockHook::kAuto: return "auto";
-    case BlockHook::kTpBtf: return "tp_btf";
-    case BlockHook::kRawTp: return "raw_tp";
-    case BlockHook::kTracepoint: return "tracepoint";
-    case BlockHook::kOff: return "off";
-  }
-  return "auto";
-}
-
 namespace {
 
 // Whether block_rq_insert is still (q, rq): the kernel's BTF typedef
@@ -54,52 +31,24 @@ bool block_events_take_queue() {
 
 }  // namespace
 
-int BlockProbes::hist_fd() const { return bpf_map__fd(skel_->maps.blk_hist); }
-int BlockProbes::io_fd() const { return bpf_map__fd(skel_->maps.blk_io); }
-int BlockProbes::rq_fd() const { return bpf_map__fd(skel_->maps.blk_rq); }
-int BlockProbes::bio_fd() const { return bpf_map__fd(skel_->maps.blk_bio); }
-int BlockProbes::drops_fd() const { return bpf_map__fd(skel_->maps.drops); }
+int BlockProbes::hist_fd() const { return bpf_map__fd(programs_.skel().maps.blk_hist); }
+int BlockProbes::io_fd() const { return bpf_map__fd(programs_.skel().maps.blk_io); }
+int BlockProbes::rq_fd() const { return bpf_map__fd(programs_.skel().maps.blk_rq); }
+int BlockProbes::bio_fd() const { return bpf_map__fd(programs_.skel().maps.blk_bio); }
+int BlockProbes::drops_fd() const { return bpf_map__fd(programs_.skel().maps.drops); }
 
-Result<BlockProbes> BlockProbes::try_rung(BlockHook rung, const BlockConfig& config,
-                                          const Result<Tracefs>& tracefs) {
-  if (rung == BlockHook::kTracepoint) {
-    if (!tracefs) return fail(tracefs.error().message);
+Result<BlockProbes> BlockProbes::try_rung(Rung rung, const BlockConfig& config, const Result<Tracefs>& tracefs) {
+  if (rung == Rung::kTracepoint) {
+    if (!tracefs) return std::unexpected(tracefs.error());
     if (!tracepoint_exists(*tracefs, "block", "block_rq_issue")) {
       return fail("tracefs has no block/block_rq_issue");
     }
   }
-  BlockProbes probes;
-  probes.skel_.reset(blkio_bpf__open());
-  if (!probes.skel_) return fail("open block BPF object: " + errno_text(errno));
-  auto& skel = *probes.skel_;
-
-  const struct {
-    bpf_program* prog;
-    BlockHook rung;
-  } programs[] = {
-      {skel.progs.block_bio_queue_btf, BlockHook::kTpBtf},
-      {skel.progs.block_bio_backmerge_btf, BlockHook::kTpBtf},
-      {skel.progs.block_bio_frontmerge_btf, BlockHook::kTpBtf},
-      {skel.progs.block_rq_insert_btf, BlockHook::kTpBtf},
-      {skel.progs.block_rq_issue_btf, BlockHook::kTpBtf},
-      {skel.progs.block_rq_requeue_btf, BlockHook::kTpBtf},
-      {skel.progs.block_rq_complete_btf, BlockHook::kTpBtf},
-      {skel.progs.block_bio_queue_raw, BlockHook::kRawTp},
-      {skel.progs.block_bio_backmerge_raw, BlockHook::kRawTp},
-      {skel.progs.block_bio_frontmerge_raw, BlockHook::kRawTp},
-      {skel.progs.block_rq_insert_raw, BlockHook::kRawTp},
-      {skel.progs.block_rq_issue_raw, BlockHook::kRawTp},
-      {skel.progs.block_rq_requeue_raw, BlockHook::kRawTp},
-      {skel.progs.block_rq_complete_raw, BlockHook::kRawTp},
-      {skel.progs.block_bio_queue_tp, BlockHook::kTracepoint},
-      {skel.progs.block_bio_backmerge_tp, BlockHook::kTracepoint},
-      {skel.progs.block_bio_frontmerge_tp, BlockHook::kTracepoint},
-      {skel.progs.block_rq_insert_tp, BlockHook::kTracepoint},
-      {skel.progs.block_rq_issue_tp, BlockHook::kTracepoint},
-      {skel.progs.block_rq_requeue_tp, BlockHook::kTracepoint},
-      {skel.progs.block_rq_complete_tp, BlockHook::kTracepoint},
-  };
-  for (const auto& p : programs) bpf_program__set_autoload(p.prog, p.rung == rung);
+  auto programs = Programs<blkio_bpf>::open({blkio_bpf__open, blkio_bpf__load, blkio_bpf__destroy}, "block");
+  if (!programs) return std::unexpected(programs.error());
+  BlockProbes probes(std::move(*programs));
+  auto& skel = probes.programs_.skel();
+  autoload_rungs(skel.obj, {rung});
 
   skel.rodata->cfg_filter_devices = !config.devices.empty();
   skel.rodata->cfg_queue_arg = block_events_take_queue();
@@ -108,34 +57,26 @@ Result<BlockProbes> BlockProbes::try_rung(BlockHook rung, const BlockConfig& con
     return std::unexpected(shared.error());
   }
   if (int err = bpf_map__set_max_entries(skel.maps.blk_io, config.io_entries); err) {
-    return fail("size blk_io: " + errno_text(err));
+    return fail_errno("size blk_io", err);
   }
-  if (int err = blkio_bpf__load(&skel); err) {
-    return fail("load " + std::string(to_string(rung)) + " programs: " + errno_text(err));
-  }
+  // The --devices filter is filled between load and attach, so no request
+  // is seen unfiltered.
+  if (auto loaded = probes.programs_.load(rung); !loaded) return std::unexpected(loaded.error());
   const std::uint8_t one = 1;
   for (std::uint32_t dev : config.devices) {
     if (bpf_map_update_elem(bpf_map__fd(skel.maps.blk_devices), &dev, &one, BPF_ANY) != 0) {
-      return fail("fill the --devices filter: " + errno_text(errno));
+      return fail_errno("fill the --devices filter", errno);
     }
   }
-  auto links = attach_all(skel.obj);
-  if (!links) return fail(links.error().message);
-  probes.links_ = std::move(*links);
-  probes.mode_ = std::string(to_string(rung));
+  if (auto attached = probes.programs_.attach(); !attached) return std::unexpected(attached.error());
   return probes;
 }
 
 Result<BlockProbes> BlockProbes::load(const BlockConfig& config, const Result<Tracefs>& tracefs,
                                       std::vector<RungReport>& report) {
-  std::vector<Rung<BlockProbes>> ladder;
-  for (BlockHook hook : {BlockHook::kTpBtf, BlockHook::kRawTp, BlockHook::kTracepoint}) {
-    if (config.hook != BlockHook::kAuto && config.hook != hook) continue;
-    ladder.push_back({std::string(to_string(hook)),
-                      [&, hook] { return try_rung(hook, config, tracefs); }});
-  }
   return climb<BlockProbes>(
-      "block", ladder, config.hook != BlockHook::kAuto,
+      "block", {Rung::kTpBtf, Rung::kRawTp, Rung::kTracepoint}, config.hook,
+      [&](Rung rung) { return try_rung(rung, config, tracefs); },
       [](const BlockProbes& p) {
         return std::string(p.sees_owner() ? "requests carry owner and submitter"
                                           : "requests carry the submitter only");

@@ -8,8 +8,6 @@
 //   tracepoint  the classic block: tracepoints through tracefs; requests are
 //               keyed by (device, sector) and the owning blkcg is unknown
 #include <cstdint>
-#include <memory>
-#include <string>
 #include <string_view>
 #include <vector>
 
@@ -23,20 +21,16 @@ struct blkio_bpf;
 
 namespace stallwatch::loader {
 
-enum class BlockHook { kAuto, kTpBtf, kRawTp, kTracepoint, kOff };
-Result<BlockHook> parse_block_hook(std::string_view text);
-std::string_view to_string(BlockHook hook);
+inline Result<Rung> parse_block_hook(std::string_view text) {
+  return parse_rung("block", text, {Rung::kAuto, Rung::kTpBtf, Rung::kRawTp, Rung::kTracepoint, Rung::kOff});
+}
 
 struct BlockConfig {
-  BlockHook hook = BlockHook::kAuto;
+  Rung hook = Rung::kAuto;
   std::vector<std::uint32_t> devices;  // disk dev_t include list; empty = every disk
   std::uint32_t io_entries = 4096;     // bound on (cgroup, device, op) counter series
   SharedBlameMaps blame_maps;          // from BlameProbes; unset: nothing blamed
   bool blame_owner = false;            // bi_blkg names cgroup2 cgroups: blame the owner
-};
-
-struct BlkioSkeletonDeleter {
-  void operator()(blkio_bpf* skel) const;
 };
 
 class BlockProbes {
@@ -44,13 +38,9 @@ class BlockProbes {
   static Result<BlockProbes> load(const BlockConfig& config, const Result<Tracefs>& tracefs,
                                   std::vector<RungReport>& report);
 
-  BlockProbes(BlockProbes&&) = default;
-  BlockProbes& operator=(BlockProbes&&) = default;
-  ~BlockProbes() { destroy_links_concurrently(links_); }
-
-  std::string_view mode() const { return mode_; }
+  Rung rung() const { return programs_.rung(); }
   // Whether requests carry their owner (false on the classic rung).
-  bool sees_owner() const { return mode_ != "tracepoint"; }
+  bool sees_owner() const { return rung() != Rung::kTracepoint; }
   int hist_fd() const;
   int io_fd() const;
   int rq_fd() const;
@@ -58,13 +48,10 @@ class BlockProbes {
   int drops_fd() const;
 
  private:
-  BlockProbes() = default;
-  static Result<BlockProbes> try_rung(BlockHook rung, const BlockConfig& config,
-                                      const Result<Tracefs>& tracefs);
+  explicit BlockProbes(Programs<blkio_bpf> programs) : programs_(std::move(programs)) {}
+  static Result<BlockProbes> try_rung(Rung rung, const BlockConfig& config, const Result<Tracefs>& tracefs);
 
-  std::unique_ptr<blkio_bpf, BlkioSkeletonDeleter> skel_;
-  std::vector<Link> links_;
-  std::string mode_;
+  Programs<blkio_bpf> programs_;
 };
 
 }  // namespace stallwatch::loader

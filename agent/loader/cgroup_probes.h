@@ -2,8 +2,6 @@
 // Owner of the cgroup mkdir/rmdir programs. Rungs: tp_btf, raw_tp. Without
 // either, identity still walks cgroupfs on an unknown id, but a cgroup that
 // lives for less than a scrape interval stays "unknown:<id>".
-#include <memory>
-#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -14,29 +12,19 @@ struct cgroup_bpf;
 
 namespace stallwatch::loader {
 
-struct CgroupSkeletonDeleter {
-  void operator()(cgroup_bpf* skel) const;
-};
-
 class CgroupProbes {
  public:
   static Result<CgroupProbes> load(std::vector<RungReport>& report);
 
-  CgroupProbes(CgroupProbes&&) = default;
-  CgroupProbes& operator=(CgroupProbes&&) = default;
-  ~CgroupProbes() { destroy_links_concurrently(links_); }
-
-  std::string_view mode() const { return mode_; }
+  Rung rung() const { return programs_.rung(); }
   int events_fd() const;  // the ring buffer
   int drops_fd() const;
 
  private:
-  CgroupProbes() = default;
-  static Result<CgroupProbes> try_rung(bool btf);
+  explicit CgroupProbes(Programs<cgroup_bpf> programs) : programs_(std::move(programs)) {}
+  static Result<CgroupProbes> try_rung(Rung rung);
 
-  std::unique_ptr<cgroup_bpf, CgroupSkeletonDeleter> skel_;
-  std::vector<Link> links_;
-  std::string_view mode_;
+  Programs<cgroup_bpf> programs_;
 };
 
 }  // namespace stallwatch::loader

@@ -2,7 +2,6 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <spdlog/spdlog.h>
 
 #include <cerrno>
 
@@ -10,40 +9,25 @@
 
 namespace stallwatch::loader {
 
-void FsyncSkeletonDeleter::operator()(fsync_bpf* skel) const { fsync_bpf__destroy(skel); }
+int FsyncProbes::hist_fd() const { return bpf_map__fd(programs_.skel().maps.fsync_hist); }
+int FsyncProbes::drops_fd() const { return bpf_map__fd(programs_.skel().maps.drops); }
 
-Result<FsyncHook> parse_fsync_hook(std::string_view text) {
-  if (text == "auto") return FsyncHook::kAuto;
-  if (text == "tracepoint") return FsyncHook::kTracepoint;
-  if (text == "fentry") return FsyncHook::kFentry;
-  return fail("unknown fsync hook '" + std::string(text) + "' (expected auto, tracepoint or fentry)");
-}
-
-std::string_view to_string(FsyncHook hook) {
-  switch (hook) {
-    case FsyncHook::kAuto: return "auto";
-    case FsyncHook::kTracepoint: return "tracepoint";
-    case FsyncHook::kFentry: return "fentry";
-  }
-  return "auto";
-}
-
-int FsyncProbes::hist_fd() const { return bpf_map__fd(skel_->maps.fsync_hist); }
-int FsyncProbes::drops_fd() const { return bpf_map__fd(skel_->maps.drops); }
-
-Result<FsyncProbes> try_rung(FsyncHook rung, const FsyncConfig& config, const Tracefs& tracefs) {
+Result<FsyncProbes> FsyncProbes::try_rung(Rung rung, const FsyncConfig& config, const Tracefs& tracefs) {
   if (!tracepoint_exists(tracefs, "syscalls", "sys_enter_fdatasync")) {
     return fail("tracefs has no syscalls/sys_enter_fdatasync (kernel built without "
                 "CONFIG_FTRACE_SYSCALLS)");
   }
-  FsyncProbes probes;
-  probes.skel_.reset(fsync_bpf__open());
-  if (!probes.skel_) return fail("open fsync BPF object: " + errno_text(errno));
-  auto& skel = *probes.skel_;
+  auto programs = Programs<fsync_bpf>::open({fsync_bpf__open, fsync_bpf__load, fsync_bpf__destroy}, "fsync");
+  if (!programs) return std::unexpected(programs.error());
+  FsyncProbes probes(std::move(*programs));
+  auto& skel = probes.programs_.skel();
 
-  const bool fentry = rung == FsyncHook::kFentry;
-  bpf_program__set_autoload(skel.progs.vfs_fsync_range_fentry, fentry);
-  bpf_program__set_autoload(skel.progs.vfs_fsync_range_fexit, fentry);
+  const bool fentry = rung == Rung::kFentry;
+  if (fentry) {
+    autoload_rungs(skel.obj, {Rung::kTracepoint, Rung::kFentry});
+  } else {
+    autoload_rungs(skel.obj, {Rung::kTracepoint});
+  }
 
   // bpf_find_vma (5.17) names msync's file; older kernels get device "unknown".
   const bool find_vma = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_find_vma,
@@ -61,40 +45,28 @@ Result<FsyncProbes> try_rung(FsyncHook rung, const FsyncConfig& config, const Tr
   bpf_program__set_autoload(skel.progs.io_uring_complete_tp, probes.io_uring_);
 
   if (int err = bpf_map__set_max_entries(skel.maps.fsync_hist, config.hist_entries); err) {
-    return fail("size fsync_hist: " + errno_text(err));
+    return fail_errno("size fsync_hist", err);
   }
   if (auto shared = reuse_blame_maps(skel.obj, config.blame_maps); !shared) {
     return std::unexpected(shared.error());
   }
   skel.rodata->cfg_blame_slow_ns = config.slow_ns;
-  if (int err = fsync_bpf__load(&skel); err) {
-    return fail("load " + std::string(to_string(rung)) + " programs: " + errno_text(err) +
-                (fentry && err == -EPERM ? " (this kernel refuses fentry/fexit programs)" : ""));
+  if (auto loaded = probes.programs_.load_and_attach(rung); !loaded) {
+    Error e = loaded.error();
+    if (fentry && e.code == EPERM) e.message += " (this kernel refuses fentry/fexit programs)";
+    return std::unexpected(e);
   }
-  auto links = attach_all(skel.obj);
-  if (!links) {
-    return fail(links.error().message +
-                (fentry && links.error().message.find("EPERM") != std::string::npos
-                     ? " (this kernel refuses fentry/fexit programs)"
-                     : ""));
-  }
-  probes.links_ = std::move(*links);
-  probes.mode_ = std::string(to_string(rung));
   return probes;
 }
 
 Result<FsyncProbes> FsyncProbes::load(const FsyncConfig& config, const Result<Tracefs>& tracefs,
                                       std::vector<RungReport>& report) {
-  std::vector<Rung<FsyncProbes>> ladder;
-  for (FsyncHook hook : {FsyncHook::kFentry, FsyncHook::kTracepoint}) {
-    if (config.hook != FsyncHook::kAuto && config.hook != hook) continue;
-    ladder.push_back({std::string(to_string(hook)), [&, hook]() -> Result<FsyncProbes> {
-                        if (!tracefs) return fail(tracefs.error().message);
-                        return try_rung(hook, config, *tracefs);
-                      }});
-  }
   return climb<FsyncProbes>(
-      "fsync", ladder, config.hook != FsyncHook::kAuto,
+      "fsync", {Rung::kFentry, Rung::kTracepoint}, config.hook,
+      [&](Rung rung) -> Result<FsyncProbes> {
+        if (!tracefs) return std::unexpected(tracefs.error());
+        return try_rung(rung, config, *tracefs);
+      },
       [](const FsyncProbes& p) {
         return std::string(p.io_uring_ ? "io_uring fsync traced"
                                        : "io_uring tracepoints absent: io_uring not traced");

@@ -6,9 +6,6 @@
 //               syscall shows (O_SYNC writes, nfsd); needs BPF trampolines.
 //   tracepoint  syscall tracepoints and io_uring tracepoints; needs tracefs.
 #include <cstdint>
-#include <memory>
-#include <optional>
-#include <string>
 #include <string_view>
 #include <vector>
 
@@ -22,20 +19,15 @@ struct fsync_bpf;
 
 namespace stallwatch::loader {
 
-enum class FsyncHook { kAuto, kTracepoint, kFentry };
-Result<FsyncHook> parse_fsync_hook(std::string_view text);
-std::string_view to_string(FsyncHook hook);
+inline Result<Rung> parse_fsync_hook(std::string_view text) {
+  return parse_rung("fsync", text, {Rung::kAuto, Rung::kTracepoint, Rung::kFentry});
+}
 
 struct FsyncConfig {
-  FsyncHook hook = FsyncHook::kAuto;
+  Rung hook = Rung::kAuto;
   std::uint32_t hist_entries = 4096;  // bound on (cgroup, device, op) series
   SharedBlameMaps blame_maps;          // from BlameProbes; unset: windows never open
   std::uint64_t slow_ns = 10'000'000;  // windows at least this long become events
-};
-
-// Destroys the skeleton (programs and maps); defined beside the skeleton.
-struct FsyncSkeletonDeleter {
-  void operator()(fsync_bpf* skel) const;
 };
 
 class FsyncProbes {
@@ -45,25 +37,17 @@ class FsyncProbes {
   static Result<FsyncProbes> load(const FsyncConfig& config, const Result<Tracefs>& tracefs,
                                   std::vector<RungReport>& report);
 
-  FsyncProbes(FsyncProbes&&) = default;
-  FsyncProbes& operator=(FsyncProbes&&) = default;
-  ~FsyncProbes() { destroy_links_concurrently(links_); }
-
-  std::string_view mode() const { return mode_; }
+  Rung rung() const { return programs_.rung(); }
   bool io_uring() const { return io_uring_; }
   int hist_fd() const;
   int drops_fd() const;
 
  private:
-  FsyncProbes() = default;
+  explicit FsyncProbes(Programs<fsync_bpf> programs) : programs_(std::move(programs)) {}
+  static Result<FsyncProbes> try_rung(Rung rung, const FsyncConfig& config, const Tracefs& tracefs);
 
-  // Teardown order: links, then programs and maps.
-  std::unique_ptr<fsync_bpf, FsyncSkeletonDeleter> skel_;
-  std::vector<Link> links_;
-  std::string mode_;
+  Programs<fsync_bpf> programs_;
   bool io_uring_ = false;
-
-  friend Result<FsyncProbes> try_rung(FsyncHook, const FsyncConfig&, const Tracefs&);
 };
 
 }  // namespace stallwatch::loader

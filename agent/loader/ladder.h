@@ -4,86 +4,50 @@
 #include <spdlog/spdlog.h>
 
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/result.h"
+#include "loader/rung.h"
 
 namespace stallwatch::loader {
 
 // One line of a ladder for doctor and the start-up log.
 struct RungReport {
   std::string subsystem;
-  std::string rung;
+  Rung rung = Rung::kOff;
   bool chosen = false;
   std::string detail;  // why it was refused, or what it runs with
 };
 
-template <typename Probes>
-struct Rung {
-  std::string name;
-  std::function<Result<Probes>()> load;
-};
-
-// forced: the user named the rung; the error then carries its reason alone.
-template <typename Probes>
-Result<Probes> climb(const std::string& subsystem, const std::vector<Rung<Probes>>& ladder,
-                     bool forced, const std::function<std::string(const Probes&)>& describe,
+// ladder is best first; wanted is kAuto (climb them all) or one of them,
+// the user's choice, whose error then carries its reason alone.
+// try_rung(Rung) -> Result<Probes> loads and attaches one rung.
+template <typename Probes, typename TryRung>
+Result<Probes> climb(const std::string& subsystem, std::initializer_list<Rung> ladder, Rung wanted,
+                     TryRung try_rung, const std::function<std::string(const Probes&)>& describe,
                      std::vector<RungReport>& report) {
   std::string refusals;
-  for (const auto& rung : ladder) {
-    Result<Probes> probes = rung.load();
+  for (Rung rung : ladder) {
+    if (wanted != Rung::kAuto && wanted != rung) continue;
+    Result<Probes> probes = try_rung(rung);
     if (probes) {
-      report.push_back({subsystem, rung.name, true, describe(*probes)});
+      report.push_back({subsystem, rung, true, describe(*probes)});
       return probes;
     }
-    spdlog::debug("{} rung {} refused: {}", subsystem, rung.name, probes.error().message);
-    report.push_back({subsystem, rung.name, false, probes.error().message});
+    spdlog::debug("{} rung {} refused: {}", subsystem, to_string(rung), probes.error().message);
+    report.push_back({subsystem, rung, false, probes.error().message});
+    if (wanted != Rung::kAuto) {
+      return std::unexpected(Error{subsystem + " hook '" + std::string(to_string(rung)) +
+                                       "' cannot load: " + probes.error().message,
+                                   probes.error().code});
+    }
     if (!refusals.empty()) refusals += "; ";
-    refusals += rung.name + ": " + probes.error().message;
-  }
-  if (forced) {
-    return fail(subsystem + " hook '" + ladder.front().name + "' cannot load: " + report.back().detail);
+    refusals += std::string(to_string(rung)) + ": " + probes.error().message;
   }
   return fail("no " + subsystem + " hook can load here (" + refusals + ")");
-}
-
-// The ladder of subsystems whose programs need only BTF-typed tracepoints:
-// tp_btf, else raw_tp (the same handlers, arguments from the raw array).
-enum class BtfRung { kAuto, kTpBtf, kRawTp, kOff };
-
-inline std::string_view to_string(BtfRung rung) {
-  switch (rung) {
-    case BtfRung::kAuto: return "auto";
-    case BtfRung::kTpBtf: return "tp_btf";
-    case BtfRung::kRawTp: return "raw_tp";
-    case BtfRung::kOff: return "off";
-  }
-  return "auto";
-}
-
-// subsystem names the flag in the error ("unknown blame hook 'x' ...").
-inline Result<BtfRung> parse_btf_rung(std::string_view subsystem, std::string_view text) {
-  for (BtfRung r : {BtfRung::kAuto, BtfRung::kTpBtf, BtfRung::kRawTp, BtfRung::kOff}) {
-    if (text == to_string(r)) return r;
-  }
-  return fail("unknown " + std::string(subsystem) + " hook '" + std::string(text) +
-              "' (expected auto, tp_btf, raw_tp or off)");
-}
-
-// Climbs tp_btf then raw_tp (or only the one wanted); try_rung(BtfRung)
-// loads and attaches one rung.
-template <typename Probes, typename TryRung>
-Result<Probes> climb_btf(const std::string& subsystem, BtfRung wanted, TryRung try_rung,
-                         const std::function<std::string(const Probes&)>& describe,
-                         std::vector<RungReport>& report) {
-  std::vector<Rung<Probes>> ladder;
-  for (BtfRung rung : {BtfRung::kTpBtf, BtfRung::kRawTp}) {
-    if (wanted != BtfRung::kAuto && wanted != rung) continue;
-    ladder.push_back({std::string(to_string(rung)), [&try_rung, rung] { return try_rung(rung); }});
-  }
-  return climb<Probes>(subsystem, ladder, wanted != BtfRung::kAuto, describe, report);
 }
 
 }  // namespace stallwatch::loader

@@ -40,7 +40,7 @@ Result<std::vector<Link>> attach_all(bpf_object* obj) {
     if (!link) {
       const int err = errno;
       destroy_links_concurrently(links);
-      return fail("attach " + std::string(bpf_program__section_name(prog)) + ": " + errno_text(err));
+      return fail_errno("attach " + std::string(bpf_program__section_name(prog)), err);
     }
     links.push_back(std::move(link));
   }
@@ -52,6 +52,18 @@ void destroy_links_concurrently(std::vector<Link>& links) {
   threads.reserve(links.size());
   for (Link& link : links) threads.emplace_back([l = std::move(link)]() mutable { l.reset(); });
   links.clear();
+}
+
+void autoload_rungs(bpf_object* obj, std::initializer_list<Rung> rungs) {
+  bpf_program* prog = nullptr;
+  bpf_object__for_each_program(prog, obj) {
+    const std::string_view section = bpf_program__section_name(prog);
+    bool on = false;
+    for (Rung rung : rungs) {
+      for (std::string_view prefix : section_prefixes(rung)) on = on || section.starts_with(prefix);
+    }
+    bpf_program__set_autoload(prog, on);
+  }
 }
 
 void route_libbpf_output() { libbpf_set_print(print_libbpf); }

@@ -2,10 +2,13 @@
 // Move-only owners of libbpf objects.
 #include <bpf/libbpf.h>
 
+#include <initializer_list>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "common/result.h"
+#include "loader/rung.h"
 
 namespace stallwatch::loader {
 
@@ -22,7 +25,69 @@ Result<std::vector<Link>> attach_all(bpf_object* obj);
 // each on 6.18); detaching them all at once waits for about one.
 void destroy_links_concurrently(std::vector<Link>& links);
 
+// Loads exactly the programs whose section belongs to one of rungs; the
+// section prefix says which (set before load; later calls may refine).
+void autoload_rungs(bpf_object* obj, std::initializer_list<Rung> rungs);
+
 // Routes libbpf's own output to spdlog at debug level (shown under -v).
 void route_libbpf_output();
+
+// Owns one skeleton (programs and maps) and the links of its programs:
+// open, configure through skel(), then load_and_attach. Teardown detaches
+// the links first, then frees programs and maps.
+template <typename Skel>
+class Programs {
+ public:
+  struct Ops {
+    Skel* (*open)();
+    int (*load)(Skel*);
+    void (*destroy)(Skel*);
+  };
+
+  // what names the object in errors ("open fsync BPF object: ENOMEM").
+  static Result<Programs> open(const Ops& ops, const std::string& what) {
+    Programs p(ops);
+    p.skel_.reset(ops.open());
+    if (!p.skel_) return fail_errno("open " + what + " BPF object", errno);
+    return p;
+  }
+
+  Programs(Programs&&) = default;
+  Programs& operator=(Programs&&) = default;
+  ~Programs() { destroy_links_concurrently(links_); }
+
+  Skel& skel() const { return *skel_; }
+  Rung rung() const { return rung_; }
+
+  // Loads the object: the programs set to autoload and every map.
+  Result<void> load(Rung rung) {
+    if (int err = ops_.load(skel_.get()); err) {
+      return fail_errno("load " + std::string(to_string(rung)) + " programs", err);
+    }
+    rung_ = rung;
+    return {};
+  }
+
+  // Attaches every loaded program; maps may be filled before this.
+  Result<void> attach() {
+    auto links = attach_all(skel_->obj);
+    if (!links) return std::unexpected(links.error());
+    links_ = std::move(*links);
+    return {};
+  }
+
+  Result<void> load_and_attach(Rung rung) {
+    if (auto loaded = load(rung); !loaded) return loaded;
+    return attach();
+  }
+
+ private:
+  explicit Programs(const Ops& ops) : ops_(ops), skel_(nullptr, ops.destroy) {}
+
+  Ops ops_;
+  std::unique_ptr<Skel, void (*)(Skel*)> skel_;
+  std::vector<Link> links_;
+  Rung rung_ = Rung::kOff;
+};
 
 }  // namespace stallwatch::loader

@@ -4,7 +4,6 @@
 //
 // Rungs, best first: tp_btf, raw_tp; off with --probe-hook=off.
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,39 +16,30 @@ struct probe_bpf;
 
 namespace stallwatch::loader {
 
-using ProbeHook = BtfRung;
-inline Result<ProbeHook> parse_probe_hook(std::string_view text) { return parse_btf_rung("probe", text); }
+inline Result<Rung> parse_probe_hook(std::string_view text) {
+  return parse_rung("probe", text, {Rung::kAuto, Rung::kTpBtf, Rung::kRawTp, Rung::kOff});
+}
 
 struct ProbeConfig {
-  ProbeHook hook = ProbeHook::kAuto;
+  Rung hook = Rung::kAuto;
   std::string prober_comm = "kubelet";  // at most 15 characters
   std::uint64_t slow_ns = 500'000'000;  // probes at least this long become events
-};
-
-struct ProbeSkeletonDeleter {
-  void operator()(probe_bpf* skel) const;
 };
 
 class ProbeProbes {
  public:
   static Result<ProbeProbes> load(const ProbeConfig& config, std::vector<RungReport>& report);
 
-  ProbeProbes(ProbeProbes&&) = default;
-  ProbeProbes& operator=(ProbeProbes&&) = default;
-  ~ProbeProbes() { destroy_links_concurrently(links_); }
-
-  std::string_view mode() const { return mode_; }
+  Rung rung() const { return programs_.rung(); }
   int hist_fd() const;
   int events_fd() const;
   int drops_fd() const;
 
  private:
-  ProbeProbes() = default;
-  static Result<ProbeProbes> try_rung(ProbeHook rung, const ProbeConfig& config);
+  explicit ProbeProbes(Programs<probe_bpf> programs) : programs_(std::move(programs)) {}
+  static Result<ProbeProbes> try_rung(Rung rung, const ProbeConfig& config);
 
-  std::unique_ptr<probe_bpf, ProbeSkeletonDeleter> skel_;
-  std::vector<Link> links_;
-  std::string_view mode_;
+  Programs<probe_bpf> programs_;
 };
 
 }  // namespace stallwatch::loader

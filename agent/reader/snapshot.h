@@ -10,21 +10,6 @@
 
 namespace stallwatch::reader {
 
-static_assert(sizeof(sw_fsync_key) == 16, "sw_fsync_key layout is ABI with fsync.bpf.c");
-static_assert(sizeof(sw_hist) == 8 * (SW_HIST_BUCKETS + 1), "sw_hist layout is ABI");
-static_assert(sizeof(sw_fsync_start) == 32, "sw_fsync_start layout is ABI");
-static_assert(sizeof(sw_blk_hist_key) == 8, "sw_blk_hist_key layout is ABI with blkio.bpf.c");
-static_assert(sizeof(sw_blk_io_key) == 32, "sw_blk_io_key layout is ABI");
-static_assert(sizeof(sw_blk_io) == 40, "sw_blk_io layout is ABI");
-static_assert(sizeof(sw_blk_rq) == 88, "sw_blk_rq layout is ABI");
-static_assert(sizeof(sw_blk_bio) == 24, "sw_blk_bio layout is ABI");
-static_assert(sizeof(sw_blk_sector_key) == 16, "sw_blk_sector_key layout is ABI");
-static_assert(sizeof(sw_blame_key) == 24, "sw_blame_key layout is ABI with blame.bpf.h");
-static_assert(sizeof(sw_blame_val) == 16, "sw_blame_val layout is ABI");
-static_assert(sizeof(sw_blame_culprit) == 40, "sw_blame_culprit layout is ABI");
-static_assert(sizeof(sw_probe_key) == 32, "sw_probe_key layout is ABI with probe.bpf.c");
-static_assert(sizeof(sw_probe_hist) == 8 * (SW_PROBE_BUCKETS + 1), "sw_probe_hist layout is ABI");
-
 // Upper bounds of the histogram buckets in seconds, +Inf excluded.
 std::array<double, SW_HIST_BUCKETS - 1> bucket_bounds_seconds();
 
@@ -87,21 +72,5 @@ struct Snapshot {
   bool probes = false;                        // probe tracing on
   std::vector<ProbeSeries> probe_series;
 };
-
-// The `op` label of an enum sw_fsync_op value ("op_<n>" for one this build
-// does not know, so a newer kernel side never makes a series vanish).
-std::string fsync_op_name(std::uint32_t op);
-std::string block_op_name(std::uint32_t op);
-std::string file_class_name(std::uint32_t file_class);
-std::string block_phase_name(std::uint32_t phase);
-std::string submitter_kind_name(std::uint32_t kind);
-std::string probe_type_name(std::uint32_t type);
-std::string probe_result_name(std::uint32_t result);
-
-struct DropName {
-  const char* source;
-  const char* reason;
-};
-DropName drop_name(std::uint32_t drop);
 
 }  // namespace stallwatch::reader

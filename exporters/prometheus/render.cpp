@@ -4,6 +4,8 @@
 #include <map>
 #include <tuple>
 
+#include "common/names.h"
+
 namespace stallwatch::exporters {
 
 using prometheus::ClientMetric;
@@ -52,8 +54,8 @@ std::vector<MetricFamily> render_fsync(const reader::Snapshot& snap, const Label
   using Key = std::tuple<identity::Labels, std::string, std::string, std::string>;
   std::map<Key, reader::Histogram> merged;
   for (const auto& s : snap.fsync) {
-    merged[{labeler.workload(s.cgroup_id), reader::fsync_op_name(s.op), labeler.device(s.dev),
-            reader::file_class_name(s.file_class)}] += s.hist;
+    merged[{labeler.workload(s.cgroup_id), names::fsync_op_name(s.op), labeler.device(s.dev),
+            names::file_class_name(s.file_class)}] += s.hist;
   }
   MetricFamily fsync{"stallwatch_fsync_duration_seconds",
                      "Time fsync-family calls waited, per cgroup, operation and device.",
@@ -76,7 +78,7 @@ std::vector<MetricFamily> render_block(const reader::Snapshot& snap, const Label
   using HistKey = std::tuple<std::string, std::string, std::string>;  // device, op, phase
   std::map<HistKey, reader::Histogram> hists;
   for (const auto& s : snap.block_hist) {
-    hists[{labeler.device(s.dev), reader::block_op_name(s.op), reader::block_phase_name(s.phase)}] +=
+    hists[{labeler.device(s.dev), names::block_op_name(s.op), names::block_phase_name(s.phase)}] +=
         s.hist;
   }
   MetricFamily latency{"stallwatch_block_io_duration_seconds",
@@ -96,8 +98,8 @@ std::vector<MetricFamily> render_block(const reader::Snapshot& snap, const Label
   std::map<IoKey, sw_blk_io> io;
   for (const auto& s : snap.block_io) {
     const std::uint64_t cg = labeler.block_owner && s.key.owner ? s.key.owner : s.key.submitter;
-    sw_blk_io& v = io[{labeler.device(s.key.dev), reader::block_op_name(s.key.op), labeler.workload(cg),
-                       reader::submitter_kind_name(s.key.kind),
+    sw_blk_io& v = io[{labeler.device(s.key.dev), names::block_op_name(s.key.op), labeler.workload(cg),
+                       names::submitter_kind_name(s.key.kind),
                        s.key.part ? labeler.partition(s.key.part) : std::string()}];
     v.requests += s.io.requests;
     v.bytes += s.io.bytes;
@@ -150,7 +152,7 @@ std::vector<MetricFamily> render_lost(const reader::Snapshot& snap) {
                     MetricType::Counter,
                     {}};
   for (std::uint32_t i = 0; i < SW_DROP__COUNT; ++i) {
-    const auto name = reader::drop_name(i);
+    const auto name = names::drop_name(i);
     if (!snap.block && std::string(name.source) == "block") continue;
     if (!snap.cgroup_events && std::string(name.source) == "cgroup") continue;
     if (!snap.blame && std::string(name.source) == "blame") continue;

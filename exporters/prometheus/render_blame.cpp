@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "blame/verdict.h"
+#include "common/names.h"
 
 namespace stallwatch::exporters {
 
@@ -86,7 +87,7 @@ std::vector<MetricFamily> render_blame(const reader::Snapshot& snap, const Label
       continue;
     }
     const auto culprit = s.key.culprit ? labeler.workload(s.key.culprit) : identity::Labels{};
-    blamed[victim][culprit][{device, std::string(blame::kind_name(s.key.kind))}] += s.val.ns;
+    blamed[victim][culprit][{device, std::string(names::blame_kind_name(s.key.kind))}] += s.val.ns;
   }
   MetricFamily seconds{"stallwatch_fsync_blame_seconds_total",
                        "Time victims' fsync-family calls spent waiting, by what they waited on (kind) "

@@ -5,6 +5,8 @@
 #include <set>
 #include <tuple>
 
+#include "common/names.h"
+
 namespace stallwatch::exporters {
 
 using prometheus::ClientMetric;
@@ -44,7 +46,7 @@ std::vector<MetricFamily> render_probes(const reader::Snapshot& snap, const Labe
         unmapped.insert(pod);
       }
     }
-    auto& h = merged[{ns, pod, reader::probe_type_name(s.key.type), port, reader::probe_result_name(s.key.result)}];
+    auto& h = merged[{ns, pod, names::probe_type_name(s.key.type), port, names::probe_result_name(s.key.result)}];
     for (std::size_t i = 0; i < SW_PROBE_BUCKETS; ++i) h.buckets[i] += s.hist.buckets[i];
     h.sum_ns += s.hist.sum_ns;
   }

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "blame/verdict.h"
+#include "common/names.h"
 
 namespace stallwatch::report {
 
@@ -111,7 +112,7 @@ nlohmann::json summarize(const std::vector<nlohmann::json>& events, const std::v
     v["culprits"] = culprits;
     blame::Kinds kinds{};
     for (std::uint32_t k = 0; k < SW_BLAME__KINDS; ++k) {
-      const auto it = a.kinds.find(std::string(blame::kind_name(k)));
+      const auto it = a.kinds.find(std::string(names::blame_kind_name(k)));
       kinds[k] = it == a.kinds.end() ? 0 : static_cast<std::uint64_t>(it->second * 1e9);
     }
     v["verdict"] = std::string(blame::verdict(kinds, static_cast<std::uint64_t>(std::max(a.wall_s, wait) * 1e9)));

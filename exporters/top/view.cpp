@@ -7,6 +7,7 @@
 #include <map>
 
 #include "blame/verdict.h"
+#include "common/names.h"
 
 namespace stallwatch::top {
 
@@ -109,7 +110,7 @@ std::string View::frame(int width, SortKey sort, const std::string& filter, bool
     blame::Kinds k{};
     double total = 0;
     for (std::uint32_t i = 0; i < SW_BLAME__KINDS; ++i) {
-      const auto it = kinds[v.labels.cgroup].find(std::string(blame::kind_name(i)));
+      const auto it = kinds[v.labels.cgroup].find(std::string(names::blame_kind_name(i)));
       k[i] = it == kinds[v.labels.cgroup].end() ? 0 : static_cast<std::uint64_t>(it->second * 1e9);
       total += static_cast<double>(k[i]) / 1e9;
     }

@@ -2,6 +2,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "exporters/prometheus/render.h"
+#include "common/names.h"
 
 namespace {
 
@@ -74,8 +75,8 @@ TEST(Render, LostEventsAreExportedEvenWhenZero) {
 }
 
 TEST(Render, UnknownOpKeepsItsNumber) {
-  EXPECT_EQ(stallwatch::reader::fsync_op_name(99), "op_99");
-  EXPECT_EQ(stallwatch::reader::fsync_op_name(SW_OP_URING_FSYNC), "io_uring_fsync");
+  EXPECT_EQ(stallwatch::names::fsync_op_name(99), "op_99");
+  EXPECT_EQ(stallwatch::names::fsync_op_name(SW_OP_URING_FSYNC), "io_uring_fsync");
 }
 
 TEST(Render, HookAndBuildInfo) {
