@@ -72,8 +72,7 @@ int BPF_PROG(sched_wakeup_btf, struct task_struct *p)
 SEC("raw_tp/sched_switch")
 int sched_switch_raw(struct bpf_raw_tracepoint_args *ctx)
 {
-	return on_switch((bool)ctx->args[0], (struct task_struct *)ctx->args[1],
-			 (struct task_struct *)ctx->args[2]);
+	return on_switch((bool)ctx->args[0], (struct task_struct *)ctx->args[1], (struct task_struct *)ctx->args[2]);
 }
 
 SEC("raw_tp/sched_wakeup")

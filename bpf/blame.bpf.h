@@ -19,6 +19,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
+#include "blame_math.h"
 #include "core.bpf.h"
 #include "maps.bpf.h"
 #include "stallwatch.h"
@@ -71,8 +72,7 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } blame_events SEC(".maps");
 
-static __always_inline void blame_add(__u64 victim, __u64 culprit, __u32 dev, __u8 kind, __u64 ns,
-				      __u64 count)
+static __always_inline void blame_add(__u64 victim, __u64 culprit, __u32 dev, __u8 kind, __u64 ns, __u64 count)
 {
 	static const struct sw_blame_val zero;
 	struct sw_blame_key key = { .victim = victim, .culprit = culprit, .dev = dev, .kind = kind };
@@ -91,76 +91,6 @@ static __always_inline void blame_add(__u64 victim, __u64 culprit, __u32 dev, __
 		__sync_fetch_and_add(&v->count, count);
 }
 
-static __always_inline __s64 nonneg(__s64 v)
-{
-	return v < 0 ? 0 : v;
-}
-
-static __always_inline bool blame_any_blocked(const struct sw_blame_dev *d)
-{
-	for (int k = 0; k < SW_BLAME_SLOTS; k++) {
-		if (d->slot[k].blocked > 0)
-			return true;
-	}
-	return false;
-}
-
-/* Integrates the device's state since last_ns into the clocks of every slot
- * whose victim is blocked. The state (requests in service per class) held
- * still over that interval: every change calls this first. */
-static __always_inline void blame_advance(struct sw_blame_dev *d, __u64 now)
-{
-	__u64 last = d->last_ns, dt;
-	__s64 user, journal, wb, kthread, n;
-
-	if (now <= last)
-		return;
-	d->last_ns = now;
-	dt = now - last;
-	user = nonneg(d->by_class[SW_IO_USER]);
-	journal = nonneg(d->by_class[SW_IO_JOURNAL]);
-	wb = nonneg(d->by_class[SW_IO_WRITEBACK]);
-	kthread = nonneg(d->by_class[SW_IO_KTHREAD]);
-	n = user + journal + wb + kthread;
-	for (int k = 0; k < SW_BLAME_SLOTS; k++) {
-		struct sw_blame_slot *s = &d->slot[k];
-		__s64 blocked = s->blocked, own;
-
-		if (blocked <= 0)
-			continue;
-		if (n <= 0) {
-			__sync_fetch_and_add(&s->clock[SW_CLK_IDLE], dt);
-			continue;
-		}
-		/* Own requests of every class are counted in own and in their
-		 * class: take them out of the user class first, then the rest. */
-		own = nonneg(s->own);
-		if (own > n)
-			own = n;
-		{
-			__s64 left = own, u = user, j = journal, w = wb, t = kthread, take;
-
-			take = left < u ? left : u;
-			u -= take;
-			left -= take;
-			take = left < w ? left : w;
-			w -= take;
-			left -= take;
-			take = left < t ? left : t;
-			t -= take;
-			left -= take;
-			take = left < j ? left : j;
-			j -= take;
-			__sync_fetch_and_add(&s->clock[SW_CLK_OWN], dt * own / n);
-			__sync_fetch_and_add(&s->clock[SW_CLK_NEIGHBOR], dt * u / n);
-			__sync_fetch_and_add(&s->clock[SW_CLK_JOURNAL], dt * j / n);
-			__sync_fetch_and_add(&s->clock[SW_CLK_WRITEBACK], dt * w / n);
-			__sync_fetch_and_add(&s->clock[SW_CLK_KTHREAD], dt * t / n);
-		}
-		__sync_fetch_and_add(&s->clock[SW_CLK_CREDIT], (dt << SW_CREDIT_SHIFT) * blocked / n);
-	}
-}
-
 static __always_inline struct sw_blame_dev *blame_dev_of(__u32 disk)
 {
 	if (!disk)
@@ -168,84 +98,26 @@ static __always_inline struct sw_blame_dev *blame_dev_of(__u32 disk)
 	return bpf_map_lookup_elem(&blame_dev, &disk);
 }
 
-/* ---- scheduler side: a window's thread changes state ---- */
+/* ---- scheduler side: a window's thread changes state (blame_math.h) ---- */
 
-/* The thread blocks: from now on the device's state is what it waits on. */
 static __always_inline void blame_on_block(struct sw_blame_win *w, __u64 now)
 {
-	struct sw_blame_dev *d = blame_dev_of(w->disk);
-	__u32 k = w->slot;
-
-	if (w->state == SW_WIN_RUNNING)
-		w->kinds[SW_BLAME_OTHER] += now - w->since_ns;
-	else if (w->state == SW_WIN_RUNNABLE)
-		w->kinds[SW_BLAME_CPU] += now - w->since_ns;
-	else
-		return;
-	w->state = SW_WIN_BLOCKED;
-	w->since_ns = now;
-	if (!d || k >= SW_BLAME_SLOTS)
-		return;
-	blame_advance(d, now);
-	for (int c = 0; c < SW_CLK__COUNT; c++)
-		w->snap[c] = d->slot[k].clock[c];
-	__sync_fetch_and_add(&d->slot[k].blocked, 1);
+	blame_win_block(w, blame_dev_of(w->disk), now);
 }
 
-static __always_inline __u64 clock_delta(const struct sw_blame_slot *s, const struct sw_blame_win *w, int c)
-{
-	__s64 d = s->clock[c] - w->snap[c];
-
-	return d > 0 ? d : 0;
-}
-
-/* The thread is woken (or found running without a wakeup seen): the
- * device clocks' advance while it was blocked is its share of each kind. */
 static __always_inline void blame_on_wake(struct sw_blame_win *w, __u64 now)
 {
-	struct sw_blame_dev *d = blame_dev_of(w->disk);
-	__u32 k = w->slot;
-	struct sw_blame_slot *s;
-
-	if (w->state != SW_WIN_BLOCKED)
-		return;
-	w->state = SW_WIN_RUNNABLE;
-	if (!d || k >= SW_BLAME_SLOTS) {
-		/* No block device under the file: nothing to wait on we can see. */
-		w->kinds[SW_BLAME_OTHER] += now - w->since_ns;
-		w->since_ns = now;
-		return;
-	}
-	w->since_ns = now;
-	blame_advance(d, now);
-	s = &d->slot[k];
-	__sync_fetch_and_add(&s->blocked, -1);
-	w->kinds[SW_BLAME_OWN_IO] += clock_delta(s, w, SW_CLK_OWN);
-	w->kinds[SW_BLAME_NEIGHBOR_IO] += clock_delta(s, w, SW_CLK_NEIGHBOR);
-	w->kinds[SW_BLAME_JOURNAL] += clock_delta(s, w, SW_CLK_JOURNAL);
-	w->kinds[SW_BLAME_WRITEBACK] += clock_delta(s, w, SW_CLK_WRITEBACK);
-	w->kinds[SW_BLAME__KINDS] += clock_delta(s, w, SW_CLK_KTHREAD);
-	w->kinds[SW_BLAME_DEVICE] += clock_delta(s, w, SW_CLK_IDLE);
+	blame_win_wake(w, blame_dev_of(w->disk), now);
 }
 
 static __always_inline void blame_on_run(struct sw_blame_win *w, __u64 now)
 {
-	if (w->state == SW_WIN_BLOCKED)
-		blame_on_wake(w, now);
-	if (w->state != SW_WIN_RUNNABLE)
-		return;
-	w->kinds[SW_BLAME_CPU] += now - w->since_ns;
-	w->state = SW_WIN_RUNNING;
-	w->since_ns = now;
+	blame_win_run(w, blame_dev_of(w->disk), now);
 }
 
 static __always_inline void blame_on_preempt(struct sw_blame_win *w, __u64 now)
 {
-	if (w->state != SW_WIN_RUNNING)
-		return;
-	w->kinds[SW_BLAME_OTHER] += now - w->since_ns;
-	w->state = SW_WIN_RUNNABLE;
-	w->since_ns = now;
+	blame_win_preempt(w, now);
 }
 
 /* ---- block side: requests enter and leave service ---- */
@@ -262,22 +134,30 @@ static __always_inline __u64 blame_culprit(const struct sw_blk_rq *r)
 static __always_inline __u8 blame_class_of(__u8 submitter_kind)
 {
 	switch (submitter_kind) {
-	case SW_KIND_USER: return SW_IO_USER;
-	case SW_KIND_JOURNAL: return SW_IO_JOURNAL;
-	case SW_KIND_WRITEBACK: return SW_IO_WRITEBACK;
+	case SW_KIND_USER:
+		return SW_IO_USER;
+	case SW_KIND_JOURNAL:
+		return SW_IO_JOURNAL;
+	case SW_KIND_WRITEBACK:
+		return SW_IO_WRITEBACK;
 	/* Other kworkers (blk-throttle dispatching held bios, dio completion)
 	 * carry I/O whose origin the block layer no longer shows. */
-	default: return SW_IO_KTHREAD;
+	default:
+		return SW_IO_KTHREAD;
 	}
 }
 
 static __always_inline __u8 blame_kind_of(__u8 io_class)
 {
 	switch (io_class) {
-	case SW_IO_USER: return SW_BLAME_NEIGHBOR_IO;
-	case SW_IO_JOURNAL: return SW_BLAME_JOURNAL;
-	case SW_IO_WRITEBACK: return SW_BLAME_WRITEBACK;
-	default: return SW_BLAME_OTHER;
+	case SW_IO_USER:
+		return SW_BLAME_NEIGHBOR_IO;
+	case SW_IO_JOURNAL:
+		return SW_BLAME_JOURNAL;
+	case SW_IO_WRITEBACK:
+		return SW_BLAME_WRITEBACK;
+	default:
+		return SW_BLAME_OTHER;
 	}
 }
 
@@ -309,37 +189,6 @@ static __always_inline void blame_issue(struct sw_blk_rq *r, __u64 now)
 	r->blame_class = class;
 	r->blame_own = own;
 	r->blame_counted = 1;
-}
-
-/* A culprit's part of the open epoch of slot s: a small table, claimed
- * without a lock (two CPUs claiming one free entry at the same instant
- * merge two culprits in one event's detail; the blame map is unaffected). */
-static __always_inline void blame_epoch_add(struct sw_blame_slot *s, __u64 culprit, __u8 kind, __u64 ns,
-					    __u64 bytes, __u64 requests)
-{
-	struct sw_blame_culprit *c = &s->rest;
-
-	for (int i = 0; i < SW_BLAME_TOP; i++) {
-		struct sw_blame_culprit *t = &s->top[i];
-
-		if (t->cgroup == culprit && t->kind == kind && (t->ns || t->requests)) {
-			c = t;
-			break;
-		}
-		if (!t->ns && !t->requests) {
-			t->cgroup = culprit;
-			t->kind = kind;
-			c = t;
-			break;
-		}
-	}
-	/* Guarded like blame_add's: no atomic add of a constant 0. */
-	if (ns)
-		__sync_fetch_and_add(&c->ns, ns);
-	if (bytes)
-		__sync_fetch_and_add(&c->bytes, bytes);
-	if (requests)
-		__sync_fetch_and_add(&c->requests, requests);
 }
 
 /* A request leaves service: completed (done), requeued or forgotten. Its
@@ -377,8 +226,7 @@ static __always_inline void blame_end(struct sw_blk_rq *r, __u64 now, bool done)
 		if (s->open <= 0)
 			continue;
 		/* Only the part inside the current epoch belongs to its windows. */
-		if ((__s64)(s->epoch_credit - from) > 0)
-			from = s->epoch_credit;
+		from = blame_epoch_from(s, from);
 		if ((__s64)(now_credit - from) > 0)
 			blame_epoch_add(s, culprit, kind, (now_credit - from) >> SW_CREDIT_SHIFT,
 					done ? r->done_bytes : 0, done);
@@ -397,41 +245,8 @@ static __always_inline bool blame_is_victim(__u64 cgroup_id)
 	return bpf_map_lookup_elem(&victim_tasks, &tgid) || bpf_map_lookup_elem(&victim_cgroups, &cgroup_id);
 }
 
-/* The victim's slot on d: its own, else a free one claimed. */
-static __always_inline __u32 blame_slot_for(struct sw_blame_dev *d, __u64 victim)
-{
-	__u32 free = SW_BLAME_SLOTS;
-
-	for (int k = 0; k < SW_BLAME_SLOTS; k++) {
-		struct sw_blame_slot *s = &d->slot[k];
-
-		if (s->victim == victim)
-			return k;
-		if (free == SW_BLAME_SLOTS && (!s->victim || (s->open <= 0 && s->own <= 0)))
-			free = k;
-	}
-	if (free < SW_BLAME_SLOTS)
-		d->slot[free].victim = victim;
-	return free;
-}
-
-static __always_inline void blame_epoch_reset(struct sw_blame_slot *s)
-{
-	for (int i = 0; i < SW_BLAME_TOP; i++) {
-		s->top[i].ns = 0;
-		s->top[i].bytes = 0;
-		s->top[i].requests = 0;
-		s->top[i].cgroup = 0;
-	}
-	s->rest.ns = 0;
-	s->rest.bytes = 0;
-	s->rest.requests = 0;
-	s->epoch_credit = s->clock[SW_CLK_CREDIT];
-}
-
 /* Opens a window for the current thread's call; false if it is no victim. */
-static __always_inline bool blame_open(struct file *file, __u16 op, __u16 file_class, __u64 cgroup_id,
-				       __u64 start_ns)
+static __always_inline bool blame_open(struct file *file, __u16 op, __u16 file_class, __u64 cgroup_id, __u64 start_ns)
 {
 	static const struct sw_blame_win zero_win;
 	static const struct sw_blame_dev zero_dev;
@@ -501,24 +316,12 @@ static __always_inline void blame_close(__u64 now)
 	struct sw_blame_dev *d;
 	struct sw_blame_slot *s = NULL;
 	struct sw_blame_event *e;
-	__u64 wall, sum = 0;
+	__u64 wall;
 	__u32 k;
 
 	if (!w)
 		return;
-	/* A missed sched event leaves the thread blocked or runnable. */
-	blame_on_run(w, now);
-	w->kinds[SW_BLAME_OTHER] += now - w->since_ns;
-	w->since_ns = now;
-	wall = now - w->start_ns;
-	for (int i = 0; i <= SW_BLAME__KINDS; i++)
-		sum += w->kinds[i];
-	if (sum > wall) {
-		for (int i = 0; i <= SW_BLAME__KINDS; i++)
-			w->kinds[i] = w->kinds[i] * wall / sum;
-	} else {
-		w->kinds[SW_BLAME_OTHER] += wall - sum;
-	}
+	wall = blame_win_finish(w, blame_dev_of(w->disk), now);
 	/* I/O kinds reach the blame map per request, with their culprit. */
 	blame_add(w->victim, 0, w->disk, SW_BLAME_DEVICE, w->kinds[SW_BLAME_DEVICE], 0);
 	blame_add(w->victim, 0, w->disk, SW_BLAME_CPU, w->kinds[SW_BLAME_CPU], 0);

@@ -20,7 +20,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
-#define REQ_OP_MASK 0xff /* (1 << REQ_OP_BITS) - 1, 8 bits since 4.10 */
+#define REQ_OP_MASK 0xff      /* (1 << REQ_OP_BITS) - 1, 8 bits since 4.10 */
 
 /* Only devices in blk_devices are traced when set (--devices). */
 const volatile bool cfg_filter_devices = false;
@@ -143,8 +143,7 @@ static __always_inline bool is_writeback_worker(struct task_struct *task)
 	w = BPF_CORE_READ(kt, data);
 	if (!w || bpf_probe_read_kernel(desc, sizeof(desc), &w->desc))
 		return false;
-	return desc[0] == 'f' && desc[1] == 'l' && desc[2] == 'u' && desc[3] == 's' && desc[4] == 'h' &&
-	       desc[5] == '-';
+	return desc[0] == 'f' && desc[1] == 'l' && desc[2] == 'u' && desc[3] == 's' && desc[4] == 'h' && desc[5] == '-';
 }
 
 static __always_inline __u8 submitter_kind(void)
@@ -157,8 +156,8 @@ static __always_inline __u8 submitter_kind(void)
 	bpf_get_current_comm(comm, sizeof(comm));
 	if (comm[0] == 'j' && comm[1] == 'b' && comm[2] == 'd' && comm[3] == '2')
 		return SW_KIND_JOURNAL;
-	if (comm[0] == 'k' && comm[1] == 'w' && comm[2] == 'o' && comm[3] == 'r' && comm[4] == 'k' &&
-	    comm[5] == 'e' && comm[6] == 'r')
+	if (comm[0] == 'k' && comm[1] == 'w' && comm[2] == 'o' && comm[3] == 'r' && comm[4] == 'k' && comm[5] == 'e' &&
+	    comm[6] == 'r')
 		return is_writeback_worker(task) ? SW_KIND_WRITEBACK : SW_KIND_KWORKER;
 	return SW_KIND_KTHREAD;
 }
@@ -428,11 +427,11 @@ int block_bio_frontmerge_raw(struct bpf_raw_tracepoint_args *ctx)
 	return on_bio_merge((void *)ctx->args[2]);
 }
 
-#define ONE_OR_TWO_ARGS(name, handler, args)                 \
-	{                                                    \
-		if (NEW_BLOCK_ARGS)                          \
-			return handler((void *)args[0]);     \
-		return handler((void *)args[1]);             \
+#define ONE_OR_TWO_ARGS(name, handler, args)                                                                           \
+	{                                                                                                              \
+		if (NEW_BLOCK_ARGS)                                                                                    \
+			return handler((void *)args[0]);                                                               \
+		return handler((void *)args[1]);                                                                       \
 	}
 
 static __always_inline int on_insert(struct request *rq)
@@ -443,28 +442,29 @@ static __always_inline int on_insert(struct request *rq)
 
 SEC("tp_btf/block_bio_queue")
 int block_bio_queue_btf(unsigned long long *ctx) ONE_OR_TWO_ARGS(bio_queue, on_bio_queue, ctx)
-SEC("tp_btf/block_rq_insert")
-int block_rq_insert_btf(unsigned long long *ctx) ONE_OR_TWO_ARGS(rq_insert, on_insert, ctx)
-SEC("tp_btf/block_rq_issue")
-int block_rq_issue_btf(unsigned long long *ctx) ONE_OR_TWO_ARGS(rq_issue, on_issue, ctx)
-SEC("tp_btf/block_rq_requeue")
-int block_rq_requeue_btf(unsigned long long *ctx) ONE_OR_TWO_ARGS(rq_requeue, on_requeue, ctx)
-SEC("tp_btf/block_rq_complete")
-int BPF_PROG(block_rq_complete_btf, struct request *rq, int error, unsigned int nr_bytes)
+	SEC("tp_btf/block_rq_insert") int block_rq_insert_btf(unsigned long long *ctx) ONE_OR_TWO_ARGS(rq_insert,
+												       on_insert, ctx)
+		SEC("tp_btf/block_rq_issue") int block_rq_issue_btf(unsigned long long *ctx)
+			ONE_OR_TWO_ARGS(rq_issue, on_issue, ctx)
+				SEC("tp_btf/block_rq_requeue") int block_rq_requeue_btf(unsigned long long *ctx)
+					ONE_OR_TWO_ARGS(rq_requeue, on_requeue, ctx)
+						SEC("tp_btf/block_rq_complete") int BPF_PROG(block_rq_complete_btf,
+											     struct request *rq,
+											     int error,
+											     unsigned int nr_bytes)
 {
 	return on_complete(rq, nr_bytes);
 }
 
 SEC("raw_tp/block_bio_queue")
 int block_bio_queue_raw(struct bpf_raw_tracepoint_args *ctx) ONE_OR_TWO_ARGS(bio_queue, on_bio_queue, ctx->args)
-SEC("raw_tp/block_rq_insert")
-int block_rq_insert_raw(struct bpf_raw_tracepoint_args *ctx) ONE_OR_TWO_ARGS(rq_insert, on_insert, ctx->args)
-SEC("raw_tp/block_rq_issue")
-int block_rq_issue_raw(struct bpf_raw_tracepoint_args *ctx) ONE_OR_TWO_ARGS(rq_issue, on_issue, ctx->args)
-SEC("raw_tp/block_rq_requeue")
-int block_rq_requeue_raw(struct bpf_raw_tracepoint_args *ctx) ONE_OR_TWO_ARGS(rq_requeue, on_requeue, ctx->args)
-SEC("raw_tp/block_rq_complete")
-int block_rq_complete_raw(struct bpf_raw_tracepoint_args *ctx)
+	SEC("raw_tp/block_rq_insert") int block_rq_insert_raw(struct bpf_raw_tracepoint_args *ctx)
+		ONE_OR_TWO_ARGS(rq_insert, on_insert, ctx->args) SEC("raw_tp/block_rq_issue") int block_rq_issue_raw(
+			struct bpf_raw_tracepoint_args *ctx) ONE_OR_TWO_ARGS(rq_issue, on_issue, ctx->args)
+			SEC("raw_tp/block_rq_requeue") int block_rq_requeue_raw(struct bpf_raw_tracepoint_args *ctx)
+				ONE_OR_TWO_ARGS(rq_requeue, on_requeue, ctx->args)
+					SEC("raw_tp/block_rq_complete") int block_rq_complete_raw(
+						struct bpf_raw_tracepoint_args *ctx)
 {
 	return on_complete((struct request *)ctx->args[0], (unsigned int)ctx->args[2]);
 }
@@ -485,13 +485,23 @@ static __always_inline void rwbs_parse(const char *rwbs, __u8 *op, __u8 *preflus
 	letter = *preflush ? c1 : c0;
 	next = *preflush ? c2 : c1;
 	switch (letter) {
-	case 'R': *op = SW_BLK_READ; break;
-	case 'W': *op = SW_BLK_WRITE; break;
-	case 'F': *op = SW_BLK_FLUSH; break;
+	case 'R':
+		*op = SW_BLK_READ;
+		break;
+	case 'W':
+		*op = SW_BLK_WRITE;
+		break;
+	case 'F':
+		*op = SW_BLK_FLUSH;
+		break;
 	case 'D':
 	case 'E':
-	case 'Z': *op = SW_BLK_DISCARD; break;
-	default: *op = SW_BLK_OTHER; break;
+	case 'Z':
+		*op = SW_BLK_DISCARD;
+		break;
+	default:
+		*op = SW_BLK_OTHER;
+		break;
 	}
 	*fua = next == 'F';
 }
@@ -579,9 +589,15 @@ static __always_inline int on_bio_merge_classic(void *ctx)
 }
 
 SEC("tracepoint/block/block_bio_backmerge")
-int block_bio_backmerge_tp(void *ctx) { return on_bio_merge_classic(ctx); }
+int block_bio_backmerge_tp(void *ctx)
+{
+	return on_bio_merge_classic(ctx);
+}
 SEC("tracepoint/block/block_bio_frontmerge")
-int block_bio_frontmerge_tp(void *ctx) { return on_bio_merge_classic(ctx); }
+int block_bio_frontmerge_tp(void *ctx)
+{
+	return on_bio_merge_classic(ctx);
+}
 
 SEC("tracepoint/block/block_rq_insert")
 int block_rq_insert_tp(struct trace_event_raw_block_rq *ctx)

@@ -20,7 +20,7 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define MS_SYNC 4 /* uapi asm-generic/mman-common.h */
+#define MS_SYNC 4	  /* uapi asm-generic/mman-common.h */
 #define IORING_OP_FSYNC 3 /* uapi io_uring.h, stable ABI */
 #define IORING_OP_SYNC_FILE_RANGE 8
 
@@ -210,8 +210,7 @@ static __always_inline bool complete_has_req(void)
 
 static __always_inline void uring_submit(void *ring, void *req, __u64 user_data, __u8 opcode)
 {
-	struct sw_uring_key key = { .ring = (__u64)ring,
-				    .req = req && complete_has_req() ? (__u64)req : user_data };
+	struct sw_uring_key key = { .ring = (__u64)ring, .req = req && complete_has_req() ? (__u64)req : user_data };
 	struct sw_fsync_start s = {
 		.cgroup_id = bpf_get_current_cgroup_id(),
 	};

@@ -182,7 +182,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 		break;
 	case TCP_FIN_WAIT1: /* the prober closed first */
 	case TCP_LAST_ACK:  /* the peer did, then the prober */
-	case TCP_CLOSE:     /* refused, reset, or closed while connecting */
+	case TCP_CLOSE:	    /* refused, reset, or closed while connecting */
 		finish_sock(sk, s, oldstate, newstate, now);
 		break;
 	}

@@ -31,21 +31,21 @@ enum sw_fsync_op {
  * stallwatch_events_lost_total. Index into the per-CPU `drops` array. */
 enum sw_drop {
 	SW_DROP_FSYNC_INFLIGHT_FULL = 0, /* fsync_start / uring_start full */
-	SW_DROP_FSYNC_HIST_FULL = 1,     /* fsync_hist full: new key refused */
+	SW_DROP_FSYNC_HIST_FULL = 1,	 /* fsync_hist full: new key refused */
 	SW_DROP_BLOCK_INFLIGHT_FULL = 2, /* blk_rq full: request not timed */
-	SW_DROP_BLOCK_SERIES_FULL = 3,   /* blk_io or blk_hist full: new key refused */
+	SW_DROP_BLOCK_SERIES_FULL = 3,	 /* blk_io or blk_hist full: new key refused */
 	/* A request was issued again without a requeue: its previous
 	 * incarnation's completion never reached us. */
 	SW_DROP_BLOCK_COMPLETION_MISSED = 4,
 	SW_DROP_BLOCK_UNMATCHED_COMPLETION = 5, /* completion of a request never seen issued */
-	SW_DROP_CGROUP_RINGBUF_FULL = 6, /* cgroup mkdir/rmdir event not delivered */
-	SW_DROP_BLAME_RINGBUF_FULL = 7,  /* slow-fsync event not delivered */
-	SW_DROP_BLAME_SLOTS_FULL = 8,    /* more victims on one device than slots: no window */
-	SW_DROP_BLAME_WINDOWS_FULL = 9,  /* blame_win full: no window */
-	SW_DROP_BLAME_SERIES_FULL = 10,  /* blame map full: blamed time not counted */
-	SW_DROP_PROBE_INFLIGHT_FULL = 11, /* probe_socks / exec_start full: probe not timed */
-	SW_DROP_PROBE_SERIES_FULL = 12,  /* probe_hist full: probe not counted */
-	SW_DROP_PROBE_RINGBUF_FULL = 13, /* probe event not delivered */
+	SW_DROP_CGROUP_RINGBUF_FULL = 6,	/* cgroup mkdir/rmdir event not delivered */
+	SW_DROP_BLAME_RINGBUF_FULL = 7,		/* slow-fsync event not delivered */
+	SW_DROP_BLAME_SLOTS_FULL = 8,		/* more victims on one device than slots: no window */
+	SW_DROP_BLAME_WINDOWS_FULL = 9,		/* blame_win full: no window */
+	SW_DROP_BLAME_SERIES_FULL = 10,		/* blame map full: blamed time not counted */
+	SW_DROP_PROBE_INFLIGHT_FULL = 11,	/* probe_socks / exec_start full: probe not timed */
+	SW_DROP_PROBE_SERIES_FULL = 12,		/* probe_hist full: probe not counted */
+	SW_DROP_PROBE_RINGBUF_FULL = 13,	/* probe event not delivered */
 	SW_DROP__COUNT = 14,
 };
 
@@ -88,8 +88,8 @@ enum sw_file_class {
 /* Key of fsync_hist: one histogram per (cgroup, device, op, file class). */
 struct sw_fsync_key {
 	__u64 cgroup_id;  /* cgroup v2 id (inode of the cgroup2 directory) */
-	__u32 dev;        /* kernel dev_t of the file's superblock: major << 20 | minor; 0 = unknown */
-	__u16 op;         /* enum sw_fsync_op */
+	__u32 dev;	  /* kernel dev_t of the file's superblock: major << 20 | minor; 0 = unknown */
+	__u16 op;	  /* enum sw_fsync_op */
 	__u16 file_class; /* enum sw_file_class */
 };
 
@@ -101,12 +101,12 @@ struct sw_hist {
 
 /* In-flight call, value of fsync_start (by tid) and uring_start (by request). */
 struct sw_fsync_start {
-	__u64 start_ns;   /* bpf_ktime_get_ns(), CLOCK_MONOTONIC */
+	__u64 start_ns;	  /* bpf_ktime_get_ns(), CLOCK_MONOTONIC */
 	__u64 cgroup_id;  /* caller's cgroup v2 id at entry */
-	__u32 dev;        /* as in sw_fsync_key */
-	__u16 op;         /* enum sw_fsync_op */
+	__u32 dev;	  /* as in sw_fsync_key */
+	__u16 op;	  /* enum sw_fsync_op */
 	__u16 file_class; /* enum sw_file_class */
-	__u32 window;     /* 1: a victim's blame window is open for this call */
+	__u32 window;	  /* 1: a victim's blame window is open for this call */
 	__u32 pad;
 };
 
@@ -152,42 +152,42 @@ enum sw_submitter_kind {
 
 /* Key of blk_hist: one histogram per (device, op, phase). */
 struct sw_blk_hist_key {
-	__u32 dev;   /* disk dev_t, kernel encoding (major << 20 | minor) */
-	__u8 op;     /* enum sw_blk_op */
-	__u8 phase;  /* enum sw_blk_phase */
+	__u32 dev;  /* disk dev_t, kernel encoding (major << 20 | minor) */
+	__u8 op;    /* enum sw_blk_op */
+	__u8 phase; /* enum sw_blk_phase */
 	__u8 pad[2];
 };
 
 /* Key of blk_io: counters per (submitter, owner, device, op, kind). */
 struct sw_blk_io_key {
 	__u64 submitter; /* cgroup v2 id of the task that queued the bio */
-	__u64 owner;     /* cgroup id of the blkcg charged (bi_blkg); 0 = none */
-	__u32 dev;       /* disk dev_t */
-	__u32 part;      /* partition dev_t where the bio named one, else 0 */
-	__u8 op;         /* enum sw_blk_op */
-	__u8 kind;       /* enum sw_submitter_kind */
+	__u64 owner;	 /* cgroup id of the blkcg charged (bi_blkg); 0 = none */
+	__u32 dev;	 /* disk dev_t */
+	__u32 part;	 /* partition dev_t where the bio named one, else 0 */
+	__u8 op;	 /* enum sw_blk_op */
+	__u8 kind;	 /* enum sw_submitter_kind */
 	__u8 pad[6];
 };
 
 /* Value of blk_io, per CPU. */
 struct sw_blk_io {
-	__u64 requests;  /* completed requests */
-	__u64 bytes;     /* bytes completed */
-	__u64 busy_ns;   /* sum of service times (issue -> complete), ns */
-	__u64 preflush;  /* requests carrying REQ_PREFLUSH */
-	__u64 fua;       /* requests carrying REQ_FUA */
+	__u64 requests; /* completed requests */
+	__u64 bytes;	/* bytes completed */
+	__u64 busy_ns;	/* sum of service times (issue -> complete), ns */
+	__u64 preflush; /* requests carrying REQ_PREFLUSH */
+	__u64 fua;	/* requests carrying REQ_FUA */
 };
 
 /* A request in flight, value of blk_rq (by request, or by dev+sector on
  * the classic-tracepoint rung). */
 struct sw_blk_rq {
-	__u64 queue_ns;   /* bio queued or request inserted, CLOCK_MONOTONIC ns */
-	__u64 issue_ns;   /* issued to the driver; 0 = not yet */
+	__u64 queue_ns; /* bio queued or request inserted, CLOCK_MONOTONIC ns */
+	__u64 issue_ns; /* issued to the driver; 0 = not yet */
 	__u64 submitter;
 	__u64 owner;
 	__u32 dev;
 	__u32 part;
-	__u32 bytes;      /* bytes of the request at issue */
+	__u32 bytes;	  /* bytes of the request at issue */
 	__u32 done_bytes; /* bytes completed so far (partial completions) */
 	__u8 op;
 	__u8 kind;
@@ -195,7 +195,7 @@ struct sw_blk_rq {
 	__u8 fua;
 	__u8 blame_counted; /* counted in its device's blame state (sw_blame_dev) */
 	__u8 blame_class;   /* enum sw_blame_io_class */
-	__u8 blame_own;     /* bit k: the request is victim slot k's own */
+	__u8 blame_own;	    /* bit k: the request is victim slot k's own */
 	__u8 pad;
 	__u64 blame_credit[4]; /* each slot's credit clock at issue (SW_BLAME_SLOTS) */
 };
@@ -224,9 +224,9 @@ enum sw_cgroup_event_type {
 #define SW_CGROUP_PATH_MAX 512
 
 struct sw_cgroup_event {
-	__u64 id;           /* cgroup id (kernfs node id = inode on cgroup2) */
-	__u32 hierarchy_id; /* 0 is the cgroup2 hierarchy */
-	__u32 type;         /* enum sw_cgroup_event_type */
+	__u64 id;		       /* cgroup id (kernfs node id = inode on cgroup2) */
+	__u32 hierarchy_id;	       /* 0 is the cgroup2 hierarchy */
+	__u32 type;		       /* enum sw_cgroup_event_type */
 	char path[SW_CGROUP_PATH_MAX]; /* relative to the hierarchy root, NUL-terminated */
 };
 
@@ -253,7 +253,7 @@ enum sw_blame_kind {
 /* Class of a request in service, relative to no victim; own-ness is per
  * victim slot (sw_blk_rq.blame_own). */
 enum sw_blame_io_class {
-	SW_IO_USER = 0,      /* a user task: neighbour (or own) */
+	SW_IO_USER = 0,	     /* a user task: neighbour (or own) */
 	SW_IO_JOURNAL = 1,   /* jbd2 */
 	SW_IO_WRITEBACK = 2, /* flusher kworkers (flush-<bdi>) */
 	SW_IO_KTHREAD = 3,   /* other kernel threads and kworkers: blamed as `other` */
@@ -276,8 +276,8 @@ enum sw_blame_clock {
 };
 #define SW_CREDIT_SHIFT 10
 
-#define SW_BLAME_SLOTS 4   /* victims per device at once */
-#define SW_BLAME_TOP 4     /* culprits named in one slow event */
+#define SW_BLAME_SLOTS 4 /* victims per device at once */
+#define SW_BLAME_TOP 4	 /* culprits named in one slow event */
 
 /* A culprit's part of the current window epoch of a victim slot. */
 struct sw_blame_culprit {
@@ -285,15 +285,15 @@ struct sw_blame_culprit {
 	__u64 ns;     /* blamed time: fair share of service while the victim was blocked */
 	__u64 bytes;  /* bytes of its requests that completed in the epoch */
 	__u64 requests;
-	__u8 kind;    /* enum sw_blame_kind */
+	__u8 kind; /* enum sw_blame_kind */
 	__u8 pad[7];
 };
 
 struct sw_blame_slot {
-	__u64 victim;   /* victim cgroup id; 0: free */
-	__s64 open;     /* windows open */
-	__s64 blocked;  /* of those, windows whose thread is blocked now */
-	__s64 own;      /* victim's own requests in service */
+	__u64 victim;  /* victim cgroup id; 0: free */
+	__s64 open;    /* windows open */
+	__s64 blocked; /* of those, windows whose thread is blocked now */
+	__s64 own;     /* victim's own requests in service */
 	__u64 clock[SW_CLK__COUNT];
 	__u64 epoch_credit; /* credit clock when open went 0 -> 1 */
 	struct sw_blame_culprit top[SW_BLAME_TOP];
@@ -302,7 +302,7 @@ struct sw_blame_slot {
 
 /* Value of blame_dev: one block device's state. */
 struct sw_blame_dev {
-	__u64 last_ns;  /* clocks advanced up to here */
+	__u64 last_ns;	/* clocks advanced up to here */
 	__s64 inflight; /* requests in service */
 	__s64 by_class[SW_IO__CLASSES];
 	struct sw_blame_slot slot[SW_BLAME_SLOTS];
@@ -317,21 +317,21 @@ enum sw_blame_state {
 /* Value of blame_win: one open window, by thread id. */
 struct sw_blame_win {
 	__u64 start_ns;
-	__u64 since_ns;  /* last state change */
-	__u64 victim;    /* cgroup id */
+	__u64 since_ns; /* last state change */
+	__u64 victim;	/* cgroup id */
 	__u64 ino;
-	__u32 disk;      /* whole-disk dev_t of the file's block device; 0 = none */
-	__u32 sdev;      /* superblock dev_t */
+	__u32 disk; /* whole-disk dev_t of the file's block device; 0 = none */
+	__u32 sdev; /* superblock dev_t */
 	__u16 op;
 	__u16 file_class;
-	__u8 slot;       /* index into sw_blame_dev.slot; SW_BLAME_SLOTS = no device */
-	__u8 state;      /* enum sw_blame_state */
+	__u8 slot;  /* index into sw_blame_dev.slot; SW_BLAME_SLOTS = no device */
+	__u8 state; /* enum sw_blame_state */
 	__u8 pad[2];
 	__u64 snap[SW_CLK__COUNT]; /* device clocks when the thread blocked */
 	/* Per kind; one more: kernel threads' I/O, shown as `other`, kept
 	 * apart because the blame map gets it per request. */
 	__u64 kinds[SW_BLAME__KINDS + 1];
-	char file[64];   /* basename (etcd WAL names are 37 characters) */
+	char file[64]; /* basename (etcd WAL names are 37 characters) */
 };
 
 /* Key of the blame map: blamed time per (victim, culprit, device, kind). */
@@ -396,22 +396,38 @@ enum sw_probe_result {
 static inline __u64 sw_probe_bound_ms(__u32 i)
 {
 	switch (i) {
-	case 0: return 1;
-	case 1: return 5;
-	case 2: return 10;
-	case 3: return 25;
-	case 4: return 50;
-	case 5: return 100;
-	case 6: return 250;
-	case 7: return 500;
-	case 8: return 750;
-	case 9: return 900;
-	case 10: return 1000;
-	case 11: return 1100;
-	case 12: return 1500;
-	case 13: return 2000;
-	case 14: return 5000;
-	default: return 10000;
+	case 0:
+		return 1;
+	case 1:
+		return 5;
+	case 2:
+		return 10;
+	case 3:
+		return 25;
+	case 4:
+		return 50;
+	case 5:
+		return 100;
+	case 6:
+		return 250;
+	case 7:
+		return 500;
+	case 8:
+		return 750;
+	case 9:
+		return 900;
+	case 10:
+		return 1000;
+	case 11:
+		return 1100;
+	case 12:
+		return 1500;
+	case 13:
+		return 2000;
+	case 14:
+		return 5000;
+	default:
+		return 10000;
 	}
 }
 
@@ -427,12 +443,12 @@ static inline __u32 sw_probe_bucket_index(__u64 ns)
 /* Key of probe_hist. Network probes: destination address and port, cgroup
  * 0; exec probes: the container's cgroup, no address. */
 struct sw_probe_key {
-	__u8 addr[16];  /* IPv4 in the first 4 bytes (family 2), or IPv6 (family 10) */
+	__u8 addr[16]; /* IPv4 in the first 4 bytes (family 2), or IPv6 (family 10) */
 	__u64 cgroup;
-	__u16 port;     /* host order */
-	__u8 family;    /* AF_INET, AF_INET6; 0 for exec */
-	__u8 type;      /* enum sw_probe_type */
-	__u8 result;    /* enum sw_probe_result */
+	__u16 port;  /* host order */
+	__u8 family; /* AF_INET, AF_INET6; 0 for exec */
+	__u8 type;   /* enum sw_probe_type */
+	__u8 result; /* enum sw_probe_result */
 	__u8 pad[3];
 };
 
@@ -443,7 +459,7 @@ struct sw_probe_hist {
 
 /* A prober's connection in flight, value of probe_socks (by struct sock *). */
 struct sw_probe_sock {
-	__u64 start_ns;   /* SYN_SENT */
+	__u64 start_ns;	  /* SYN_SENT */
 	__u64 connect_ns; /* SYN_SENT -> ESTABLISHED; 0: never connected */
 	__u8 addr[16];
 	__u16 port;
@@ -460,18 +476,18 @@ struct sw_exec_start {
 
 /* A slow or failing probe, through the probe_events ring buffer. */
 struct sw_probe_event {
-	__u64 start_ns;   /* CLOCK_MONOTONIC */
+	__u64 start_ns; /* CLOCK_MONOTONIC */
 	__u64 duration_ns;
 	__u64 connect_ns;
-	__u64 cgroup;     /* exec: the container's cgroup */
+	__u64 cgroup; /* exec: the container's cgroup */
 	__u8 addr[16];
 	__u16 port;
 	__u8 family;
 	__u8 type;
 	__u8 result;
 	__u8 pad[3];
-	__s32 exit_code;  /* exec: status, or -signal */
-	__u32 pid;        /* exec: the probe process; else the prober */
+	__s32 exit_code; /* exec: status, or -signal */
+	__u32 pid;	 /* exec: the probe process; else the prober */
 	char comm[16];
 };
 

@@ -3,13 +3,8 @@
 #include <fnmatch.h>
 
 #include <cerrno>
-#include <charconv>
-#include <filesystem>
-#include <fstream>
 
 namespace stallwatch::blame {
-
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -45,9 +40,7 @@ Result<VictimSelector> VictimSelector::parse(std::string_view text) {
   return fail(quoted + ": unknown selector '" + std::string(key) + "' (expected comm, cgroup or pod)");
 }
 
-bool VictimSelector::matches_comm(std::string_view comm) const {
-  return kind == Kind::kComm && glob(pattern, comm);
-}
+bool VictimSelector::matches_comm(std::string_view comm) const { return kind == Kind::kComm && glob(pattern, comm); }
 
 bool VictimSelector::matches(const identity::Labels& labels) const {
   switch (kind) {
@@ -58,9 +51,6 @@ bool VictimSelector::matches(const identity::Labels& labels) const {
   return false;
 }
 
-Victims::Victims(std::vector<VictimSelector> selectors, std::string proc_root)
-    : selectors_(std::move(selectors)), proc_root_(std::move(proc_root)) {}
-
 bool Victims::wants_cgroups() const {
   for (const auto& s : selectors_) {
     if (s.kind != VictimSelector::Kind::kComm) return true;
@@ -68,32 +58,24 @@ bool Victims::wants_cgroups() const {
   return false;
 }
 
-std::set<std::uint32_t> Victims::scan_processes() const {
-  std::set<std::uint32_t> found;
-  bool any = false;
-  for (const auto& s : selectors_) any = any || s.kind == VictimSelector::Kind::kComm;
-  if (!any) return found;
-  std::error_code ec;
-  for (fs::directory_iterator it(proc_root_, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    std::uint32_t pid = 0;
-    const auto [p, err] = std::from_chars(name.data(), name.data() + name.size(), pid);
-    if (err != std::errc() || p != name.data() + name.size()) continue;
-    std::ifstream in(it->path() / "comm");
-    std::string comm;
-    if (!std::getline(in, comm)) continue;  // exited meanwhile
+bool Victims::wants_processes() const {
+  for (const auto& s : selectors_) {
+    if (s.kind == VictimSelector::Kind::kComm) return true;
+  }
+  return false;
+}
+
+VictimSet Victims::resolve(const std::vector<std::pair<std::uint64_t, identity::Labels>>& cgroups,
+                           const std::vector<identity::Process>& processes) const {
+  VictimSet out;
+  for (const auto& p : processes) {
     for (const auto& s : selectors_) {
-      if (s.matches_comm(comm)) {
-        found.insert(pid);
+      if (s.matches_comm(p.comm)) {
+        out.tasks.insert(p.tgid);
         break;
       }
     }
   }
-  return found;
-}
-
-VictimSet Victims::resolve(const std::vector<std::pair<std::uint64_t, identity::Labels>>& cgroups) const {
-  VictimSet out{scan_processes(), {}};
   for (const auto& [id, labels] : cgroups) {
     for (const auto& s : selectors_) {
       if (s.matches(labels)) {

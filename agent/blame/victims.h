@@ -1,6 +1,6 @@
 #pragma once
 // Who the victims are. --victim selectors are resolved here, in user space
-// (pure logic: /proc and the known cgroups in, sets out); the loader pushes
+// (pure logic: the processes and the known cgroups in, sets out); the loader pushes
 // the sets to the kernel maps the fsync hot path looks up: processes by
 // tgid (comm=) and cgroups by id (cgroup=, pod=).
 #include <cstdint>
@@ -11,7 +11,8 @@
 #include <vector>
 
 #include "common/result.h"
-#include "identity/identity.h"
+#include "identity/labels.h"
+#include "identity/processes.h"
 
 namespace stallwatch::blame {
 
@@ -35,19 +36,18 @@ struct VictimSet {
 
 class Victims {
  public:
-  explicit Victims(std::vector<VictimSelector> selectors, std::string proc_root = "/proc");
+  explicit Victims(std::vector<VictimSelector> selectors) : selectors_(std::move(selectors)) {}
 
-  // The selectors against /proc (comm=) and the known cgroups (cgroup=, pod=).
-  VictimSet resolve(const std::vector<std::pair<std::uint64_t, identity::Labels>>& cgroups) const;
+  // The selectors against the processes (comm=) and the known cgroups (cgroup=, pod=).
+  VictimSet resolve(const std::vector<std::pair<std::uint64_t, identity::Labels>>& cgroups,
+                    const std::vector<identity::Process>& processes) const;
 
-  bool wants_cgroups() const;  // any cgroup= or pod= selector
+  bool wants_cgroups() const;    // any cgroup= or pod= selector
+  bool wants_processes() const;  // any comm= selector
   const std::vector<VictimSelector>& selectors() const { return selectors_; }
 
  private:
-  std::set<std::uint32_t> scan_processes() const;
-
   std::vector<VictimSelector> selectors_;
-  std::string proc_root_;
 };
 
 }  // namespace stallwatch::blame

@@ -18,12 +18,13 @@
 #include <mutex>
 #include <optional>
 
-#include "blame/probe_event.h"
-#include "blame/slow_event.h"
-#include "cli/capture_trigger.h"
+#include "capture/recorder.h"
+#include "capture/trigger.h"
 #include "cli/options.h"
 #include "cli/session.h"
+#include "common/clock.h"
 #include "common/duration.h"
+#include "events/probe_event.h"
 #include "exporters/report/html.h"
 #include "exporters/report/summary.h"
 #include "live/sampler.h"
@@ -32,15 +33,13 @@
 
 namespace stallwatch::cli {
 
+using capture::parse_size;
+using capture::Recorder;
+using capture::Trigger;
+
 namespace fs = std::filesystem;
 
 namespace {
-
-std::int64_t realtime_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
-}
 
 std::string utc_stamp() {
   const std::time_t t = std::time(nullptr);
@@ -57,126 +56,6 @@ bool write_file(const fs::path& p, const std::string& text) {
   out.flush();
   return static_cast<bool>(out);
 }
-
-// What is recorded, and the pre-trigger ring while waiting.
-class Recorder {
- public:
-  Recorder(fs::path dir, std::optional<Trigger> trigger, std::chrono::nanoseconds pre, std::uint64_t budget)
-      : dir_(std::move(dir)), trigger_(std::move(trigger)), pre_ns_(pre.count()), budget_(budget),
-        recording_(!trigger_), events_(dir_ / "events.jsonl", std::ios::app), series_(dir_ / "timeseries.jsonl", std::ios::app) {}
-
-  void event(const nlohmann::json& e) {
-    std::lock_guard lock(mu_);
-    ++seen_;
-    if (trigger_ && trigger_->matches(e)) ++matches_;
-    if (!recording_ && trigger_ && trigger_->matches(e)) {
-      recording_ = true;
-      triggered_at_ = realtime_ns();
-      trigger_event_ = e;
-      flush_ring_locked();
-    }
-    if (recording_) {
-      keep_locked(e);
-    } else {
-      ring_events_.push_back({realtime_ns(), e});
-      trim_ring_locked();
-    }
-  }
-
-  void sample(const live::Sample& s) {
-    std::lock_guard lock(mu_);
-    if (recording_) {
-      keep_locked(s);
-    } else {
-      ring_samples_.push_back(s);
-      trim_ring_locked();
-    }
-  }
-
-  // At the end: if the trigger never fired, the last --pre is still worth keeping.
-  void finish() {
-    std::lock_guard lock(mu_);
-    if (!recording_) flush_ring_locked();
-  }
-
-  // The data's share of --max-size, once the fixed files' sizes are known.
-  void set_budget(std::uint64_t bytes) {
-    std::lock_guard lock(mu_);
-    budget_ = bytes;
-  }
-
-  bool recording() const { std::lock_guard lock(mu_); return recording_; }
-  bool full() const { std::lock_guard lock(mu_); return full_; }
-  std::string write_error() const { std::lock_guard lock(mu_); return write_error_; }
-  std::int64_t triggered_at() const { std::lock_guard lock(mu_); return triggered_at_; }
-  std::uint64_t bytes() const { std::lock_guard lock(mu_); return bytes_; }
-  std::uint64_t seen() const { std::lock_guard lock(mu_); return seen_; }
-  std::uint64_t matches() const { std::lock_guard lock(mu_); return matches_; }
-  std::vector<nlohmann::json> events() const { std::lock_guard lock(mu_); return kept_events_; }
-  std::vector<live::Sample> samples() const { std::lock_guard lock(mu_); return kept_samples_; }
-  nlohmann::json trigger_event() const { std::lock_guard lock(mu_); return trigger_event_; }
-
- private:
-  // Data lines count half again: the report grows with them.
-  bool room_locked(std::size_t n) {
-    if (full_) return false;
-    if ((bytes_ + n) * 3 / 2 > budget_) {
-      full_ = true;
-      return false;
-    }
-    return true;
-  }
-  void keep_locked(const nlohmann::json& e) {
-    const std::string line = e.dump() + "\n";
-    if (!room_locked(line.size())) return;
-    if (!(events_ << line) || !events_.flush()) {
-      full_ = true;
-      write_error_ = "events.jsonl: write failed (disk full?)";
-      return;
-    }
-    bytes_ += line.size();
-    kept_events_.push_back(e);
-  }
-  void keep_locked(const live::Sample& s) {
-    const std::string line = s.to_json().dump() + "\n";
-    if (!room_locked(line.size())) return;
-    if (!(series_ << line) || !series_.flush()) {
-      full_ = true;
-      write_error_ = "timeseries.jsonl: write failed (disk full?)";
-      return;
-    }
-    bytes_ += line.size();
-    kept_samples_.push_back(s);
-  }
-  void trim_ring_locked() {
-    const std::int64_t oldest = realtime_ns() - pre_ns_;
-    while (!ring_events_.empty() && ring_events_.front().first < oldest) ring_events_.pop_front();
-    while (!ring_samples_.empty() && ring_samples_.front().realtime_ns < oldest) ring_samples_.pop_front();
-  }
-  void flush_ring_locked() {
-    for (const auto& s : ring_samples_) keep_locked(s);
-    for (const auto& [t, e] : ring_events_) keep_locked(e);
-    ring_samples_.clear();
-    ring_events_.clear();
-  }
-
-  fs::path dir_;
-  std::optional<Trigger> trigger_;
-  std::int64_t pre_ns_;
-  std::uint64_t budget_;
-  mutable std::mutex mu_;
-  bool recording_;
-  bool full_ = false;
-  std::string write_error_;
-  std::int64_t triggered_at_ = 0;
-  nlohmann::json trigger_event_;
-  std::uint64_t bytes_ = 0, seen_ = 0, matches_ = 0;
-  std::ofstream events_, series_;
-  std::deque<std::pair<std::int64_t, nlohmann::json>> ring_events_;
-  std::deque<live::Sample> ring_samples_;
-  std::vector<nlohmann::json> kept_events_;
-  std::vector<live::Sample> kept_samples_;
-};
 
 std::string prom_text(const Session& session) {
   return prometheus::TextSerializer().Serialize(session.collector()->Collect());
@@ -225,11 +104,13 @@ int run_capture(const Options& options) {
   auto post = parse_duration_ns(options.capture_post);
   auto max_size = parse_size(options.capture_max_size);
   if (!pre || !post || !max_size) {
-    spdlog::error("{}", !pre ? "--pre: " + pre.error().message
-                             : !post ? "--post: " + post.error().message : "--max-size: " + max_size.error().message);
+    spdlog::error("{}", !pre    ? "--pre: " + pre.error().message
+                        : !post ? "--post: " + post.error().message
+                                : "--max-size: " + max_size.error().message);
     return 2;
   }
-  const fs::path dir = options.capture_out.empty() ? fs::path("stallwatch-capture-" + utc_stamp()) : fs::path(options.capture_out);
+  const fs::path dir =
+      options.capture_out.empty() ? fs::path("stallwatch-capture-" + utc_stamp()) : fs::path(options.capture_out);
   std::error_code ec;
   fs::create_directories(dir, ec);
   const fs::path probe_file = dir / ".writable";
@@ -242,11 +123,13 @@ int run_capture(const Options& options) {
   Session* session_ptr = nullptr;
   auto recorder = std::make_shared<Recorder>(dir, trigger, std::chrono::nanoseconds(*pre), *max_size);
   auto session = Session::start(options, {[recorder](const nlohmann::json& e) { recorder->event(e); },
-                                          [recorder] { return std::pair{recorder->seen(), std::uint64_t{0}}; }});
+                                          [recorder] {
+                                            return std::pair{recorder->seen(), std::uint64_t{0}};
+                                          }});
   if (!session) return session.error();
   session_ptr = session->get();
   session_ptr->log_started("; capturing to " + dir.string());
-  const std::int64_t started = realtime_ns();
+  const std::int64_t started = capture::wall_ns();
   const std::string start_prom = prom_text(*session_ptr);
   const std::string host = host_json(*session_ptr, options).dump(2) + "\n";
   write_file(dir / "metrics-start.prom", start_prom);
@@ -272,7 +155,7 @@ int run_capture(const Options& options) {
   const auto begin = mono();
   auto last = begin;
   std::string why = "stopped";
-  (void)sampler.next(*session_ptr->maps().snapshot(), realtime_ns(), 0);
+  (void)sampler.next(*session_ptr->maps().snapshot(), capture::wall_ns(), 0);
   for (;;) {
     const timespec second{1, 0};
     if (sigtimedwait(&stop, nullptr, &second) > 0) {
@@ -282,7 +165,8 @@ int run_capture(const Options& options) {
     session_ptr->tick();
     const auto now = mono();
     if (auto snap = session_ptr->maps().snapshot(); snap) {
-      if (auto s = sampler.next(*snap, realtime_ns(), std::chrono::duration<double>(now - last).count())) recorder->sample(*s);
+      if (auto s = sampler.next(*snap, capture::wall_ns(), std::chrono::duration<double>(now - last).count()))
+        recorder->sample(*s);
     }
     last = now;
     const double elapsed = std::chrono::duration<double>(now - begin).count();
@@ -294,7 +178,8 @@ int run_capture(const Options& options) {
                                          : ("waiting for " + trigger->text).c_str());
     }
     if (recorder->full()) {
-      why = recorder->write_error().empty() ? "--max-size " + options.capture_max_size + " reached" : recorder->write_error();
+      why = recorder->write_error().empty() ? "--max-size " + options.capture_max_size + " reached"
+                                            : recorder->write_error();
       break;
     }
     if (!trigger && duration_ns && elapsed * 1e9 >= static_cast<double>(*duration_ns)) {
@@ -302,7 +187,7 @@ int run_capture(const Options& options) {
       break;
     }
     if (trigger && recorder->recording() &&
-        static_cast<double>(realtime_ns() - recorder->triggered_at()) >= static_cast<double>(*post)) {
+        static_cast<double>(capture::wall_ns() - recorder->triggered_at()) >= static_cast<double>(*post)) {
       why = "post-trigger window recorded";
       break;
     }
@@ -313,24 +198,25 @@ int run_capture(const Options& options) {
   }
   if (progress) std::fprintf(stderr, "\n");
   recorder->finish();
-  const std::int64_t ended = realtime_ns();
+  const std::int64_t ended = capture::wall_ns();
   write_file(dir / "metrics-end.prom", prom_text(*session_ptr));
   const auto events = recorder->events();
   const auto samples = recorder->samples();
   auto summary = report::summarize(events, samples);
-  summary["capture"] = {{"started", blame::rfc3339(started)},
-                        {"ended", blame::rfc3339(ended)},
+  summary["capture"] = {{"started", rfc3339(started)},
+                        {"ended", rfc3339(ended)},
                         {"duration_s", static_cast<double>(ended - started) / 1e9},
                         {"trigger", trigger ? trigger->text : ""},
-                        {"triggered_at", recorder->triggered_at() ? blame::rfc3339(recorder->triggered_at()) : ""},
+                        {"triggered_at", recorder->triggered_at() ? rfc3339(recorder->triggered_at()) : ""},
                         {"trigger_event", recorder->trigger_event()},
                         {"trigger_matches", recorder->matches()},
                         {"ended_because", why},
                         {"truncated", recorder->full()},
                         {"max_size_bytes", *max_size},
                         {"data_bytes", recorder->bytes()}};
-  const bool ok = write_file(dir / "summary.json", summary.dump(2) + "\n") &&
-                  write_file(dir / "report.html", report::render_html(summary, host_json(*session_ptr, options), events, samples));
+  const bool ok =
+      write_file(dir / "summary.json", summary.dump(2) + "\n") &&
+      write_file(dir / "report.html", report::render_html(summary, host_json(*session_ptr, options), events, samples));
   session->reset();
   std::uintmax_t total = 0;
   for (const auto& f : fs::directory_iterator(dir, ec)) total += f.is_regular_file() ? f.file_size() : 0;
@@ -342,10 +228,11 @@ int run_capture(const Options& options) {
     return 1;
   }
   if (trigger && !recorder->triggered_at()) {
-    spdlog::warn("the trigger {} never fired; the bundle holds the last {} before the end", trigger->text, options.capture_pre);
+    spdlog::warn("the trigger {} never fired; the bundle holds the last {} before the end", trigger->text,
+                 options.capture_pre);
   }
-  spdlog::info("bundle {}: {} events, {} samples, {} bytes ({}); {}", dir.string(), events.size(), samples.size(), total,
-               why, summary.value("sentence", ""));
+  spdlog::info("bundle {}: {} events, {} samples, {} bytes ({}); {}", dir.string(), events.size(), samples.size(),
+               total, why, summary.value("sentence", ""));
   return 0;
 }
 

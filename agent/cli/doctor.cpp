@@ -10,17 +10,15 @@
 #include "cli/preflight.h"
 #include "cli/selftest.h"
 #include "cli/startup.h"
-#include "reader/map_reader.h"
 #include "loader/host_facts.h"
 #include "loader/libbpf_owners.h"
 #include "loader/tracefs.h"
+#include "reader/map_reader.h"
 
 namespace stallwatch::cli {
 
 namespace {
-void line(const char* key, const std::string& value) {
-  std::printf("%-14s %s\n", key, value.c_str());
-}
+void line(const char* key, const std::string& value) { std::printf("%-14s %s\n", key, value.c_str()); }
 }  // namespace
 
 int run_doctor(const Options& options) {
@@ -34,9 +32,8 @@ int run_doctor(const Options& options) {
   }
   line("cgroup", cgroup);
   line("capabilities", loader::cap_list(facts.cap_effective));
-  line("bpf loading", can_load_bpf(facts.cap_effective)
-                          ? "allowed"
-                          : "not allowed (needs CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN)");
+  line("bpf loading",
+       can_load_bpf(facts.cap_effective) ? "allowed" : "not allowed (needs CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN)");
 
   auto ready = check_host(facts);
   if (!ready) {
@@ -76,11 +73,10 @@ int run_doctor(const Options& options) {
                                                              : "classic tracepoints carry no owner") +
                                 "); kernel threads are labelled by kind");
   }
-  line("blame", loaded->blame
-                    ? "windows on victims' fsync calls (scheduler hooks: " + std::string(loader::to_string(loaded->blame->rung())) +
-                          "); I/O blamed on the " +
-                          (facts.cgroups.io_on_v2 ? "owning cgroup" : "submitting task's cgroup")
-                    : std::string("off"));
+  line("blame", loaded->blame ? "windows on victims' fsync calls (scheduler hooks: " +
+                                    std::string(loader::to_string(loaded->blame->rung())) + "); I/O blamed on the " +
+                                    (facts.cgroups.io_on_v2 ? "owning cgroup" : "submitting task's cgroup")
+                              : std::string("off"));
   line("probes", loaded->probe
                      ? "TCP connections of '" + options.prober_comm + "' (HTTP, gRPC, TCP probes) and exec probes (" +
                            std::string(loader::to_string(loaded->probe->rung())) +

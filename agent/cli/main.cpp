@@ -22,14 +22,11 @@ int main(int argc, char** argv) {
   CLI::App app{"stallwatch: fsync latency per cgroup and device, traced with eBPF"};
   app.fallthrough();  // global flags are accepted after the subcommand too
   app.require_subcommand(1);
-  app.add_option("--log-level", opt.log_level, "trace, debug, info, warn, error or off")
-      ->capture_default_str();
-  app.add_option("--log-format", opt.log_format, "text or json (one object per line)")
-      ->capture_default_str();
+  app.add_option("--log-level", opt.log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+  app.add_option("--log-format", opt.log_format, "text or json (one object per line)")->capture_default_str();
 
   const auto add_hook_options = [&opt](CLI::App* sub) {
-    sub->add_option("--fsync-hook", opt.fsync_hook,
-                    "auto, tracepoint or fentry (tracepoints plus vfs_fsync_range)")
+    sub->add_option("--fsync-hook", opt.fsync_hook, "auto, tracepoint or fentry (tracepoints plus vfs_fsync_range)")
         ->capture_default_str();
     sub->add_option("--fsync-map-entries", opt.fsync_map_entries,
                     "bound on (cgroup, device, op) fsync series kept in the kernel; "
@@ -49,8 +46,7 @@ int main(int argc, char** argv) {
     sub->add_option("--blame-hook", opt.blame_hook,
                     "auto, tp_btf, raw_tp (scheduler hooks for victim threads), or off: no blame")
         ->capture_default_str();
-    sub->add_option("--probe-hook", opt.probe_hook,
-                    "auto, tp_btf, raw_tp (prober sockets and exec probes), or off")
+    sub->add_option("--probe-hook", opt.probe_hook, "auto, tp_btf, raw_tp (prober sockets and exec probes), or off")
         ->capture_default_str();
     sub->add_option("--blame-map-entries", opt.blame_map_entries,
                     "bound on (victim, culprit, device, kind) blame series kept in the kernel")
@@ -63,8 +59,7 @@ int main(int argc, char** argv) {
     sub->add_option("--cgroup-root", opt.cgroup_root,
                     "cgroup2 mount to name cgroups from (default: found in mountinfo)")
         ->check(CLI::ExistingDirectory);
-    sub->add_option("--pod-logs-dir", opt.pod_logs_dir,
-                    "kubelet pod log directory: pod namespace and name per UID")
+    sub->add_option("--pod-logs-dir", opt.pod_logs_dir, "kubelet pod log directory: pod namespace and name per UID")
         ->capture_default_str()
         ->check(CLI::ExistingDirectory);
     sub->add_option("--runtime-state-dir", opt.runtime_state_dirs,
@@ -98,8 +93,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
   };
   auto* run = app.add_subcommand("run", "Trace, serve Prometheus metrics and write the event log until stopped");
-  run->add_option("--web.listen-address", opt.listen_address,
-                  "[host]:port for /metrics and /healthz")
+  run->add_option("--web.listen-address", opt.listen_address, "[host]:port for /metrics and /healthz")
       ->capture_default_str();
   add_session_options(run);
   run->add_option("--events-file", opt.events_file,

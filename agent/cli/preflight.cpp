@@ -6,26 +6,29 @@ using loader::has_cap;
 
 bool can_load_bpf(std::uint64_t caps) {
   // 5.8+ split CAP_BPF and CAP_PERFMON out of CAP_SYS_ADMIN; either set works.
-  return has_cap(caps, loader::kCapSysAdmin) ||
-         (has_cap(caps, loader::kCapBpf) && has_cap(caps, loader::kCapPerfmon));
+  return has_cap(caps, loader::kCapSysAdmin) || (has_cap(caps, loader::kCapBpf) && has_cap(caps, loader::kCapPerfmon));
 }
 
 Result<void> check_host(const loader::HostFacts& facts) {
   if (!can_load_bpf(facts.cap_effective)) {
     std::string missing;
     if (!has_cap(facts.cap_effective, loader::kCapBpf)) missing = "CAP_BPF";
-    if (!has_cap(facts.cap_effective, loader::kCapPerfmon)) missing += missing.empty() ? "CAP_PERFMON" : ", CAP_PERFMON";
-    return fail("missing " + missing + ": loading BPF tracing programs needs CAP_BPF and "
+    if (!has_cap(facts.cap_effective, loader::kCapPerfmon))
+      missing += missing.empty() ? "CAP_PERFMON" : ", CAP_PERFMON";
+    return fail("missing " + missing +
+                ": loading BPF tracing programs needs CAP_BPF and "
                 "CAP_PERFMON (or CAP_SYS_ADMIN); run as root or grant them");
   }
   if (!facts.btf) {
-    return fail("no kernel BTF at /sys/kernel/btf/vmlinux: the CO-RE programs need a kernel "
-                "built with CONFIG_DEBUG_INFO_BTF=y (Debian, Ubuntu, RHEL 8.2+ kernels have it)");
+    return fail(
+        "no kernel BTF at /sys/kernel/btf/vmlinux: the CO-RE programs need a kernel "
+        "built with CONFIG_DEBUG_INFO_BTF=y (Debian, Ubuntu, RHEL 8.2+ kernels have it)");
   }
   if (facts.cgroups.cgroup2_mount.empty()) {
-    return fail("no cgroup2 mount: per-cgroup attribution uses cgroup v2 ids; mount it with "
-                "`mount -t cgroup2 none /sys/fs/cgroup/unified` (hybrid) or boot with "
-                "systemd.unified_cgroup_hierarchy=1");
+    return fail(
+        "no cgroup2 mount: per-cgroup attribution uses cgroup v2 ids; mount it with "
+        "`mount -t cgroup2 none /sys/fs/cgroup/unified` (hybrid) or boot with "
+        "systemd.unified_cgroup_hierarchy=1");
   }
   return {};
 }

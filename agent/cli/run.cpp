@@ -47,17 +47,17 @@ int run_agent(const Options& options) {
     return 1;
   }
   // Before anything loads: an unwritable event log is the user's to fix.
-  auto log = exporters::EventLog::open(options.events_file.empty()
-                                           ? exporters::default_events_path(options.state_dir)
-                                           : options.events_file);
+  auto log = exporters::EventLog::open(options.events_file.empty() ? exporters::default_events_path(options.state_dir)
+                                                                   : options.events_file);
   if (!log) {
     spdlog::error("{}", log.error().message);
     return 1;
   }
   std::shared_ptr<exporters::EventLog> event_log = std::move(*log);
-  auto session = Session::start(
-      options, {[event_log](const nlohmann::json& e) { event_log->write(e.dump()); },
-                [event_log] { return std::pair{event_log->written(), event_log->failed()}; }});
+  auto session = Session::start(options, {[event_log](const nlohmann::json& e) { event_log->write(e.dump()); },
+                                          [event_log] {
+                                            return std::pair{event_log->written(), event_log->failed()};
+                                          }});
   if (!session) return session.error();
 
   auto server = exporters::MetricsServer::start(options.listen_address, (*session)->collector());
@@ -66,8 +66,8 @@ int run_agent(const Options& options) {
     return 1;
   }
   exporters::MetricsServer::set_healthy(true);
-  (*session)->log_started(fmt::format("; serving /metrics and /healthz on {} (port {})", options.listen_address,
-                                      (*server)->port()));
+  (*session)->log_started(
+      fmt::format("; serving /metrics and /healthz on {} (port {})", options.listen_address, (*server)->port()));
   spdlog::info("events to {}", event_log->path() == "-" ? "stdout" : event_log->path());
   // Victims are re-resolved every second: a new etcd is followed within one.
   const int sig = wait_for_stop_signal(std::chrono::seconds(1), [&] { (*session)->tick(); });

@@ -29,9 +29,9 @@ int perform(const std::string& file, bool with_uring) {
   const auto dirty = [&] { return pwrite(fd, buf, sizeof(buf), 0) == static_cast<ssize_t>(sizeof(buf)); };
   if (!dirty() || fsync(fd) != 0) return 11;
   if (!dirty() || fdatasync(fd) != 0) return 12;
-  if (!dirty() || sync_file_range(fd, 0, kBlock,
-                                  SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                                      SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
+  if (!dirty() ||
+      sync_file_range(fd, 0, kBlock,
+                      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
     return 13;
   }
   void* map = mmap(nullptr, kBlock, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -73,8 +73,8 @@ bool SelfTest::duplicates() const {
   return false;
 }
 
-Result<SelfTest> run_fsync_selftest(reader::MapReader& maps, const std::string& cgroup2_mount,
-                                    bool io_uring, bool expect_vfs) {
+Result<SelfTest> run_fsync_selftest(reader::MapReader& maps, const std::string& cgroup2_mount, bool io_uring,
+                                    bool expect_vfs) {
   SelfTest test;
   test.dir = writable_dir();
   const std::string cgroup = cgroup2_mount + "/stallwatch-selftest." + std::to_string(getpid());

@@ -12,8 +12,8 @@
 namespace stallwatch::cli {
 
 struct SelfTestRow {
-  std::string op;            // the `op` label it should appear under
-  std::string call;          // what the child did
+  std::string op;    // the `op` label it should appear under
+  std::string call;  // what the child did
   std::uint64_t expected = 1;
   std::uint64_t seen = 0;
 };
@@ -26,7 +26,7 @@ struct SelfTest {
 
 // expect_vfs: the fentry rung is loaded, so O_SYNC writes should show as
 // vfs_fsync. The self-test's own series are removed from the maps again.
-Result<SelfTest> run_fsync_selftest(reader::MapReader& maps, const std::string& cgroup2_mount,
-                                    bool io_uring, bool expect_vfs);
+Result<SelfTest> run_fsync_selftest(reader::MapReader& maps, const std::string& cgroup2_mount, bool io_uring,
+                                    bool expect_vfs);
 
 }  // namespace stallwatch::cli

@@ -19,9 +19,11 @@
 
 namespace stallwatch::blame {
 class Victims;
+}  // namespace stallwatch::blame
+namespace stallwatch::events {
 class SlowFsyncHistory;
 class ProbeEventQueue;
-}  // namespace stallwatch::blame
+}  // namespace stallwatch::events
 namespace stallwatch::identity {
 class DeviceNames;
 class PodAddresses;
@@ -56,7 +58,7 @@ class Session {
 
   reader::MapReader& maps() { return *maps_; }
   const std::shared_ptr<exporters::AgentCollector>& collector() const { return collector_; }
-  const exporters::Labeler& labeler() const { return labeler_; }
+  const identity::Labeler& labeler() const { return labeler_; }
   const std::vector<exporters::HookInfo>& hooks() const { return hooks_; }
   const loader::HostFacts& facts() const { return facts_; }
   identity::Identity& identity() { return *identity_; }
@@ -69,6 +71,9 @@ class Session {
 
  private:
   Session() = default;
+  int load_programs(const Result<loader::Tracefs>& tracefs);  // 0, or the exit code
+  int start_views();
+  int start_event_streams();
   void refresh_victims();
 
   Options options_;
@@ -81,17 +86,18 @@ class Session {
   std::string selftest_line_;
   std::string selftest_error_;
   std::string selftest_dir_;
+  std::vector<exporters::SelfTestInfo> selftest_rows_;
   std::unique_ptr<reader::MapReader> maps_;
   std::shared_ptr<identity::Identity> identity_;
   std::shared_ptr<identity::DeviceNames> devices_;
   std::shared_ptr<identity::PodAddresses> addresses_;
   std::shared_ptr<std::atomic<bool>> cgroups_changed_ = std::make_shared<std::atomic<bool>>(false);
-  exporters::Labeler labeler_;
+  identity::Labeler labeler_;
   std::vector<exporters::HookInfo> hooks_;
   std::shared_ptr<exporters::AgentCollector> collector_;
   std::unique_ptr<blame::Victims> victims_;
-  std::unique_ptr<blame::SlowFsyncHistory> fsync_history_;
-  std::unique_ptr<blame::ProbeEventQueue> probe_queue_;
+  std::unique_ptr<events::SlowFsyncHistory> fsync_history_;
+  std::unique_ptr<events::ProbeEventQueue> probe_queue_;
   std::atomic<std::size_t> victim_processes_{0}, victim_cgroups_{0};
   bool block_owner_ = false;
   // Last: destroyed first, before the programs that feed them.

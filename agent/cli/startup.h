@@ -3,9 +3,9 @@
 #include <optional>
 #include <vector>
 
+#include "blame/victims.h"
 #include "cli/options.h"
 #include "common/result.h"
-#include "blame/victims.h"
 #include "loader/blame_probes.h"
 #include "loader/blkio_probes.h"
 #include "loader/fsync_probes.h"

@@ -124,7 +124,8 @@ int run_top(const Options& options) {
   for (;;) {
     if (stop_requested()) return 0;
     pollfd in{STDIN_FILENO, POLLIN, 0};
-    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_sample - std::chrono::steady_clock::now());
+    const auto wait =
+        std::chrono::duration_cast<std::chrono::milliseconds>(next_sample - std::chrono::steady_clock::now());
     if (poll(&in, 1, static_cast<int>(std::max<std::int64_t>(0, std::min<std::int64_t>(wait.count(), 200)))) > 0) {
       char c = 0;
       while (read(STDIN_FILENO, &c, 1) == 1) {
@@ -147,7 +148,10 @@ int run_top(const Options& options) {
           case 'm': sort = SortKey::kMbps; break;
           case 'b': sort = SortKey::kBusy; break;
           case 's': sort = SortKey::kShare; break;
-          case 'f': filtering = true; typing.clear(); break;
+          case 'f':
+            filtering = true;
+            typing.clear();
+            break;
           case 'c': filter.clear(); break;
           case '?': help = !help; break;
           default: break;

@@ -12,9 +12,7 @@
 
 namespace stallwatch::cli {
 
-exporters::BuildInfo build_info() {
-  return {STALLWATCH_VERSION, STALLWATCH_REVISION, libbpf_version_string()};
-}
+exporters::BuildInfo build_info() { return {STALLWATCH_VERSION, STALLWATCH_REVISION, libbpf_version_string()}; }
 
 void print_version() {
   const auto b = build_info();

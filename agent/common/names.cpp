@@ -89,8 +89,8 @@ DropName drop_name(std::uint32_t drop) {
 }
 
 std::string_view blame_kind_name(std::uint32_t kind) {
-  static constexpr std::string_view names[SW_BLAME__KINDS] = {
-      "own_io", "neighbor_io", "journal", "writeback", "device", "cpu", "other"};
+  static constexpr std::string_view names[SW_BLAME__KINDS] = {"own_io", "neighbor_io", "journal", "writeback",
+                                                              "device", "cpu",         "other"};
   if (kind < SW_BLAME__KINDS) return names[kind];
   return "unknown";
 }

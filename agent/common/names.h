@@ -9,8 +9,8 @@
 
 namespace stallwatch::names {
 
-std::string fsync_op_name(std::uint32_t op);          // enum sw_fsync_op: the `op` label
-std::string block_op_name(std::uint32_t op);          // enum sw_blk_op
+std::string fsync_op_name(std::uint32_t op);  // enum sw_fsync_op: the `op` label
+std::string block_op_name(std::uint32_t op);  // enum sw_blk_op
 std::string file_class_name(std::uint32_t file_class);
 std::string block_phase_name(std::uint32_t phase);    // queue, service
 std::string submitter_kind_name(std::uint32_t kind);  // task, journal, writeback, kworker, kthread

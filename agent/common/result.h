@@ -26,9 +26,7 @@ struct Error {
 template <typename T>
 using Result = std::expected<T, Error>;
 
-inline std::unexpected<Error> fail(std::string message) {
-  return std::unexpected<Error>(Error{std::move(message), 0});
-}
+inline std::unexpected<Error> fail(std::string message) { return std::unexpected<Error>(Error{std::move(message), 0}); }
 
 // "context: EPERM (Operation not permitted)", keeping the errno.
 inline std::unexpected<Error> fail_errno(std::string_view context, int err) {

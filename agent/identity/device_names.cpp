@@ -23,12 +23,11 @@ std::string DeviceNames::name(std::uint32_t kernel_dev) {
 
 std::string DeviceNames::partition_name(std::uint32_t kernel_dev) const {
   std::error_code ec;
-  const auto dev = fs::canonical(fs::path(sysfs_) / "dev/block" /
-                                     (std::to_string(kernel_dev_major(kernel_dev)) + ":" +
-                                      std::to_string(kernel_dev_minor(kernel_dev))),
-                                 ec);
-  return ec ? std::to_string(kernel_dev_major(kernel_dev)) + ":" +
-                  std::to_string(kernel_dev_minor(kernel_dev))
+  const auto dev = fs::canonical(
+      fs::path(sysfs_) / "dev/block" /
+          (std::to_string(kernel_dev_major(kernel_dev)) + ":" + std::to_string(kernel_dev_minor(kernel_dev))),
+      ec);
+  return ec ? std::to_string(kernel_dev_major(kernel_dev)) + ":" + std::to_string(kernel_dev_minor(kernel_dev))
             : dev.filename().string();
 }
 

@@ -24,9 +24,7 @@ void Identity::walk_locked() {
   if (::stat(config_.cgroup_root.c_str(), &st) == 0) fresh[st.st_ino] = "/";
   std::error_code ec;
   // cgroups come and go under our feet: errors skip the entry, not the walk.
-  for (fs::recursive_directory_iterator it(config_.cgroup_root,
-                                           fs::directory_options::skip_permission_denied, ec),
-       end;
+  for (fs::recursive_directory_iterator it(config_.cgroup_root, fs::directory_options::skip_permission_denied, ec), end;
        !ec && it != end; it.increment(ec)) {
     if (!it->is_directory(ec) || it->is_symlink(ec)) continue;
     if (::stat(it->path().c_str(), &st) != 0) continue;

@@ -14,21 +14,16 @@
 #include <utility>
 #include <vector>
 
+#include "identity/labels.h"
 #include "identity/pod_names.h"
 
 namespace stallwatch::identity {
-
-struct Labels {
-  std::string ns, pod, container, cgroup;
-  bool operator==(const Labels&) const = default;
-  auto operator<=>(const Labels&) const = default;
-};
 
 class Identity {
  public:
   using Clock = std::chrono::steady_clock;
   struct Config {
-    std::string cgroup_root;                      // the cgroup2 mount
+    std::string cgroup_root;  // the cgroup2 mount
     std::string pod_logs_dir = "/var/log/pods";
     std::vector<std::string> runtime_state_dirs;  // OCI bundles of containerd / CRI-O
     std::size_t max_series = 2000;
@@ -47,7 +42,7 @@ class Identity {
   // series), as cgroupfs and mkdir/rmdir events tell.
   std::vector<std::pair<std::uint64_t, Labels>> live();
 
-  std::size_t tracked() const;         // cgroups holding labels of their own
+  std::size_t tracked() const;           // cgroups holding labels of their own
   std::uint64_t series_dropped() const;  // cgroups folded into "other"
 
  private:

@@ -47,8 +47,7 @@ std::map<std::string, PodInfo> scan_pod_logs(const std::string& dir) {
 
 bool parse_oci_annotations(const std::string& json_text, ContainerInfo& out) {
   const auto doc = nlohmann::json::parse(json_text, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object() || !doc.contains("annotations") ||
-      !doc["annotations"].is_object()) {
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("annotations") || !doc["annotations"].is_object()) {
     return false;
   }
   const auto& a = doc["annotations"];

@@ -36,8 +36,8 @@ std::vector<std::string_view> components(std::string_view path) {
 // a hybrid host); the path proper starts after them.
 bool is_controller_dir(std::string_view c) {
   static constexpr std::array<std::string_view, 17> kDirs = {
-      "blkio",   "cpu",        "cpuacct", "cpu,cpuacct", "cpuacct,cpu", "cpuset",
-      "memory",  "devices",    "freezer", "net_cls",     "net_prio",    "net_cls,net_prio",
+      "blkio",      "cpu",     "cpuacct", "cpu,cpuacct", "cpuacct,cpu", "cpuset",
+      "memory",     "devices", "freezer", "net_cls",     "net_prio",    "net_cls,net_prio",
       "perf_event", "hugetlb", "pids",    "systemd",     "unified"};
   for (auto d : kDirs) {
     if (c == d) return true;
@@ -159,9 +159,8 @@ bool is_pod_uid(std::string_view uid) {
   for (std::size_t i : {8U, 13U, 18U, 23U}) {
     if (uid[i] != '-') return false;
   }
-  return is_lower_hex(uid.substr(0, 8)) && is_lower_hex(uid.substr(9, 4)) &&
-         is_lower_hex(uid.substr(14, 4)) && is_lower_hex(uid.substr(19, 4)) &&
-         is_lower_hex(uid.substr(24, 12));
+  return is_lower_hex(uid.substr(0, 8)) && is_lower_hex(uid.substr(9, 4)) && is_lower_hex(uid.substr(14, 4)) &&
+         is_lower_hex(uid.substr(19, 4)) && is_lower_hex(uid.substr(24, 12));
 }
 
 bool is_container_id(std::string_view id) { return id.size() == 64 && is_lower_hex(id); }

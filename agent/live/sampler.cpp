@@ -10,9 +10,7 @@ namespace stallwatch::live {
 
 namespace {
 
-nlohmann::json labels_json(const identity::Labels& l) {
-  return {{"namespace", l.ns}, {"pod", l.pod}, {"container", l.container}, {"cgroup", l.cgroup}};
-}
+using identity::labels_json;
 
 identity::Labels labels_of(const nlohmann::json& j) {
   return {j.value("namespace", ""), j.value("pod", ""), j.value("container", ""), j.value("cgroup", "")};
@@ -76,7 +74,8 @@ std::optional<Sample> Sampler::next(const reader::Snapshot& snap, std::int64_t r
       if (f.cgroup_id == id) then += f.hist;
     }
     reader::Histogram d;
-    for (std::size_t i = 0; i < SW_HIST_BUCKETS; ++i) d.buckets[i] = now.buckets[i] - std::min(now.buckets[i], then.buckets[i]);
+    for (std::size_t i = 0; i < SW_HIST_BUCKETS; ++i)
+      d.buckets[i] = now.buckets[i] - std::min(now.buckets[i], then.buckets[i]);
     v.calls = d.count();
     v.p50_s = quantile(d, 0.5);
     v.p99_s = quantile(d, 0.99);
@@ -119,7 +118,9 @@ std::optional<Sample> Sampler::next(const reader::Snapshot& snap, std::int64_t r
     probes[{l.ns, l.pod, names::probe_type_name(s.key.type), names::probe_result_name(s.key.result)}] -= n;
   }
   for (const auto& [k, n] : probes) {
-    if (n > 0) out.probes.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), std::get<3>(k), static_cast<std::uint64_t>(n)});
+    if (n > 0)
+      out.probes.push_back(
+          {std::get<0>(k), std::get<1>(k), std::get<2>(k), std::get<3>(k), static_cast<std::uint64_t>(n)});
   }
   prev_ = snap;
   return out;
@@ -129,18 +130,27 @@ nlohmann::json Sample::to_json() const {
   nlohmann::json j = {{"t", realtime_ns}, {"interval_s", interval_s}};
   j["victims"] = nlohmann::json::array();
   for (const auto& v : victims) {
-    j["victims"].push_back({{"labels", labels_json(v.labels)}, {"calls", v.calls}, {"p50_s", v.p50_s},
-                            {"p99_s", v.p99_s}, {"wall_s", v.wall_s}, {"kinds_s", v.kinds_s},
-                            {"culprits_s", v.culprits_s}, {"devices", v.devices}});
+    j["victims"].push_back({{"labels", labels_json(v.labels)},
+                            {"calls", v.calls},
+                            {"p50_s", v.p50_s},
+                            {"p99_s", v.p99_s},
+                            {"wall_s", v.wall_s},
+                            {"kinds_s", v.kinds_s},
+                            {"culprits_s", v.culprits_s},
+                            {"devices", v.devices}});
   }
   j["io"] = nlohmann::json::array();
   for (const auto& v : io) {
-    j["io"].push_back({{"labels", labels_json(v.labels)}, {"device", v.device}, {"requests", v.requests},
-                       {"bytes", v.bytes}, {"busy_s", v.busy_s}});
+    j["io"].push_back({{"labels", labels_json(v.labels)},
+                       {"device", v.device},
+                       {"requests", v.requests},
+                       {"bytes", v.bytes},
+                       {"busy_s", v.busy_s}});
   }
   j["probes"] = nlohmann::json::array();
   for (const auto& p : probes) {
-    j["probes"].push_back({{"namespace", p.ns}, {"pod", p.pod}, {"type", p.type}, {"result", p.result}, {"count", p.count}});
+    j["probes"].push_back(
+        {{"namespace", p.ns}, {"pod", p.pod}, {"type", p.type}, {"result", p.result}, {"count", p.count}});
   }
   return j;
 }

@@ -10,19 +10,19 @@
 #include <string>
 #include <vector>
 
-#include "exporters/prometheus/render.h"
+#include "identity/labels.h"
 #include "reader/snapshot.h"
 
 namespace stallwatch::live {
 
 struct VictimSample {
   identity::Labels labels;
-  std::uint64_t calls = 0;         // fsync-family calls ended in the interval
-  double p50_s = 0, p99_s = 0;     // from the histogram buckets (upper bounds)
-  double wall_s = 0;               // blame windows' wall time
-  std::map<std::string, double> kinds_s;               // blame kind -> seconds
-  std::map<std::string, double> culprits_s;            // culprit cgroup -> seconds (I/O kinds)
-  std::vector<std::string> devices;                    // disks it synced on
+  std::uint64_t calls = 0;                   // fsync-family calls ended in the interval
+  double p50_s = 0, p99_s = 0;               // from the histogram buckets (upper bounds)
+  double wall_s = 0;                         // blame windows' wall time
+  std::map<std::string, double> kinds_s;     // blame kind -> seconds
+  std::map<std::string, double> culprits_s;  // culprit cgroup -> seconds (I/O kinds)
+  std::vector<std::string> devices;          // disks it synced on
 };
 
 struct IoSample {
@@ -53,12 +53,12 @@ double quantile(const reader::Histogram& h, double q);
 
 class Sampler {
  public:
-  explicit Sampler(exporters::Labeler labeler) : labeler_(std::move(labeler)) {}
+  explicit Sampler(identity::Labeler labeler) : labeler_(std::move(labeler)) {}
   // The difference to the previous snapshot (the first call returns none).
   std::optional<Sample> next(const reader::Snapshot& snap, std::int64_t realtime_ns, double interval_s);
 
  private:
-  exporters::Labeler labeler_;
+  identity::Labeler labeler_;
   std::optional<reader::Snapshot> prev_;
 };
 

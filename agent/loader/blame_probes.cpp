@@ -14,9 +14,12 @@ Result<void> reuse_blame_maps(bpf_object* obj, const SharedBlameMaps& maps) {
   const struct {
     const char* name;
     int fd;
-  } shared[] = {{"victim_tasks", maps.victim_tasks}, {"victim_cgroups", maps.victim_cgroups},
-                {"blame_dev", maps.blame_dev},       {"blame_win", maps.blame_win},
-                {"blame", maps.blame},               {"blame_events", maps.blame_events}};
+  } shared[] = {{"victim_tasks", maps.victim_tasks},
+                {"victim_cgroups", maps.victim_cgroups},
+                {"blame_dev", maps.blame_dev},
+                {"blame_win", maps.blame_win},
+                {"blame", maps.blame},
+                {"blame_events", maps.blame_events}};
   for (const auto& m : shared) {
     if (m.fd < 0) continue;
     bpf_map* map = bpf_object__find_map_by_name(obj, m.name);

@@ -22,7 +22,7 @@ bool block_events_take_queue() {
   const int id = btf__find_by_name_kind(vmlinux, "btf_trace_block_rq_insert", BTF_KIND_TYPEDEF);
   if (id > 0) {
     const btf_type* t = btf__type_by_id(vmlinux, btf__type_by_id(vmlinux, id)->type);  // pointer
-    if (t && btf_is_ptr(t)) t = btf__type_by_id(vmlinux, t->type);                      // prototype
+    if (t && btf_is_ptr(t)) t = btf__type_by_id(vmlinux, t->type);                     // prototype
     queue = t && btf_is_func_proto(t) && btf_vlen(t) == 3;
   }
   btf__free(vmlinux);
@@ -78,8 +78,7 @@ Result<BlockProbes> BlockProbes::load(const BlockConfig& config, const Result<Tr
       "block", {Rung::kTpBtf, Rung::kRawTp, Rung::kTracepoint}, config.hook,
       [&](Rung rung) { return try_rung(rung, config, tracefs); },
       [](const BlockProbes& p) {
-        return std::string(p.sees_owner() ? "requests carry owner and submitter"
-                                          : "requests carry the submitter only");
+        return std::string(p.sees_owner() ? "requests carry owner and submitter" : "requests carry the submitter only");
       },
       report);
 }

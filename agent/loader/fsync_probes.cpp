@@ -14,8 +14,9 @@ int FsyncProbes::drops_fd() const { return bpf_map__fd(programs_.skel().maps.dro
 
 Result<FsyncProbes> FsyncProbes::try_rung(Rung rung, const FsyncConfig& config, const Tracefs& tracefs) {
   if (!tracepoint_exists(tracefs, "syscalls", "sys_enter_fdatasync")) {
-    return fail("tracefs has no syscalls/sys_enter_fdatasync (kernel built without "
-                "CONFIG_FTRACE_SYSCALLS)");
+    return fail(
+        "tracefs has no syscalls/sys_enter_fdatasync (kernel built without "
+        "CONFIG_FTRACE_SYSCALLS)");
   }
   auto programs = Programs<fsync_bpf>::open({fsync_bpf__open, fsync_bpf__load, fsync_bpf__destroy}, "fsync");
   if (!programs) return std::unexpected(programs.error());
@@ -30,8 +31,7 @@ Result<FsyncProbes> FsyncProbes::try_rung(Rung rung, const FsyncConfig& config, 
   }
 
   // bpf_find_vma (5.17) names msync's file; older kernels get device "unknown".
-  const bool find_vma = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_find_vma,
-                                                nullptr) == 1;
+  const bool find_vma = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_find_vma, nullptr) == 1;
   bpf_program__set_autoload(skel.progs.sys_enter_msync_vma_tp, find_vma);
   bpf_program__set_autoload(skel.progs.sys_enter_msync_novma_tp, !find_vma);
 
@@ -40,8 +40,7 @@ Result<FsyncProbes> FsyncProbes::try_rung(Rung rung, const FsyncConfig& config, 
   const bool complete = tracepoint_exists(tracefs, "io_uring", "io_uring_complete");
   probes.io_uring_ = (submit_req || submit_sqe) && complete;
   bpf_program__set_autoload(skel.progs.io_uring_submit_req_tp, probes.io_uring_ && submit_req);
-  bpf_program__set_autoload(skel.progs.io_uring_submit_sqe_tp,
-                            probes.io_uring_ && !submit_req && submit_sqe);
+  bpf_program__set_autoload(skel.progs.io_uring_submit_sqe_tp, probes.io_uring_ && !submit_req && submit_sqe);
   bpf_program__set_autoload(skel.progs.io_uring_complete_tp, probes.io_uring_);
 
   if (int err = bpf_map__set_max_entries(skel.maps.fsync_hist, config.hist_entries); err) {
@@ -68,8 +67,7 @@ Result<FsyncProbes> FsyncProbes::load(const FsyncConfig& config, const Result<Tr
         return try_rung(rung, config, *tracefs);
       },
       [](const FsyncProbes& p) {
-        return std::string(p.io_uring_ ? "io_uring fsync traced"
-                                       : "io_uring tracepoints absent: io_uring not traced");
+        return std::string(p.io_uring_ ? "io_uring fsync traced" : "io_uring tracepoints absent: io_uring not traced");
       },
       report);
 }

@@ -25,7 +25,7 @@ inline Result<Rung> parse_fsync_hook(std::string_view text) {
 
 struct FsyncConfig {
   Rung hook = Rung::kAuto;
-  std::uint32_t hist_entries = 4096;  // bound on (cgroup, device, op) series
+  std::uint32_t hist_entries = 4096;   // bound on (cgroup, device, op) series
   SharedBlameMaps blame_maps;          // from BlameProbes; unset: windows never open
   std::uint64_t slow_ns = 10'000'000;  // windows at least this long become events
 };

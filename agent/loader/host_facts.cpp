@@ -41,10 +41,7 @@ CgroupMounts parse_cgroup_mounts(std::string_view mountinfo) {
   }
   const bool v2 = !out.cgroup2_mount.empty();
   const bool v1 = !out.v1_mounts.empty();
-  out.layout = v2 && v1 ? CgroupLayout::kHybrid
-               : v2     ? CgroupLayout::kV2
-               : v1     ? CgroupLayout::kV1
-                        : CgroupLayout::kNone;
+  out.layout = v2 && v1 ? CgroupLayout::kHybrid : v2 ? CgroupLayout::kV2 : v1 ? CgroupLayout::kV1 : CgroupLayout::kNone;
   return out;
 }
 
@@ -89,16 +86,47 @@ bool has_cap(std::uint64_t caps, int cap) { return (caps >> cap) & 1U; }
 
 std::string cap_list(std::uint64_t caps) {
   // Names as in capabilities(7), indexed by number.
-  static constexpr std::array<const char*, 41> kNames = {
-      "cap_chown", "cap_dac_override", "cap_dac_read_search", "cap_fowner", "cap_fsetid",
-      "cap_kill", "cap_setgid", "cap_setuid", "cap_setpcap", "cap_linux_immutable",
-      "cap_net_bind_service", "cap_net_broadcast", "cap_net_admin", "cap_net_raw",
-      "cap_ipc_lock", "cap_ipc_owner", "cap_sys_module", "cap_sys_rawio", "cap_sys_chroot",
-      "cap_sys_ptrace", "cap_sys_pacct", "cap_sys_admin", "cap_sys_boot", "cap_sys_nice",
-      "cap_sys_resource", "cap_sys_time", "cap_sys_tty_config", "cap_mknod", "cap_lease",
-      "cap_audit_write", "cap_audit_control", "cap_setfcap", "cap_mac_override",
-      "cap_mac_admin", "cap_syslog", "cap_wake_alarm", "cap_block_suspend", "cap_audit_read",
-      "cap_perfmon", "cap_bpf", "cap_checkpoint_restore"};
+  static constexpr std::array<const char*, 41> kNames = {"cap_chown",
+                                                         "cap_dac_override",
+                                                         "cap_dac_read_search",
+                                                         "cap_fowner",
+                                                         "cap_fsetid",
+                                                         "cap_kill",
+                                                         "cap_setgid",
+                                                         "cap_setuid",
+                                                         "cap_setpcap",
+                                                         "cap_linux_immutable",
+                                                         "cap_net_bind_service",
+                                                         "cap_net_broadcast",
+                                                         "cap_net_admin",
+                                                         "cap_net_raw",
+                                                         "cap_ipc_lock",
+                                                         "cap_ipc_owner",
+                                                         "cap_sys_module",
+                                                         "cap_sys_rawio",
+                                                         "cap_sys_chroot",
+                                                         "cap_sys_ptrace",
+                                                         "cap_sys_pacct",
+                                                         "cap_sys_admin",
+                                                         "cap_sys_boot",
+                                                         "cap_sys_nice",
+                                                         "cap_sys_resource",
+                                                         "cap_sys_time",
+                                                         "cap_sys_tty_config",
+                                                         "cap_mknod",
+                                                         "cap_lease",
+                                                         "cap_audit_write",
+                                                         "cap_audit_control",
+                                                         "cap_setfcap",
+                                                         "cap_mac_override",
+                                                         "cap_mac_admin",
+                                                         "cap_syslog",
+                                                         "cap_wake_alarm",
+                                                         "cap_block_suspend",
+                                                         "cap_audit_read",
+                                                         "cap_perfmon",
+                                                         "cap_bpf",
+                                                         "cap_checkpoint_restore"};
   std::string out;
   for (std::size_t i = 0; i < kNames.size(); ++i) {
     if (!has_cap(caps, static_cast<int>(i))) continue;

@@ -12,8 +12,8 @@ std::string_view to_string(CgroupLayout layout);
 
 struct CgroupMounts {
   CgroupLayout layout = CgroupLayout::kNone;
-  std::string cgroup2_mount;             // empty when no cgroup2 is mounted
-  std::vector<std::string> v1_mounts;    // mount points of v1 hierarchies
+  std::string cgroup2_mount;           // empty when no cgroup2 is mounted
+  std::vector<std::string> v1_mounts;  // mount points of v1 hierarchies
   // The io controller is enabled below the cgroup2 root, so bi_blkg names
   // v2 cgroups and the kernel charges I/O to the cgroup that caused it
   // (writeback included).
@@ -26,7 +26,7 @@ CgroupMounts parse_cgroup_mounts(std::string_view mountinfo);
 
 struct HostFacts {
   std::string kernel_release;
-  bool btf = false;           // /sys/kernel/btf/vmlinux readable
+  bool btf = false;  // /sys/kernel/btf/vmlinux readable
   CgroupMounts cgroups;
   std::uint64_t cap_effective = 0;
 };

@@ -26,9 +26,8 @@ struct RungReport {
 // the user's choice, whose error then carries its reason alone.
 // try_rung(Rung) -> Result<Probes> loads and attaches one rung.
 template <typename Probes, typename TryRung>
-Result<Probes> climb(const std::string& subsystem, std::initializer_list<Rung> ladder, Rung wanted,
-                     TryRung try_rung, const std::function<std::string(const Probes&)>& describe,
-                     std::vector<RungReport>& report) {
+Result<Probes> climb(const std::string& subsystem, std::initializer_list<Rung> ladder, Rung wanted, TryRung try_rung,
+                     const std::function<std::string(const Probes&)>& describe, std::vector<RungReport>& report) {
   std::string refusals;
   for (Rung rung : ladder) {
     if (wanted != Rung::kAuto && wanted != rung) continue;
@@ -40,9 +39,9 @@ Result<Probes> climb(const std::string& subsystem, std::initializer_list<Rung> l
     spdlog::debug("{} rung {} refused: {}", subsystem, to_string(rung), probes.error().message);
     report.push_back({subsystem, rung, false, probes.error().message});
     if (wanted != Rung::kAuto) {
-      return std::unexpected(Error{subsystem + " hook '" + std::string(to_string(rung)) +
-                                       "' cannot load: " + probes.error().message,
-                                   probes.error().code});
+      return std::unexpected(
+          Error{subsystem + " hook '" + std::string(to_string(rung)) + "' cannot load: " + probes.error().message,
+                probes.error().code});
     }
     if (!refusals.empty()) refusals += "; ";
     refusals += std::string(to_string(rung)) + ": " + probes.error().message;

@@ -31,9 +31,7 @@ Result<ProbeProbes> ProbeProbes::try_rung(Rung rung, const ProbeConfig& config) 
 Result<ProbeProbes> ProbeProbes::load(const ProbeConfig& config, std::vector<RungReport>& report) {
   return climb<ProbeProbes>(
       "probe", {Rung::kTpBtf, Rung::kRawTp}, config.hook, [&config](Rung rung) { return try_rung(rung, config); },
-      [&config](const ProbeProbes&) {
-        return "connections of '" + config.prober_comm + "' and exec probes timed";
-      },
+      [&config](const ProbeProbes&) { return "connections of '" + config.prober_comm + "' and exec probes timed"; },
       report);
 }
 

@@ -46,8 +46,7 @@ inline std::span<const std::string_view> section_prefixes(Rung rung) {
 
 // allowed lists what the flag accepts, in the order the error names them;
 // subsystem names the flag ("unknown blame hook 'x' (expected ...)").
-inline Result<Rung> parse_rung(std::string_view subsystem, std::string_view text,
-                               std::initializer_list<Rung> allowed) {
+inline Result<Rung> parse_rung(std::string_view subsystem, std::string_view text, std::initializer_list<Rung> allowed) {
   std::string expected;
   std::size_t i = 0;
   for (Rung r : allowed) {

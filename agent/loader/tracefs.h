@@ -9,7 +9,7 @@
 namespace stallwatch::loader {
 
 struct Tracefs {
-  std::string path;          // directory holding events/
+  std::string path;  // directory holding events/
   bool mounted_by_us = false;
 };
 
@@ -18,7 +18,6 @@ struct Tracefs {
 Result<Tracefs> ensure_tracefs(bool may_mount);
 
 // Whether tracefs lists the event, e.g. ("syscalls", "sys_enter_fsync").
-bool tracepoint_exists(const Tracefs& tracefs, const std::string& category,
-                       const std::string& event);
+bool tracepoint_exists(const Tracefs& tracefs, const std::string& category, const std::string& event);
 
 }  // namespace stallwatch::loader

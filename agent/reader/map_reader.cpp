@@ -1,5 +1,7 @@
 #include "reader/map_reader.h"
 
+#include "common/clock.h"
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <time.h>
@@ -58,12 +60,6 @@ std::uint64_t map_size(int fd) {
   return n;
 }
 
-std::uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
 }  // namespace
 
 MapReader::MapReader(MapFds fds) : fds_(fds), ncpus_(libbpf_num_possible_cpus()) {}
@@ -85,33 +81,33 @@ Result<Snapshot> MapReader::snapshot() const {
   }
   if (fds_.blame >= 0) {
     snap.blame = true;
-    ok = for_each_entry<sw_blame_key, sw_blame_val>(
-        fds_.blame, ncpus, "blame", [&](const sw_blame_key& k, std::span<const sw_blame_val> v) {
-          snap.blame_series.push_back({k, merge_percpu(v)});
-        });
+    ok = for_each_entry<sw_blame_key, sw_blame_val>(fds_.blame, ncpus, "blame",
+                                                    [&](const sw_blame_key& k, std::span<const sw_blame_val> v) {
+                                                      snap.blame_series.push_back({k, merge_percpu(v)});
+                                                    });
     if (!ok) return std::unexpected(ok.error());
     if (auto d = add_drops(fds_.blame_drops, ncpus_, snap.drops); !d) return std::unexpected(d.error());
   }
   if (fds_.probe_hist >= 0) {
     snap.probes = true;
-    ok = for_each_entry<sw_probe_key, sw_probe_hist>(
-        fds_.probe_hist, ncpus, "probe_hist", [&](const sw_probe_key& k, std::span<const sw_probe_hist> v) {
-          snap.probe_series.push_back({k, merge_percpu(v)});
-        });
+    ok = for_each_entry<sw_probe_key, sw_probe_hist>(fds_.probe_hist, ncpus, "probe_hist",
+                                                     [&](const sw_probe_key& k, std::span<const sw_probe_hist> v) {
+                                                       snap.probe_series.push_back({k, merge_percpu(v)});
+                                                     });
     if (!ok) return std::unexpected(ok.error());
     if (auto d = add_drops(fds_.probe_drops, ncpus_, snap.drops); !d) return std::unexpected(d.error());
   }
   if (fds_.blk_hist < 0) return snap;
   snap.block = true;
-  ok = for_each_entry<sw_blk_hist_key, sw_hist>(
-      fds_.blk_hist, ncpus, "blk_hist", [&](const sw_blk_hist_key& k, std::span<const sw_hist> v) {
-        snap.block_hist.push_back({k.dev, k.op, k.phase, merge_percpu(v)});
-      });
+  ok = for_each_entry<sw_blk_hist_key, sw_hist>(fds_.blk_hist, ncpus, "blk_hist",
+                                                [&](const sw_blk_hist_key& k, std::span<const sw_hist> v) {
+                                                  snap.block_hist.push_back({k.dev, k.op, k.phase, merge_percpu(v)});
+                                                });
   if (!ok) return std::unexpected(ok.error());
-  ok = for_each_entry<sw_blk_io_key, sw_blk_io>(
-      fds_.blk_io, ncpus, "blk_io", [&](const sw_blk_io_key& k, std::span<const sw_blk_io> v) {
-        snap.block_io.push_back({k, merge_percpu(v)});
-      });
+  ok = for_each_entry<sw_blk_io_key, sw_blk_io>(fds_.blk_io, ncpus, "blk_io",
+                                                [&](const sw_blk_io_key& k, std::span<const sw_blk_io> v) {
+                                                  snap.block_io.push_back({k, merge_percpu(v)});
+                                                });
   if (!ok) return std::unexpected(ok.error());
   if (auto d = add_drops(fds_.blk_drops, ncpus_, snap.drops); !d) return std::unexpected(d.error());
   snap.block_inflight_requests = map_size<sw_blk_sector_key>(fds_.blk_rq);
@@ -128,12 +124,12 @@ std::uint64_t MapReader::sweep(std::chrono::nanoseconds request_age, std::chrono
   };
   std::vector<sw_blk_sector_key> stale_rq, stale_bio;
   std::vector<sw_blk_rq> uncount;
-  (void)for_each_entry<sw_blk_sector_key, sw_blk_rq>(
-      fds_.blk_rq, 1, "blk_rq", [&](const sw_blk_sector_key& k, std::span<const sw_blk_rq> v) {
-        if (!older_than(v[0].queue_ns, request_age)) return;
-        stale_rq.push_back(k);
-        if (v[0].blame_counted) uncount.push_back(v[0]);
-      });
+  (void)for_each_entry<sw_blk_sector_key, sw_blk_rq>(fds_.blk_rq, 1, "blk_rq",
+                                                     [&](const sw_blk_sector_key& k, std::span<const sw_blk_rq> v) {
+                                                       if (!older_than(v[0].queue_ns, request_age)) return;
+                                                       stale_rq.push_back(k);
+                                                       if (v[0].blame_counted) uncount.push_back(v[0]);
+                                                     });
   // A request that never completes would hold its device's in-service
   // count up for good, and every later window would blame it. Racy against
   // the kernel's atomic adds, but this runs for lost requests only.
@@ -146,10 +142,10 @@ std::uint64_t MapReader::sweep(std::chrono::nanoseconds request_age, std::chrono
     }
     bpf_map_update_elem(fds_.blame_dev, &r.dev, &d, BPF_EXIST);
   }
-  (void)for_each_entry<sw_blk_sector_key, sw_blk_bio>(
-      fds_.blk_bio, 1, "blk_bio", [&](const sw_blk_sector_key& k, std::span<const sw_blk_bio> v) {
-        if (older_than(v[0].queue_ns, bio_age)) stale_bio.push_back(k);
-      });
+  (void)for_each_entry<sw_blk_sector_key, sw_blk_bio>(fds_.blk_bio, 1, "blk_bio",
+                                                      [&](const sw_blk_sector_key& k, std::span<const sw_blk_bio> v) {
+                                                        if (older_than(v[0].queue_ns, bio_age)) stale_bio.push_back(k);
+                                                      });
   std::uint64_t deleted = 0;
   for (const auto& k : stale_rq) deleted += bpf_map_delete_elem(fds_.blk_rq, &k) == 0;
   for (const auto& k : stale_bio) bpf_map_delete_elem(fds_.blk_bio, &k);
@@ -162,37 +158,39 @@ std::uint64_t MapReader::forget(const std::vector<std::uint64_t>& cgroup_ids) {
   const std::set<std::uint64_t> gone(cgroup_ids.begin(), cgroup_ids.end());
   const auto ncpus = static_cast<std::size_t>(ncpus_);
   std::vector<sw_fsync_key> fsync_keys;
-  (void)for_each_entry<sw_fsync_key, sw_hist>(
-      fds_.fsync_hist, ncpus, "fsync_hist", [&](const sw_fsync_key& k, std::span<const sw_hist>) {
-        if (gone.count(k.cgroup_id)) fsync_keys.push_back(k);
-      });
+  (void)for_each_entry<sw_fsync_key, sw_hist>(fds_.fsync_hist, ncpus, "fsync_hist",
+                                              [&](const sw_fsync_key& k, std::span<const sw_hist>) {
+                                                if (gone.count(k.cgroup_id)) fsync_keys.push_back(k);
+                                              });
   std::uint64_t freed = 0;
   for (const auto& k : fsync_keys) freed += bpf_map_delete_elem(fds_.fsync_hist, &k) == 0;
   std::vector<sw_blk_io_key> io_keys;
   if (fds_.blk_io >= 0) {
-  
-  (void)for_each_entry<sw_blk_io_key, sw_blk_io>(
-      fds_.blk_io, ncpus, "blk_io", [&](const sw_blk_io_key& k, std::span<const sw_blk_io>) {
-        // Owned by a live cgroup but submitted by a gone one, or the reverse:
-        // either way the series names a cgroup that no longer exists.
-        if (gone.count(k.submitter) || gone.count(k.owner)) io_keys.push_back(k);
-      });
+    (void)for_each_entry<sw_blk_io_key, sw_blk_io>(fds_.blk_io, ncpus, "blk_io",
+                                                   [&](const sw_blk_io_key& k, std::span<const sw_blk_io>) {
+                                                     // Owned by a live cgroup but submitted by a gone one, or the
+                                                     // reverse: either way the series names a cgroup that no longer
+                                                     // exists.
+                                                     if (gone.count(k.submitter) || gone.count(k.owner))
+                                                       io_keys.push_back(k);
+                                                   });
   }
   for (const auto& k : io_keys) freed += bpf_map_delete_elem(fds_.blk_io, &k) == 0;
   std::vector<sw_blame_key> blame_keys;
   if (fds_.blame >= 0) {
-    (void)for_each_entry<sw_blame_key, sw_blame_val>(
-      fds_.blame, ncpus, "blame", [&](const sw_blame_key& k, std::span<const sw_blame_val>) {
-        if (gone.count(k.victim) || gone.count(k.culprit)) blame_keys.push_back(k);
-      });
+    (void)for_each_entry<sw_blame_key, sw_blame_val>(fds_.blame, ncpus, "blame",
+                                                     [&](const sw_blame_key& k, std::span<const sw_blame_val>) {
+                                                       if (gone.count(k.victim) || gone.count(k.culprit))
+                                                         blame_keys.push_back(k);
+                                                     });
   }
   for (const auto& k : blame_keys) freed += bpf_map_delete_elem(fds_.blame, &k) == 0;
   if (fds_.probe_hist < 0) return freed;
   std::vector<sw_probe_key> probe_keys;
-  (void)for_each_entry<sw_probe_key, sw_probe_hist>(
-      fds_.probe_hist, ncpus, "probe_hist", [&](const sw_probe_key& k, std::span<const sw_probe_hist>) {
-        if (k.cgroup && gone.count(k.cgroup)) probe_keys.push_back(k);
-      });
+  (void)for_each_entry<sw_probe_key, sw_probe_hist>(fds_.probe_hist, ncpus, "probe_hist",
+                                                    [&](const sw_probe_key& k, std::span<const sw_probe_hist>) {
+                                                      if (k.cgroup && gone.count(k.cgroup)) probe_keys.push_back(k);
+                                                    });
   for (const auto& k : probe_keys) freed += bpf_map_delete_elem(fds_.probe_hist, &k) == 0;
   return freed;
 }

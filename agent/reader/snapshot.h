@@ -65,11 +65,11 @@ struct Snapshot {
   std::uint64_t block_inflight_requests = 0;  // entries in blk_rq
   std::uint64_t block_pending_bios = 0;       // entries in blk_bio
   std::array<std::uint64_t, SW_DROP__COUNT> drops{};
-  std::uint64_t block_stale_requests = 0;     // swept by user space, never completed
-  bool cgroup_events = false;                 // cgroup mkdir/rmdir traced
-  bool blame = false;                         // blame engine on
+  std::uint64_t block_stale_requests = 0;  // swept by user space, never completed
+  bool cgroup_events = false;              // cgroup mkdir/rmdir traced
+  bool blame = false;                      // blame engine on
   std::vector<BlameSeries> blame_series;
-  bool probes = false;                        // probe tracing on
+  bool probes = false;  // probe tracing on
   std::vector<ProbeSeries> probe_series;
 };
 

@@ -30,8 +30,8 @@ EventLog::~EventLog() {
 
 void EventLog::write(std::string_view line) {
   std::lock_guard lock(mu_);
-  const bool ok = std::fwrite(line.data(), 1, line.size(), out_) == line.size() &&
-                  std::fputc('\n', out_) != EOF && std::fflush(out_) == 0;
+  const bool ok = std::fwrite(line.data(), 1, line.size(), out_) == line.size() && std::fputc('\n', out_) != EOF &&
+                  std::fflush(out_) == 0;
   if (ok) {
     ++written_;
   } else {

@@ -4,9 +4,8 @@
 
 namespace stallwatch::exporters {
 
-AgentCollector::AgentCollector(Source source, Labeler labeler, StatsSource identity,
-                               std::vector<HookInfo> hooks, BuildInfo build,
-                               std::vector<SelfTestInfo> selftest)
+AgentCollector::AgentCollector(Source source, Labeler labeler, StatsSource identity, std::vector<HookInfo> hooks,
+                               BuildInfo build, std::vector<SelfTestInfo> selftest)
     : source_(std::move(source)),
       labeler_(std::move(labeler)),
       identity_(std::move(identity)),
@@ -29,14 +28,11 @@ std::vector<prometheus::MetricFamily> AgentCollector::Collect() const {
     spdlog::error("scrape: {}", snap.error().message);
     return families;
   }
-  for (auto part : {render_fsync(*snap, labeler_), render_block(*snap, labeler_), render_lost(*snap),
-                    render_identity(identity_()),
-                    budget_ ? render_blame(*snap, labeler_, *budget_, blame_stats_())
-                            : std::vector<prometheus::MetricFamily>{},
-                    addresses_ ? render_probes(*snap, labeler_, addresses_)
-                               : std::vector<prometheus::MetricFamily>{}}) {
-    families.insert(families.end(), std::make_move_iterator(part.begin()),
-                    std::make_move_iterator(part.end()));
+  for (auto part :
+       {render_fsync(*snap, labeler_), render_block(*snap, labeler_), render_lost(*snap), render_identity(identity_()),
+        budget_ ? render_blame(*snap, labeler_, *budget_, blame_stats_()) : std::vector<prometheus::MetricFamily>{},
+        addresses_ ? render_probes(*snap, labeler_, addresses_) : std::vector<prometheus::MetricFamily>{}}) {
+    families.insert(families.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
   }
   return families;
 }

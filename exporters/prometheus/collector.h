@@ -17,8 +17,8 @@ class AgentCollector : public prometheus::Collectable {
  public:
   using Source = std::function<Result<reader::Snapshot>()>;
   using StatsSource = std::function<IdentityStats()>;
-  AgentCollector(Source source, Labeler labeler, StatsSource identity, std::vector<HookInfo> hooks,
-                 BuildInfo build, std::vector<SelfTestInfo> selftest);
+  AgentCollector(Source source, Labeler labeler, StatsSource identity, std::vector<HookInfo> hooks, BuildInfo build,
+                 std::vector<SelfTestInfo> selftest);
 
   // Blame series, bounded by budget; stats says what the victims are now.
   void enable_blame(std::shared_ptr<CulpritBudget> budget, std::function<BlameStats()> stats);

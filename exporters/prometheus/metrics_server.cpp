@@ -120,8 +120,8 @@ MetricsServer::~MetricsServer() {
   stopped = true;
 }
 
-Result<std::unique_ptr<MetricsServer>> MetricsServer::start(
-    const std::string& listen_address, const std::shared_ptr<prometheus::Collectable>& collector) {
+Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& listen_address,
+                                                            const std::shared_ptr<prometheus::Collectable>& collector) {
   auto ports = to_civetweb_ports(listen_address);
   if (!ports) return std::unexpected(ports.error());
   static CivetCallbacks callbacks;

@@ -18,8 +18,8 @@ Result<std::string> to_civetweb_ports(std::string_view listen_address);
 
 class MetricsServer {
  public:
-  static Result<std::unique_ptr<MetricsServer>> start(
-      const std::string& listen_address, const std::shared_ptr<prometheus::Collectable>& collector);
+  static Result<std::unique_ptr<MetricsServer>> start(const std::string& listen_address,
+                                                      const std::shared_ptr<prometheus::Collectable>& collector);
   ~MetricsServer();
 
   int port() const;

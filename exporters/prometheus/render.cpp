@@ -44,7 +44,9 @@ MetricFamily single(std::string name, std::string help, MetricType type, double 
 
 // namespace, pod, container, cgroup: the workload labels every per-cgroup series carries.
 std::vector<ClientMetric::Label> workload_labels(const identity::Labels& w) {
-  return {{"namespace", w.ns}, {"pod", w.pod}, {"container", w.container}, {"cgroup", w.cgroup}};
+  std::vector<ClientMetric::Label> out;
+  for (auto& [name, value] : identity::label_pairs(w)) out.push_back({std::move(name), std::move(value)});
+  return out;
 }
 
 }  // namespace
@@ -78,8 +80,7 @@ std::vector<MetricFamily> render_block(const reader::Snapshot& snap, const Label
   using HistKey = std::tuple<std::string, std::string, std::string>;  // device, op, phase
   std::map<HistKey, reader::Histogram> hists;
   for (const auto& s : snap.block_hist) {
-    hists[{labeler.device(s.dev), names::block_op_name(s.op), names::block_phase_name(s.phase)}] +=
-        s.hist;
+    hists[{labeler.device(s.dev), names::block_op_name(s.op), names::block_phase_name(s.phase)}] += s.hist;
   }
   MetricFamily latency{"stallwatch_block_io_duration_seconds",
                        "Block request latency per device and op: queue (bio queued to issued) "
@@ -87,8 +88,7 @@ std::vector<MetricFamily> render_block(const reader::Snapshot& snap, const Label
                        MetricType::Histogram,
                        {}};
   for (const auto& [key, hist] : hists) {
-    ClientMetric m = with_labels(
-        {{"device", std::get<0>(key)}, {"op", std::get<1>(key)}, {"phase", std::get<2>(key)}});
+    ClientMetric m = with_labels({{"device", std::get<0>(key)}, {"op", std::get<1>(key)}, {"phase", std::get<2>(key)}});
     m.histogram = to_client(hist);
     latency.metric.push_back(std::move(m));
   }
@@ -98,9 +98,9 @@ std::vector<MetricFamily> render_block(const reader::Snapshot& snap, const Label
   std::map<IoKey, sw_blk_io> io;
   for (const auto& s : snap.block_io) {
     const std::uint64_t cg = labeler.block_owner && s.key.owner ? s.key.owner : s.key.submitter;
-    sw_blk_io& v = io[{labeler.device(s.key.dev), names::block_op_name(s.key.op), labeler.workload(cg),
-                       names::submitter_kind_name(s.key.kind),
-                       s.key.part ? labeler.partition(s.key.part) : std::string()}];
+    sw_blk_io& v =
+        io[{labeler.device(s.key.dev), names::block_op_name(s.key.op), labeler.workload(cg),
+            names::submitter_kind_name(s.key.kind), s.key.part ? labeler.partition(s.key.part) : std::string()}];
     v.requests += s.io.requests;
     v.bytes += s.io.bytes;
     v.busy_ns += s.io.busy_ns;
@@ -108,15 +108,18 @@ std::vector<MetricFamily> render_block(const reader::Snapshot& snap, const Label
     v.fua += s.io.fua;
   }
   MetricFamily requests{"stallwatch_block_io_requests_total",
-                        "Block requests completed, per device, op and cgroup.", MetricType::Counter, {}};
-  MetricFamily bytes{"stallwatch_block_io_bytes_total", "Bytes of completed block requests.",
-                     MetricType::Counter, {}};
+                        "Block requests completed, per device, op and cgroup.",
+                        MetricType::Counter,
+                        {}};
+  MetricFamily bytes{"stallwatch_block_io_bytes_total", "Bytes of completed block requests.", MetricType::Counter, {}};
   MetricFamily busy{"stallwatch_block_io_busy_seconds_total",
                     "Sum of service times (issued to completed) of block requests.",
-                    MetricType::Counter, {}};
+                    MetricType::Counter,
+                    {}};
   MetricFamily flagged{"stallwatch_block_io_flagged_requests_total",
                        "Requests carrying REQ_PREFLUSH or REQ_FUA: the cache flushes fsync causes.",
-                       MetricType::Counter, {}};
+                       MetricType::Counter,
+                       {}};
   for (const auto& [key, v] : io) {
     std::vector<ClientMetric::Label> labels = workload_labels(std::get<2>(key));
     labels.push_back({"device", std::get<0>(key)});
@@ -138,12 +141,16 @@ std::vector<MetricFamily> render_block(const reader::Snapshot& snap, const Label
       flagged.metric.push_back(std::move(f));
     }
   }
-  return {std::move(latency), std::move(requests), std::move(bytes), std::move(busy), std::move(flagged),
-          single("stallwatch_block_inflight_requests",
-                 "Requests being timed right now (issued or queued, not completed).", MetricType::Gauge,
-                 static_cast<double>(snap.block_inflight_requests)),
-          single("stallwatch_block_pending_bios", "Bios queued and remembered until they join a request.",
-                 MetricType::Gauge, static_cast<double>(snap.block_pending_bios))};
+  return {
+      std::move(latency),
+      std::move(requests),
+      std::move(bytes),
+      std::move(busy),
+      std::move(flagged),
+      single("stallwatch_block_inflight_requests", "Requests being timed right now (issued or queued, not completed).",
+             MetricType::Gauge, static_cast<double>(snap.block_inflight_requests)),
+      single("stallwatch_block_pending_bios", "Bios queued and remembered until they join a request.",
+             MetricType::Gauge, static_cast<double>(snap.block_pending_bios))};
 }
 
 std::vector<MetricFamily> render_lost(const reader::Snapshot& snap) {
@@ -170,33 +177,25 @@ std::vector<MetricFamily> render_lost(const reader::Snapshot& snap) {
 }
 
 std::vector<MetricFamily> render_identity(const IdentityStats& stats) {
-  return {single("stallwatch_tracked_cgroups", "cgroups whose series carry their own labels.",
-                 MetricType::Gauge, static_cast<double>(stats.tracked)),
+  return {single("stallwatch_tracked_cgroups", "cgroups whose series carry their own labels.", MetricType::Gauge,
+                 static_cast<double>(stats.tracked)),
           single("stallwatch_series_dropped_total", "cgroups past --max-series, folded into cgroup=\"other\".",
                  MetricType::Counter, static_cast<double>(stats.dropped))};
 }
 
-std::vector<MetricFamily> render_agent_info(const std::vector<HookInfo>& hooks,
-                                            const BuildInfo& build,
+std::vector<MetricFamily> render_agent_info(const std::vector<HookInfo>& hooks, const BuildInfo& build,
                                             const std::vector<SelfTestInfo>& selftest) {
-  MetricFamily hook{"stallwatch_hook_info",
-                    "Hook rung in use per subsystem (value is always 1).",
-                    MetricType::Gauge,
-                    {}};
+  MetricFamily hook{
+      "stallwatch_hook_info", "Hook rung in use per subsystem (value is always 1).", MetricType::Gauge, {}};
   for (const auto& h : hooks) {
     ClientMetric m;
     m.label = {{"mode", h.mode}, {"subsystem", h.subsystem}};
     m.gauge.value = 1;
     hook.metric.push_back(std::move(m));
   }
-  MetricFamily info{"stallwatch_build_info",
-                    "Build of the running agent (value is always 1).",
-                    MetricType::Gauge,
-                    {}};
+  MetricFamily info{"stallwatch_build_info", "Build of the running agent (value is always 1).", MetricType::Gauge, {}};
   ClientMetric m;
-  m.label = {{"libbpf_version", build.libbpf_version},
-             {"revision", build.revision},
-             {"version", build.version}};
+  m.label = {{"libbpf_version", build.libbpf_version}, {"revision", build.revision}, {"version", build.version}};
   m.gauge.value = 1;
   info.metric.push_back(std::move(m));
   MetricFamily test{"stallwatch_fsync_selftest_calls",

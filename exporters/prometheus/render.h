@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "identity/identity.h"
+#include "identity/labels.h"
 #include "reader/snapshot.h"
 
 namespace stallwatch::exporters {
@@ -30,30 +30,20 @@ struct BuildInfo {
   std::string libbpf_version;
 };
 
-struct Labeler {
-  std::function<identity::Labels(std::uint64_t)> workload;  // cgroup id -> labels
-  std::function<std::string(std::uint32_t)> device;     // kernel dev_t -> disk name
-  std::function<std::string(std::uint32_t)> partition;  // kernel dev_t -> partition name
-  // Block I/O is labelled with the owning blkcg where the kernel charges
-  // I/O per cgroup (cgroup v2 with the io controller), else the submitter.
-  bool block_owner = false;
-};
+using identity::Labeler;
 
 // Series whose labels coincide (two dev_t naming one disk) are summed, so
 // the output never holds duplicate series.
-std::vector<prometheus::MetricFamily> render_fsync(const reader::Snapshot& snap,
-                                                   const Labeler& labeler);
-std::vector<prometheus::MetricFamily> render_block(const reader::Snapshot& snap,
-                                                   const Labeler& labeler);
+std::vector<prometheus::MetricFamily> render_fsync(const reader::Snapshot& snap, const Labeler& labeler);
+std::vector<prometheus::MetricFamily> render_block(const reader::Snapshot& snap, const Labeler& labeler);
 std::vector<prometheus::MetricFamily> render_lost(const reader::Snapshot& snap);
 
-std::vector<prometheus::MetricFamily> render_agent_info(const std::vector<HookInfo>& hooks,
-                                                        const BuildInfo& build,
+std::vector<prometheus::MetricFamily> render_agent_info(const std::vector<HookInfo>& hooks, const BuildInfo& build,
                                                         const std::vector<SelfTestInfo>& selftest = {});
 
 struct IdentityStats {
-  std::size_t tracked = 0;       // cgroups with labels of their own
-  std::uint64_t dropped = 0;     // cgroups folded into cgroup="other"
+  std::size_t tracked = 0;    // cgroups with labels of their own
+  std::uint64_t dropped = 0;  // cgroups folded into cgroup="other"
 };
 std::vector<prometheus::MetricFamily> render_identity(const IdentityStats& stats);
 

@@ -71,8 +71,8 @@ std::map<identity::Labels, CulpritBudget::Parts> CulpritBudget::fold(
   return out;
 }
 
-std::vector<MetricFamily> render_blame(const reader::Snapshot& snap, const Labeler& labeler,
-                                       CulpritBudget& budget, const BlameStats& stats) {
+std::vector<MetricFamily> render_blame(const reader::Snapshot& snap, const Labeler& labeler, CulpritBudget& budget,
+                                       const BlameStats& stats) {
   if (!snap.blame) return {};
   // victim -> culprit -> (device, kind) -> ns; victim -> device -> window totals
   std::map<identity::Labels, std::map<identity::Labels, CulpritBudget::Parts>> blamed;
@@ -92,7 +92,8 @@ std::vector<MetricFamily> render_blame(const reader::Snapshot& snap, const Label
   MetricFamily seconds{"stallwatch_fsync_blame_seconds_total",
                        "Time victims' fsync-family calls spent waiting, by what they waited on (kind) "
                        "and whose I/O it was (culprit; empty for device, cpu and other).",
-                       MetricType::Counter, {}};
+                       MetricType::Counter,
+                       {}};
   for (const auto& [victim, culprits] : blamed) {
     for (const auto& [culprit, parts] : budget.fold(victim, culprits)) {
       for (const auto& [key, ns] : parts) {
@@ -107,10 +108,13 @@ std::vector<MetricFamily> render_blame(const reader::Snapshot& snap, const Label
     }
   }
   MetricFamily count{"stallwatch_fsync_blame_windows_total",
-                     "Victims' fsync-family calls followed by the blame engine.", MetricType::Counter, {}};
+                     "Victims' fsync-family calls followed by the blame engine.",
+                     MetricType::Counter,
+                     {}};
   MetricFamily wall{"stallwatch_fsync_blame_window_seconds_total",
                     "Wall time of those calls: the kinds of blame_seconds_total split it.",
-                    MetricType::Counter, {}};
+                    MetricType::Counter,
+                    {}};
   for (const auto& [key, v] : windows) {
     ClientMetric m;
     add_labels(m.label, "victim_", key.first);
@@ -120,10 +124,9 @@ std::vector<MetricFamily> render_blame(const reader::Snapshot& snap, const Label
     m.counter.value = static_cast<double>(v.ns) / 1e9;
     wall.metric.push_back(std::move(m));
   }
-  MetricFamily victims{"stallwatch_blame_victims", "Victims the --victim selectors match now.",
-                       MetricType::Gauge, {}};
-  for (const auto& [what, n] : {std::pair{"processes", stats.victim_processes},
-                                std::pair{"cgroups", stats.victim_cgroups}}) {
+  MetricFamily victims{"stallwatch_blame_victims", "Victims the --victim selectors match now.", MetricType::Gauge, {}};
+  for (const auto& [what, n] :
+       {std::pair{"processes", stats.victim_processes}, std::pair{"cgroups", stats.victim_cgroups}}) {
     ClientMetric m;
     m.label = {{"kind", what}};
     m.gauge.value = static_cast<double>(n);
@@ -131,9 +134,9 @@ std::vector<MetricFamily> render_blame(const reader::Snapshot& snap, const Label
   }
   MetricFamily events{"stallwatch_slow_events_total",
                       "Slow-fsync events written to the event log (failed: lost to write errors).",
-                      MetricType::Counter, {}};
-  for (const auto& [what, n] : {std::pair{"written", stats.events_written},
-                                std::pair{"failed", stats.events_failed}}) {
+                      MetricType::Counter,
+                      {}};
+  for (const auto& [what, n] : {std::pair{"written", stats.events_written}, std::pair{"failed", stats.events_failed}}) {
     ClientMetric m;
     m.label = {{"result", what}};
     m.counter.value = static_cast<double>(n);

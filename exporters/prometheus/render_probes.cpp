@@ -53,14 +53,18 @@ std::vector<MetricFamily> render_probes(const reader::Snapshot& snap, const Labe
   MetricFamily duration{"stallwatch_probe_duration_seconds",
                         "Probes of the node's prober (connect to close) and exec probes (exec to exit), per "
                         "pod, type, port and result.",
-                        MetricType::Histogram, {}};
-  MetricFamily results{"stallwatch_probe_results_total", "Probes per pod, type, port and result.",
-                       MetricType::Counter, {}};
+                        MetricType::Histogram,
+                        {}};
+  MetricFamily results{
+      "stallwatch_probe_results_total", "Probes per pod, type, port and result.", MetricType::Counter, {}};
   static const auto bounds = probe_bounds_seconds();
   for (const auto& [key, h] : merged) {
     ClientMetric m;
-    m.label = {{"namespace", std::get<0>(key)}, {"pod", std::get<1>(key)}, {"type", std::get<2>(key)},
-               {"port", std::get<3>(key)}, {"result", std::get<4>(key)}};
+    m.label = {{"namespace", std::get<0>(key)},
+               {"pod", std::get<1>(key)},
+               {"type", std::get<2>(key)},
+               {"port", std::get<3>(key)},
+               {"result", std::get<4>(key)}};
     std::uint64_t cumulative = 0;
     for (std::size_t i = 0; i < bounds.size(); ++i) {
       cumulative += h.buckets[i];

@@ -76,14 +76,17 @@ std::string timeline(const Axis& ax, const std::vector<nlohmann::json>& events,
     const double v = std::clamp(std::log10(std::max(ms, 0.05)), lo, hi);
     return bottom - (v - lo) / (hi - lo) * (bottom - top);
   };
-  std::string svg = fmt::format(R"(<svg id="timeline" viewBox="0 0 {} {}" role="img" aria-label="fsync latency timeline">)", w, h);
+  std::string svg =
+      fmt::format(R"(<svg id="timeline" viewBox="0 0 {} {}" role="img" aria-label="fsync latency timeline">)", w, h);
   for (double ms : {0.1, 1.0, 10.0, 100.0, 1000.0}) {
-    svg += fmt::format(R"(<line x1="60" x2="{}" y1="{:.1f}" y2="{:.1f}" class="grid"/><text x="55" y="{:.1f}" class="tick" text-anchor="end">{} ms</text>)",
-                       w - 20, y(ms), y(ms), y(ms) + 4, ms);
+    svg += fmt::format(
+        R"(<line x1="60" x2="{}" y1="{:.1f}" y2="{:.1f}" class="grid"/><text x="55" y="{:.1f}" class="tick" text-anchor="end">{} ms</text>)",
+        w - 20, y(ms), y(ms), y(ms) + 4, ms);
   }
   for (int i = 0; i <= 4; ++i) {
     const double t = ax.t0 + (ax.t1 - ax.t0) * i / 4;
-    svg += fmt::format(R"(<text x="{:.1f}" y="{}" class="tick" text-anchor="middle">{}</text>)", ax.x(t, w), bottom + 16, clock(t));
+    svg += fmt::format(R"(<text x="{:.1f}" y="{}" class="tick" text-anchor="middle">{}</text>)", ax.x(t, w),
+                       bottom + 16, clock(t));
   }
   for (const auto& [q, cls] : {std::pair{"p50", "p50"}, std::pair{"p99", "p99"}}) {
     std::string points;
@@ -101,16 +104,19 @@ std::string timeline(const Axis& ax, const std::vector<nlohmann::json>& events,
     const double t = seconds_of(e.value("time", ""));
     if (e.value("event", "") == "slow_fsync") {
       ++n;
-      svg += fmt::format(R"(<circle class="slow v-{}" cx="{:.1f}" cy="{:.1f}" r="3"><title>{} {:.1f} ms, {}</title></circle>)",
-                         esc(e.value("verdict", "")), ax.x(t, w), y(e.value("duration_ms", 0.0)),
-                         esc(e.value("op", "")), e.value("duration_ms", 0.0), esc(e.value("verdict", "")));
+      svg += fmt::format(
+          R"(<circle class="slow v-{}" cx="{:.1f}" cy="{:.1f}" r="3"><title>{} {:.1f} ms, {}</title></circle>)",
+          esc(e.value("verdict", "")), ax.x(t, w), y(e.value("duration_ms", 0.0)), esc(e.value("op", "")),
+          e.value("duration_ms", 0.0), esc(e.value("verdict", "")));
     } else if (e.value("event", "") == "probe" && e.value("result", "") != "success") {
-      svg += fmt::format(R"(<path class="probefail" d="M{:.1f},{} l-4,8 l8,0 z"><title>probe {} of {}/{}</title></path>)",
-                         ax.x(t, w), bottom + 22, esc(e.value("result", "")), esc(e.value("namespace", "")),
-                         esc(e.value("pod", "")));
+      svg += fmt::format(
+          R"(<path class="probefail" d="M{:.1f},{} l-4,8 l8,0 z"><title>probe {} of {}/{}</title></path>)", ax.x(t, w),
+          bottom + 22, esc(e.value("result", "")), esc(e.value("namespace", "")), esc(e.value("pod", "")));
     }
   }
-  svg += fmt::format(R"(<text x="60" y="14" class="tick">{} slow calls; lines: p50 and p99 per second; triangles: probe failures</text></svg>)", n);
+  svg += fmt::format(
+      R"(<text x="60" y="14" class="tick">{} slow calls; lines: p50 and p99 per second; triangles: probe failures</text></svg>)",
+      n);
   return svg;
 }
 
@@ -135,7 +141,8 @@ std::string throughput(const Axis& ax, const std::vector<live::Sample>& samples,
     }
     peak = std::max(peak, sum);
   }
-  std::string svg = fmt::format(R"(<svg id="throughput" viewBox="0 0 {} {}" role="img" aria-label="throughput by cgroup">)", w, h);
+  std::string svg =
+      fmt::format(R"(<svg id="throughput" viewBox="0 0 {} {}" role="img" aria-label="throughput by cgroup">)", w, h);
   svg += fmt::format(R"(<text x="55" y="{}" class="tick" text-anchor="end">{:.0f} MB/s</text>)", topy + 4, peak / 1e6);
   std::vector<double> base(samples.size(), 0);
   std::string legend;
@@ -153,8 +160,8 @@ std::string throughput(const Axis& ax, const std::vector<live::Sample>& samples,
       base[i] += rate;
       upper += fmt::format("{:.1f},{:.1f} ", x, bottom - base[i] / peak * (bottom - topy));
     }
-    svg += fmt::format(R"(<polygon fill="{}" opacity="0.8" points="{}{}"><title>{}</title></polygon>)", palette(c), upper, lower,
-                       esc(top[c].second));
+    svg += fmt::format(R"(<polygon fill="{}" opacity="0.8" points="{}{}"><title>{}</title></polygon>)", palette(c),
+                       upper, lower, esc(top[c].second));
     legend += fmt::format(R"(<span class="swatch" style="background:{}"></span>{} )", palette(c), esc(top[c].second));
   }
   svg += "</svg>";
@@ -169,9 +176,10 @@ std::string kind_bar(const nlohmann::json& kinds) {
   for (const auto& [k, v] : kinds.items()) {
     const double share = v.get<double>() / total;
     if (share < 0.001) continue;
-    bar += fmt::format(R"(<span style="width:{:.2f}%;background:{}" title="{} {:.1f}%"></span>)", share * 100, kind_color(k), k,
-                       share * 100);
-    legend += fmt::format(R"(<span class="swatch" style="background:{}"></span>{} {:.1f}% )", kind_color(k), k, share * 100);
+    bar += fmt::format(R"(<span style="width:{:.2f}%;background:{}" title="{} {:.1f}%"></span>)", share * 100,
+                       kind_color(k), k, share * 100);
+    legend +=
+        fmt::format(R"(<span class="swatch" style="background:{}"></span>{} {:.1f}% )", kind_color(k), k, share * 100);
   }
   return bar + "</div><div class=\"legend\">" + legend + "</div>";
 }
@@ -200,7 +208,8 @@ std::string render_html(const nlohmann::json& summary, const nlohmann::json& hos
   std::set<std::string> devices;
   for (const auto& s : samples) {
     for (const auto& v : s.victims) {
-      if (!victim.empty() && v.labels.cgroup == victim["labels"].value("cgroup", "")) devices.insert(v.devices.begin(), v.devices.end());
+      if (!victim.empty() && v.labels.cgroup == victim["labels"].value("cgroup", ""))
+        devices.insert(v.devices.begin(), v.devices.end());
     }
   }
   std::string html = R"(<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
@@ -220,30 +229,37 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eee;pad
 td.n{text-align:right;font-variant-numeric:tabular-nums}.meta{color:#666;font-size:12px}
 </style></head><body>)";
   html += "<h1>stallwatch capture</h1>";
-  html += fmt::format("<p class=\"meta\">{} to {} UTC · kernel {} · {} slow fsync events, {} probe events · rungs: {}</p>",
-                      clock(ax.t0), clock(ax.t1), esc(host.value("kernel", "?")),
-                      summary["events"].value("slow_fsync", 0), summary["events"].value("probe", 0),
-                      esc(host.contains("hooks") ? host["hooks"].dump() : "?"));
+  html +=
+      fmt::format("<p class=\"meta\">{} to {} UTC · kernel {} · {} slow fsync events, {} probe events · rungs: {}</p>",
+                  clock(ax.t0), clock(ax.t1), esc(host.value("kernel", "?")), summary["events"].value("slow_fsync", 0),
+                  summary["events"].value("probe", 0), esc(host.contains("hooks") ? host["hooks"].dump() : "?"));
   html += "<p class=\"verdict\" id=\"verdict\">" + esc(summary.value("sentence", "")) + "</p>";
-  html += "<h2>Victim fsync latency</h2>" + timeline(ax, events, samples, victim.empty() ? "" : victim["labels"].value("cgroup", ""));
+  html += "<h2>Victim fsync latency</h2>" +
+          timeline(ax, events, samples, victim.empty() ? "" : victim["labels"].value("cgroup", ""));
   html += "<h2>Throughput on the victim's device, top cgroups</h2>" + throughput(ax, samples, devices);
   html += "<h2>Where the victim's time went</h2>" + kind_bar(victim.value("kinds_s", nlohmann::json::object()));
-  html += "<h2>Culprits</h2><table id=\"culprits\"><tr><th>#</th><th>namespace/pod</th><th>container</th><th>cgroup</th>"
-          "<th>kind</th><th class=\"n\">blamed (slow calls)</th><th class=\"n\">share</th></tr>";
+  html +=
+      "<h2>Culprits</h2><table id=\"culprits\"><tr><th>#</th><th>namespace/pod</th><th>container</th><th>cgroup</th>"
+      "<th>kind</th><th class=\"n\">blamed (slow calls)</th><th class=\"n\">share</th></tr>";
   int rank = 0;
   for (const auto& c : victim.value("culprits", nlohmann::json::array())) {
     const auto& l = c["labels"];
-    html += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{:.1f} ms</td><td class=\"n\">{:.1f}%</td></tr>",
-                        ++rank, esc(l.value("pod", "").empty() ? "-" : l.value("namespace", "") + "/" + l.value("pod", "")),
-                        esc(l.value("container", "")), esc(l.value("cgroup", "")), esc(c.value("kind", "")),
-                        c.value("seconds", 0.0) * 1e3, c.value("share", 0.0) * 100);
+    html += fmt::format(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{:.1f} ms</td><td "
+        "class=\"n\">{:.1f}%</td></tr>",
+        ++rank, esc(l.value("pod", "").empty() ? "-" : l.value("namespace", "") + "/" + l.value("pod", "")),
+        esc(l.value("container", "")), esc(l.value("cgroup", "")), esc(c.value("kind", "")),
+        c.value("seconds", 0.0) * 1e3, c.value("share", 0.0) * 100);
   }
-  html += "</table><h2>Victims</h2><table><tr><th>victim</th><th class=\"n\">calls</th><th class=\"n\">p50</th>"
-          "<th class=\"n\">p99</th><th class=\"n\">slow</th><th>verdicts</th></tr>";
+  html +=
+      "</table><h2>Victims</h2><table><tr><th>victim</th><th class=\"n\">calls</th><th class=\"n\">p50</th>"
+      "<th class=\"n\">p99</th><th class=\"n\">slow</th><th>verdicts</th></tr>";
   for (const auto& v : victims) {
-    html += fmt::format("<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{:.2f} ms</td><td class=\"n\">{:.2f} ms</td><td class=\"n\">{}</td><td>{}</td></tr>",
-                        esc(who(v["labels"])), v.value("calls", 0), v.value("p50_ms", 0.0), v.value("p99_ms", 0.0),
-                        v.value("slow_events", 0), esc(v["verdicts"].dump()));
+    html += fmt::format(
+        "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{:.2f} ms</td><td class=\"n\">{:.2f} ms</td><td "
+        "class=\"n\">{}</td><td>{}</td></tr>",
+        esc(who(v["labels"])), v.value("calls", 0), v.value("p50_ms", 0.0), v.value("p99_ms", 0.0),
+        v.value("slow_events", 0), esc(v["verdicts"].dump()));
   }
   html += "</table></body></html>\n";
   return html;

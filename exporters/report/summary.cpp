@@ -22,8 +22,8 @@ std::string who(const nlohmann::json& l) {
 std::string sentence(const nlohmann::json& v) {
   const std::string victim = who(v["labels"]);
   if (v.value("calls", 0) == 0) return victim + ": no fsync calls recorded.";
-  std::string s = fmt::format("{}: {} fsync calls, p99 {:.1f} ms (worst second), {} slow.", victim,
-                              v.value("calls", 0), v.value("p99_ms", 0.0), v.value("slow_events", 0));
+  std::string s = fmt::format("{}: {} fsync calls, p99 {:.1f} ms (worst second), {} slow.", victim, v.value("calls", 0),
+                              v.value("p99_ms", 0.0), v.value("slow_events", 0));
   const double wait = v.value("wait_s", 0.0);
   if (!v["culprits"].empty() && wait > 0) {
     const auto& c = v["culprits"][0];
@@ -52,7 +52,9 @@ nlohmann::json summarize(const std::vector<nlohmann::json>& events, const std::v
   for (const auto& s : samples) {
     for (const auto& v : s.victims) {
       auto& a = by_victim[v.labels.cgroup];
-      a.labels = {{"namespace", v.labels.ns}, {"pod", v.labels.pod}, {"container", v.labels.container},
+      a.labels = {{"namespace", v.labels.ns},
+                  {"pod", v.labels.pod},
+                  {"container", v.labels.container},
                   {"cgroup", v.labels.cgroup}};
       a.calls += v.calls;
       a.wall_s += v.wall_s;
@@ -74,8 +76,10 @@ nlohmann::json summarize(const std::vector<nlohmann::json>& events, const std::v
     ++slow_events;
     auto& a = by_victim[e["victim"].value("cgroup", "")];
     if (a.labels.is_null()) {
-      a.labels = {{"namespace", e["victim"].value("namespace", "")}, {"pod", e["victim"].value("pod", "")},
-                  {"container", e["victim"].value("container", "")}, {"cgroup", e["victim"].value("cgroup", "")}};
+      a.labels = {{"namespace", e["victim"].value("namespace", "")},
+                  {"pod", e["victim"].value("pod", "")},
+                  {"container", e["victim"].value("container", "")},
+                  {"cgroup", e["victim"].value("cgroup", "")}};
     }
     ++a.slow;
     ++a.verdicts[e.value("verdict", "mixed")];
@@ -84,27 +88,33 @@ nlohmann::json summarize(const std::vector<nlohmann::json>& events, const std::v
       auto& x = a.culprits[cg];
       x.first += c.value("blamed_ms", 0.0) / 1e3;
       x.second = c.value("kind", "");
-      a.culprit_labels[cg] = {{"namespace", c.value("namespace", "")}, {"pod", c.value("pod", "")},
-                              {"container", c.value("container", "")}, {"cgroup", cg}};
+      a.culprit_labels[cg] = {{"namespace", c.value("namespace", "")},
+                              {"pod", c.value("pod", "")},
+                              {"container", c.value("container", "")},
+                              {"cgroup", cg}};
     }
   }
   nlohmann::json victims = nlohmann::json::array();
   for (auto& [cg, a] : by_victim) {
-    nlohmann::json v = {{"labels", a.labels}, {"calls", a.calls}, {"wall_s", a.wall_s}, {"p99_ms", a.p99_s * 1e3},
-                        {"slow_events", a.slow}, {"verdicts", a.verdicts}, {"kinds_s", a.kinds}};
+    nlohmann::json v = {{"labels", a.labels},      {"calls", a.calls},      {"wall_s", a.wall_s},
+                        {"p99_ms", a.p99_s * 1e3}, {"slow_events", a.slow}, {"verdicts", a.verdicts},
+                        {"kinds_s", a.kinds}};
     std::sort(a.p50s.begin(), a.p50s.end());
     v["p50_ms"] = a.p50s.empty() ? 0.0 : a.p50s[a.p50s.size() / 2] * 1e3;
     double wait = 0;
     for (const auto& [k, x] : a.kinds) wait += x;
     v["wait_s"] = wait;
     std::vector<std::pair<std::string, std::pair<double, std::string>>> ranked(a.culprits.begin(), a.culprits.end());
-    std::sort(ranked.begin(), ranked.end(), [](const auto& x, const auto& y) { return x.second.first > y.second.first; });
+    std::sort(ranked.begin(), ranked.end(),
+              [](const auto& x, const auto& y) { return x.second.first > y.second.first; });
     double blamed = 0;
     for (const auto& [c, x] : ranked) blamed += x.first;
     nlohmann::json culprits = nlohmann::json::array();
     for (const auto& [c, x] : ranked) {
       if (c.empty() && x.second != "own_io") continue;
-      culprits.push_back({{"labels", a.culprit_labels[c]}, {"seconds", x.first}, {"kind", x.second},
+      culprits.push_back({{"labels", a.culprit_labels[c]},
+                          {"seconds", x.first},
+                          {"kind", x.second},
                           {"share", blamed > 0 ? x.first / blamed : 0.0}});
     }
     // Seconds per kind from the samples are exact; the slow events only
@@ -117,8 +127,9 @@ nlohmann::json summarize(const std::vector<nlohmann::json>& events, const std::v
     }
     v["verdict"] = std::string(blame::verdict(kinds, static_cast<std::uint64_t>(std::max(a.wall_s, wait) * 1e9)));
     if (!a.verdicts.empty()) {
-      v["verdict"] = std::max_element(a.verdicts.begin(), a.verdicts.end(),
-                                      [](const auto& x, const auto& y) { return x.second < y.second; })->first;
+      v["verdict"] = std::max_element(a.verdicts.begin(), a.verdicts.end(), [](const auto& x, const auto& y) {
+                       return x.second < y.second;
+                     })->first;
     }
     v["sentence"] = sentence(v);
     victims.push_back(std::move(v));

@@ -23,7 +23,6 @@ std::string fit(std::string s, std::size_t w) {
   return "…" + s.substr(s.size() - (w - 1));  // the end of a path says the most
 }
 
-
 std::string clock() {
   const std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -32,12 +31,12 @@ std::string clock() {
 }
 
 std::string finish(std::string out, int width, bool help, bool ansi) {
-  const std::string keys = help ? "q quit  i/m/b/s sort by IOPS, MB/s, busy, blame  f filter (Enter applies, Esc cancels)  c clear filter  ? less help"
+  const std::string keys = help ? "q quit  i/m/b/s sort by IOPS, MB/s, busy, blame  f filter (Enter applies, Esc "
+                                  "cancels)  c clear filter  ? less help"
                                 : "q quit  i m b s sort  f filter  c clear  ? help";
   if (ansi) out += "\x1b[J\n\x1b[7m" + keys.substr(0, static_cast<std::size_t>(width)) + "\x1b[0m";
   return out;
 }
-
 
 struct Row {
   std::string name, device;
@@ -56,8 +55,6 @@ const char* sort_name(SortKey k) {
   return "?";
 }
 
-
-
 void View::add(const live::Sample& s) {
   window_.push_back(s);
   while (window_.size() > 10) window_.pop_front();
@@ -69,7 +66,6 @@ void View::event(const nlohmann::json& e) {
   probes_.push_back({std::chrono::steady_clock::now(), e});
   while (probes_.size() > 1000) probes_.pop_front();
 }
-
 
 std::string View::frame(int width, SortKey sort, const std::string& filter, bool help, bool ansi) {
   std::string out;
@@ -124,7 +120,8 @@ std::string View::frame(int width, SortKey sort, const std::string& filter, bool
     }
     line(fmt::format("{} {:8.1f} {:8.2f} {:8.2f}  {:8}  {}", fit(name_of(v.labels), 44),
                      v.calls / std::max(0.001, last.interval_s), v.p50_s * 1e3, v.p99_s * 1e3,
-                     total > 0 ? std::string(blame::verdict(k, static_cast<std::uint64_t>(std::max(total, wall[v.labels.cgroup]) * 1e9)))
+                     total > 0 ? std::string(blame::verdict(
+                                     k, static_cast<std::uint64_t>(std::max(total, wall[v.labels.cgroup]) * 1e9)))
                                : "-",
                      top));
     ++victims;
@@ -135,11 +132,15 @@ std::string View::frame(int width, SortKey sort, const std::string& filter, bool
   line("CGROUP                                       DEVICE        IOPS     MB/S  BUSY %  BLAME %");
   std::vector<Row> rows;
   for (const auto& io : last.io) {
-    Row r{name_of(io.labels), io.device, io.requests / std::max(0.001, last.interval_s),
+    Row r{name_of(io.labels),
+          io.device,
+          io.requests / std::max(0.001, last.interval_s),
           static_cast<double>(io.bytes) / 1e6 / std::max(0.001, last.interval_s),
           100 * io.busy_s / std::max(0.001, last.interval_s),
           blamed_total > 0 && blamed_on.count(io.labels.cgroup) ? 100 * blamed_on[io.labels.cgroup] / blamed_total : 0};
-    if (!filter.empty() && r.name.find(filter) == std::string::npos && io.labels.cgroup.find(filter) == std::string::npos) continue;
+    if (!filter.empty() && r.name.find(filter) == std::string::npos &&
+        io.labels.cgroup.find(filter) == std::string::npos)
+      continue;
     rows.push_back(r);
   }
   std::sort(rows.begin(), rows.end(), [sort](const Row& a, const Row& b) {
@@ -166,7 +167,8 @@ std::string View::frame(int width, SortKey sort, const std::string& filter, bool
     const auto cutoff = std::chrono::steady_clock::now() - std::chrono::seconds(60);
     for (const auto& [t, e] : probes_) {
       if (t < cutoff || e.value("result", "") == "success") continue;
-      const std::string pod = e.value("pod", "").empty() ? e.value("address", "?") : e.value("namespace", "") + "/" + e.value("pod", "");
+      const std::string pod =
+          e.value("pod", "").empty() ? e.value("address", "?") : e.value("namespace", "") + "/" + e.value("pod", "");
       ++failures[fmt::format("{} {} {}", pod, e.value("type", ""), e.value("result", ""))];
     }
   }
@@ -174,6 +176,5 @@ std::string View::frame(int width, SortKey sort, const std::string& filter, bool
   if (failures.empty()) line("  none");
   return finish(out, width, help, ansi);
 }
-
 
 }  // namespace stallwatch::top

@@ -18,8 +18,8 @@ const char* sort_name(SortKey k);
 
 class View {
  public:
-  void add(const live::Sample& s);        // the newest second; the last ten are kept
-  void event(const nlohmann::json& e);    // probe events, for the failures list
+  void add(const live::Sample& s);      // the newest second; the last ten are kept
+  void event(const nlohmann::json& e);  // probe events, for the failures list
   // One frame, `width` columns; ansi: clear lines and a reverse-video key line.
   std::string frame(int width, SortKey sort, const std::string& filter, bool help, bool ansi);
 

@@ -54,8 +54,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
   void Finalize() override {
     ConsoleReporter::Finalize();
     if (ns_.size() != 2) return;
-    std::printf("\nwrite+fsync on tmpfs: %.0f ns without agent, %.0f ns with agent\n", ns_[false],
-                ns_[true]);
+    std::printf("\nwrite+fsync on tmpfs: %.0f ns without agent, %.0f ns with agent\n", ns_[false], ns_[true]);
     std::printf("added per call: %.0f ns; throughput with/without: %.3f\n", ns_[true] - ns_[false],
                 ns_[false] / ns_[true]);
   }

@@ -28,9 +28,7 @@ using namespace std::chrono_literals;
 
 const char* const kKinds[] = {"own_io", "neighbor_io", "journal", "writeback", "device", "cpu", "other"};
 
-std::string unique(const std::string& stem) {
-  return "stallwatch-blame-" + stem + "-" + std::to_string(getpid());
-}
+std::string unique(const std::string& stem) { return "stallwatch-blame-" + stem + "-" + std::to_string(getpid()); }
 
 // What the victim measured itself.
 struct VictimRun {
@@ -43,8 +41,8 @@ VictimRun run_victim(const TestCgroup& cg, const std::string& file, int calls) {
   if (c.exit.code != 0) throw std::runtime_error("victim helper failed: " + c.err);
   VictimRun r;
   unsigned long long sum = 0, p50 = 0, p99 = 0, max = 0;
-  if (std::sscanf(c.out.c_str(), "calls %ld sum_ns %llu p50_ns %llu p99_ns %llu max_ns %llu", &r.calls, &sum,
-                  &p50, &p99, &max) != 5) {
+  if (std::sscanf(c.out.c_str(), "calls %ld sum_ns %llu p50_ns %llu p99_ns %llu max_ns %llu", &r.calls, &sum, &p50,
+                  &p99, &max) != 5) {
     throw std::runtime_error("victim helper printed: " + c.out);
   }
   r.sum_s = sum / 1e9;
@@ -306,15 +304,17 @@ TEST_F(BlameScenario, JournalPressureIsJournal) {
   start_agent({"--victim=cgroup=" + victim_->rel(), "--slow-threshold=2ms"});
   const std::string dir = disk_->path() + "/churn";
   sh("mkdir -p " + dir);
-  const auto o = alone_then([&] {
-    return std::make_unique<Background>(
-        // Two writers, so that a commit is nearly always under way.
-        std::vector<std::string>{"/bin/sh", "-c",
-                                 "for w in a b; do (i=0; while :; do i=$((i+1)); dd if=/dev/zero of=" + dir +
-                                     "/$w$((i%50)) bs=4k count=1 conv=fsync status=none; rm -f " + dir +
-                                     "/$w$(((i+25)%50)); done) & done; wait"},
-        neighbour_->dir());
-  }, 200, true);
+  const auto o = alone_then(
+      [&] {
+        return std::make_unique<Background>(
+            // Two writers, so that a commit is nearly always under way.
+            std::vector<std::string>{"/bin/sh", "-c",
+                                     "for w in a b; do (i=0; while :; do i=$((i+1)); dd if=/dev/zero of=" + dir +
+                                         "/$w$((i%50)) bs=4k count=1 conv=fsync status=none; rm -f " + dir +
+                                         "/$w$(((i+25)%50)); done) & done; wait"},
+            neighbour_->dir());
+      },
+      200, true);
   const Blame& d = o.blame_disturbed;
   std::printf("journal pressure: %s\n", describe(o.alone, o.disturbed, d, o.events).c_str());
   const double journal = d.of("journal");

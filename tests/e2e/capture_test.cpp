@@ -46,16 +46,16 @@ class Incident : public ::testing::Test {
     neighbour_ = std::make_unique<TestCgroup>("stallwatch-cap-noisy-" + std::to_string(getpid()));
   }
   void start_victim() {
-    victim_proc_ = std::make_unique<Background>(
-        std::vector<std::string>{victim_helper(), disk_->path() + "/wal", "--calls", "100000", "--delay-ms", "0",
-                                 "--interval-us", "2000"},
-        victim_->dir());
+    victim_proc_ =
+        std::make_unique<Background>(std::vector<std::string>{victim_helper(), disk_->path() + "/wal", "--calls",
+                                                              "100000", "--delay-ms", "0", "--interval-us", "2000"},
+                                     victim_->dir());
   }
   void start_neighbour() {
     neighbour_proc_ = std::make_unique<Background>(
-        std::vector<std::string>{"/usr/bin/fio", "--name=noisy", "--filename=" + disk_->path() + "/bulk",
-                                 "--size=256M", "--rw=write", "--bs=1M", "--direct=1", "--iodepth=16",
-                                 "--ioengine=libaio", "--time_based", "--runtime=120"},
+        std::vector<std::string>{"/usr/bin/fio", "--name=noisy", "--filename=" + disk_->path() + "/bulk", "--size=256M",
+                                 "--rw=write", "--bs=1M", "--direct=1", "--iodepth=16", "--ioengine=libaio",
+                                 "--time_based", "--runtime=120"},
         neighbour_->dir());
   }
   void TearDown() override {
@@ -121,8 +121,8 @@ TEST_F(Incident, TriggeredCaptureKeepsWhatCameBeforeAndNamesTheNeighbour) {
   EXPECT_NE(html.find("default-src 'none'"), std::string::npos);
   TempDir profile;
   const std::string png = (bundle / "report.png").string();
-  const std::string chromium = "chromium --headless --no-sandbox --disable-gpu --user-data-dir=" + profile.path() +
-                               " --window-size=1200,1600 ";
+  const std::string chromium =
+      "chromium --headless --no-sandbox --disable-gpu --user-data-dir=" + profile.path() + " --window-size=1200,1600 ";
   const auto shot = run_shell(chromium + "--screenshot=" + png + " file://" + (bundle / "report.html").string());
   ASSERT_TRUE(fs::exists(png)) << shot.out;
   EXPECT_GT(fs::file_size(png), 20'000U);
@@ -154,7 +154,8 @@ TEST_F(Incident, MaxSizeStopsTheCaptureWithAValidBundle) {
   EXPECT_TRUE(summary["capture"]["truncated"].get<bool>());
   EXPECT_TRUE(fs::exists(bundle / "report.html"));
   std::ifstream in(bundle / "events.jsonl");
-  for (std::string line; std::getline(in, line);) EXPECT_FALSE(nlohmann::json::parse(line, nullptr, false).is_discarded());
+  for (std::string line; std::getline(in, line);)
+    EXPECT_FALSE(nlohmann::json::parse(line, nullptr, false).is_discarded());
   std::printf("max-size 200KB: bundle %ju bytes, stopped after %.1f s\n", dir_size(bundle),
               summary["capture"]["duration_s"].get<double>());
   EXPECT_LE(dir_size(bundle), 200'000U);

@@ -3,12 +3,12 @@
 // buckets within 2% of the total, and both must see a noisy neighbour.
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <map>
@@ -29,8 +29,7 @@ using namespace std::chrono_literals;
 // etcd in cg, data on dir; killed and reaped by the destructor.
 class Etcd {
  public:
-  Etcd(const TestCgroup& cg, const std::string& dir)
-      : client_(free_port()), peer_(free_port()), metrics_(free_port()) {
+  Etcd(const TestCgroup& cg, const std::string& dir) : client_(free_port()), peer_(free_port()), metrics_(free_port()) {
     const std::string c = "http://127.0.0.1:" + std::to_string(client_);
     const std::string p = "http://127.0.0.1:" + std::to_string(peer_);
     std::fflush(stdout);
@@ -39,11 +38,10 @@ class Etcd {
       FILE* procs = std::fopen((cg.dir() + "/cgroup.procs").c_str(), "w");
       if (!procs || std::fprintf(procs, "0") < 0 || std::fclose(procs) != 0) _exit(126);
       if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(126);
-      execlp("etcd", "etcd", "--name", "oracle", "--data-dir", (dir + "/etcd").c_str(),
-             "--listen-client-urls", c.c_str(), "--advertise-client-urls", c.c_str(),
-             "--listen-peer-urls", p.c_str(), "--initial-advertise-peer-urls", p.c_str(),
-             "--initial-cluster", ("oracle=" + p).c_str(), "--listen-metrics-urls",
-             ("http://127.0.0.1:" + std::to_string(metrics_)).c_str(), nullptr);
+      execlp("etcd", "etcd", "--name", "oracle", "--data-dir", (dir + "/etcd").c_str(), "--listen-client-urls",
+             c.c_str(), "--advertise-client-urls", c.c_str(), "--listen-peer-urls", p.c_str(),
+             "--initial-advertise-peer-urls", p.c_str(), "--initial-cluster", ("oracle=" + p).c_str(),
+             "--listen-metrics-urls", ("http://127.0.0.1:" + std::to_string(metrics_)).c_str(), nullptr);
       _exit(127);
     }
   }
@@ -53,8 +51,8 @@ class Etcd {
   }
   bool wait_ready() {
     for (int i = 0; i < 300; ++i) {
-      if (run_shell("ETCDCTL_API=3 etcdctl --endpoints=127.0.0.1:" + std::to_string(client_) +
-                    " endpoint health").rc == 0) {
+      if (run_shell("ETCDCTL_API=3 etcdctl --endpoints=127.0.0.1:" + std::to_string(client_) + " endpoint health").rc ==
+          0) {
         return true;
       }
       std::this_thread::sleep_for(100ms);
@@ -123,12 +121,10 @@ class EtcdOracle : public ::testing::Test {
   Window measure(Agent& agent, Etcd& etcd, const TestCgroup& cg, int puts, const std::string& prefix) {
     const Labels wal = {{"cgroup", cg.rel()}, {"op", "fdatasync"}, {"file_class", "wal"}};
     const auto e0 = buckets(etcd.metrics(), "etcd_disk_wal_fsync_duration_seconds", {});
-    const auto o0 = buckets(scrape_metrics(agent.port()),
-                            "stallwatch_fsync_duration_seconds", wal);
+    const auto o0 = buckets(scrape_metrics(agent.port()), "stallwatch_fsync_duration_seconds", wal);
     etcd.put(puts, prefix);
     const auto e1 = buckets(etcd.metrics(), "etcd_disk_wal_fsync_duration_seconds", {});
-    const auto o1 = buckets(scrape_metrics(agent.port()),
-                            "stallwatch_fsync_duration_seconds", wal);
+    const auto o1 = buckets(scrape_metrics(agent.port()), "stallwatch_fsync_duration_seconds", wal);
     return {minus(e1, e0), minus(o1, o0)};
   }
 };
@@ -160,9 +156,8 @@ TEST_F(EtcdOracle, WalFdatasyncCountsAndBucketsAgreeAndANeighbourShowsInBoth) {
     FILE* procs = std::fopen((noisy_cg.dir() + "/cgroup.procs").c_str(), "w");
     if (!procs || std::fprintf(procs, "0") < 0 || std::fclose(procs) != 0) _exit(126);
     if (!freopen("/dev/null", "w", stdout)) _exit(126);
-    execlp("fio", "fio", "--name=noisy", ("--filename=" + disk.path() + "/noisy").c_str(), "--size=256M",
-           "--rw=write", "--bs=1M", "--direct=1", "--ioengine=libaio", "--iodepth=16", "--time_based",
-           "--runtime=120", nullptr);
+    execlp("fio", "fio", "--name=noisy", ("--filename=" + disk.path() + "/noisy").c_str(), "--size=256M", "--rw=write",
+           "--bs=1M", "--direct=1", "--ioengine=libaio", "--iodepth=16", "--time_based", "--runtime=120", nullptr);
     _exit(127);
   }
   std::this_thread::sleep_for(2s);

@@ -56,9 +56,9 @@ class Pod {
   // Starts sw_probe_server inside the pod; returns once it listens.
   void serve(int port, const std::string& mode) {
     servers_.push_back(std::make_unique<Background>(
-        std::vector<std::string>{"/bin/sh", "-c",
-                                 "exec ip netns exec " + netns_ + " " + probe_server() + " " + std::to_string(port) +
-                                     " " + mode},
+        std::vector<std::string>{
+            "/bin/sh", "-c",
+            "exec ip netns exec " + netns_ + " " + probe_server() + " " + std::to_string(port) + " " + mode},
         cgroup_->dir()));
     for (int i = 0; i < 200 && servers_.back()->output().find("listening") == std::string::npos; ++i) {
       std::this_thread::sleep_for(10ms);
@@ -147,7 +147,8 @@ TEST_F(Probes, ExactCountsAndDurationsPerPodAndResult) {
       {slow300, "slow", "http", "8080", "success", {slow300}},
   };
   for (const auto& e : expect) {
-    const Labels l = {{"namespace", "default"}, {"pod", e.pod}, {"type", e.type}, {"port", e.port}, {"result", e.result}};
+    const Labels l = {
+        {"namespace", "default"}, {"pod", e.pod}, {"type", e.type}, {"port", e.port}, {"result", e.result}};
     double prober_count = 0, prober_seconds = 0;
     for (const auto& t : e.targets) {
       const auto it = seen.find({t, e.result});
@@ -206,9 +207,8 @@ TEST_F(Probes, SlowProbeLinksToTheSlowFsyncOfItsHandler) {
     if (v && *v >= 1) break;
     std::this_thread::sleep_for(20ms);
   }
-  Background fio({"/usr/bin/fio", "--name=noisy", "--filename=" + disk.path() + "/bulk", "--size=256M",
-                  "--rw=write", "--bs=1M", "--direct=1", "--iodepth=16", "--ioengine=libaio", "--time_based",
-                  "--runtime=60"},
+  Background fio({"/usr/bin/fio", "--name=noisy", "--filename=" + disk.path() + "/bulk", "--size=256M", "--rw=write",
+                  "--bs=1M", "--direct=1", "--iodepth=16", "--ioengine=libaio", "--time_based", "--runtime=60"},
                  neighbour.dir());
   std::this_thread::sleep_for(1s);
   const ProberLog seen = run_prober({"http:" + db.ipv4() + ":8080"}, 10);

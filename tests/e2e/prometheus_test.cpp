@@ -41,10 +41,10 @@ std::string url_encode(const std::string& s) {
 class Prometheus {
  public:
   Prometheus(const TempDir& dir, int target_port) : port_(free_port()) {
-    std::ofstream(dir.path() + "/prometheus.yml")
-        << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-           "scrape_configs:\n  - job_name: stallwatch\n    static_configs:\n"
-           "      - targets: ['127.0.0.1:" << target_port << "']\n";
+    std::ofstream(dir.path() + "/prometheus.yml") << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                                                     "scrape_configs:\n  - job_name: stallwatch\n    static_configs:\n"
+                                                     "      - targets: ['127.0.0.1:"
+                                                  << target_port << "']\n";
     std::fflush(stdout);
     pid_ = fork();
     if (pid_ == 0) {
@@ -104,8 +104,9 @@ TEST(RealPrometheus, ScrapesCleanlyAndAnswersQuantileQueries) {
   std::thread load([&] {
     while (!stop) run_fsync_helper(victim.dir(), disk.path(), {"--fdatasync", "20"});
   });
-  const std::string rate = "histogram_quantile(0.99, sum by (le, cgroup) (rate(stallwatch_fsync_duration_seconds_bucket{cgroup=\"" +
-                           victim.rel() + "\"}[10s])))";
+  const std::string rate =
+      "histogram_quantile(0.99, sum by (le, cgroup) (rate(stallwatch_fsync_duration_seconds_bucket{cgroup=\"" +
+      victim.rel() + "\"}[10s])))";
   const std::string scrapes = "count_over_time(up{job=\"stallwatch\"}[1m])";
   double p99 = NAN;
   for (int i = 0; i < 60 && (std::isnan(p99) || Prometheus::first_value(prom.query(scrapes)) < 5); ++i) {
@@ -119,14 +120,14 @@ TEST(RealPrometheus, ScrapesCleanlyAndAnswersQuantileQueries) {
   ASSERT_FALSE(std::isnan(p99)) << "no p99 for the victim";
   EXPECT_GT(p99, 0.0);
   EXPECT_LT(p99, 8.192);
-  std::printf("Prometheus: up=1, p99 of %s fdatasync = %.6f s, samples per scrape = %.0f\n",
-              victim.rel().c_str(), p99, Prometheus::first_value(prom.query("scrape_samples_scraped{job=\"stallwatch\"}")));
+  std::printf("Prometheus: up=1, p99 of %s fdatasync = %.6f s, samples per scrape = %.0f\n", victim.rel().c_str(), p99,
+              Prometheus::first_value(prom.query("scrape_samples_scraped{job=\"stallwatch\"}")));
   // Clean scrapes: nothing rejected as duplicate, out of order or out of bounds.
   const Exposition self = prom.self_metrics();
-  for (const char* bad : {"prometheus_target_scrapes_sample_duplicate_timestamp_total",
-                          "prometheus_target_scrapes_sample_out_of_order_total",
-                          "prometheus_target_scrapes_sample_out_of_bounds_total",
-                          "prometheus_target_scrapes_exceeded_sample_limit_total"}) {
+  for (const char* bad :
+       {"prometheus_target_scrapes_sample_duplicate_timestamp_total",
+        "prometheus_target_scrapes_sample_out_of_order_total", "prometheus_target_scrapes_sample_out_of_bounds_total",
+        "prometheus_target_scrapes_exceeded_sample_limit_total"}) {
     EXPECT_EQ(self.value(bad, {}), 0.0) << bad;
   }
   EXPECT_GE(Prometheus::first_value(prom.query(scrapes)), 5.0);
@@ -136,8 +137,7 @@ TEST(RealPrometheus, ScrapesCleanlyAndAnswersQuantileQueries) {
 
 // Grafana's variables, as the dashboard's own defaults would set them.
 std::string as_grafana_would(std::string expr) {
-  for (const auto& [from, to] : {std::pair<std::string, std::string>{"$__rate_interval", "10s"},
-                                 {"$instance", ".*"}}) {
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"$__rate_interval", "10s"}, {"$instance", ".*"}}) {
     for (auto at = expr.find(from); at != std::string::npos; at = expr.find(from, at + to.size())) {
       expr.replace(at, from.size(), to);
     }
@@ -167,11 +167,10 @@ TEST(RealPrometheus, EveryDashboardQueryAnswers) {
   const int port = free_port();
   Background server({probe_server(), std::to_string(port), "ok"});
   Background probing({"/bin/sh", "-c",
-                     "while :; do " + prober() + " --count 2 http:127.0.0.1:" + std::to_string(port) +
-                         " http:127.0.0.1:1 >/dev/null; sleep 0.2; done"});
-  Background fio({"/usr/bin/fio", "--name=noisy", "--filename=" + disk.path() + "/bulk", "--size=256M",
-                  "--rw=write", "--bs=1M", "--direct=1", "--iodepth=16", "--ioengine=libaio", "--time_based",
-                  "--runtime=120"},
+                      "while :; do " + prober() + " --count 2 http:127.0.0.1:" + std::to_string(port) +
+                          " http:127.0.0.1:1 >/dev/null; sleep 0.2; done"});
+  Background fio({"/usr/bin/fio", "--name=noisy", "--filename=" + disk.path() + "/bulk", "--size=256M", "--rw=write",
+                  "--bs=1M", "--direct=1", "--iodepth=16", "--ioengine=libaio", "--time_based", "--runtime=120"},
                  noisy.dir());
   // etcd-shaped: comm etcd (the default victim), fdatasync on member/wal/*.wal.
   Background victim({victim_helper(), disk.path() + "/member/wal/0000000000000000-0000000000000000.wal", "--calls",

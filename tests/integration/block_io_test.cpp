@@ -9,8 +9,8 @@
 
 #include <cmath>
 #include <cstdio>
-#include <map>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <regex>
 #include <thread>
@@ -27,9 +27,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string unique(const std::string& stem) {
-  return "stallwatch-blk-" + stem + "-" + std::to_string(getpid());
-}
+std::string unique(const std::string& stem) { return "stallwatch-blk-" + stem + "-" + std::to_string(getpid()); }
 
 Exposition scrape(const Agent& agent) { return scrape_metrics(agent.port()); }
 
@@ -55,9 +53,8 @@ void expect_requests(const Exposition& before, const Exposition& after, const La
 }
 
 void run_block_helper(const TestCgroup& cg, const std::string& file, int writes, int reads) {
-  const Completed c = run_command({block_helper(), file, "--write", std::to_string(writes), "--read",
-                                   std::to_string(reads)},
-                                  cg.dir());
+  const Completed c =
+      run_command({block_helper(), file, "--write", std::to_string(writes), "--read", std::to_string(reads)}, cg.dir());
   ASSERT_EQ(c.exit.code, 0) << c.err;
 }
 
@@ -139,14 +136,14 @@ TEST(BlockIo, BufferedWritesThenSyncAreChargedAsDocumented) {
   LoopExt4 disk;
   TestCgroup cg(unique("wb"));
   const long bytes = 16L << 20;
-  const Completed w = run_command({"/bin/dd", "if=/dev/zero", "of=" + disk.path() + "/buffered", "bs=1M",
-                                   "count=16", "status=none"},
-                                  cg.dir());
+  const Completed w = run_command(
+      {"/bin/dd", "if=/dev/zero", "of=" + disk.path() + "/buffered", "bs=1M", "count=16", "status=none"}, cg.dir());
   ASSERT_EQ(w.exit.code, 0) << w.err;
   ASSERT_EQ(run_command({"/bin/sync"}, cg.dir()).exit.code, 0);
 
   const Exposition m = scrape(agent);
-  const bool owner = m.value("stallwatch_hook_info", {{"subsystem", "block_attribution"}, {"mode", "owner"}}).has_value();
+  const bool owner =
+      m.value("stallwatch_hook_info", {{"subsystem", "block_attribution"}, {"mode", "owner"}}).has_value();
   double charged_to_writer = 0, by_writeback = 0;
   for (const auto& s : m.all("stallwatch_block_io_bytes_total", {{"device", disk.label()}, {"op", "write"}})) {
     if (s.labels.at("cgroup") == cg.rel()) charged_to_writer += s.value;
@@ -170,8 +167,8 @@ TEST(BlockIo, BufferedWritesThenSyncAreChargedAsDocumented) {
 std::map<double, double> service_buckets(const Exposition& m, const std::string& device) {
   std::map<double, double> out;
   for (const char* op : {"read", "write"}) {
-    for (const auto& s : m.all("stallwatch_block_io_duration_seconds_bucket",
-                               {{"device", device}, {"op", op}, {"phase", "service"}})) {
+    for (const auto& s :
+         m.all("stallwatch_block_io_duration_seconds_bucket", {{"device", device}, {"op", op}, {"phase", "service"}})) {
       const std::string& le = s.labels.at("le");
       out[le == "+Inf" ? INFINITY : std::stod(le)] += s.value;
     }
@@ -299,7 +296,8 @@ TEST(BlockIo, NeverCompletedRequestsAreSweptAndCounted) {
   double swept = 0;
   for (int i = 0; i < 100 && swept == 0; ++i) {
     std::this_thread::sleep_for(100ms);
-    swept = counter(scrape(agent), "stallwatch_events_lost_total", {{"source", "block"}, {"reason", "never_completed"}});
+    swept =
+        counter(scrape(agent), "stallwatch_events_lost_total", {{"source", "block"}, {"reason", "never_completed"}});
   }
   EXPECT_EQ(swept, 1.0);
   EXPECT_EQ(*scrape(agent).value("stallwatch_block_inflight_requests", {}), 0.0);
@@ -356,8 +354,8 @@ TEST(BlockIo, FsyncCacheFlushesAreCounted) {
   for (const auto& s : m.all("stallwatch_block_io_requests_total", {{"device", disk.label()}, {"op", "flush"}})) {
     flush_ops += s.value;
   }
-  std::printf("6 fsyncs on %s: %.0f preflush, %.0f fua, %.0f flush requests\n", disk.label().c_str(),
-              preflush, fua, flush_ops);
+  std::printf("6 fsyncs on %s: %.0f preflush, %.0f fua, %.0f flush requests\n", disk.label().c_str(), preflush, fua,
+              flush_ops);
   EXPECT_GE(preflush + flush_ops, 6);
 }
 

@@ -48,9 +48,7 @@ class CliErrors : public ::testing::Test {
   std::vector<std::string> before_;
 };
 
-TEST_F(CliErrors, UnknownFlag) {
-  expect_refusal({"run", "--no-such-flag"}, 2, "--no-such-flag");
-}
+TEST_F(CliErrors, UnknownFlag) { expect_refusal({"run", "--no-such-flag"}, 2, "--no-such-flag"); }
 
 TEST_F(CliErrors, UnknownSubcommandValue) {
   expect_refusal({"run", "--fsync-hook=kprobe"}, 2, "unknown fsync hook 'kprobe'");
@@ -61,9 +59,7 @@ TEST_F(CliErrors, MalformedListenAddress) {
   expect_refusal({"run", "--web.listen-address=:70000"}, 2, "port must be a number 0-65535");
 }
 
-TEST_F(CliErrors, BadLogLevel) {
-  expect_refusal({"--log-level=loud", "run"}, 2, "unknown --log-level 'loud'");
-}
+TEST_F(CliErrors, BadLogLevel) { expect_refusal({"--log-level=loud", "run"}, 2, "unknown --log-level 'loud'"); }
 
 TEST_F(CliErrors, BusyListenAddress) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -80,8 +76,8 @@ TEST_F(CliErrors, BusyListenAddress) {
 }
 
 TEST_F(CliErrors, NotRoot) {
-  expect_refusal_of({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                     "--inh-caps=-all", agent_binary(), "run", "--events-file=/dev/null"},
+  expect_refusal_of({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+                     agent_binary(), "run", "--events-file=/dev/null"},
                     1, "missing CAP_BPF, CAP_PERFMON: loading BPF tracing programs needs CAP_BPF and CAP_PERFMON");
 }
 
@@ -112,7 +108,8 @@ TEST_F(CliErrors, LeastPrivilegeCapabilitiesSuffice) {
     if (!freopen(log.c_str(), "w", stderr)) _exit(126);
     execl("/bin/sh", "sh", "-c",
           capsh_keeping({"cap_bpf", "cap_perfmon", "cap_dac_override"},
-                        agent_binary() + " run --web.listen-address=127.0.0.1:0 --events-file=/dev/null").c_str(),
+                        agent_binary() + " run --web.listen-address=127.0.0.1:0 --events-file=/dev/null")
+              .c_str(),
           nullptr);
     _exit(127);
   }
@@ -142,8 +139,8 @@ TEST_F(CliErrors, LeastPrivilegeCapabilitiesSuffice) {
 TEST_F(CliErrors, OneCapabilityFewerIsNamed) {
   expect_refusal_of({"/bin/sh", "-c", capsh_keeping({"cap_bpf"}, agent_binary() + " run --events-file=/dev/null")}, 1,
                     "missing CAP_PERFMON: loading BPF tracing programs needs CAP_BPF and CAP_PERFMON");
-  expect_refusal_of({"/bin/sh", "-c", capsh_keeping({"cap_perfmon"}, agent_binary() + " run --events-file=/dev/null")}, 1,
-                    "missing CAP_BPF: loading BPF tracing programs needs CAP_BPF and CAP_PERFMON");
+  expect_refusal_of({"/bin/sh", "-c", capsh_keeping({"cap_perfmon"}, agent_binary() + " run --events-file=/dev/null")},
+                    1, "missing CAP_BPF: loading BPF tracing programs needs CAP_BPF and CAP_PERFMON");
 }
 
 // A forced rung that cannot load here: tracepoints without tracefs, where
@@ -152,8 +149,8 @@ TEST_F(CliErrors, ForcedTracepointRungWithoutTracefs) {
   const std::string script =
       "umount /sys/kernel/debug/tracing 2>/dev/null; umount /sys/kernel/tracing 2>/dev/null; "
       "umount /sys/kernel/debug 2>/dev/null; "
-      "exec /usr/sbin/capsh --drop=cap_sys_admin -- -c 'exec " + agent_binary() +
-      " run --fsync-hook=tracepoint'";
+      "exec /usr/sbin/capsh --drop=cap_sys_admin -- -c 'exec " +
+      agent_binary() + " run --fsync-hook=tracepoint'";
   expect_refusal_of({"/usr/bin/unshare", "--mount", "/bin/sh", "-c", script}, 1,
                     "fsync hook 'tracepoint' cannot load: tracefs is not mounted at /sys/kernel/tracing "
                     "and mounting it failed: EPERM (Operation not permitted) (needs CAP_SYS_ADMIN)");
@@ -168,10 +165,8 @@ TEST_F(CliErrors, ForcedFentryRungLoadsOrIsRefusedClearly) {
     return;
   }
   EXPECT_EQ(doctor.exit.code, 1);
-  EXPECT_NE(doctor.out.find("fentry       refused: load fentry programs: EPERM"), std::string::npos)
-      << doctor.out;
-  expect_refusal({"run", "--fsync-hook=fentry"}, 1,
-                 "fsync hook 'fentry' cannot load: load fentry programs: EPERM");
+  EXPECT_NE(doctor.out.find("fentry       refused: load fentry programs: EPERM"), std::string::npos) << doctor.out;
+  expect_refusal({"run", "--fsync-hook=fentry"}, 1, "fsync hook 'fentry' cannot load: load fentry programs: EPERM");
 }
 
 }  // namespace

@@ -15,9 +15,7 @@ namespace {
 
 constexpr const char* kHist = "stallwatch_fsync_duration_seconds";
 
-std::string unique(const std::string& stem) {
-  return "stallwatch-it-" + stem + "-" + std::to_string(getpid());
-}
+std::string unique(const std::string& stem) { return "stallwatch-it-" + stem + "-" + std::to_string(getpid()); }
 
 struct Expect {
   std::string cgroup, device, op;
@@ -64,13 +62,12 @@ TEST_F(FsyncCounts, ExactPerCgroupOpAndDeviceOnTmpfsAndExt4) {
 
   // Distinct counts everywhere, so a series landing in the wrong place shows.
   auto a_ext4 = run_fsync_helper(a.dir(), ext4.path(),
-                                 {"--fsync", "7", "--fdatasync", "5", "--sync-file-range", "3",
-                                  "--msync", "4", "--msync-async", "6", "--syncfs", "2"});
+                                 {"--fsync", "7", "--fdatasync", "5", "--sync-file-range", "3", "--msync", "4",
+                                  "--msync-async", "6", "--syncfs", "2"});
   auto a_tmp = run_fsync_helper(a.dir(), tmpfs.path(), {"--fsync", "9", "--fdatasync", "8"});
-  auto b_ext4 = run_fsync_helper(b.dir(), ext4.path(),
-                                 {"--fsync", "11", "--fdatasync", "13", "--sync-file-range", "2"});
-  auto b_tmp = run_fsync_helper(b.dir(), tmpfs.path(),
-                                {"--fsync", "4", "--sync-file-range", "6", "--msync", "3"});
+  auto b_ext4 =
+      run_fsync_helper(b.dir(), ext4.path(), {"--fsync", "11", "--fdatasync", "13", "--sync-file-range", "2"});
+  auto b_tmp = run_fsync_helper(b.dir(), tmpfs.path(), {"--fsync", "4", "--sync-file-range", "6", "--msync", "3"});
 
   const Exposition m = scrape();
   for (const char* op : {"fsync", "fdatasync", "sync_file_range", "msync", "syncfs"}) {
@@ -84,10 +81,10 @@ TEST_F(FsyncCounts, ExactPerCgroupOpAndDeviceOnTmpfsAndExt4) {
     check(m, {b.rel(), tmpfs.label(), op, b_tmp[op]}, false);
   }
   // Absent where nothing happened: msync(MS_ASYNC) does not wait, b never syncfs'd.
-  EXPECT_FALSE(m.value(std::string(kHist) + "_count",
-                       {{"cgroup", b.rel()}, {"device", ext4.label()}, {"op", "syncfs"}}));
-  EXPECT_FALSE(m.value(std::string(kHist) + "_count",
-                       {{"cgroup", a.rel()}, {"device", tmpfs.label()}, {"op", "msync"}}));
+  EXPECT_FALSE(
+      m.value(std::string(kHist) + "_count", {{"cgroup", b.rel()}, {"device", ext4.label()}, {"op", "syncfs"}}));
+  EXPECT_FALSE(
+      m.value(std::string(kHist) + "_count", {{"cgroup", a.rel()}, {"device", tmpfs.label()}, {"op", "msync"}}));
   EXPECT_EQ(m.all(std::string(kHist) + "_count", {{"cgroup", a.rel()}}).size(), 7U);
   EXPECT_EQ(m.all(std::string(kHist) + "_count", {{"cgroup", b.rel()}}).size(), 6U);
 }
@@ -95,8 +92,7 @@ TEST_F(FsyncCounts, ExactPerCgroupOpAndDeviceOnTmpfsAndExt4) {
 TEST_F(FsyncCounts, IoUringFsyncAndSyncFileRange) {
   LoopExt4 ext4;
   TestCgroup c(unique("uring"));
-  auto r = run_fsync_helper(c.dir(), ext4.path(),
-                            {"--uring-fsync", "9", "--uring-sync-file-range", "5"});
+  auto r = run_fsync_helper(c.dir(), ext4.path(), {"--uring-fsync", "9", "--uring-sync-file-range", "5"});
   const Exposition m = scrape();
   // The kernel times io_uring from submission to completion; the helper also
   // waits for the scheduler to wake it after the completion is posted, a

@@ -41,10 +41,12 @@ TEST(Identity, KubeletShapedCgroupsCarryPodNamespaceAndContainer) {
   fs::create_directories(fs::path(logs.path()) / ("default_web-frontend-7d9c6b5f4d-abcde_" + uid_a) / "nginx");
   fs::create_directories(fs::path(logs.path()) / ("default_web-frontend-7d9c6b5f4d-abcde_" + uid_a) / "sidecar");
   fs::create_directories(fs::path(logs.path()) / ("kube-system_etcd-cp-1_" + etcd_hash) / "etcd");
-  write_bundle(state.path(), cid_a,
-               R"({"annotations":{"io.kubernetes.cri.container-type":"container",)"
-               R"("io.kubernetes.cri.container-name":"nginx","io.kubernetes.cri.sandbox-name":"web-frontend-7d9c6b5f4d-abcde",)"
-               R"("io.kubernetes.cri.sandbox-namespace":"default","io.kubernetes.cri.sandbox-uid":")" + uid_a + R"("}})");
+  write_bundle(
+      state.path(), cid_a,
+      R"({"annotations":{"io.kubernetes.cri.container-type":"container",)"
+      R"("io.kubernetes.cri.container-name":"nginx","io.kubernetes.cri.sandbox-name":"web-frontend-7d9c6b5f4d-abcde",)"
+      R"("io.kubernetes.cri.sandbox-namespace":"default","io.kubernetes.cri.sandbox-uid":")" +
+          uid_a + R"("}})");
   // The etcd container has no bundle: its one log directory names it.
   TestCgroup web(parent() + "/kubepods/burstable/pod" + uid_a + "/" + cid_a);
   TestCgroup etcd(parent() + "/kubepods/pod" + etcd_hash + "/" + cid_etcd);
@@ -57,11 +59,17 @@ TEST(Identity, KubeletShapedCgroupsCarryPodNamespaceAndContainer) {
   run_fsync_helper(unit.dir(), tmpfs.path(), {"--fsync", "2"});
 
   const Exposition m = scrape_metrics(agent.port());
-  EXPECT_EQ(m.value(kCount, {{"namespace", "default"}, {"pod", "web-frontend-7d9c6b5f4d-abcde"},
-                             {"container", "nginx"}, {"cgroup", web.rel()}, {"op", "fsync"}}),
+  EXPECT_EQ(m.value(kCount, {{"namespace", "default"},
+                             {"pod", "web-frontend-7d9c6b5f4d-abcde"},
+                             {"container", "nginx"},
+                             {"cgroup", web.rel()},
+                             {"op", "fsync"}}),
             3.0);
-  EXPECT_EQ(m.value(kCount, {{"namespace", "kube-system"}, {"pod", "etcd-cp-1"}, {"container", "etcd"},
-                             {"cgroup", etcd.rel()}, {"op", "fdatasync"}}),
+  EXPECT_EQ(m.value(kCount, {{"namespace", "kube-system"},
+                             {"pod", "etcd-cp-1"},
+                             {"container", "etcd"},
+                             {"cgroup", etcd.rel()},
+                             {"op", "fdatasync"}}),
             4.0);
   EXPECT_EQ(m.value(kCount, {{"namespace", ""}, {"pod", ""}, {"container", ""}, {"cgroup", unit.rel()}}), 2.0);
 }
@@ -138,8 +146,8 @@ TEST(Identity, ChurnOfTwoThousandCgroupsReturnsToBaseline) {
   const Exposition after = settle();
   const long after_rss = rss_kib(agent.pid());
   std::printf("churn: series %zu -> %zu (peak %zu), map entries %zu -> %zu, RSS %ld -> %ld KiB, tracked %g\n",
-              base_series, after.all(kCount).size(), peak, base_entries, fsync_map_entries(), base_rss,
-              after_rss, *after.value("stallwatch_tracked_cgroups", {}));
+              base_series, after.all(kCount).size(), peak, base_entries, fsync_map_entries(), base_rss, after_rss,
+              *after.value("stallwatch_tracked_cgroups", {}));
   EXPECT_GT(peak, base_series);
   // The host's own processes may fsync meanwhile (journald, apt): their new
   // series are not the test's, and their map entries are allowed for.
@@ -165,8 +173,10 @@ namespace {
 // runc creates the container's cgroup in each v1 hierarchy too.
 struct RuncCgroups {
   std::string name;
-  ~RuncCgroups() { run_shell("for d in /sys/fs/cgroup/*/" + name + " /sys/fs/cgroup/" + name +
-                             "; do [ -d \"$d\" ] && find \"$d\" -depth -type d -exec rmdir {} \\;; done"); }
+  ~RuncCgroups() {
+    run_shell("for d in /sys/fs/cgroup/*/" + name + " /sys/fs/cgroup/" + name +
+              "; do [ -d \"$d\" ] && find \"$d\" -depth -type d -exec rmdir {} \\;; done");
+  }
 };
 
 // A real container: runc from a busybox rootfs in a kubelet-shaped cgroup,
@@ -188,8 +198,8 @@ TEST(Identity, RuncContainerCarriesItsNames) {
   spec["process"]["terminal"] = false;
   spec["process"]["args"] = {"/sw_fsync_helper", "/data", "--fsync", "5", "--fdatasync", "2"};
   spec["root"]["readonly"] = false;
-  spec["mounts"].push_back({{"destination", "/data"}, {"type", "tmpfs"}, {"source", "tmpfs"},
-                            {"options", {"nosuid", "nodev"}}});
+  spec["mounts"].push_back(
+      {{"destination", "/data"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"nosuid", "nodev"}}});
   spec["linux"]["cgroupsPath"] = "/" + top + "/kubepods/besteffort/pod" + uid + "/" + cid;
   spec["annotations"] = {{"io.kubernetes.cri.container-type", "container"},
                          {"io.kubernetes.cri.container-name", "api"},
@@ -202,7 +212,8 @@ TEST(Identity, RuncContainerCarriesItsNames) {
 
   Agent agent({"--pod-logs-dir=" + logs.path(), "--runtime-state-dir=" + state.path()});
   ASSERT_TRUE(agent.wait_ready()) << agent.log();
-  const Completed c = run_command({"/usr/sbin/runc", "run", "--bundle", bundle.path(), "sw-" + std::to_string(getpid())});
+  const Completed c =
+      run_command({"/usr/sbin/runc", "run", "--bundle", bundle.path(), "sw-" + std::to_string(getpid())});
   ASSERT_EQ(c.exit.code, 0) << c.out << c.err;
   EXPECT_NE(c.out.find("fsync 5"), std::string::npos) << c.out;
 

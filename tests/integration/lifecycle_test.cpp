@@ -110,7 +110,8 @@ TEST_F(Lifecycle, LiveScrapePassesPromtool) {
 TEST_F(Lifecycle, DoctorMountsTracefsWhenMissing) {
   const std::string script =
       "umount /sys/kernel/debug/tracing 2>/dev/null; umount /sys/kernel/tracing 2>/dev/null; "
-      "umount /sys/kernel/debug 2>/dev/null; exec " + agent_binary() + " doctor";
+      "umount /sys/kernel/debug 2>/dev/null; exec " +
+      agent_binary() + " doctor";
   const Completed c = run_command({"/usr/bin/unshare", "--mount", "/bin/sh", "-c", script});
   EXPECT_EQ(c.exit.code, 0) << c.out << c.err;
   EXPECT_NE(c.out.find("tracefs        /sys/kernel/tracing (mounted now)"), std::string::npos) << c.out;
@@ -168,7 +169,8 @@ TEST(SelfTest, EveryCallSeenOnceAndReported) {
   EXPECT_NE(agent.log().find("fsync self-test on "), std::string::npos) << agent.log();
   const Completed doctor = run_command({agent_binary(), "doctor"});
   EXPECT_EQ(doctor.exit.code, 0);
-  EXPECT_NE(doctor.out.find("  fdatasync          fdatasync(2)                         seen 1 of 1  ok"), std::string::npos)
+  EXPECT_NE(doctor.out.find("  fdatasync          fdatasync(2)                         seen 1 of 1  ok"),
+            std::string::npos)
       << doctor.out;
 }
 

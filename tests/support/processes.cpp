@@ -35,8 +35,8 @@ std::string slurp(const std::string& path) {
 }
 
 // fork + exec with stdout/stderr to files; the child first joins cgroup_dir.
-pid_t spawn(const std::vector<std::string>& argv, const std::string& out_path,
-            const std::string& err_path, const std::string& cgroup_dir) {
+pid_t spawn(const std::vector<std::string>& argv, const std::string& out_path, const std::string& err_path,
+            const std::string& cgroup_dir) {
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
@@ -189,8 +189,7 @@ Completed run_command(const std::vector<std::string>& argv, const std::string& c
   return c;
 }
 
-std::map<std::string, OpTotals> run_fsync_helper(const std::string& cgroup_dir,
-                                                 const std::string& dir,
+std::map<std::string, OpTotals> run_fsync_helper(const std::string& cgroup_dir, const std::string& dir,
                                                  const std::vector<std::string>& ops) {
   std::vector<std::string> argv = {fsync_helper(), dir};
   argv.insert(argv.end(), ops.begin(), ops.end());
@@ -209,8 +208,7 @@ std::map<std::string, OpTotals> run_fsync_helper(const std::string& cgroup_dir,
 
 std::vector<std::string> loaded_stallwatch_programs() {
   // Names of the fsync programs, cut to BPF_OBJ_NAME_LEN - 1 = 15 chars.
-  static const std::regex ours(
-      R"(name (sys_enter_[a-z_]+|sys_exit_[a-z_]+|io_uring_[a-z_]+|vfs_fsync_range))");
+  static const std::regex ours(R"(name (sys_enter_[a-z_]+|sys_exit_[a-z_]+|io_uring_[a-z_]+|vfs_fsync_range))");
   std::vector<std::string> found;
   const std::string list = sh("bpftool prog list");
   for (std::sregex_iterator it(list.begin(), list.end(), ours), end; it != end; ++it) {

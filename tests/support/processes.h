@@ -17,8 +17,8 @@ std::string probe_server();   // tests/helpers/probe_server.c
 std::string prober();         // tests/helpers/prober.c
 
 struct Exit {
-  int code = -1;    // exit status, or -1 when killed by a signal
-  int signal = 0;   // terminating signal, 0 when it exited
+  int code = -1;   // exit status, or -1 when killed by a signal
+  int signal = 0;  // terminating signal, 0 when it exited
   std::chrono::milliseconds waited{0};
 };
 
@@ -79,8 +79,7 @@ struct OpTotals {
   int count = 0;
   unsigned long long total_ns = 0;
 };
-std::map<std::string, OpTotals> run_fsync_helper(const std::string& cgroup_dir,
-                                                 const std::string& dir,
+std::map<std::string, OpTotals> run_fsync_helper(const std::string& cgroup_dir, const std::string& dir,
                                                  const std::vector<std::string>& ops);
 
 // Programs loaded right now whose names are ours (BPF truncates to 15 chars).

@@ -222,14 +222,11 @@ LoopExt4::~LoopExt4() {
   unlink(image_.c_str());
 }
 
-void LoopExt4::set_nomerges(int value) const {
-  std::ofstream("/sys/block/" + label() + "/queue/nomerges") << value;
-}
+void LoopExt4::set_nomerges(int value) const { std::ofstream("/sys/block/" + label() + "/queue/nomerges") << value; }
 
 std::string LoopExt4::make_file(const std::string& name, long bytes) const {
   const std::string file = path() + "/" + name;
-  sh("dd if=/dev/zero of=" + file + " bs=1M count=" + std::to_string(bytes >> 20) +
-     " conv=fsync status=none");
+  sh("dd if=/dev/zero of=" + file + " bs=1M count=" + std::to_string(bytes >> 20) + " conv=fsync status=none");
   return file;
 }
 

@@ -22,11 +22,11 @@ inline std::string missing_prerequisite() {
 
 }  // namespace stallwatch::test
 
-#define SW_REQUIRE_ROOT()                                                          \
-  do {                                                                             \
-    const std::string why = ::stallwatch::test::missing_prerequisite();            \
-    if (!why.empty()) {                                                            \
-      if (::stallwatch::test::in_ci()) FAIL() << why << " (CI=true: no skips)";   \
-      GTEST_SKIP() << why;                                                         \
-    }                                                                              \
+#define SW_REQUIRE_ROOT()                                                       \
+  do {                                                                          \
+    const std::string why = ::stallwatch::test::missing_prerequisite();         \
+    if (!why.empty()) {                                                         \
+      if (::stallwatch::test::in_ci()) FAIL() << why << " (CI=true: no skips)"; \
+      GTEST_SKIP() << why;                                                      \
+    }                                                                           \
   } while (0)

@@ -5,10 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "blame/slow_event.h"
 #include "blame/verdict.h"
 #include "blame/victims.h"
 #include "common/duration.h"
+#include "events/slow_event.h"
 #include "exporters/prometheus/render_blame.h"
 
 namespace {
@@ -35,8 +35,7 @@ TEST(Verdict, HalfTheWindowDecides) {
 }
 
 TEST(Verdict, WritebackIsSomeoneElsesData) {
-  EXPECT_EQ(verdict(kinds({{SW_BLAME_NEIGHBOR_IO, 30 * kMs}, {SW_BLAME_WRITEBACK, 30 * kMs}}), 100 * kMs),
-            "neighbor");
+  EXPECT_EQ(verdict(kinds({{SW_BLAME_NEIGHBOR_IO, 30 * kMs}, {SW_BLAME_WRITEBACK, 30 * kMs}}), 100 * kMs), "neighbor");
 }
 
 TEST(Verdict, NoSingleCauseIsMixed) {
@@ -72,8 +71,7 @@ TEST(VictimSelector, BadInputIsOneClearLine) {
   for (const char* bad : {"etcd", "comm=", "pid=1", "cgroup=kubepods", "pod=etcd", "comm=averyverylongprocessname"}) {
     auto s = VictimSelector::parse(bad);
     ASSERT_FALSE(s) << bad;
-    EXPECT_NE(s.error().message.find(std::string("--victim '") + bad + "'"), std::string::npos)
-        << s.error().message;
+    EXPECT_NE(s.error().message.find(std::string("--victim '") + bad + "'"), std::string::npos) << s.error().message;
     EXPECT_EQ(s.error().message.find('\n'), std::string::npos);
   }
 }
@@ -110,15 +108,17 @@ sw_blame_event sample_event() {
   return e;
 }
 
-stallwatch::blame::EventContext context() {
-  return {[](std::uint64_t id) { return Labels{"ns", "pod-" + std::to_string(id), "c", "/cg" + std::to_string(id)}; },
+stallwatch::events::EventContext context() {
+  return {[](std::uint64_t id) {
+            return Labels{"ns", "pod-" + std::to_string(id), "c", "/cg" + std::to_string(id)};
+          },
           [](std::uint32_t) { return std::string("loop0"); },
           {{"fsync", "tracepoint"}, {"blame", "tp_btf"}},
           0};
 }
 
 TEST(SlowEvent, CarriesTheWindowAndItsVerdict) {
-  const auto j = nlohmann::json::parse(stallwatch::blame::slow_event_json(sample_event(), context()));
+  const auto j = nlohmann::json::parse(stallwatch::events::slow_event_json(sample_event(), context()));
   EXPECT_EQ(j["event"], "slow_fsync");
   EXPECT_EQ(j["verdict"], "neighbor");
   EXPECT_EQ(j["op"], "fdatasync");
@@ -136,7 +136,7 @@ TEST(SlowEvent, CarriesTheWindowAndItsVerdict) {
 TEST(SlowEvent, CulpritsAddUpToTheirKind) {
   // In-service time at close is shared 2:1 like the completed parts; own
   // I/O with no completion in the window is the victim's own.
-  const auto j = nlohmann::json::parse(stallwatch::blame::slow_event_json(sample_event(), context()));
+  const auto j = nlohmann::json::parse(stallwatch::events::slow_event_json(sample_event(), context()));
   const auto& c = j["culprits"];
   ASSERT_EQ(c.size(), 3U) << j.dump();
   EXPECT_EQ(c[0]["cgroup"], "/cg20");
@@ -150,7 +150,8 @@ TEST(SlowEvent, CulpritsAddUpToTheirKind) {
   EXPECT_EQ(j["window"]["requests"], 2);
 }
 
-stallwatch::reader::Snapshot blame_snapshot(std::initializer_list<std::tuple<std::uint64_t, std::uint64_t, std::uint8_t, std::uint64_t>> rows) {
+stallwatch::reader::Snapshot blame_snapshot(
+    std::initializer_list<std::tuple<std::uint64_t, std::uint64_t, std::uint8_t, std::uint64_t>> rows) {
   stallwatch::reader::Snapshot snap;
   snap.blame = true;
   for (const auto& [victim, culprit, kind, ns] : rows) {
@@ -166,11 +167,11 @@ stallwatch::reader::Snapshot blame_snapshot(std::initializer_list<std::tuple<std
   return snap;
 }
 
-stallwatch::exporters::Labeler labeler() {
-  return {[](std::uint64_t id) { return Labels{"", "", "", "/cg" + std::to_string(id)}; },
-          [](std::uint32_t) { return std::string("loop0"); },
-          [](std::uint32_t) { return std::string(); },
-          false};
+stallwatch::identity::Labeler labeler() {
+  return {[](std::uint64_t id) {
+            return Labels{"", "", "", "/cg" + std::to_string(id)};
+          },
+          [](std::uint32_t) { return std::string("loop0"); }, [](std::uint32_t) { return std::string(); }, false};
 }
 
 std::string text(const stallwatch::reader::Snapshot& snap, stallwatch::exporters::CulpritBudget& budget) {
@@ -196,7 +197,10 @@ TEST(CulpritBudget, TopCulpritsKeepTheirSeriesTheRestFold) {
   EXPECT_NE(t.find(series("other", "neighbor_io") + "1\n"), std::string::npos) << t;
   EXPECT_NE(t.find(series("", "cpu") + "0.5\n"), std::string::npos) << t;  // victim-only kinds always shown
   EXPECT_EQ(t.find("/cg4"), std::string::npos);
-  EXPECT_NE(t.find("stallwatch_fsync_blame_window_seconds_total{victim_namespace=\"\",victim_pod=\"\",victim_container=\"\",victim_cgroup=\"/cg1\",device=\"loop0\"} 7\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("stallwatch_fsync_blame_window_seconds_total{victim_namespace=\"\",victim_pod=\"\",victim_container="
+                   "\"\",victim_cgroup=\"/cg1\",device=\"loop0\"} 7\n"),
+            std::string::npos)
+      << t;
 
   // cg4 overtakes them later: its series would be new, but the budget is
   // spent; "other" only grows.

@@ -2,14 +2,20 @@
 // summary sentence.
 #include <gtest/gtest.h>
 
-#include "cli/capture_trigger.h"
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "capture/recorder.h"
+#include "capture/trigger.h"
 #include "exporters/report/summary.h"
 #include "live/sampler.h"
 
 namespace {
 
-using stallwatch::cli::parse_size;
-using stallwatch::cli::Trigger;
+using stallwatch::capture::parse_size;
+using stallwatch::capture::Trigger;
 
 TEST(Trigger, ParsesAndMatches) {
   auto t = Trigger::parse("fsync>50ms");
@@ -64,12 +70,21 @@ TEST(Summary, SentenceNamesTheTopCulprit) {
   const nlohmann::json event = {
       {"event", "slow_fsync"},
       {"verdict", "neighbor"},
-      {"victim", {{"namespace", "kube-system"}, {"pod", "etcd-a"}, {"container", "etcd"}, {"cgroup", "/kubepods/etcd"}}},
+      {"victim",
+       {{"namespace", "kube-system"}, {"pod", "etcd-a"}, {"container", "etcd"}, {"cgroup", "/kubepods/etcd"}}},
       {"culprits",
-       {{{"namespace", "batch"}, {"pod", "etl-7"}, {"container", "load"}, {"cgroup", "/kubepods/etl"},
-         {"kind", "neighbor_io"}, {"blamed_ms", 45.0}},
-        {{"namespace", "kube-system"}, {"pod", "etcd-a"}, {"container", "etcd"}, {"cgroup", "/kubepods/etcd"},
-         {"kind", "own_io"}, {"blamed_ms", 5.0}}}}};
+       {{{"namespace", "batch"},
+         {"pod", "etl-7"},
+         {"container", "load"},
+         {"cgroup", "/kubepods/etl"},
+         {"kind", "neighbor_io"},
+         {"blamed_ms", 45.0}},
+        {{"namespace", "kube-system"},
+         {"pod", "etcd-a"},
+         {"container", "etcd"},
+         {"cgroup", "/kubepods/etcd"},
+         {"kind", "own_io"},
+         {"blamed_ms", 5.0}}}}};
   const auto summary = stallwatch::report::summarize({event}, {s});
   EXPECT_EQ(summary["top_culprit"]["labels"]["pod"], "etl-7");
   EXPECT_DOUBLE_EQ(summary["top_culprit"]["share"].get<double>(), 0.9);
@@ -78,6 +93,43 @@ TEST(Summary, SentenceNamesTheTopCulprit) {
   EXPECT_NE(sentence.find("90% of its slow calls' waiting was behind batch/etl-7 (neighbor_io)"), std::string::npos)
       << sentence;
   EXPECT_NE(sentence.find("Verdict: neighbor."), std::string::npos) << sentence;
+}
+
+TEST(Recorder, KeepsThePreTriggerRingOnceTheTriggerFires) {
+  const auto dir = std::filesystem::temp_directory_path() / ("sw-recorder-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  {
+    stallwatch::capture::Recorder recorder(dir, *Trigger::parse("verdict=neighbor"), std::chrono::seconds(10), 1 << 20);
+    recorder.event({{"event", "slow_fsync"}, {"verdict", "self"}, {"duration_ms", 12.0}});
+    EXPECT_FALSE(recorder.recording());
+    EXPECT_TRUE(recorder.events().empty());
+    recorder.event({{"event", "slow_fsync"}, {"verdict", "neighbor"}, {"duration_ms", 40.0}});
+    EXPECT_TRUE(recorder.recording());
+    EXPECT_GT(recorder.triggered_at(), 0);
+    recorder.event({{"event", "slow_fsync"}, {"verdict", "device"}, {"duration_ms", 15.0}});
+    ASSERT_EQ(recorder.events().size(), 3u) << "the event from before the trigger is kept";
+    EXPECT_EQ(recorder.events()[0]["verdict"], "self");
+    EXPECT_EQ(recorder.matches(), 1u);
+  }
+  std::ifstream in(dir / "events.jsonl");
+  int lines = 0;
+  for (std::string line; std::getline(in, line);) ++lines;
+  EXPECT_EQ(lines, 3);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Recorder, StopsKeepingAtItsBudget) {
+  const auto dir = std::filesystem::temp_directory_path() / ("sw-recorder-full-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  {
+    stallwatch::capture::Recorder recorder(dir, std::nullopt, std::chrono::seconds(10), 300);
+    for (int i = 0; i < 20; i++) recorder.event({{"event", "slow_fsync"}, {"n", i}, {"pad", std::string(20, 'x')}});
+    EXPECT_TRUE(recorder.full());
+    EXPECT_LE(recorder.bytes() * 3 / 2, 300u);
+    EXPECT_GT(recorder.events().size(), 0u);
+    EXPECT_LT(recorder.events().size(), 20u);
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

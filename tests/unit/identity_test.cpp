@@ -6,8 +6,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "identity/identity.h"
 #include "identity/device_names.h"
+#include "identity/identity.h"
 
 namespace {
 
@@ -30,7 +30,10 @@ class TreeTest : public ::testing::Test {
 };
 
 stallwatch::identity::Identity::Config config_for(const fs::path& root, std::size_t max_series = 100) {
-  return {(root / "cg").string(), (root / "logs").string(), {(root / "state").string()}, max_series,
+  return {(root / "cg").string(),
+          (root / "logs").string(),
+          {(root / "state").string()},
+          max_series,
           std::chrono::seconds(60)};
 }
 
@@ -137,12 +140,10 @@ TEST_F(TreeTest, DeviceNamesFoldPartitionsAndNameOtherFilesystems) {
   std::ofstream(root_ / "sys/devices/pci0/nvme/nvme0n1/nvme0n1p2/partition") << "2\n";
   fs::create_directories(root_ / "sys/dev/block");
   fs::create_directory_symlink("../../devices/virtual/block/loop3", root_ / "sys/dev/block/7:3");
-  fs::create_directory_symlink("../../devices/pci0/nvme/nvme0n1/nvme0n1p2",
-                               root_ / "sys/dev/block/259:2");
+  fs::create_directory_symlink("../../devices/pci0/nvme/nvme0n1/nvme0n1p2", root_ / "sys/dev/block/259:2");
   fs::create_directory_symlink("../../devices/pci0/nvme/nvme0n1", root_ / "sys/dev/block/259:0");
-  std::ofstream(root_ / "mountinfo")
-      << "25 1 259:2 / / rw - ext4 /dev/nvme0n1p2 rw\n"
-         "40 25 0:45 / /dev/shm rw - tmpfs tmpfs rw\n";
+  std::ofstream(root_ / "mountinfo") << "25 1 259:2 / / rw - ext4 /dev/nvme0n1p2 rw\n"
+                                        "40 25 0:45 / /dev/shm rw - tmpfs tmpfs rw\n";
   stallwatch::identity::DeviceNames names((root_ / "sys").string(), (root_ / "mountinfo").string());
   EXPECT_EQ(names.name((7U << 20) | 3), "loop3");
   EXPECT_EQ(names.name((259U << 20) | 2), "nvme0n1");

@@ -15,8 +15,8 @@ TEST(ListenAddress, AcceptedForms) {
 }
 
 TEST(ListenAddress, MalformedIsRejectedWithTheReason) {
-  for (const char* bad : {"", "9688", "foo", ":", ":http", ":65536", ":-1", "1.2.3:80",
-                          "example.com:80", "[::1:80", "[zz]:80", ":99999999999"}) {
+  for (const char* bad : {"", "9688", "foo", ":", ":http", ":65536", ":-1", "1.2.3:80", "example.com:80", "[::1:80",
+                          "[zz]:80", ":99999999999"}) {
     auto r = to_civetweb_ports(bad);
     ASSERT_FALSE(r.has_value()) << bad;
     EXPECT_NE(r.error().message.find("invalid --web.listen-address"), std::string::npos);

@@ -1,12 +1,12 @@
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 
-#include "exporters/prometheus/render.h"
 #include "common/names.h"
+#include "exporters/prometheus/render.h"
 
 namespace {
 
-using stallwatch::exporters::Labeler;
+using stallwatch::identity::Labeler;
 using stallwatch::reader::FsyncSeries;
 using stallwatch::reader::Snapshot;
 
@@ -15,8 +15,7 @@ Labeler fake_labeler() {
             return stallwatch::identity::Labels{"", "", "", id == 1 ? std::string("/") : "/pod-" + std::to_string(id)};
           },
           [](std::uint32_t dev) { return dev == (7U << 20) ? std::string("loop0") : std::string("vda"); },
-          [](std::uint32_t dev) { return "part" + std::to_string(dev); },
-          false};
+          [](std::uint32_t dev) { return "part" + std::to_string(dev); }, false};
 }
 
 std::string serialize(const std::vector<prometheus::MetricFamily>& families) {
@@ -26,9 +25,9 @@ std::string serialize(const std::vector<prometheus::MetricFamily>& families) {
 TEST(Render, HistogramIsCumulativeWithCountAndSum) {
   Snapshot snap;
   FsyncSeries s{42, 7U << 20, SW_OP_FDATASYNC, {}};
-  s.hist.buckets[0] = 2;    // <= 50 us
-  s.hist.buckets[4] = 3;    // <= 1 ms
-  s.hist.buckets[18] = 1;   // +Inf
+  s.hist.buckets[0] = 2;   // <= 50 us
+  s.hist.buckets[4] = 3;   // <= 1 ms
+  s.hist.buckets[18] = 1;  // +Inf
   s.hist.sum_ns = 9'500'000'000ULL;
   snap.fsync.push_back(s);
   const std::string text = serialize(stallwatch::exporters::render_fsync(snap, fake_labeler()));
@@ -38,13 +37,12 @@ TEST(Render, HistogramIsCumulativeWithCountAndSum) {
   EXPECT_NE(text.find("stallwatch_fsync_duration_seconds_count{" + lbl + "} 6\n"), std::string::npos) << text;
   EXPECT_NE(text.find("stallwatch_fsync_duration_seconds_sum{" + lbl + "} 9.5\n"), std::string::npos) << text;
   const std::vector<std::pair<std::string, int>> expected = {
-      {"5e-05", 2}, {"0.0001", 2}, {"0.00025", 2}, {"0.0005", 2}, {"0.001", 5},
-      {"0.002", 5}, {"0.004", 5},  {"0.008", 5},   {"0.016", 5},  {"0.032", 5},
-      {"0.064", 5}, {"0.128", 5},  {"0.256", 5},   {"0.512", 5},  {"1.024", 5},
-      {"2.048", 5}, {"4.096", 5},  {"8.192", 5},   {"+Inf", 6}};
+      {"5e-05", 2}, {"0.0001", 2}, {"0.00025", 2}, {"0.0005", 2}, {"0.001", 5}, {"0.002", 5}, {"0.004", 5},
+      {"0.008", 5}, {"0.016", 5},  {"0.032", 5},   {"0.064", 5},  {"0.128", 5}, {"0.256", 5}, {"0.512", 5},
+      {"1.024", 5}, {"2.048", 5},  {"4.096", 5},   {"8.192", 5},  {"+Inf", 6}};
   for (const auto& [le, n] : expected) {
-    const std::string line = "stallwatch_fsync_duration_seconds_bucket{" + lbl + ",le=\"" + le +
-                             "\"} " + std::to_string(n) + "\n";
+    const std::string line =
+        "stallwatch_fsync_duration_seconds_bucket{" + lbl + ",le=\"" + le + "\"} " + std::to_string(n) + "\n";
     EXPECT_NE(text.find(line), std::string::npos) << "missing " << line;
   }
 }
@@ -69,9 +67,11 @@ TEST(Render, LostEventsAreExportedEvenWhenZero) {
   snap.drops[SW_DROP_FSYNC_HIST_FULL] = 5;
   const std::string text = serialize(stallwatch::exporters::render_lost(snap));
   EXPECT_NE(text.find(R"(stallwatch_events_lost_total{reason="histogram_map_full",source="fsync"} 5)"),
-            std::string::npos) << text;
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find(R"(stallwatch_events_lost_total{reason="inflight_map_full",source="fsync"} 0)"),
-            std::string::npos) << text;
+            std::string::npos)
+      << text;
 }
 
 TEST(Render, UnknownOpKeepsItsNumber) {
@@ -80,8 +80,8 @@ TEST(Render, UnknownOpKeepsItsNumber) {
 }
 
 TEST(Render, HookAndBuildInfo) {
-  const std::string text = serialize(stallwatch::exporters::render_agent_info(
-      {{"fsync", "tracepoint"}}, {"0.1.0", "abc", "v1.1"}));
+  const std::string text =
+      serialize(stallwatch::exporters::render_agent_info({{"fsync", "tracepoint"}}, {"0.1.0", "abc", "v1.1"}));
   EXPECT_NE(text.find(R"(stallwatch_hook_info{mode="tracepoint",subsystem="fsync"} 1)"), std::string::npos);
   EXPECT_NE(text.find(R"(stallwatch_build_info{libbpf_version="v1.1",revision="abc",version="0.1.0"} 1)"),
             std::string::npos);
@@ -91,8 +91,8 @@ TEST(Render, HookAndBuildInfo) {
 
 namespace {
 
-stallwatch::reader::BlockIoSeries io(std::uint64_t submitter, std::uint64_t owner, std::uint32_t part,
-                                     std::uint8_t op, std::uint8_t kind, std::uint64_t n) {
+stallwatch::reader::BlockIoSeries io(std::uint64_t submitter, std::uint64_t owner, std::uint32_t part, std::uint8_t op,
+                                     std::uint8_t kind, std::uint64_t n) {
   stallwatch::reader::BlockIoSeries s;
   s.key.submitter = submitter;
   s.key.owner = owner;
@@ -107,23 +107,37 @@ stallwatch::reader::BlockIoSeries io(std::uint64_t submitter, std::uint64_t owne
 TEST(RenderBlock, SubmitterOrOwnerBecomesTheCgroupLabel) {
   Snapshot snap;
   snap.block = true;
-  snap.block_io = {io(5, 9, 0, SW_BLK_WRITE, SW_KIND_USER, 10),
-                   io(1, 9, 0, SW_BLK_WRITE, SW_KIND_WRITEBACK, 4)};
+  snap.block_io = {io(5, 9, 0, SW_BLK_WRITE, SW_KIND_USER, 10), io(1, 9, 0, SW_BLK_WRITE, SW_KIND_WRITEBACK, 4)};
   auto labeler = fake_labeler();
   std::string text = serialize(stallwatch::exporters::render_block(snap, labeler));
-  EXPECT_NE(text.find(R"(stallwatch_block_io_requests_total{namespace="",pod="",container="",cgroup="/pod-5",device="loop0",op="write",submitter="task"} 10)"),
-            std::string::npos) << text;
-  EXPECT_NE(text.find(R"(stallwatch_block_io_bytes_total{namespace="",pod="",container="",cgroup="/",device="loop0",op="write",submitter="writeback"} 16384)"),
-            std::string::npos) << text;
-  EXPECT_NE(text.find(R"(stallwatch_block_io_flagged_requests_total{namespace="",pod="",container="",cgroup="/pod-5",device="loop0",op="write",submitter="task",flag="preflush"} 5)"),
-            std::string::npos) << text;
+  EXPECT_NE(
+      text.find(
+          R"(stallwatch_block_io_requests_total{namespace="",pod="",container="",cgroup="/pod-5",device="loop0",op="write",submitter="task"} 10)"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find(
+          R"(stallwatch_block_io_bytes_total{namespace="",pod="",container="",cgroup="/",device="loop0",op="write",submitter="writeback"} 16384)"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find(
+          R"(stallwatch_block_io_flagged_requests_total{namespace="",pod="",container="",cgroup="/pod-5",device="loop0",op="write",submitter="task",flag="preflush"} 5)"),
+      std::string::npos)
+      << text;
   // With owner attribution both rows belong to the owner, per submitter kind.
   labeler.block_owner = true;
   text = serialize(stallwatch::exporters::render_block(snap, labeler));
-  EXPECT_NE(text.find(R"(stallwatch_block_io_requests_total{namespace="",pod="",container="",cgroup="/pod-9",device="loop0",op="write",submitter="task"} 10)"),
-            std::string::npos) << text;
-  EXPECT_NE(text.find(R"(stallwatch_block_io_requests_total{namespace="",pod="",container="",cgroup="/pod-9",device="loop0",op="write",submitter="writeback"} 4)"),
-            std::string::npos) << text;
+  EXPECT_NE(
+      text.find(
+          R"(stallwatch_block_io_requests_total{namespace="",pod="",container="",cgroup="/pod-9",device="loop0",op="write",submitter="task"} 10)"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find(
+          R"(stallwatch_block_io_requests_total{namespace="",pod="",container="",cgroup="/pod-9",device="loop0",op="write",submitter="writeback"} 4)"),
+      std::string::npos)
+      << text;
 }
 
 TEST(RenderBlock, PartitionLabelOnlyWhereThereIsOne) {
@@ -131,10 +145,16 @@ TEST(RenderBlock, PartitionLabelOnlyWhereThereIsOne) {
   snap.block = true;
   snap.block_io = {io(5, 0, (7U << 20) | 1, SW_BLK_READ, SW_KIND_USER, 3), io(5, 0, 0, SW_BLK_READ, SW_KIND_USER, 2)};
   const std::string text = serialize(stallwatch::exporters::render_block(snap, fake_labeler()));
-  EXPECT_NE(text.find(R"(stallwatch_block_io_requests_total{namespace="",pod="",container="",cgroup="/pod-5",device="loop0",op="read",submitter="task",partition="part7340033"} 3)"),
-            std::string::npos) << text;
-  EXPECT_NE(text.find(R"(stallwatch_block_io_requests_total{namespace="",pod="",container="",cgroup="/pod-5",device="loop0",op="read",submitter="task"} 2)"),
-            std::string::npos) << text;
+  EXPECT_NE(
+      text.find(
+          R"(stallwatch_block_io_requests_total{namespace="",pod="",container="",cgroup="/pod-5",device="loop0",op="read",submitter="task",partition="part7340033"} 3)"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find(
+          R"(stallwatch_block_io_requests_total{namespace="",pod="",container="",cgroup="/pod-5",device="loop0",op="read",submitter="task"} 2)"),
+      std::string::npos)
+      << text;
 }
 
 TEST(RenderBlock, NothingWhenTheBlockLayerIsOff) {

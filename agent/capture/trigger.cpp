@@ -1,11 +1,11 @@
-#include "cli/capture_trigger.h"
+#include "capture/trigger.h"
 
 #include <charconv>
 #include <set>
 
 #include "common/duration.h"
 
-namespace stallwatch::cli {
+namespace stallwatch::capture {
 
 Result<Trigger> Trigger::parse(std::string_view text) {
   const std::string quoted = "--trigger '" + std::string(text) + "'";
@@ -19,7 +19,8 @@ Result<Trigger> Trigger::parse(std::string_view text) {
   static const std::set<std::string> verdicts = {"neighbor", "self", "journal", "device", "cpu", "mixed"};
   if (text.rfind("probe=", 0) == 0) {
     const std::string v(text.substr(6));
-    if (!results.count(v)) return fail(quoted + ": unknown probe result '" + v + "' (timeout, refused, reset, failure)");
+    if (!results.count(v))
+      return fail(quoted + ": unknown probe result '" + v + "' (timeout, refused, reset, failure)");
     return Trigger{Kind::kProbe, 0, v, std::string(text)};
   }
   if (text.rfind("verdict=", 0) == 0) {
@@ -35,8 +36,7 @@ Result<Trigger> Trigger::parse(std::string_view text) {
 bool Trigger::matches(const nlohmann::json& e) const {
   const std::string type = e.value("event", "");
   switch (kind) {
-    case Kind::kFsync:
-      return type == "slow_fsync" && e.value("duration_ms", 0.0) * 1e6 >= static_cast<double>(min_ns);
+    case Kind::kFsync: return type == "slow_fsync" && e.value("duration_ms", 0.0) * 1e6 >= static_cast<double>(min_ns);
     case Kind::kProbe: return type == "probe" && e.value("result", "") == value;
     case Kind::kVerdict: return type == "slow_fsync" && e.value("verdict", "") == value;
   }
@@ -48,10 +48,9 @@ Result<std::uint64_t> parse_size(std::string_view text) {
   const auto [p, err] = std::from_chars(text.data(), text.data() + text.size(), n);
   const std::string unit(p, text.data() + text.size());
   if (err != std::errc() || p == text.data()) return fail("bad size '" + std::string(text) + "' (expected e.g. 100MB)");
-  const std::pair<const char*, std::uint64_t> units[] = {{"", 1},           {"B", 1},
-                                                          {"KB", 1000},     {"KiB", 1024},
-                                                          {"MB", 1000000},  {"MiB", 1 << 20},
-                                                          {"GB", 1000000000}, {"GiB", 1ULL << 30}};
+  const std::pair<const char*, std::uint64_t> units[] = {
+      {"", 1},         {"B", 1},         {"KB", 1000},       {"KiB", 1024},
+      {"MB", 1000000}, {"MiB", 1 << 20}, {"GB", 1000000000}, {"GiB", 1ULL << 30}};
   for (const auto& [u, scale] : units) {
     if (unit == u) {
       if (n * scale < 4096) return fail("size '" + std::string(text) + "' is too small (4 KiB at least)");
@@ -61,4 +60,4 @@ Result<std::uint64_t> parse_size(std::string_view text) {
   return fail("bad size '" + std::string(text) + "': unit must be B, KB, KiB, MB, MiB, GB or GiB");
 }
 
-}  // namespace stallwatch::cli
+}  // namespace stallwatch::capture

@@ -1,23 +1,17 @@
-#include "blame/probe_event.h"
+#include "events/probe_event.h"
 
 #include <time.h>
 
-#include "blame/slow_event.h"
-#include "reader/snapshot.h"
+#include "common/clock.h"
 #include "common/names.h"
+#include "events/slow_event.h"
 
-namespace stallwatch::blame {
+namespace stallwatch::events {
 
 namespace {
 constexpr std::uint64_t kKeepNs = 120'000'000'000ULL;  // how long slow fsyncs stay linkable
 constexpr std::size_t kKeepMax = 10'000;
 }  // namespace
-
-std::uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 void SlowFsyncHistory::add(const nlohmann::json& event, std::uint64_t start_ns, std::uint64_t end_ns) {
   const auto& v = event.at("victim");
@@ -83,7 +77,9 @@ nlohmann::json probe_event(const sw_probe_event& e, const ProbeContext& ctx, con
 
 ProbeEventQueue::ProbeEventQueue(ProbeContext ctx, const SlowFsyncHistory& fsyncs,
                                  std::function<void(const nlohmann::json&)> write, std::chrono::nanoseconds delay)
-    : ctx_(std::move(ctx)), fsyncs_(fsyncs), write_(std::move(write)),
+    : ctx_(std::move(ctx)),
+      fsyncs_(fsyncs),
+      write_(std::move(write)),
       delay_ns_(static_cast<std::uint64_t>(delay.count())) {}
 
 void ProbeEventQueue::push(const sw_probe_event& e) {
@@ -110,4 +106,4 @@ void ProbeEventQueue::flush(std::uint64_t now_ns, bool flush_all) {
   }
 }
 
-}  // namespace stallwatch::blame
+}  // namespace stallwatch::events

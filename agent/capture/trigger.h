@@ -11,7 +11,7 @@
 
 #include "common/result.h"
 
-namespace stallwatch::cli {
+namespace stallwatch::capture {
 
 struct Trigger {
   enum class Kind { kFsync, kProbe, kVerdict } kind;
@@ -26,4 +26,4 @@ struct Trigger {
 // "100MB", "512KiB", "1GB", "4096" (bytes).
 Result<std::uint64_t> parse_size(std::string_view text);
 
-}  // namespace stallwatch::cli
+}  // namespace stallwatch::capture

@@ -19,7 +19,7 @@
 #include "identity/pod_addresses.h"
 #include "stallwatch.h"
 
-namespace stallwatch::blame {
+namespace stallwatch::events {
 
 // Recent slow fsyncs by pod, for linking; bounded in time and count.
 class SlowFsyncHistory {
@@ -65,6 +65,4 @@ class ProbeEventQueue {
   std::deque<sw_probe_event> pending_;
 };
 
-std::uint64_t monotonic_ns();
-
-}  // namespace stallwatch::blame
+}  // namespace stallwatch::events

@@ -8,22 +8,21 @@
 
 #include <nlohmann/json.hpp>
 
-#include "identity/identity.h"
+#include "common/clock.h"
+#include "identity/labels.h"
 #include "stallwatch.h"
 
-namespace stallwatch::blame {
+namespace stallwatch::events {
 
 struct EventContext {
   std::function<identity::Labels(std::uint64_t cgroup_id)> labels;
-  std::function<std::string(std::uint32_t dev)> device;  // "" for none
+  std::function<std::string(std::uint32_t dev)> device;    // "" for none
   std::vector<std::pair<std::string, std::string>> hooks;  // subsystem -> rung in use
   // CLOCK_REALTIME - CLOCK_MONOTONIC, ns: turns the kernel's timestamps into wall-clock time.
   std::int64_t realtime_offset_ns = 0;
 };
 
-std::int64_t realtime_offset_ns();  // now
 nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx);
 std::string slow_event_json(const sw_blame_event& e, const EventContext& ctx);
-std::string rfc3339(std::int64_t realtime_ns);
 
-}  // namespace stallwatch::blame
+}  // namespace stallwatch::events

@@ -1,4 +1,4 @@
-#include "blame/slow_event.h"
+#include "events/slow_event.h"
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -8,18 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "blame/verdict.h"
-#include "reader/snapshot.h"
 #include "common/names.h"
 
-namespace stallwatch::blame {
+namespace stallwatch::events {
 
 namespace {
 
 double ms(std::uint64_t ns) { return static_cast<double>(ns) / 1e6; }
-
-nlohmann::json identity_json(const identity::Labels& l) {
-  return {{"namespace", l.ns}, {"pod", l.pod}, {"container", l.container}, {"cgroup", l.cgroup}};
-}
 
 std::string cstr(const char* s, std::size_t max) { return std::string(s, strnlen(s, max)); }
 
@@ -51,25 +46,10 @@ void scale_to_kinds(std::vector<sw_blame_culprit>& top, const sw_blame_event& e)
 
 }  // namespace
 
-std::string rfc3339(std::int64_t realtime_ns) {
-  const std::time_t secs = realtime_ns / 1'000'000'000;
-  const auto micros = (realtime_ns % 1'000'000'000) / 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:06d}Z", tm, micros);
-}
-
-std::int64_t realtime_offset_ns() {
-  timespec mono{}, real{};
-  clock_gettime(CLOCK_MONOTONIC, &mono);
-  clock_gettime(CLOCK_REALTIME, &real);
-  return (real.tv_sec - mono.tv_sec) * 1'000'000'000LL + (real.tv_nsec - mono.tv_nsec);
-}
-
 std::string slow_event_json(const sw_blame_event& e, const EventContext& ctx) { return slow_event(e, ctx).dump(); }
 
 nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
-  Kinds kinds{};
+  blame::Kinds kinds{};
   std::copy(std::begin(e.kinds), std::end(e.kinds), kinds.begin());
   nlohmann::json kinds_ms = nlohmann::json::object();
   for (std::uint32_t k = 0; k < SW_BLAME__KINDS; ++k) kinds_ms[std::string(names::blame_kind_name(k))] = ms(kinds[k]);
@@ -81,7 +61,7 @@ nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
   nlohmann::json culprits = nlohmann::json::array();
   std::uint64_t requests = e.rest.requests, bytes = e.rest.bytes;
   for (const auto& c : top) {
-    auto j = c.cgroup ? identity_json(ctx.labels(c.cgroup)) : identity_json({});
+    auto j = c.cgroup ? identity::labels_json(ctx.labels(c.cgroup)) : identity::labels_json({});
     j["kind"] = names::blame_kind_name(c.kind);
     j["blamed_ms"] = ms(c.ns);
     j["share"] = e.wall_ns ? static_cast<double>(c.ns) / static_cast<double>(e.wall_ns) : 0.0;
@@ -94,7 +74,7 @@ nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
   nlohmann::json hooks = nlohmann::json::object();
   for (const auto& [subsystem, rung] : ctx.hooks) hooks[subsystem] = rung;
 
-  auto victim = identity_json(ctx.labels(e.victim));
+  auto victim = identity::labels_json(ctx.labels(e.victim));
   victim["comm"] = cstr(e.comm, sizeof(e.comm));
   victim["pid"] = e.tgid;
   victim["tid"] = e.tid;
@@ -108,7 +88,7 @@ nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
       {"file_class", names::file_class_name(e.file_class)},
       {"inode", e.ino},
       {"duration_ms", ms(e.wall_ns)},
-      {"verdict", verdict(kinds, e.wall_ns)},
+      {"verdict", blame::verdict(kinds, e.wall_ns)},
       {"kinds_ms", std::move(kinds_ms)},
       {"culprits", std::move(culprits)},
       {"other_culprits", {{"blamed_ms", ms(e.rest.ns)}, {"bytes", e.rest.bytes}, {"requests", e.rest.requests}}},
@@ -118,4 +98,4 @@ nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
   return j;
 }
 
-}  // namespace stallwatch::blame
+}  // namespace stallwatch::events

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The blame engine's arithmetic: plain structs in, plain structs out, no
+ * maps and no helpers, so that the same code compiles into the BPF objects
+ * (through blame.bpf.h) and into the host's unit tests
+ * (tests/unit/blame_math_test.cpp), where its edge cases are checked
+ * without a kernel. Atomic adds are the compilers' __sync builtins, which
+ * both targets have.
+ */
+#ifndef STALLWATCH_BLAME_MATH_H
+#define STALLWATCH_BLAME_MATH_H
+
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+
+#include "stallwatch.h"
+
+static __always_inline __s64 nonneg(__s64 v)
+{
+	return v < 0 ? 0 : v;
+}
+
+static __always_inline bool blame_any_blocked(const struct sw_blame_dev *d)
+{
+	for (int k = 0; k < SW_BLAME_SLOTS; k++) {
+		if (d->slot[k].blocked > 0)
+			return true;
+	}
+	return false;
+}
+
+/* Integrates the device's state since last_ns into the clocks of every slot
+ * whose victim is blocked. The state (requests in service per class) held
+ * still over that interval: every change calls this first. */
+static __always_inline void blame_advance(struct sw_blame_dev *d, __u64 now)
+{
+	__u64 last = d->last_ns, dt;
+	__s64 user, journal, wb, kthread, n;
+
+	if (now <= last)
+		return;
+	d->last_ns = now;
+	dt = now - last;
+	user = nonneg(d->by_class[SW_IO_USER]);
+	journal = nonneg(d->by_class[SW_IO_JOURNAL]);
+	wb = nonneg(d->by_class[SW_IO_WRITEBACK]);
+	kthread = nonneg(d->by_class[SW_IO_KTHREAD]);
+	n = user + journal + wb + kthread;
+	for (int k = 0; k < SW_BLAME_SLOTS; k++) {
+		struct sw_blame_slot *s = &d->slot[k];
+		__s64 blocked = s->blocked, own;
+
+		if (blocked <= 0)
+			continue;
+		if (n <= 0) {
+			__sync_fetch_and_add(&s->clock[SW_CLK_IDLE], dt);
+			continue;
+		}
+		/* Own requests of every class are counted in own and in their
+		 * class: take them out of the user class first, then the rest. */
+		own = nonneg(s->own);
+		if (own > n)
+			own = n;
+		{
+			__s64 left = own, u = user, j = journal, w = wb, t = kthread, take;
+
+			take = left < u ? left : u;
+			u -= take;
+			left -= take;
+			take = left < w ? left : w;
+			w -= take;
+			left -= take;
+			take = left < t ? left : t;
+			t -= take;
+			left -= take;
+			take = left < j ? left : j;
+			j -= take;
+			__sync_fetch_and_add(&s->clock[SW_CLK_OWN], dt * own / n);
+			__sync_fetch_and_add(&s->clock[SW_CLK_NEIGHBOR], dt * u / n);
+			__sync_fetch_and_add(&s->clock[SW_CLK_JOURNAL], dt * j / n);
+			__sync_fetch_and_add(&s->clock[SW_CLK_WRITEBACK], dt * w / n);
+			__sync_fetch_and_add(&s->clock[SW_CLK_KTHREAD], dt * t / n);
+		}
+		__sync_fetch_and_add(&s->clock[SW_CLK_CREDIT], (dt << SW_CREDIT_SHIFT) * blocked / n);
+	}
+}
+
+/* ---- scheduler side: a window's thread changes state; d is the window's
+ * device, NULL when the file has none ---- */
+
+/* The thread blocks: from now on the device's state is what it waits on. */
+static __always_inline void blame_win_block(struct sw_blame_win *w, struct sw_blame_dev *d, __u64 now)
+{
+	__u32 k = w->slot;
+
+	if (w->state == SW_WIN_RUNNING)
+		w->kinds[SW_BLAME_OTHER] += now - w->since_ns;
+	else if (w->state == SW_WIN_RUNNABLE)
+		w->kinds[SW_BLAME_CPU] += now - w->since_ns;
+	else
+		return;
+	w->state = SW_WIN_BLOCKED;
+	w->since_ns = now;
+	if (!d || k >= SW_BLAME_SLOTS)
+		return;
+	blame_advance(d, now);
+	for (int c = 0; c < SW_CLK__COUNT; c++)
+		w->snap[c] = d->slot[k].clock[c];
+	__sync_fetch_and_add(&d->slot[k].blocked, 1);
+}
+
+static __always_inline __u64 clock_delta(const struct sw_blame_slot *s, const struct sw_blame_win *w, int c)
+{
+	__s64 d = s->clock[c] - w->snap[c];
+
+	return d > 0 ? d : 0;
+}
+
+/* The thread is woken (or found running without a wakeup seen): the
+ * device clocks' advance while it was blocked is its share of each kind. */
+static __always_inline void blame_win_wake(struct sw_blame_win *w, struct sw_blame_dev *d, __u64 now)
+{
+	__u32 k = w->slot;
+	struct sw_blame_slot *s;
+
+	if (w->state != SW_WIN_BLOCKED)
+		return;
+	w->state = SW_WIN_RUNNABLE;
+	if (!d || k >= SW_BLAME_SLOTS) {
+		/* No block device under the file: nothing to wait on we can see. */
+		w->kinds[SW_BLAME_OTHER] += now - w->since_ns;
+		w->since_ns = now;
+		return;
+	}
+	w->since_ns = now;
+	blame_advance(d, now);
+	s = &d->slot[k];
+	__sync_fetch_and_add(&s->blocked, -1);
+	w->kinds[SW_BLAME_OWN_IO] += clock_delta(s, w, SW_CLK_OWN);
+	w->kinds[SW_BLAME_NEIGHBOR_IO] += clock_delta(s, w, SW_CLK_NEIGHBOR);
+	w->kinds[SW_BLAME_JOURNAL] += clock_delta(s, w, SW_CLK_JOURNAL);
+	w->kinds[SW_BLAME_WRITEBACK] += clock_delta(s, w, SW_CLK_WRITEBACK);
+	w->kinds[SW_BLAME__KINDS] += clock_delta(s, w, SW_CLK_KTHREAD);
+	w->kinds[SW_BLAME_DEVICE] += clock_delta(s, w, SW_CLK_IDLE);
+}
+
+static __always_inline void blame_win_run(struct sw_blame_win *w, struct sw_blame_dev *d, __u64 now)
+{
+	if (w->state == SW_WIN_BLOCKED)
+		blame_win_wake(w, d, now);
+	if (w->state != SW_WIN_RUNNABLE)
+		return;
+	w->kinds[SW_BLAME_CPU] += now - w->since_ns;
+	w->state = SW_WIN_RUNNING;
+	w->since_ns = now;
+}
+
+static __always_inline void blame_win_preempt(struct sw_blame_win *w, __u64 now)
+{
+	if (w->state != SW_WIN_RUNNING)
+		return;
+	w->kinds[SW_BLAME_OTHER] += now - w->since_ns;
+	w->state = SW_WIN_RUNNABLE;
+	w->since_ns = now;
+}
+
+/* Closes the window's time accounting at now and returns its wall time:
+ * the time since the last state change is `other`, and the kinds are
+ * clamped so that they never add up to more than the wall time (a missed
+ * sched event, or two CPUs advancing one device clock at once). */
+static __always_inline __u64 blame_win_finish(struct sw_blame_win *w, struct sw_blame_dev *d, __u64 now)
+{
+	__u64 wall, sum = 0;
+
+	/* A missed sched event leaves the thread blocked or runnable. */
+	blame_win_run(w, d, now);
+	w->kinds[SW_BLAME_OTHER] += now - w->since_ns;
+	w->since_ns = now;
+	wall = now - w->start_ns;
+	for (int i = 0; i <= SW_BLAME__KINDS; i++)
+		sum += w->kinds[i];
+	if (sum > wall) {
+		for (int i = 0; i <= SW_BLAME__KINDS; i++)
+			w->kinds[i] = w->kinds[i] * wall / sum;
+	} else {
+		w->kinds[SW_BLAME_OTHER] += wall - sum;
+	}
+	return wall;
+}
+
+/* ---- epochs: the culprit detail of a slot's overlapping windows ---- */
+
+/* A culprit's part of the open epoch of slot s: a small table, claimed
+ * without a lock (two CPUs claiming one free entry at the same instant
+ * merge two culprits in one event's detail; the blame map is unaffected). */
+static __always_inline void blame_epoch_add(struct sw_blame_slot *s, __u64 culprit, __u8 kind, __u64 ns, __u64 bytes,
+					    __u64 requests)
+{
+	struct sw_blame_culprit *c = &s->rest;
+
+	for (int i = 0; i < SW_BLAME_TOP; i++) {
+		struct sw_blame_culprit *t = &s->top[i];
+
+		if (t->cgroup == culprit && t->kind == kind && (t->ns || t->requests)) {
+			c = t;
+			break;
+		}
+		if (!t->ns && !t->requests) {
+			t->cgroup = culprit;
+			t->kind = kind;
+			c = t;
+			break;
+		}
+	}
+	/* Guarded like blame_add's: no atomic add of a constant 0. */
+	if (ns)
+		__sync_fetch_and_add(&c->ns, ns);
+	if (bytes)
+		__sync_fetch_and_add(&c->bytes, bytes);
+	if (requests)
+		__sync_fetch_and_add(&c->requests, requests);
+}
+
+/* Where a request's credit inside slot s's open epoch starts: at its issue,
+ * or at the epoch's start if it was issued before. Signed differences, so a
+ * credit clock that wrapped compares the right way. */
+static __always_inline __u64 blame_epoch_from(const struct sw_blame_slot *s, __u64 issued_credit)
+{
+	return (__s64)(s->epoch_credit - issued_credit) > 0 ? s->epoch_credit : issued_credit;
+}
+
+/* The victim's slot on d: its own, else a free one claimed. */
+static __always_inline __u32 blame_slot_for(struct sw_blame_dev *d, __u64 victim)
+{
+	__u32 free = SW_BLAME_SLOTS;
+
+	for (int k = 0; k < SW_BLAME_SLOTS; k++) {
+		struct sw_blame_slot *s = &d->slot[k];
+
+		if (s->victim == victim)
+			return k;
+		if (free == SW_BLAME_SLOTS && (!s->victim || (s->open <= 0 && s->own <= 0)))
+			free = k;
+	}
+	if (free < SW_BLAME_SLOTS)
+		d->slot[free].victim = victim;
+	return free;
+}
+
+static __always_inline void blame_epoch_reset(struct sw_blame_slot *s)
+{
+	for (int i = 0; i < SW_BLAME_TOP; i++) {
+		s->top[i].ns = 0;
+		s->top[i].bytes = 0;
+		s->top[i].requests = 0;
+		s->top[i].cgroup = 0;
+	}
+	s->rest.ns = 0;
+	s->rest.bytes = 0;
+	s->rest.requests = 0;
+	s->epoch_credit = s->clock[SW_CLK_CREDIT];
+}
+
+#endif

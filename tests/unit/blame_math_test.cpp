@@ -1,0 +1,215 @@
+// The blame engine's kernel-side arithmetic (bpf/blame_math.h), compiled
+// for the host: device clocks, window states, clamping and epochs.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "blame_math.h"
+
+namespace {
+
+constexpr __u64 kMs = 1'000'000;
+
+struct Device {
+  sw_blame_dev d{};
+  Device() { std::memset(&d, 0, sizeof(d)); }
+};
+
+sw_blame_win window(__u64 start, __u8 slot) {
+  sw_blame_win w{};
+  std::memset(&w, 0, sizeof(w));
+  w.start_ns = start;
+  w.since_ns = start;
+  w.state = SW_WIN_RUNNING;
+  w.slot = slot;
+  return w;
+}
+
+__u64 sum_kinds(const sw_blame_win& w) {
+  __u64 sum = 0;
+  for (int i = 0; i <= SW_BLAME__KINDS; i++) sum += w.kinds[i];
+  return sum;
+}
+
+TEST(BlameMath, NoRequestInServiceIsDeviceTime) {
+  Device dev;
+  dev.d.slot[0].victim = 7;
+  auto w = window(0, 0);
+  blame_win_block(&w, &dev.d, 1 * kMs);  // ran 1 ms first
+  blame_win_wake(&w, &dev.d, 6 * kMs);
+  blame_win_run(&w, &dev.d, 6 * kMs);
+  EXPECT_EQ(w.kinds[SW_BLAME_OTHER], 1 * kMs);
+  EXPECT_EQ(w.kinds[SW_BLAME_DEVICE], 5 * kMs);
+  EXPECT_EQ(w.kinds[SW_BLAME_NEIGHBOR_IO], 0u);
+  EXPECT_EQ(dev.d.slot[0].blocked, 0);
+  EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_CREDIT], 0u) << "no request: nothing to credit";
+}
+
+TEST(BlameMath, OwnRequestsComeOutOfTheUserClassFirst) {
+  Device dev;
+  dev.d.slot[0].victim = 7;
+  dev.d.by_class[SW_IO_USER] = 2;  // the victim's own request and a neighbour's
+  dev.d.slot[0].own = 1;
+  auto w = window(0, 0);
+  blame_win_block(&w, &dev.d, 0);
+  blame_win_wake(&w, &dev.d, 10 * kMs);
+  EXPECT_EQ(w.kinds[SW_BLAME_OWN_IO], 5 * kMs);
+  EXPECT_EQ(w.kinds[SW_BLAME_NEIGHBOR_IO], 5 * kMs);
+  // The credit clock gives each request in service its share of the blocked time.
+  EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_CREDIT], (10 * kMs << SW_CREDIT_SHIFT) / 2);
+}
+
+TEST(BlameMath, SeveralVictimsEachSeeTheOthersRequestsAsNeighbours) {
+  Device dev;
+  dev.d.slot[0].victim = 7;
+  dev.d.slot[1].victim = 8;
+  dev.d.by_class[SW_IO_USER] = 2;
+  dev.d.by_class[SW_IO_JOURNAL] = 1;
+  dev.d.slot[0].own = 1;  // one of the user requests is slot 0's
+  auto a = window(0, 0), b = window(0, 1);
+  blame_win_block(&a, &dev.d, 0);
+  blame_win_block(&b, &dev.d, 0);
+  EXPECT_EQ(dev.d.slot[0].blocked, 1);
+  EXPECT_EQ(dev.d.slot[1].blocked, 1);
+  blame_win_wake(&a, &dev.d, 9 * kMs);
+  blame_win_wake(&b, &dev.d, 9 * kMs);
+  EXPECT_EQ(a.kinds[SW_BLAME_OWN_IO], 3 * kMs);
+  EXPECT_EQ(a.kinds[SW_BLAME_NEIGHBOR_IO], 3 * kMs);
+  EXPECT_EQ(a.kinds[SW_BLAME_JOURNAL], 3 * kMs);
+  EXPECT_EQ(b.kinds[SW_BLAME_OWN_IO], 0u);
+  EXPECT_EQ(b.kinds[SW_BLAME_NEIGHBOR_IO], 6 * kMs);
+  EXPECT_EQ(b.kinds[SW_BLAME_JOURNAL], 3 * kMs);
+}
+
+TEST(BlameMath, OnlySlotsWithABlockedVictimAdvance) {
+  Device dev;
+  dev.d.slot[0].victim = 7;
+  dev.d.slot[1].victim = 8;
+  dev.d.by_class[SW_IO_USER] = 1;
+  dev.d.slot[0].blocked = 1;
+  blame_advance(&dev.d, 4 * kMs);
+  EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_NEIGHBOR], 4 * kMs);
+  EXPECT_EQ(dev.d.slot[1].clock[SW_CLK_NEIGHBOR], 0u);
+  EXPECT_EQ(dev.d.last_ns, 4 * kMs);
+}
+
+TEST(BlameMath, ABackwardsClockAddsNothing) {
+  Device dev;
+  dev.d.slot[0].victim = 7;
+  dev.d.slot[0].blocked = 1;
+  dev.d.by_class[SW_IO_USER] = 1;
+  blame_advance(&dev.d, 10 * kMs);
+  const auto before = dev.d.slot[0];
+  blame_advance(&dev.d, 9 * kMs);  // another CPU's older timestamp
+  EXPECT_EQ(dev.d.last_ns, 10 * kMs);
+  EXPECT_EQ(std::memcmp(&before, &dev.d.slot[0], sizeof(before)), 0);
+  // A window whose snapshot is ahead of the clock (clock reset under it) gets 0, not 2^64 - x.
+  auto w = window(0, 0);
+  w.state = SW_WIN_BLOCKED;
+  w.snap[SW_CLK_NEIGHBOR] = dev.d.slot[0].clock[SW_CLK_NEIGHBOR] + kMs;
+  dev.d.slot[0].blocked = 1;
+  blame_win_wake(&w, &dev.d, 10 * kMs);
+  EXPECT_EQ(w.kinds[SW_BLAME_NEIGHBOR_IO], 0u);
+}
+
+TEST(BlameMath, NegativeClassCountsAreNoRequests) {
+  Device dev;
+  dev.d.slot[0].victim = 7;
+  dev.d.slot[0].blocked = 1;
+  dev.d.by_class[SW_IO_USER] = -1;  // a completion seen without its issue
+  blame_advance(&dev.d, 2 * kMs);
+  EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_IDLE], 2 * kMs);
+  EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_NEIGHBOR], 0u);
+}
+
+TEST(BlameMath, AWindowWithoutADeviceIsOther) {
+  auto w = window(0, SW_BLAME_SLOTS);
+  blame_win_block(&w, nullptr, 1 * kMs);
+  blame_win_wake(&w, nullptr, 3 * kMs);
+  blame_win_run(&w, nullptr, 4 * kMs);
+  EXPECT_EQ(w.kinds[SW_BLAME_OTHER], 3 * kMs);
+  EXPECT_EQ(w.kinds[SW_BLAME_CPU], 1 * kMs);
+}
+
+TEST(BlameMath, FinishClampsKindsToTheWallTime) {
+  Device dev;
+  auto w = window(0, 0);
+  w.kinds[SW_BLAME_NEIGHBOR_IO] = 8 * kMs;  // over-counted: two CPUs advanced at once
+  w.kinds[SW_BLAME_DEVICE] = 4 * kMs;
+  w.since_ns = 10 * kMs;
+  const __u64 wall = blame_win_finish(&w, &dev.d, 10 * kMs);
+  EXPECT_EQ(wall, 10 * kMs);
+  EXPECT_LE(sum_kinds(w), wall);
+  EXPECT_NEAR(static_cast<double>(w.kinds[SW_BLAME_NEIGHBOR_IO]) / w.kinds[SW_BLAME_DEVICE], 2.0, 1e-6);
+}
+
+TEST(BlameMath, FinishGivesUnaccountedTimeToOther) {
+  Device dev;
+  auto w = window(0, 0);
+  w.kinds[SW_BLAME_NEIGHBOR_IO] = 3 * kMs;
+  w.since_ns = 5 * kMs;
+  const __u64 wall = blame_win_finish(&w, &dev.d, 10 * kMs);
+  EXPECT_EQ(sum_kinds(w), wall);
+  EXPECT_EQ(w.kinds[SW_BLAME_OTHER], 7 * kMs);
+}
+
+TEST(BlameMath, FinishEndsAWindowLeftBlocked) {
+  Device dev;
+  dev.d.slot[0].victim = 7;
+  auto w = window(0, 0);
+  blame_win_block(&w, &dev.d, 0);
+  const __u64 wall = blame_win_finish(&w, &dev.d, 6 * kMs);  // no wakeup seen
+  EXPECT_EQ(wall, 6 * kMs);
+  EXPECT_EQ(w.kinds[SW_BLAME_DEVICE], 6 * kMs);
+  EXPECT_EQ(dev.d.slot[0].blocked, 0) << "the slot is no longer counted as blocked";
+}
+
+TEST(BlameMath, EpochNamesTheFirstCulpritsAndFoldsTheRest) {
+  sw_blame_slot s{};
+  std::memset(&s, 0, sizeof(s));
+  for (__u64 cg = 1; cg <= SW_BLAME_TOP + 2; cg++) blame_epoch_add(&s, cg, SW_BLAME_NEIGHBOR_IO, cg * kMs, 4096, 1);
+  blame_epoch_add(&s, 1, SW_BLAME_NEIGHBOR_IO, kMs, 4096, 1);  // again: same entry
+  blame_epoch_add(&s, 1, SW_BLAME_JOURNAL, kMs, 0, 1);         // another kind, table full: the rest
+  EXPECT_EQ(s.top[0].cgroup, 1u);
+  EXPECT_EQ(s.top[0].ns, 2 * kMs);
+  EXPECT_EQ(s.top[0].requests, 2u);
+  for (int i = 0; i < SW_BLAME_TOP; i++) EXPECT_EQ(s.top[i].cgroup, static_cast<__u64>(i + 1));
+  __u64 rest = 0;
+  for (__u64 cg = SW_BLAME_TOP + 1; cg <= SW_BLAME_TOP + 2; cg++) rest += cg * kMs;
+  EXPECT_EQ(s.rest.ns, rest + kMs);
+}
+
+TEST(BlameMath, EpochResetStartsAtTheCreditClock) {
+  sw_blame_slot s{};
+  std::memset(&s, 0, sizeof(s));
+  blame_epoch_add(&s, 3, SW_BLAME_NEIGHBOR_IO, kMs, 4096, 1);
+  s.clock[SW_CLK_CREDIT] = 12345;
+  blame_epoch_reset(&s);
+  EXPECT_EQ(s.top[0].ns, 0u);
+  EXPECT_EQ(s.top[0].cgroup, 0u);
+  EXPECT_EQ(s.epoch_credit, 12345u);
+  // A request issued before the epoch counts from the epoch; one issued after, from its issue.
+  EXPECT_EQ(blame_epoch_from(&s, 100), 12345u);
+  EXPECT_EQ(blame_epoch_from(&s, 20000), 20000u);
+}
+
+TEST(BlameMath, SlotsAreTheVictimsOwnOrAFreeOne) {
+  Device dev;
+  EXPECT_EQ(blame_slot_for(&dev.d, 7), 0u);
+  dev.d.slot[0].open = 1;  // victim 7 has a window open
+  EXPECT_EQ(blame_slot_for(&dev.d, 8), 1u);
+  dev.d.slot[1].own = 1;  // victim 8 has a request in service
+  EXPECT_EQ(blame_slot_for(&dev.d, 7), 0u);
+  EXPECT_EQ(blame_slot_for(&dev.d, 9), 2u);
+  EXPECT_EQ(blame_slot_for(&dev.d, 10), 2u) << "9 holds nothing open: its slot is reused";
+  for (int k = 2; k < SW_BLAME_SLOTS; k++) {
+    blame_slot_for(&dev.d, 20 + k);
+    dev.d.slot[k].open = 1;
+  }
+  EXPECT_EQ(blame_slot_for(&dev.d, 99), static_cast<__u32>(SW_BLAME_SLOTS)) << "every slot busy";
+  dev.d.slot[0].open = 0;  // victim 7's window closed
+  EXPECT_EQ(blame_slot_for(&dev.d, 99), 0u);
+  EXPECT_EQ(dev.d.slot[0].victim, 99u);
+}
+
+}  // namespace
