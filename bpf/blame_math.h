@@ -16,6 +16,13 @@
 
 #include "stallwatch.h"
 
+/* Slot indices are masked with SW_BLAME_SLOTS - 1 for old verifiers. */
+#ifdef __cplusplus
+static_assert((SW_BLAME_SLOTS & (SW_BLAME_SLOTS - 1)) == 0, "SW_BLAME_SLOTS is a power of two");
+#else
+_Static_assert((SW_BLAME_SLOTS & (SW_BLAME_SLOTS - 1)) == 0, "SW_BLAME_SLOTS is a power of two");
+#endif
+
 static __always_inline __s64 nonneg(__s64 v)
 {
 	return v < 0 ? 0 : v;
@@ -105,6 +112,9 @@ static __always_inline void blame_win_block(struct sw_blame_win *w, struct sw_bl
 	if (!d || k >= SW_BLAME_SLOTS)
 		return;
 	blame_advance(d, now);
+	/* k < SW_BLAME_SLOTS was checked above, but 5.10 and 6.1 verifiers lose
+	 * that bound once the compiler spills k: mask it where it indexes. */
+	k &= SW_BLAME_SLOTS - 1;
 	for (int c = 0; c < SW_CLK__COUNT; c++)
 		w->snap[c] = d->slot[k].clock[c];
 	__sync_fetch_and_add(&d->slot[k].blocked, 1);
@@ -135,7 +145,7 @@ static __always_inline void blame_win_wake(struct sw_blame_win *w, struct sw_bla
 	}
 	w->since_ns = now;
 	blame_advance(d, now);
-	s = &d->slot[k];
+	s = &d->slot[k & (SW_BLAME_SLOTS - 1)]; /* bound for old verifiers, as above */
 	__sync_fetch_and_add(&s->blocked, -1);
 	w->kinds[SW_BLAME_OWN_IO] += clock_delta(s, w, SW_CLK_OWN);
 	w->kinds[SW_BLAME_NEIGHBOR_IO] += clock_delta(s, w, SW_CLK_NEIGHBOR);

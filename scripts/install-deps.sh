@@ -22,7 +22,7 @@ test_deps=(
   etcd-server etcd-client  # etcd as the oracle (e2e)
   qemu-system-x86 cpio xz-utils kmod  # the kernel VM matrix (e2e)
   yamllint python3-yaml  # manifest checks
-  e2fsprogs util-linux mount libcap2-bin  # ext4 loop devices, setpriv, unshare, capsh
+  e2fsprogs xfsprogs util-linux mount libcap2-bin  # ext4 and XFS loop devices, setpriv, unshare, capsh
 )
 
 want=("${build_deps[@]}")

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/blame.h"
 #include "support/processes.h"
 #include "support/scrape.h"
 #include "support/scratch.h"
@@ -26,142 +27,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const char* const kKinds[] = {"own_io", "neighbor_io", "journal", "writeback", "device", "cpu", "other"};
-
-std::string unique(const std::string& stem) { return "stallwatch-blame-" + stem + "-" + std::to_string(getpid()); }
-
-// What the victim measured itself.
-struct VictimRun {
-  long calls = 0;
-  double sum_s = 0, p50_s = 0, p99_s = 0;
-};
-
-VictimRun run_victim(const TestCgroup& cg, const std::string& file, int calls) {
-  const Completed c = run_command({victim_helper(), file, "--calls", std::to_string(calls)}, cg.join_spec());
-  if (c.exit.code != 0) throw std::runtime_error("victim helper failed: " + c.err);
-  VictimRun r;
-  unsigned long long sum = 0, p50 = 0, p99 = 0, max = 0;
-  if (std::sscanf(c.out.c_str(), "calls %ld sum_ns %llu p50_ns %llu p99_ns %llu max_ns %llu", &r.calls, &sum, &p50,
-                  &p99, &max) != 5) {
-    throw std::runtime_error("victim helper printed: " + c.out);
-  }
-  r.sum_s = sum / 1e9;
-  r.p50_s = p50 / 1e9;
-  r.p99_s = p99 / 1e9;
-  return r;
-}
-
-// The victim's blame series at one scrape.
-struct Blame {
-  std::map<std::string, double> kind;                             // kind -> seconds
-  std::map<std::pair<std::string, std::string>, double> culprit;  // (culprit cgroup, kind) -> seconds
-  double windows = 0, window_s = 0, fsync_sum_s = 0;
-
-  double of(const std::string& k) const { return kind.count(k) ? kind.at(k) : 0; }
-  double by(const std::string& cgroup, const std::string& k) const {
-    return culprit.count({cgroup, k}) ? culprit.at({cgroup, k}) : 0;
-  }
-  double total() const {
-    double t = 0;
-    for (const auto& [k, v] : kind) t += v;
-    return t;
-  }
-  Blame operator-(const Blame& o) const {
-    Blame d = *this;
-    for (const auto& [k, v] : o.kind) d.kind[k] -= v;
-    for (const auto& [k, v] : o.culprit) d.culprit[k] -= v;
-    d.windows -= o.windows;
-    d.window_s -= o.window_s;
-    d.fsync_sum_s -= o.fsync_sum_s;
-    return d;
-  }
-};
-
-Blame blame_of(const Agent& agent, const std::string& victim_cgroup) {
-  const Exposition m = scrape_metrics(agent.port());
-  Blame b;
-  for (const auto& s : m.all("stallwatch_fsync_blame_seconds_total", {{"victim_cgroup", victim_cgroup}})) {
-    b.kind[s.labels.at("kind")] += s.value;
-    b.culprit[{s.labels.at("culprit_cgroup"), s.labels.at("kind")}] += s.value;
-  }
-  for (const auto& s : m.all("stallwatch_fsync_blame_windows_total", {{"victim_cgroup", victim_cgroup}})) {
-    b.windows += s.value;
-  }
-  for (const auto& s : m.all("stallwatch_fsync_blame_window_seconds_total", {{"victim_cgroup", victim_cgroup}})) {
-    b.window_s += s.value;
-  }
-  for (const auto& s : m.all("stallwatch_fsync_duration_seconds_sum", {{"cgroup", victim_cgroup}})) {
-    b.fsync_sum_s += s.value;
-  }
-  return b;
-}
-
-std::string largest_kind(const Blame& b) {
-  std::string best;
-  for (const auto& [k, v] : b.kind) {
-    if (best.empty() || v > b.kind.at(best)) best = k;
-  }
-  return best;
-}
-
-// Waits until the agent's victim scan has found n processes or cgroups.
-void wait_victims(const Agent& agent, const std::string& kind, double n) {
-  for (int i = 0; i < 300; ++i) {
-    const auto v = scrape_metrics(agent.port()).value("stallwatch_blame_victims", {{"kind", kind}});
-    if (v && *v >= n) return;
-    std::this_thread::sleep_for(20ms);
-  }
-  FAIL() << "agent never saw " << n << " victim " << kind;
-}
-
-// The slow-fsync events written since line `first` (probe events left out).
-std::vector<nlohmann::json> events_since(const Agent& agent, std::size_t first) {
-  std::vector<nlohmann::json> out;
-  const auto lines = agent.events();
-  for (std::size_t i = first; i < lines.size(); ++i) {
-    auto j = nlohmann::json::parse(lines[i]);
-    if (j.at("event") == "slow_fsync") out.push_back(std::move(j));
-  }
-  return out;
-}
-
-std::map<std::string, int> verdicts(const std::vector<nlohmann::json>& events) {
-  std::map<std::string, int> n;
-  for (const auto& e : events) ++n[e.at("verdict").get<std::string>()];
-  return n;
-}
-
-std::string describe(const VictimRun& alone, const VictimRun& disturbed, const Blame& d,
-                     const std::vector<nlohmann::json>& events) {
-  std::ostringstream o;
-  o << "victim p50 " << alone.p50_s * 1e3 << " -> " << disturbed.p50_s * 1e3 << " ms, p99 " << alone.p99_s * 1e3
-    << " -> " << disturbed.p99_s * 1e3 << " ms; kinds (share of window):";
-  for (const char* k : kKinds) {
-    o << " " << k << "=" << (d.window_s > 0 ? d.of(k) / d.window_s : 0);
-  }
-  o << "; slow events " << events.size() << " verdicts:";
-  for (const auto& [v, n] : verdicts(events)) o << " " << v << "=" << n;
-  return o.str();
-}
-
-// Every event's kinds sum to at most its window; the windows of the victim
-// are its fsync histogram's _sum.
-void expect_conservation(const Blame& d, const std::vector<nlohmann::json>& events) {
-  EXPECT_NEAR(d.window_s, d.fsync_sum_s, 0.01 * d.fsync_sum_s) << "windows vs fsync histogram _sum";
-  EXPECT_LE(d.total(), d.window_s * 1.01 + 1e-6) << "kinds sum past the windows";
-  for (const auto& e : events) {
-    double sum = 0;
-    for (const auto& [k, v] : e.at("kinds_ms").items()) sum += v.get<double>();
-    EXPECT_LE(sum, e.at("duration_ms").get<double>() + 1e-3) << e.dump();
-  }
-}
-
 // Disk-backed victim device, victim and neighbour cgroups, one agent.
 class BlameScenario : public ::testing::Test {
  protected:
   void SetUp() override {
     SW_REQUIRE_ROOT();
-    disk_ = std::make_unique<LoopExt4>("/var/tmp", 512);
+    disk_ = std::make_unique<LoopFs>("/var/tmp", 512);
     victim_ = std::make_unique<TestCgroup>(unique("victim"));
     neighbour_ = std::make_unique<TestCgroup>(unique("neighbour"));
   }
@@ -202,7 +73,7 @@ class BlameScenario : public ::testing::Test {
     return o;
   }
 
-  std::unique_ptr<LoopExt4> disk_;
+  std::unique_ptr<LoopFs> disk_;
   std::unique_ptr<TestCgroup> victim_, neighbour_;
   std::unique_ptr<Agent> agent_;
 };
@@ -251,7 +122,7 @@ TEST_F(BlameScenario, NeighbourOnAnotherDeviceIsCpu) {
   // default, so that the kernel's own workers (the loop device's, which
   // serve the victim's requests) are not starved as well.
   start_agent({"--victim=cgroup=" + victim_->rel()});
-  LoopExt4 shm("/dev/shm", 512);
+  LoopFs shm("/dev/shm", 512);
   CpuWeight low(*victim_, 1);
   CpuWeight quarter(*neighbour_, 25);
   const auto o = alone_then([&] {

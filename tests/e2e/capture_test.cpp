@@ -41,7 +41,7 @@ class Incident : public ::testing::Test {
  protected:
   void SetUp() override {
     SW_REQUIRE_ROOT();
-    disk_ = std::make_unique<LoopExt4>("/var/tmp", 512);
+    disk_ = std::make_unique<LoopFs>("/var/tmp", 512);
     victim_ = std::make_unique<TestCgroup>("stallwatch-cap-victim-" + std::to_string(getpid()));
     neighbour_ = std::make_unique<TestCgroup>("stallwatch-cap-noisy-" + std::to_string(getpid()));
   }
@@ -63,7 +63,7 @@ class Incident : public ::testing::Test {
     victim_proc_.reset();
   }
 
-  std::unique_ptr<LoopExt4> disk_;
+  std::unique_ptr<LoopFs> disk_;
   std::unique_ptr<TestCgroup> victim_, neighbour_;
   std::unique_ptr<Background> victim_proc_, neighbour_proc_;
 };

@@ -132,7 +132,7 @@ class EtcdOracle : public ::testing::Test {
 TEST_F(EtcdOracle, WalFdatasyncCountsAndBucketsAgreeAndANeighbourShowsInBoth) {
   Agent agent;
   ASSERT_TRUE(agent.wait_ready()) << agent.log();
-  LoopExt4 disk("/var/tmp", 1024);
+  LoopFs disk("/var/tmp", 1024);
   TestCgroup etcd_cg("stallwatch-e2e-etcd-" + std::to_string(getpid()));
   TestCgroup noisy_cg("stallwatch-e2e-noisy-" + std::to_string(getpid()));
   Etcd etcd(etcd_cg, disk.path());

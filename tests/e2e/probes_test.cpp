@@ -195,7 +195,7 @@ TEST_F(Probes, ExactCountsAndDurationsPerPodAndResult) {
 TEST_F(Probes, SlowProbeLinksToTheSlowFsyncOfItsHandler) {
   // The handler fdatasyncs on a disk a neighbour floods: the probe is slow
   // because the fsync was, and its event says so.
-  LoopExt4 disk("/var/tmp", 512);
+  LoopFs disk("/var/tmp", 512);
   Pod db(logs_, "db", 3);
   db.serve(8080, "fsync " + disk.path() + "/handler");
   TestCgroup neighbour("stallwatch-probe-noisy-" + tag());

@@ -95,7 +95,7 @@ TEST(RealPrometheus, ScrapesCleanlyAndAnswersQuantileQueries) {
   Agent agent;
   ASSERT_TRUE(agent.wait_ready()) << agent.log();
   TempDir dir;
-  LoopExt4 disk;
+  LoopFs disk;
   TestCgroup victim("stallwatch-e2e-prom-" + std::to_string(getpid()));
   Prometheus prom(dir, agent.port());
 
@@ -159,7 +159,7 @@ TEST(RealPrometheus, EveryDashboardQueryAnswers) {
   Agent agent;
   ASSERT_TRUE(agent.wait_ready()) << agent.log();
   TempDir dir;
-  LoopExt4 disk("/var/tmp", 512);
+  LoopFs disk("/var/tmp", 512);
   TestCgroup etcd("stallwatch-e2e-dash-etcd-" + std::to_string(getpid()));
   TestCgroup noisy("stallwatch-e2e-dash-noisy-" + std::to_string(getpid()));
   sh("mkdir -p " + disk.path() + "/member/wal");

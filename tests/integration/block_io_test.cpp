@@ -65,7 +65,7 @@ TEST_P(BlockRung, ExactRequestsAndBytesPerCgroupDeviceAndOp) {
   SW_REQUIRE_ROOT();
   Agent agent({"--block-hook=" + GetParam()});
   ASSERT_TRUE(agent.wait_ready()) << agent.log();
-  LoopExt4 disk;
+  LoopFs disk;
   disk.set_nomerges(2);
   const std::string file = disk.make_file("data", 8 << 20);
   TestCgroup cg(unique("exact-" + GetParam()));
@@ -104,7 +104,7 @@ TEST(BlockIo, TwoCgroupsOnTwoDevicesSeeOnlyTheirOwn) {
   SW_REQUIRE_ROOT();
   Agent agent;
   ASSERT_TRUE(agent.wait_ready()) << agent.log();
-  LoopExt4 a_disk, b_disk;
+  LoopFs a_disk, b_disk;
   a_disk.set_nomerges(2);
   b_disk.set_nomerges(2);
   const std::string a_file = a_disk.make_file("a", 4 << 20), b_file = b_disk.make_file("b", 4 << 20);
@@ -133,7 +133,7 @@ TEST(BlockIo, BufferedWritesThenSyncAreChargedAsDocumented) {
   SW_REQUIRE_ROOT();
   Agent agent;
   ASSERT_TRUE(agent.wait_ready()) << agent.log();
-  LoopExt4 disk;
+  LoopFs disk;
   TestCgroup cg(unique("wb"));
   const long bytes = 16L << 20;
   const Completed w = run_command(
@@ -181,7 +181,7 @@ TEST(BlockIo, AgreesWithBiolatency) {
   SW_REQUIRE_ROOT();
   Agent agent;
   ASSERT_TRUE(agent.wait_ready()) << agent.log();
-  LoopExt4 disk;
+  LoopFs disk;
   disk.set_nomerges(2);
   const std::string file = disk.make_file("data", 8 << 20);
   TestCgroup cg(unique("oracle"));
@@ -250,7 +250,7 @@ TEST(BlockIo, HundredThousandRequestsLeaveNothingInFlight) {
   SW_REQUIRE_ROOT();
   Agent agent;
   ASSERT_TRUE(agent.wait_ready()) << agent.log();
-  LoopExt4 disk("/dev/shm", 64);
+  LoopFs disk("/dev/shm", 64);
   disk.set_nomerges(2);
   const std::string file = disk.make_file("data", 16 << 20);
   TestCgroup cg(unique("leak"));
@@ -305,7 +305,7 @@ TEST(BlockIo, NeverCompletedRequestsAreSweptAndCounted) {
 
 TEST(BlockIo, DevicesFlagLimitsTracingToTheNamedDisks) {
   SW_REQUIRE_ROOT();
-  LoopExt4 traced, ignored;
+  LoopFs traced, ignored;
   traced.set_nomerges(2);
   ignored.set_nomerges(2);
   Agent agent({"--devices=" + traced.label()});
@@ -343,7 +343,7 @@ TEST(BlockIo, FsyncCacheFlushesAreCounted) {
   SW_REQUIRE_ROOT();
   Agent agent;
   ASSERT_TRUE(agent.wait_ready()) << agent.log();
-  LoopExt4 disk;
+  LoopFs disk;
   TestCgroup cg(unique("flush"));
   run_fsync_helper(cg.dir(), disk.path(), {"--fsync", "6"});
   const Exposition m = scrape(agent);

@@ -57,7 +57,7 @@ class FsyncCounts : public ::testing::Test {
 
 TEST_F(FsyncCounts, ExactPerCgroupOpAndDeviceOnTmpfsAndExt4) {
   Tmpfs tmpfs;
-  LoopExt4 ext4;
+  LoopFs ext4;
   TestCgroup a(unique("a")), b(unique("b"));
 
   // Distinct counts everywhere, so a series landing in the wrong place shows.
@@ -90,7 +90,7 @@ TEST_F(FsyncCounts, ExactPerCgroupOpAndDeviceOnTmpfsAndExt4) {
 }
 
 TEST_F(FsyncCounts, IoUringFsyncAndSyncFileRange) {
-  LoopExt4 ext4;
+  LoopFs ext4;
   TestCgroup c(unique("uring"));
   auto r = run_fsync_helper(c.dir(), ext4.path(), {"--uring-fsync", "9", "--uring-sync-file-range", "5"});
   const Exposition m = scrape();

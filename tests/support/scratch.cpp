@@ -195,7 +195,7 @@ std::string Tmpfs::label() const {
   return "tmpfs:" + std::to_string(major(dev())) + ":" + std::to_string(minor(dev()));
 }
 
-LoopExt4::LoopExt4(const std::string& backing_dir, int size_mb) {
+LoopFs::LoopFs(const std::string& backing_dir, int size_mb, const std::string& fstype) : fstype_(fstype) {
   char tmpl[4096];
   std::snprintf(tmpl, sizeof(tmpl), "%s/stallwatch-loop.XXXXXX", backing_dir.c_str());
   const int fd = mkstemp(tmpl);
@@ -204,10 +204,10 @@ LoopExt4::LoopExt4(const std::string& backing_dir, int size_mb) {
   image_ = tmpl;
   try {
     sh("truncate -s " + std::to_string(size_mb) + "M " + image_);
-    sh("mkfs.ext4 -q -F " + image_);
+    sh(fstype_ == "xfs" ? "mkfs.xfs -q -f " + image_ : "mkfs." + fstype_ + " -q -F " + image_);
     device_ = sh("losetup --find --show " + image_);
     while (!device_.empty() && (device_.back() == '\n' || device_.back() == ' ')) device_.pop_back();
-    sh("mount -t ext4 " + device_ + " " + mnt_.path());
+    sh("mount -t " + fstype_ + " " + device_ + " " + mnt_.path());
     mounted_ = true;
   } catch (...) {
     if (!device_.empty()) run_shell("losetup -d " + device_);
@@ -216,20 +216,20 @@ LoopExt4::LoopExt4(const std::string& backing_dir, int size_mb) {
   }
 }
 
-LoopExt4::~LoopExt4() {
+LoopFs::~LoopFs() {
   if (mounted_ && umount2(mnt_.path().c_str(), 0) != 0) umount2(mnt_.path().c_str(), MNT_DETACH);
   run_shell("losetup -d " + device_);
   unlink(image_.c_str());
 }
 
-void LoopExt4::set_nomerges(int value) const { std::ofstream("/sys/block/" + label() + "/queue/nomerges") << value; }
+void LoopFs::set_nomerges(int value) const { std::ofstream("/sys/block/" + label() + "/queue/nomerges") << value; }
 
-std::string LoopExt4::make_file(const std::string& name, long bytes) const {
+std::string LoopFs::make_file(const std::string& name, long bytes) const {
   const std::string file = path() + "/" + name;
   sh("dd if=/dev/zero of=" + file + " bs=1M count=" + std::to_string(bytes >> 20) + " conv=fsync status=none");
   return file;
 }
 
-std::string LoopExt4::label() const { return fs::path(device_).filename().string(); }
+std::string LoopFs::label() const { return fs::path(device_).filename().string(); }
 
 }  // namespace stallwatch::test

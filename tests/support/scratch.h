@@ -96,12 +96,14 @@ class Tmpfs : public Mounted {
   TempDir dir_;
 };
 
-class LoopExt4 : public Mounted {
+// A filesystem (ext4 or xfs) on a loop device over an image file.
+class LoopFs : public Mounted {
  public:
   // backing_dir: where the image file lives (/dev/shm gives a device that
-  // shares nothing with the disk).
-  explicit LoopExt4(const std::string& backing_dir = "/var/tmp", int size_mb = 128);
-  ~LoopExt4() override;
+  // shares nothing with the disk). XFS needs 300 MB at least.
+  explicit LoopFs(const std::string& backing_dir = "/var/tmp", int size_mb = 128,
+                  const std::string& fstype = "ext4");
+  ~LoopFs() override;
   const std::string& path() const override { return mnt_.path(); }
   const std::string& device() const { return device_; }  // "/dev/loopN"
   std::string label() const;                             // "loopN"
@@ -112,6 +114,7 @@ class LoopExt4 : public Mounted {
 
  private:
   std::string image_;
+  std::string fstype_;
   std::string device_;
   TempDir mnt_;
   bool mounted_ = false;

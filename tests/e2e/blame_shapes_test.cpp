@@ -1,0 +1,173 @@
+// Blame judged by the counterfactual: the victim (named etcd: 4 KiB append
+// + fdatasync) runs alone, then next to a neighbour in its own cgroup; what
+// the neighbour caused is the slowdown, the disturbed windows' sum minus N
+// times the undisturbed mean. The neighbour's blamed seconds must match it,
+// in the shapes real noisy neighbours have, on ext4 and on XFS, and the
+// same load on a device of its own (a /dev/shm-backed loop device) must be
+// blamed for next to nothing.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/blame.h"
+#include "support/processes.h"
+#include "support/scratch.h"
+#include "support/shell.h"
+#include "support/test_env.h"
+
+namespace stallwatch::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A neighbour's workload, started in its cgroup on the directory given.
+struct Shape {
+  const char* name;
+  std::function<std::vector<std::string>(const std::string& dir)> command;
+  // Prepares the directory before the victim's first run (a file to read).
+  std::function<void(const std::string& dir)> prepare = [](const std::string&) {};
+};
+
+std::vector<std::string> fio(const std::string& dir, std::vector<std::string> args) {
+  std::vector<std::string> cmd = {"/usr/bin/fio", "--name=neighbour", "--filename=" + dir + "/bulk", "--size=192M",
+                                  "--time_based", "--runtime=300"};
+  cmd.insert(cmd.end(), args.begin(), args.end());
+  return cmd;
+}
+
+const Shape kShapes[] = {
+    {"direct_qd1_1m",
+     [](const std::string& d) { return fio(d, {"--rw=write", "--bs=1M", "--direct=1", "--ioengine=psync"}); }},
+    {"direct_qd16_1m",
+     [](const std::string& d) {
+       return fio(d, {"--rw=write", "--bs=1M", "--direct=1", "--iodepth=16", "--ioengine=libaio"});
+     }},
+    {"buffered_never_synced",
+     [](const std::string& d) { return fio(d, {"--rw=write", "--bs=1M", "--ioengine=psync"}); }},
+    {"buffered_64m_then_fsync",
+     [](const std::string& d) { return fio(d, {"--rw=write", "--bs=1M", "--ioengine=psync", "--fsync=64"}); }},
+    {"small_file_churn",
+     [](const std::string& d) {
+       return std::vector<std::string>{
+           "/bin/sh", "-c",
+           "mkdir -p " + d + "/churn; for w in a b; do (i=0; while :; do i=$((i+1)); dd if=/dev/zero of=" + d +
+               "/churn/$w$((i%50)) bs=4k count=1 conv=fsync status=none; rm -f " + d +
+               "/churn/$w$(((i+25)%50)); done) & done; wait"};
+     }},
+    {"direct_randread_qd32",
+     [](const std::string& d) {
+       return fio(d, {"--rw=randread", "--bs=4k", "--direct=1", "--iodepth=32", "--ioengine=libaio"});
+     },
+     [](const std::string& d) {
+       sh("dd if=/dev/urandom of=" + d + "/bulk bs=1M count=192 conv=fsync status=none");
+     }},
+};
+
+struct Param {
+  const Shape* shape;
+  std::string fs;
+};
+
+std::string param_name(const ::testing::TestParamInfo<Param>& p) { return std::string(p.param.shape->name) + "_" + p.param.fs; }
+
+// Victim and neighbour cgroups, the victim's filesystem, one agent.
+class BlameShape : public ::testing::TestWithParam<Param> {
+ protected:
+  void SetUp() override {
+    SW_REQUIRE_ROOT();
+    disk_ = std::make_unique<LoopFs>("/var/tmp", 768, GetParam().fs);
+    victim_ = std::make_unique<TestCgroup>(unique("victim"));
+    neighbour_ = std::make_unique<TestCgroup>(unique("neighbour"));
+    agent_ = std::make_unique<Agent>(std::vector<std::string>{"--victim=cgroup=" + victim_->rel()});
+    ASSERT_TRUE(agent_->wait_ready()) << agent_->log();
+    wait_victims(*agent_, "cgroups", 1);
+  }
+
+  struct Outcome {
+    VictimRun alone, disturbed;
+    Blame blame;                      // the disturbed run's
+    std::vector<nlohmann::json> events;
+    double slowdown_s = 0;            // disturbed sum - N x mean alone
+    double neighbour_s = 0;           // blamed on the neighbour's cgroup, every kind
+  };
+
+  // Both runs sync one file prefilled beforehand, so its allocation is in neither.
+  Outcome run(const std::string& neighbour_dir, int calls) {
+    Outcome o;
+    const std::string wal = disk_->path() + "/wal";
+    GetParam().shape->prepare(neighbour_dir);
+    run_victim(*victim_, wal, 1);
+    o.alone = run_victim(*victim_, wal, calls);
+    const Blame before = blame_of(*agent_, victim_->rel());
+    const std::size_t first = agent_->events().size();
+    auto neighbour = std::make_unique<Background>(GetParam().shape->command(neighbour_dir), neighbour_->dir());
+    std::this_thread::sleep_for(2s);  // past fio's start and the first dirty-page flush
+    o.disturbed = run_victim(*victim_, wal, calls);
+    neighbour->stop();
+    o.blame = blame_of(*agent_, victim_->rel()) - before;
+    o.events = events_since(*agent_, first);
+    o.slowdown_s = o.disturbed.sum_s - o.disturbed.calls * o.alone.mean_s();
+    for (const auto& [key, v] : o.blame.culprit) {
+      if (key.first == neighbour_->rel()) o.neighbour_s += v;
+    }
+    return o;
+  }
+
+  void report(const char* what, const Outcome& o) {
+    std::printf("%s %s/%s: %s; slowdown %.1f ms, blamed on the neighbour %.1f ms (%.2f)\n", what,
+                GetParam().shape->name, GetParam().fs.c_str(), describe(o.alone, o.disturbed, o.blame, o.events).c_str(),
+                o.slowdown_s * 1e3, o.neighbour_s * 1e3, o.slowdown_s > 0 ? o.neighbour_s / o.slowdown_s : 0.0);
+  }
+
+  std::unique_ptr<LoopFs> disk_;
+  std::unique_ptr<TestCgroup> victim_, neighbour_;
+  std::unique_ptr<Agent> agent_;
+};
+
+TEST_P(BlameShape, NeighbourIsBlamedForTheSlowdownItCaused) {
+  const Outcome o = run(disk_->path(), 150);
+  report("same device", o);
+  const Blame& d = o.blame;
+  expect_conservation(d, o.events);
+  // Whatever the shape, the neighbour is blamed for what it caused, give or take a quarter.
+  EXPECT_NEAR(o.neighbour_s, o.slowdown_s, 0.25 * std::max(o.slowdown_s, 0.0) + 0.02 * o.disturbed.sum_s);
+  if (o.disturbed.p50_s < 3 * o.alone.p50_s) return;
+  // A victim made three times slower: the neighbour is the top culprit and the verdict.
+  for (const auto& [key, v] : d.culprit) {
+    if (key.first != neighbour_->rel()) {
+      EXPECT_LT(v, o.neighbour_s) << key.first << " " << key.second;
+    }
+  }
+  ASSERT_FALSE(o.events.empty());
+  const auto v = verdicts(o.events);
+  const int neighbor = v.count("neighbor") ? v.at("neighbor") : 0;
+  EXPECT_GE(neighbor, static_cast<int>(o.events.size()) * 8 / 10);
+}
+
+TEST_P(BlameShape, BystanderOnItsOwnDeviceIsNotBlamed) {
+  LoopFs own("/dev/shm", 768, GetParam().fs);
+  const Outcome o = run(own.path(), 150);
+  report("bystander", o);
+  expect_conservation(o.blame, o.events);
+  EXPECT_LT(o.neighbour_s, 0.05 * o.blame.window_s);
+}
+
+std::vector<Param> params() {
+  std::vector<Param> out;
+  for (const char* fs : {"ext4", "xfs"}) {
+    for (const auto& s : kShapes) out.push_back({&s, fs});
+  }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, BlameShape, ::testing::ValuesIn(params()), param_name);
+
+}  // namespace
+}  // namespace stallwatch::test

@@ -1,0 +1,71 @@
+#pragma once
+// What the blame tests share: the victim helper's own measurements, the
+// victim's blame series from a scrape, the slow-event log, and the checks
+// every scenario makes (conservation).
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "support/processes.h"
+#include "support/scratch.h"
+
+namespace stallwatch::test {
+
+extern const char* const kKinds[7];
+
+// "stallwatch-blame-<stem>-<pid>": a cgroup name of this test process.
+std::string unique(const std::string& stem);
+
+// What the victim measured itself.
+struct VictimRun {
+  long calls = 0;
+  double sum_s = 0, p50_s = 0, p99_s = 0;
+  double mean_s() const { return calls ? sum_s / calls : 0; }
+};
+
+// sw_victim_helper in cg: `calls` 4 KiB appends + fdatasync on file.
+VictimRun run_victim(const TestCgroup& cg, const std::string& file, int calls);
+
+// The victim's blame series at one scrape.
+struct Blame {
+  std::map<std::string, double> kind;                             // kind -> seconds
+  std::map<std::pair<std::string, std::string>, double> culprit;  // (culprit cgroup, kind) -> seconds
+  double windows = 0, window_s = 0, fsync_sum_s = 0;
+
+  double of(const std::string& k) const { return kind.count(k) ? kind.at(k) : 0; }
+  double by(const std::string& cgroup, const std::string& k) const {
+    return culprit.count({cgroup, k}) ? culprit.at({cgroup, k}) : 0;
+  }
+  double total() const {
+    double t = 0;
+    for (const auto& [k, v] : kind) t += v;
+    return t;
+  }
+  Blame operator-(const Blame& o) const {
+    Blame d = *this;
+    for (const auto& [k, v] : o.kind) d.kind[k] -= v;
+    for (const auto& [k, v] : o.culprit) d.culprit[k] -= v;
+    d.windows -= o.windows;
+    d.window_s -= o.window_s;
+    d.fsync_sum_s -= o.fsync_sum_s;
+    return d;
+  }
+};
+
+Blame blame_of(const Agent& agent, const std::string& victim_cgroup);
+std::string largest_kind(const Blame& b);
+// Waits until the agent's victim scan has found n processes or cgroups.
+void wait_victims(const Agent& agent, const std::string& kind, double n);
+// The slow-fsync events written since line `first` (probe events left out).
+std::vector<nlohmann::json> events_since(const Agent& agent, std::size_t first);
+std::map<std::string, int> verdicts(const std::vector<nlohmann::json>& events);
+std::string describe(const VictimRun& alone, const VictimRun& disturbed, const Blame& d,
+                     const std::vector<nlohmann::json>& events);
+// Every event's kinds sum to at most its window; the windows of the victim
+// are its fsync histogram's _sum.
+void expect_conservation(const Blame& d, const std::vector<nlohmann::json>& events);
+
+}  // namespace stallwatch::test
