@@ -12,7 +12,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#include "blame.bpf.h"
+#include "blame_block.bpf.h"
 #include "core_fixes.bpf.h"
 #include "maps.bpf.h"
 #include "stallwatch.h"
@@ -126,24 +126,34 @@ static __always_inline __u8 op_of(__u32 cmd_flags)
 	}
 }
 
-/* Writeback runs as a kworker whose description is "flush-<bdi>" (set by
- * wb_workfn). task->worker_private reaches it since 5.17; earlier kernels
- * report such I/O as plain kworker. */
-static __always_inline bool is_writeback_worker(struct task_struct *task)
+/* What a kworker is doing, from its current work: writeback runs as a
+ * kworker whose description is "flush-<bdi>" (set by wb_workfn); XFS writes
+ * its log from work items of the "xfs-log/<dev>" and "xfs-cil/<dev>"
+ * workqueues. task->worker_private reaches the worker since 5.17; earlier
+ * kernels report such I/O as plain kworker. */
+static __always_inline __u8 kworker_kind(struct task_struct *task)
 {
 	struct kthread *kt;
 	struct worker *w;
-	char desc[6];
+	char desc[6], wq[8];
 
 	if (!bpf_core_field_exists(task->worker_private))
-		return false;
+		return SW_KIND_KWORKER;
 	kt = BPF_CORE_READ(task, worker_private);
 	if (!kt)
-		return false;
+		return SW_KIND_KWORKER;
 	w = BPF_CORE_READ(kt, data);
-	if (!w || bpf_probe_read_kernel(desc, sizeof(desc), &w->desc))
-		return false;
-	return desc[0] == 'f' && desc[1] == 'l' && desc[2] == 'u' && desc[3] == 's' && desc[4] == 'h' && desc[5] == '-';
+	if (!w)
+		return SW_KIND_KWORKER;
+	if (!bpf_probe_read_kernel(desc, sizeof(desc), &w->desc) && desc[0] == 'f' && desc[1] == 'l' &&
+	    desc[2] == 'u' && desc[3] == 's' && desc[4] == 'h' && desc[5] == '-')
+		return SW_KIND_WRITEBACK;
+	if (!bpf_probe_read_kernel(wq, sizeof(wq), BPF_CORE_READ(w, current_pwq, wq, name)) && wq[0] == 'x' &&
+	    wq[1] == 'f' && wq[2] == 's' && wq[3] == '-' &&
+	    ((wq[4] == 'l' && wq[5] == 'o' && wq[6] == 'g') || (wq[4] == 'c' && wq[5] == 'i' && wq[6] == 'l')) &&
+	    wq[7] == '/')
+		return SW_KIND_JOURNAL;
+	return SW_KIND_KWORKER;
 }
 
 static __always_inline __u8 submitter_kind(void)
@@ -156,9 +166,13 @@ static __always_inline __u8 submitter_kind(void)
 	bpf_get_current_comm(comm, sizeof(comm));
 	if (comm[0] == 'j' && comm[1] == 'b' && comm[2] == 'd' && comm[3] == '2')
 		return SW_KIND_JOURNAL;
+	/* XFS's AIL pushes the log's tail out: journal work too. */
+	if (comm[0] == 'x' && comm[1] == 'f' && comm[2] == 's' && comm[3] == 'a' && comm[4] == 'i' && comm[5] == 'l' &&
+	    comm[6] == 'd')
+		return SW_KIND_JOURNAL;
 	if (comm[0] == 'k' && comm[1] == 'w' && comm[2] == 'o' && comm[3] == 'r' && comm[4] == 'k' && comm[5] == 'e' &&
 	    comm[6] == 'r')
-		return is_writeback_worker(task) ? SW_KIND_WRITEBACK : SW_KIND_KWORKER;
+		return kworker_kind(task);
 	return SW_KIND_KTHREAD;
 }
 
@@ -218,7 +232,7 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 		/* Issued twice without a requeue: the request that had this
 		 * pointer before completed unseen. Count it; start afresh. */
 		count_drop(SW_DROP_BLOCK_COMPLETION_MISSED);
-		blame_end(r, now, false);
+		blame_end(r, &key, now, false);
 	}
 	fresh.dev = rq_dev(rq);
 	if (!wanted(fresh.dev))
@@ -252,6 +266,9 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 	}
 	if (fresh.op == SW_BLK_FLUSH && !BPF_CORE_READ(rq, bio))
 		flush_owner(fresh.dev, &fresh);
+	/* A kernel thread writing someone's pages on a victim's disk: whose. */
+	if (fresh.kind != SW_KIND_USER && fresh.op == SW_BLK_WRITE && blame_dev_of(fresh.dev))
+		fresh.dirtier = blame_dirtier_of(BPF_CORE_READ(rq, bio));
 	if (r) {
 		*r = fresh;
 		return r;
@@ -270,14 +287,14 @@ static __always_inline void hist_add(__u32 dev, __u8 op, __u8 phase, __u64 delta
 	sw_hist_add(&blk_hist, &key, delta, SW_DROP_BLOCK_SERIES_FULL);
 }
 
-static __always_inline void issue(struct sw_blk_rq *r, __u32 bytes)
+static __always_inline void issue(struct sw_blk_rq *r, const struct sw_blk_sector_key *key, __u32 bytes)
 {
 	if (!r)
 		return;
 	/* A requeued request is issued again; its service starts anew. */
 	r->issue_ns = bpf_ktime_get_ns();
 	r->bytes = bytes;
-	blame_issue(r, r->issue_ns);
+	blame_issue(r, key, r->issue_ns);
 }
 
 static __always_inline void io_add(const struct sw_blk_rq *r, __u64 service_ns)
@@ -321,7 +338,7 @@ static __always_inline void complete(struct sw_blk_sector_key *key, __u32 nr_byt
 	hist_add(r->dev, r->op, SW_PHASE_QUEUE, r->issue_ns > r->queue_ns ? r->issue_ns - r->queue_ns : 0);
 	hist_add(r->dev, r->op, SW_PHASE_SERVICE, now - r->issue_ns);
 	io_add(r, now - r->issue_ns);
-	blame_end(r, now, true);
+	blame_end(r, key, now, true);
 	bpf_map_delete_elem(&blk_rq, key);
 }
 
@@ -356,7 +373,9 @@ static __always_inline int on_bio_queue(struct bio *bio)
 
 static __always_inline int on_issue(struct request *rq)
 {
-	issue(track_rq(rq, true), BPF_CORE_READ(rq, __data_len));
+	struct sw_blk_sector_key key = { .sector = (__u64)rq };
+
+	issue(track_rq(rq, true), &key, BPF_CORE_READ(rq, __data_len));
 	return 0;
 }
 
@@ -366,7 +385,7 @@ static __always_inline void requeue(struct sw_blk_sector_key *key)
 	struct sw_blk_rq *r = bpf_map_lookup_elem(&blk_rq, key);
 
 	if (r) {
-		blame_end(r, bpf_ktime_get_ns(), false);
+		blame_end(r, key, bpf_ktime_get_ns(), false);
 		r->issue_ns = 0;
 	}
 }
@@ -615,7 +634,9 @@ int block_rq_issue_tp(struct trace_event_raw_block_rq *ctx)
 	char rwbs[8] = {};
 
 	RWBS_COPY(rwbs, ctx);
-	issue(track_classic(ctx->dev, ctx->sector, rwbs), ctx->bytes);
+	struct sw_blk_sector_key key = { .sector = ctx->sector, .dev = ctx->dev };
+
+	issue(track_classic(ctx->dev, ctx->sector, rwbs), &key, ctx->bytes);
 	return 0;
 }
 
@@ -648,4 +669,21 @@ int block_rq_complete_tp(void *ctx)
 	struct trace_event_raw_block_rq_completion *cur = ctx;
 
 	return complete_classic(BPF_CORE_READ(cur, dev), BPF_CORE_READ(cur, sector), BPF_CORE_READ(cur, nr_sector));
+}
+
+/* Pages getting dirty, in the dirtier's context: whose data a later
+ * writeback or journal commit writes (blame_block.bpf.h). Same prototype
+ * on 5.10 through 6.18. */
+SEC("tp_btf/writeback_mark_inode_dirty")
+int BPF_PROG(writeback_mark_inode_dirty_btf, struct inode *inode, int flags)
+{
+	blame_note_dirtier(inode, flags);
+	return 0;
+}
+
+SEC("raw_tp/writeback_mark_inode_dirty")
+int writeback_mark_inode_dirty_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	blame_note_dirtier((struct inode *)ctx->args[0], (int)ctx->args[1]);
+	return 0;
 }

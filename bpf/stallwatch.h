@@ -180,6 +180,10 @@ struct sw_blk_io {
 
 /* A request in flight, value of blk_rq (by request, or by dev+sector on
  * the classic-tracepoint rung). */
+/* Sizes the blame engine's per-request state needs (see below). */
+#define SW_IO__CLASSES_ 4
+#define SW_BLAME_SLOTS_ 4
+
 struct sw_blk_rq {
 	__u64 queue_ns; /* bio queued or request inserted, CLOCK_MONOTONIC ns */
 	__u64 issue_ns; /* issued to the driver; 0 = not yet */
@@ -194,10 +198,15 @@ struct sw_blk_rq {
 	__u8 preflush;
 	__u8 fua;
 	__u8 blame_counted; /* counted in its device's blame state (sw_blame_dev) */
-	__u8 blame_class;   /* enum sw_blame_io_class */
-	__u8 blame_own;	    /* bit k: the request is victim slot k's own */
+	__u8 blame_class;   /* enum sw_blame_io_class of its submitter */
+	__u8 blame_split;   /* a cache flush whose cost is split by what the cache held (blame_flush) */
 	__u8 pad;
-	__u64 blame_credit[4]; /* each slot's credit clock at issue (SW_BLAME_SLOTS) */
+	__u32 blame_weight;			 /* cost weight in service (sum of blame_class_w) */
+	__u32 blame_class_w[SW_IO__CLASSES_]; /* weight counted per I/O class */
+	__u32 blame_own_w[SW_BLAME_SLOTS_];   /* weight counted as victim slot k's own */
+	__u32 pad2;
+	__u64 dirtier;	       /* cgroup that dirtied the pages a kernel thread writes; 0: unknown */
+	__u64 blame_credit[SW_BLAME_SLOTS_]; /* each slot's credit clock at issue */
 };
 
 /* A bio queued but not yet in a request, value of blk_bio. */
@@ -251,10 +260,10 @@ enum sw_blame_kind {
 };
 
 /* Class of a request in service, relative to no victim; own-ness is per
- * victim slot (sw_blk_rq.blame_own). */
+ * victim slot (sw_blk_rq.blame_own_w). */
 enum sw_blame_io_class {
 	SW_IO_USER = 0,	     /* a user task: neighbour (or own) */
-	SW_IO_JOURNAL = 1,   /* jbd2 */
+	SW_IO_JOURNAL = 1,   /* jbd2, XFS log and AIL workers */
 	SW_IO_WRITEBACK = 2, /* flusher kworkers (flush-<bdi>) */
 	SW_IO_KTHREAD = 3,   /* other kernel threads and kworkers: blamed as `other` */
 	SW_IO__CLASSES = 4,
@@ -274,7 +283,7 @@ enum sw_blame_clock {
 	SW_CLK_CREDIT = 6,
 	SW_CLK__COUNT = 7,
 };
-#define SW_CREDIT_SHIFT 10
+#define SW_CREDIT_SHIFT 16
 
 #define SW_BLAME_SLOTS 4 /* victims per device at once */
 #define SW_BLAME_TOP 4	 /* culprits named in one slow event */
@@ -298,6 +307,55 @@ struct sw_blame_slot {
 	__u64 epoch_credit; /* credit clock when open went 0 -> 1 */
 	struct sw_blame_culprit top[SW_BLAME_TOP];
 	struct sw_blame_culprit rest;
+};
+
+/* What a device's volatile cache took since its last flush was issued:
+ * bytes of completed writes by culprit. A flush's cost is writing that
+ * out, so its service time is split by these bytes (blame_flush). */
+#define SW_CACHE_TOP 6
+struct sw_blame_cache_entry {
+	__u64 cgroup; /* culprit: submitter, owner or the pages' dirtier */
+	__u64 bytes;
+	__u8 io_class; /* enum sw_blame_io_class */
+	__u8 pad[7];
+};
+
+struct sw_blame_cache {
+	__u64 bytes; /* every completed write */
+	__u64 by_class[SW_IO__CLASSES];
+	struct sw_blame_cache_entry top[SW_CACHE_TOP];
+	__u64 rest_bytes; /* culprits past the table */
+};
+
+/* The cost model (blk-iocost's linear one): a request costs
+ * base + per_page x its size in 4 KiB pages, read, write and flush apart (a
+ * flush's size is what the cache held). Units: 1/16 us. Learnt per device by
+ * user space from sw_cost_stats and written to blame_cost. */
+enum sw_cost_op {
+	SW_COST_READ = 0,
+	SW_COST_WRITE = 1,
+	SW_COST_FLUSH = 2,
+	SW_COST__OPS = 3,
+};
+#define SW_COST_UNITS_PER_US 16
+#define SW_COST_DEFAULT_BASE 1600 /* 100 us */
+#define SW_COST_DEFAULT_PAGE 80	  /* 5 us per 4 KiB */
+
+struct sw_cost {
+	__u32 base[SW_COST__OPS];
+	__u32 per_page[SW_COST__OPS];
+};
+
+struct sw_cost_key {
+	__u32 dev;
+	__u32 op; /* enum sw_cost_op */
+};
+
+/* Sums for a least-squares fit of service time on size, per (dev, op):
+ * x = pages, y = service time in us. Monotonic; user space fits deltas. */
+struct sw_cost_stats {
+	__u64 n;
+	__u64 sx, sy, sxx, sxy;
 };
 
 /* Value of blame_dev: one block device's state. */
@@ -507,13 +565,23 @@ SW_ABI_SIZE(sw_uring_key, 16);
 SW_ABI_SIZE(sw_blk_hist_key, 8);
 SW_ABI_SIZE(sw_blk_io_key, 32);
 SW_ABI_SIZE(sw_blk_io, 40);
-SW_ABI_SIZE(sw_blk_rq, 88);
+SW_ABI_SIZE(sw_blk_rq, 136);
+#ifdef __cplusplus
+static_assert(SW_IO__CLASSES_ == SW_IO__CLASSES && SW_BLAME_SLOTS_ == SW_BLAME_SLOTS, "sw_blk_rq sizes");
+#else
+_Static_assert(SW_IO__CLASSES_ == SW_IO__CLASSES && SW_BLAME_SLOTS_ == SW_BLAME_SLOTS, "sw_blk_rq sizes");
+#endif
 SW_ABI_SIZE(sw_blk_bio, 24);
 SW_ABI_SIZE(sw_blk_sector_key, 16);
 SW_ABI_SIZE(sw_cgroup_event, 528);
 SW_ABI_SIZE(sw_blame_culprit, 40);
 SW_ABI_SIZE(sw_blame_slot, 296);
 SW_ABI_SIZE(sw_blame_dev, 1232);
+SW_ABI_SIZE(sw_blame_cache_entry, 24);
+SW_ABI_SIZE(sw_blame_cache, 192);
+SW_ABI_SIZE(sw_cost, 24);
+SW_ABI_SIZE(sw_cost_key, 8);
+SW_ABI_SIZE(sw_cost_stats, 40);
 SW_ABI_SIZE(sw_blame_win, 232);
 SW_ABI_SIZE(sw_blame_key, 24);
 SW_ABI_SIZE(sw_blame_val, 16);

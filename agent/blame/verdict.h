@@ -3,8 +3,11 @@
 //
 // Rules, in order:
 //   1. Kinds fold into causes: neighbor = neighbor_io + writeback (someone
-//      else's dirty data), self = own_io, journal, device, cpu. `other` (the
-//      victim's own CPU work in the kernel, kernel threads' I/O) is no cause.
+//      else's dirty data) + the journal's writes of another workload's data
+//      (ext4's ordered data, whose culprit is the pod that dirtied it),
+//      self = own_io, journal (the journal's own work), device, cpu. `other`
+//      (the victim's own CPU work in the kernel, kernel threads' I/O of
+//      unknown origin) is no cause.
 //   2. The cause holding at least half the window's wall time is the verdict.
 //   3. Otherwise `mixed`: no single cause explains the wait.
 #include <array>
@@ -17,6 +20,6 @@ namespace stallwatch::blame {
 
 using Kinds = std::array<std::uint64_t, SW_BLAME__KINDS>;
 
-std::string_view verdict(const Kinds& kinds_ns, std::uint64_t wall_ns);
+std::string_view verdict(const Kinds& kinds_ns, std::uint64_t wall_ns, std::uint64_t journal_of_neighbours_ns = 0);
 
 }  // namespace stallwatch::blame

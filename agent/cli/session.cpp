@@ -44,6 +44,7 @@ reader::MapFds map_fds(const Loaded& loaded, const Result<loader::CgroupProbes>&
     fds.blk_rq = loaded.block->rq_fd();
     fds.blk_bio = loaded.block->bio_fd();
     fds.blk_drops = loaded.block->drops_fd();
+    fds.blame_cost_stats = loaded.block->cost_stats_fd();
   }
   if (cgroup_probes) fds.cgroup_drops = cgroup_probes->drops_fd();
   if (loaded.probe) {
@@ -261,6 +262,7 @@ void Session::refresh_victims() {
 
 void Session::tick() {
   refresh_victims();
+  update_cost_model();
   if (probe_queue_) {
     addresses_->refresh(
         *identity_, cgroups_changed_->exchange(false) ? std::chrono::milliseconds(0) : std::chrono::milliseconds(5000));
@@ -274,6 +276,27 @@ void Session::tick() {
     // Scrapes run on civetweb's threads, each with its own malloc arena;
     // give what churn freed back, or RSS only ever ratchets up.
     malloc_trim(0);
+  }
+}
+
+// Fits each victim disk's cost model to what completed since the last tick
+// and hands the kernel the weights.
+void Session::update_cost_model() {
+  if (!loaded_ || !loaded_->block || !loaded_->blame) return;
+  for (const auto& [key, sums] : maps_->cost_stats()) cost_model_.observe(key.dev, key.op, sums);
+  for (std::uint32_t dev : cost_model_.devices()) {
+    if (auto ok = loaded_->block->set_cost(dev, cost_model_.weights(dev)); !ok) {
+      spdlog::warn("cost model: {}", ok.error().message);
+      return;
+    }
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (now - cost_logged_ < std::chrono::seconds(60)) return;
+  cost_logged_ = now;
+  static constexpr const char* kOps[] = {"read", "write", "flush"};
+  for (const auto& [key, fit] : cost_model_.fits()) {
+    spdlog::info("cost model {} {}: {:.1f} us + {:.2f} us per 4 KiB ({} requests)", devices_->name(key.first),
+                 kOps[key.second % SW_COST__OPS], fit.base_us, fit.per_page_us, fit.samples);
   }
 }
 

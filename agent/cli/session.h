@@ -6,11 +6,13 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "blame/cost_model.h"
 #include "cli/options.h"
 #include "cli/startup.h"
 #include "exporters/prometheus/collector.h"
@@ -75,6 +77,7 @@ class Session {
   int start_views();
   int start_event_streams();
   void refresh_victims();
+  void update_cost_model();
 
   Options options_;
   loader::HostFacts facts_;
@@ -100,6 +103,8 @@ class Session {
   std::unique_ptr<events::ProbeEventQueue> probe_queue_;
   std::atomic<std::size_t> victim_processes_{0}, victim_cgroups_{0};
   bool block_owner_ = false;
+  blame::CostModel cost_model_;
+  std::chrono::steady_clock::time_point cost_logged_{};
   // Last: destroyed first, before the programs that feed them.
   std::unique_ptr<reader::RingEvents> cgroup_events_, slow_events_, probe_events_;
 };

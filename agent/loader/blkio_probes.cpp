@@ -36,6 +36,14 @@ int BlockProbes::io_fd() const { return bpf_map__fd(programs_.skel().maps.blk_io
 int BlockProbes::rq_fd() const { return bpf_map__fd(programs_.skel().maps.blk_rq); }
 int BlockProbes::bio_fd() const { return bpf_map__fd(programs_.skel().maps.blk_bio); }
 int BlockProbes::drops_fd() const { return bpf_map__fd(programs_.skel().maps.drops); }
+int BlockProbes::cost_stats_fd() const { return bpf_map__fd(programs_.skel().maps.blame_cost_stats); }
+
+Result<void> BlockProbes::set_cost(std::uint32_t dev, const sw_cost& cost) {
+  if (bpf_map_update_elem(bpf_map__fd(programs_.skel().maps.blame_cost), &dev, &cost, BPF_ANY) != 0) {
+    return fail_errno("set the cost model of a disk", errno);
+  }
+  return {};
+}
 
 Result<BlockProbes> BlockProbes::try_rung(Rung rung, const BlockConfig& config, const Result<Tracefs>& tracefs) {
   if (rung == Rung::kTracepoint) {

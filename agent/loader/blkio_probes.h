@@ -16,6 +16,7 @@
 #include "loader/ladder.h"
 #include "loader/libbpf_owners.h"
 #include "loader/tracefs.h"
+#include "stallwatch.h"
 
 struct blkio_bpf;
 
@@ -46,6 +47,9 @@ class BlockProbes {
   int rq_fd() const;
   int bio_fd() const;
   int drops_fd() const;
+  int cost_stats_fd() const;
+  // The cost model's weights for one disk (blame_block.bpf.h).
+  Result<void> set_cost(std::uint32_t dev, const sw_cost& cost);
 
  private:
   explicit BlockProbes(Programs<blkio_bpf> programs) : programs_(std::move(programs)) {}

@@ -136,10 +136,8 @@ std::uint64_t MapReader::sweep(std::chrono::nanoseconds request_age, std::chrono
   for (const auto& r : uncount) {
     sw_blame_dev d{};
     if (fds_.blame_dev < 0 || bpf_map_lookup_elem(fds_.blame_dev, &r.dev, &d) != 0) continue;
-    d.by_class[r.blame_class % SW_IO__CLASSES] -= 1;
-    for (int k = 0; k < SW_BLAME_SLOTS; ++k) {
-      if (r.blame_own & (1 << k)) d.slot[k].own -= 1;
-    }
+    for (int c = 0; c < SW_IO__CLASSES; ++c) d.by_class[c] -= r.blame_class_w[c];
+    for (int k = 0; k < SW_BLAME_SLOTS; ++k) d.slot[k].own -= r.blame_own_w[k];
     bpf_map_update_elem(fds_.blame_dev, &r.dev, &d, BPF_EXIST);
   }
   (void)for_each_entry<sw_blk_sector_key, sw_blk_bio>(fds_.blk_bio, 1, "blk_bio",
@@ -193,6 +191,15 @@ std::uint64_t MapReader::forget(const std::vector<std::uint64_t>& cgroup_ids) {
                                                     });
   for (const auto& k : probe_keys) freed += bpf_map_delete_elem(fds_.probe_hist, &k) == 0;
   return freed;
+}
+
+std::vector<std::pair<sw_cost_key, sw_cost_stats>> MapReader::cost_stats() const {
+  std::vector<std::pair<sw_cost_key, sw_cost_stats>> out;
+  if (fds_.blame_cost_stats < 0) return out;
+  (void)for_each_entry<sw_cost_key, sw_cost_stats>(
+      fds_.blame_cost_stats, 1, "blame_cost_stats",
+      [&](const sw_cost_key& k, std::span<const sw_cost_stats> v) { out.emplace_back(k, v[0]); });
+  return out;
 }
 
 std::uint64_t MapReader::series_entries() const {

