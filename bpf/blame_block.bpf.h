@@ -12,9 +12,10 @@
  *
  * Flushes: a volatile write cache (a disk's, or a loop device's backing
  * page cache) makes a flush cost what it holds. Completed writes are added
- * up per culprit in blame_cache; a flush takes that table at issue
- * (blame_flush), weighs as base + per_page x the pages it held, and at its
- * end its time is split by those bytes.
+ * up per culprit in blame_cache; a flush takes that table at issue, weighs
+ * as base + per_page x the pages it held, is the victim's own in
+ * proportion to the victim's bytes in it, and the rest is charged to the
+ * largest writer.
  *
  * Ownership: data a kernel thread writes (jbd2 flushing ordered data, flusher
  * kworkers) belongs to the cgroup that dirtied the pages: remembered per
@@ -50,15 +51,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sw_blame_cache);
 } blame_cache SEC(".maps");
-
-/* flush request -> the cache it writes out, from issue to end. Flushes
- * in flight per disk are few (the block layer merges pending ones). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, struct sw_blk_sector_key);
-	__type(value, struct sw_blame_cache);
-} blame_flush SEC(".maps");
 
 /* inode -> cgroup that last dirtied its pages, for inodes on victims'
  * disks. LRU: inodes come and go; a forgotten one is "unknown owner". */
@@ -190,170 +182,208 @@ static __always_inline void blame_cache_add(__u32 dev, __u64 culprit, __u8 class
 	__sync_fetch_and_add(&c->rest_bytes, bytes);
 }
 
-/* Moves the disk's cache table to the flush request at key; returns the
- * bytes it held (0: nothing to split, the flush is an ordinary request). */
-static __always_inline __u64 blame_cache_take(__u32 dev, const struct sw_blk_sector_key *key)
+/* Slot k's view of a request entering service: its credit clocks now, and
+ * what of it is the slot's victim's own (with the time the cost model
+ * expects that to take). held: a flush's cache table, else NULL. */
+static __noinline int blame_issue_slot(struct sw_blk_rq *r, struct sw_blame_slot *s, __u32 k,
+				       struct sw_blame_cache *held, __u64 culprit)
 {
-	struct sw_blame_cache *c = bpf_map_lookup_elem(&blame_cache, &dev);
-	__u64 bytes;
+	__u64 own = 0;
 
-	if (!c || !c->bytes)
+	k &= SW_BLAME_SLOTS - 1;
+	r->blame_credit[k] = s->clock[SW_CLK_CREDIT];
+	r->blame_credit_own[k] = s->clock[SW_CLK_CREDIT_OWN];
+	r->blame_own_w[k] = 0;
+	if (!s->victim)
 		return 0;
-	if (bpf_map_update_elem(&blame_flush, key, c, BPF_ANY))
-		return 0;
-	bytes = c->bytes;
-	/* Writes completing meanwhile may be lost to both tables: a bounded
-	 * error, no lock in tracepoint programs. */
-	bpf_map_delete_elem(&blame_cache, &dev);
-	return bytes;
+	if (held) {
+		/* Its own part is its share of the bytes the flush writes out. A
+		 * flush of only its own writes would cost base + those pages; the
+		 * base is left out because, fitted under load, it overstates
+		 * what the flush costs alone. */
+		for (int i = 0; i < SW_CACHE_TOP; i++) {
+			if (held->top[i].cgroup == s->victim)
+				own += held->top[i].bytes;
+		}
+		own = held->bytes ? (__u64)r->blame_weight * own / held->bytes : 0;
+	} else if (s->victim == culprit) {
+		/* Own whatever submitted it: with the io controller on cgroup2
+		 * the owner of flusher or throttle I/O is the victim itself; so
+		 * is the dirtier of its own pages. */
+		own = r->blame_weight;
+	}
+	if (own) {
+		r->blame_own_w[k] = own;
+		__sync_fetch_and_add(&s->own, own);
+		__sync_fetch_and_add(&s->own_budget, blame_expected_ns(own));
+	}
+	return 0;
 }
 
-/* A request enters service on dev. key: its blk_rq key, for a flush's table. */
-static __always_inline void blame_issue(struct sw_blk_rq *r, const struct sw_blk_sector_key *key, __u64 now)
+/* A flush takes over its disk's cache table: the largest writer becomes
+ * its culprit (its class the flush's), the classes share its weight by
+ * bytes, and the table starts anew. Returns the table (NULL: empty cache,
+ * an ordinary request). Writes completing meanwhile may be lost to both
+ * tables: a bounded error, no lock in tracepoint programs. */
+static __always_inline struct sw_blame_cache *blame_flush_takes_cache(struct sw_blk_rq *r)
+{
+	struct sw_blame_cache *c = bpf_map_lookup_elem(&blame_cache, &r->dev);
+	__u64 most = 0;
+
+	if (!c || !c->bytes)
+		return NULL;
+	for (int i = 0; i < SW_CACHE_TOP; i++) {
+		if (c->top[i].bytes > most) {
+			most = c->top[i].bytes;
+			r->dirtier = c->top[i].cgroup;
+			r->blame_class = c->top[i].io_class & (SW_IO__CLASSES - 1);
+		}
+	}
+	r->blame_held_pages = (c->bytes + 4095) >> 12;
+	return c;
+}
+
+/* A request enters service on dev. */
+static __noinline int blame_issue(struct sw_blk_rq *r, __u64 now)
 {
 	struct sw_blame_dev *d = blame_dev_of(r->dev);
 	struct sw_blame_cache *held = NULL;
-	__u64 culprit, held_bytes = 0;
+	__u64 culprit;
 	__u32 w;
-	__u8 class;
 
 	if (!d)
-		return;
+		return 0;
 	if (blame_any_blocked(d))
 		blame_advance(d, now);
-	class = blame_class_of(r->kind);
+	r->blame_class = blame_class_of(r->kind);
+	if (r->op == SW_BLK_FLUSH)
+		held = blame_flush_takes_cache(r);
 	culprit = blame_culprit(r);
-	if (r->op == SW_BLK_FLUSH) {
-		held_bytes = blame_cache_take(r->dev, key);
-		if (held_bytes)
-			held = bpf_map_lookup_elem(&blame_flush, key);
-	}
-	w = blame_weight(r->dev, cost_op_of(r->op), held ? held_bytes : r->bytes);
+	w = blame_weight(r->dev, cost_op_of(r->op), held ? (__u64)r->blame_held_pages << 12 : r->bytes);
 	r->blame_weight = w;
-	r->blame_split = held ? 1 : 0;
 	for (int c = 0; c < SW_IO__CLASSES; c++) {
 		__u32 cw;
 
 		if (held)
-			cw = (__u64)w * held->by_class[c] / held_bytes;
+			cw = held->bytes ? (__u64)w * held->by_class[c] / held->bytes : 0;
 		else
-			cw = c == class ? w : 0;
+			cw = c == r->blame_class ? w : 0;
 		r->blame_class_w[c] = cw;
 		if (cw)
 			__sync_fetch_and_add(&d->by_class[c], cw);
 	}
-	for (int k = 0; k < SW_BLAME_SLOTS; k++) {
-		struct sw_blame_slot *s = &d->slot[k];
-		__u64 own = 0;
-
-		r->blame_credit[k] = s->clock[SW_CLK_CREDIT];
-		r->blame_own_w[k] = 0;
-		if (!s->victim)
-			continue;
-		if (held) {
-			/* The victim's own writes in the cache are its own. */
-			for (int i = 0; i < SW_CACHE_TOP; i++) {
-				if (held->top[i].cgroup == s->victim)
-					own += held->top[i].bytes;
-			}
-			own = (__u64)w * own / held_bytes;
-		} else if (s->victim == culprit) {
-			/* Own whatever submitted it: with the io controller on
-			 * cgroup2 the owner of flusher or throttle I/O is the
-			 * victim itself; so is the dirtier of its own pages. */
-			own = w;
-		}
-		if (own) {
-			r->blame_own_w[k] = own;
-			__sync_fetch_and_add(&s->own, own);
-		}
-	}
-	r->blame_class = class;
+	for (int k = 0; k < SW_BLAME_SLOTS; k++)
+		blame_issue_slot(r, &d->slot[k], k, held, culprit);
+	if (held)
+		bpf_map_delete_elem(&blame_cache, &r->dev);
 	r->blame_counted = 1;
+	return 0;
 }
 
-/* One culprit's part of a request's blamed time in slot s. */
-static __always_inline void blame_credit_to(struct sw_blame_slot *s, __u64 culprit, __u32 dev, __u8 kind, __u64 ns,
-					    __u64 epoch_ns, __u64 bytes, __u64 count)
+/* One culprit's part of a request's blamed time in a slot. */
+struct blame_part {
+	__u64 culprit, ns, epoch_ns, bytes, count;
+	__u32 dev;
+	__u8 kind;
+};
+
+/* A function of its own: called from several places per slot, verified once each. */
+static __noinline int blame_credit_part(struct sw_blame_slot *s, const struct blame_part *p)
 {
-	blame_add(s->victim, culprit, dev, kind, ns, count);
-	if (s->open > 0 && epoch_ns)
-		blame_epoch_add(s, culprit, kind, epoch_ns, bytes, count);
+	blame_add(s->victim, p->culprit, p->dev, p->kind, p->ns, p->count);
+	if (s->open > 0 && p->epoch_ns)
+		blame_epoch_add(s, p->culprit, p->kind, p->epoch_ns, p->bytes, p->count);
+	return 0;
+}
+
+/* Blamed ns of w weight units between a clock's value at issue and now. */
+static __always_inline __u64 blame_credit_ns(__u64 now_credit, __u64 from, __u64 w)
+{
+	return (__s64)(now_credit - from) > 0 ? (now_credit - from) * w >> SW_CREDIT_SHIFT : 0;
+}
+
+/* Slot k's part of a request leaving service: its own part on the own
+ * clock, the rest on the others' clock. culprit_done: the culprit, with
+ * bit 63 set when the request completed. */
+static __noinline int blame_end_slot(struct sw_blk_rq *r, struct sw_blame_slot *s, __u32 k, __u64 culprit_done)
+{
+	struct blame_part p = { .culprit = culprit_done & ~(1ULL << 63), .dev = r->dev };
+	bool done = culprit_done >> 63;
+	__u64 own_w, other_w, c_now = s->clock[SW_CLK_CREDIT], c_own_now = s->clock[SW_CLK_CREDIT_OWN];
+
+	k &= SW_BLAME_SLOTS - 1;
+	own_w = r->blame_own_w[k];
+	other_w = r->blame_weight - own_w;
+	if (own_w) {
+		__s64 cap;
+
+		__sync_fetch_and_add(&s->own, -(__s64)own_w);
+		/* What budget this request left unused is no one's: the budget
+		 * never exceeds what the own requests still in service are
+		 * expected to take (a plain store: racy, bounded). */
+		cap = blame_expected_ns(nonneg(s->own));
+		if (s->own_budget > cap)
+			s->own_budget = cap;
+	}
+	if (!s->victim)
+		return 0;
+	p.bytes = done && r->op != SW_BLK_FLUSH ? r->done_bytes : 0;
+	/* The victim's part (its own request, or its writes in a flushed
+	 * cache), then the others'; only the part inside the current epoch
+	 * belongs to its windows. */
+	if (own_w) {
+		p.culprit = s->victim;
+		p.kind = SW_BLAME_OWN_IO;
+		p.ns = blame_credit_ns(c_own_now, r->blame_credit_own[k], own_w);
+		p.epoch_ns = blame_credit_ns(c_own_now, blame_epoch_from(s->epoch_credit_own, r->blame_credit_own[k]), own_w);
+		p.count = other_w ? 0 : done;
+		if (p.ns || p.count)
+			blame_credit_part(s, &p);
+	}
+	if (other_w) {
+		p.culprit = culprit_done & ~(1ULL << 63);
+		p.kind = blame_kind_of(r->blame_class & (SW_IO__CLASSES - 1));
+		p.ns = blame_credit_ns(c_now, r->blame_credit[k], other_w);
+		p.epoch_ns = blame_credit_ns(c_now, blame_epoch_from(s->epoch_credit, r->blame_credit[k]), other_w);
+		p.count = done;
+		if (p.ns || p.count)
+			blame_credit_part(s, &p);
+	}
+	return 0;
 }
 
 /* A request leaves service: completed (done), requeued or forgotten. Its
- * blamed time is each slot's credit clock advance since its issue, times
- * its weight. key: its blk_rq key. */
-static __always_inline void blame_end(struct sw_blk_rq *r, const struct sw_blk_sector_key *key, __u64 now, bool done)
+ * blamed time is each slot's credit clocks' advance since its issue, times
+ * its weight (its own part on the own clock). */
+static __noinline int blame_end(struct sw_blk_rq *r, __u64 now, bool done)
 {
-	struct sw_blame_cache *held = NULL;
 	struct sw_blame_dev *d;
 	__u64 culprit;
-	__u8 class;
 
 	if (!r->blame_counted)
-		return;
+		return 0;
 	r->blame_counted = 0;
-	if (r->blame_split)
-		held = bpf_map_lookup_elem(&blame_flush, key);
 	d = blame_dev_of(r->dev);
 	if (!d)
-		goto out;
+		return 0;
 	if (blame_any_blocked(d))
 		blame_advance(d, now);
-	class = r->blame_class & (SW_IO__CLASSES - 1);
 	for (int c = 0; c < SW_IO__CLASSES; c++) {
 		if (r->blame_class_w[c])
 			__sync_fetch_and_add(&d->by_class[c], -(__s64)r->blame_class_w[c]);
 	}
 	culprit = blame_culprit(r);
 	if (done) {
-		blame_cost_sample(r->dev, cost_op_of(r->op), held ? held->bytes : r->done_bytes, now - r->issue_ns);
+		if (r->op == SW_BLK_FLUSH)
+			blame_cost_sample(r->dev, SW_COST_FLUSH, (__u64)r->blame_held_pages << 12, now - r->issue_ns);
+		else
+			blame_cost_sample(r->dev, cost_op_of(r->op), r->done_bytes, now - r->issue_ns);
 		if (r->op == SW_BLK_WRITE)
-			blame_cache_add(r->dev, culprit, class, r->done_bytes);
+			blame_cache_add(r->dev, culprit, r->blame_class & (SW_IO__CLASSES - 1), r->done_bytes);
 	}
-	for (int k = 0; k < SW_BLAME_SLOTS; k++) {
-		struct sw_blame_slot *s = &d->slot[k];
-		__u64 now_credit = s->clock[SW_CLK_CREDIT];
-		__u64 from = r->blame_credit[k];
-		__u64 ns, epoch_ns, own_w = r->blame_own_w[k];
-
-		if (own_w)
-			__sync_fetch_and_add(&s->own, -(__s64)own_w);
-		if (!s->victim || now_credit == from)
-			continue;
-		ns = (now_credit - from) * r->blame_weight >> SW_CREDIT_SHIFT;
-		/* Only the part inside the current epoch belongs to its windows. */
-		from = blame_epoch_from(s, from);
-		epoch_ns = (__s64)(now_credit - from) > 0 ? (now_credit - from) * r->blame_weight >> SW_CREDIT_SHIFT : 0;
-		if (!held) {
-			__u8 kind = own_w ? SW_BLAME_OWN_IO : blame_kind_of(class);
-
-			blame_credit_to(s, culprit, r->dev, kind, ns, epoch_ns, done ? r->done_bytes : 0, done);
-			continue;
-		}
-		/* A flush: its time is the cache's, split by what each culprit wrote. */
-		if (held->bytes == 0)
-			continue;
-		for (int i = 0; i < SW_CACHE_TOP; i++) {
-			struct sw_blame_cache_entry *e = &held->top[i];
-			__u64 b = e->bytes;
-
-			if (!b)
-				continue;
-			blame_credit_to(s, e->cgroup, r->dev,
-					e->cgroup == s->victim ? SW_BLAME_OWN_IO : blame_kind_of(e->io_class & 3),
-					ns * b / held->bytes, epoch_ns * b / held->bytes, 0, 0);
-		}
-		if (held->rest_bytes)
-			blame_credit_to(s, 0, r->dev, SW_BLAME_OTHER, ns * held->rest_bytes / held->bytes,
-					epoch_ns * held->rest_bytes / held->bytes, 0, 0);
-		/* The request itself, counted once under who asked for it. */
-		blame_add(s->victim, culprit, r->dev, blame_kind_of(class), 0, done);
-	}
-out:
-	if (held)
-		bpf_map_delete_elem(&blame_flush, key);
+	for (int k = 0; k < SW_BLAME_SLOTS; k++)
+		blame_end_slot(r, &d->slot[k], k, culprit | ((__u64)done << 63));
+	return 0;
 }
 
 /* Pages of an inode on a victim's disk got dirty: remember by whom. Called

@@ -13,6 +13,9 @@
 #ifndef __always_inline
 #define __always_inline inline __attribute__((always_inline))
 #endif
+#ifndef __noinline
+#define __noinline __attribute__((noinline))
+#endif
 
 #include "stallwatch.h"
 
@@ -37,60 +40,102 @@ static __always_inline bool blame_any_blocked(const struct sw_blame_dev *d)
 	return false;
 }
 
+/* ns the cost model expects w weight units of service to take. */
+static __always_inline __s64 blame_expected_ns(__s64 w)
+{
+	/* Unsigned and a shift: BPF has no signed division before ISA v4. */
+	return w > 0 ? (__s64)(((__u64)w * 1000) >> 4 /* log2 SW_COST_UNITS_PER_US */) : 0;
+}
+
+/* What is in service on a device over an interval, by class (weights). */
+struct blame_load {
+	__s64 user, journal, wb, kthread, n;
+};
+
+/* One slot's share of an interval dt with load l in service. A function of
+ * its own in BPF: the verifier then walks its branches once per call, not
+ * once per slot of the caller's loop. */
+static __noinline int blame_advance_slot(struct sw_blame_slot *s, __u64 dt, const struct blame_load *l)
+{
+	__s64 blocked = s->blocked, own, left, u, j, w, t, take, others;
+	__u64 own_dt = 0, rest_dt;
+
+	if (blocked <= 0)
+		return 0;
+	if (l->n <= 0) {
+		__sync_fetch_and_add(&s->clock[SW_CLK_IDLE], dt);
+		return 0;
+	}
+	/* Own requests of every class are counted in own and in their
+	 * class: take them out of the user class first, then the rest. */
+	own = nonneg(s->own);
+	if (own > l->n)
+		own = l->n;
+	left = own;
+	u = l->user;
+	j = l->journal;
+	w = l->wb;
+	t = l->kthread;
+	take = left < u ? left : u;
+	u -= take;
+	left -= take;
+	take = left < w ? left : w;
+	w -= take;
+	left -= take;
+	take = left < t ? left : t;
+	t -= take;
+	left -= take;
+	take = left < j ? left : j;
+	j -= take;
+	others = l->n - own;
+	if (own > 0) {
+		__s64 budget = nonneg(s->own_budget);
+
+		/* Alone on the device, a slow own request is still its own. */
+		own_dt = others <= 0 || (__s64)dt < budget ? dt : (__u64)budget;
+		if (budget > 0)
+			__sync_fetch_and_add(&s->own_budget, -(__s64)(own_dt < (__u64)budget ? own_dt : (__u64)budget));
+	}
+	rest_dt = dt - own_dt;
+	if (own_dt) {
+		__sync_fetch_and_add(&s->clock[SW_CLK_OWN], own_dt);
+		__sync_fetch_and_add(&s->clock[SW_CLK_CREDIT_OWN], (own_dt << SW_CREDIT_SHIFT) * blocked / own);
+	}
+	if (rest_dt && others > 0) {
+		__sync_fetch_and_add(&s->clock[SW_CLK_NEIGHBOR], rest_dt * u / others);
+		__sync_fetch_and_add(&s->clock[SW_CLK_JOURNAL], rest_dt * j / others);
+		__sync_fetch_and_add(&s->clock[SW_CLK_WRITEBACK], rest_dt * w / others);
+		__sync_fetch_and_add(&s->clock[SW_CLK_KTHREAD], rest_dt * t / others);
+		__sync_fetch_and_add(&s->clock[SW_CLK_CREDIT], (rest_dt << SW_CREDIT_SHIFT) * blocked / others);
+	}
+	return 0;
+}
+
 /* Integrates the device's state since last_ns into the clocks of every slot
  * whose victim is blocked. The state (requests in service per class) held
- * still over that interval: every change calls this first. */
+ * still over that interval: every change calls this first.
+ *
+ * The counterfactual: had nobody else been on the device, the victim's own
+ * requests would have taken what the cost model expects of them. Blocked
+ * time with own requests in service is the victim's own up to that
+ * (own_budget); the rest, and all blocked time without own requests, is
+ * shared by the other requests in service by weight. */
 static __always_inline void blame_advance(struct sw_blame_dev *d, __u64 now)
 {
 	__u64 last = d->last_ns, dt;
-	__s64 user, journal, wb, kthread, n;
+	struct blame_load l;
 
 	if (now <= last)
 		return;
 	d->last_ns = now;
 	dt = now - last;
-	user = nonneg(d->by_class[SW_IO_USER]);
-	journal = nonneg(d->by_class[SW_IO_JOURNAL]);
-	wb = nonneg(d->by_class[SW_IO_WRITEBACK]);
-	kthread = nonneg(d->by_class[SW_IO_KTHREAD]);
-	n = user + journal + wb + kthread;
-	for (int k = 0; k < SW_BLAME_SLOTS; k++) {
-		struct sw_blame_slot *s = &d->slot[k];
-		__s64 blocked = s->blocked, own;
-
-		if (blocked <= 0)
-			continue;
-		if (n <= 0) {
-			__sync_fetch_and_add(&s->clock[SW_CLK_IDLE], dt);
-			continue;
-		}
-		/* Own requests of every class are counted in own and in their
-		 * class: take them out of the user class first, then the rest. */
-		own = nonneg(s->own);
-		if (own > n)
-			own = n;
-		{
-			__s64 left = own, u = user, j = journal, w = wb, t = kthread, take;
-
-			take = left < u ? left : u;
-			u -= take;
-			left -= take;
-			take = left < w ? left : w;
-			w -= take;
-			left -= take;
-			take = left < t ? left : t;
-			t -= take;
-			left -= take;
-			take = left < j ? left : j;
-			j -= take;
-			__sync_fetch_and_add(&s->clock[SW_CLK_OWN], dt * own / n);
-			__sync_fetch_and_add(&s->clock[SW_CLK_NEIGHBOR], dt * u / n);
-			__sync_fetch_and_add(&s->clock[SW_CLK_JOURNAL], dt * j / n);
-			__sync_fetch_and_add(&s->clock[SW_CLK_WRITEBACK], dt * w / n);
-			__sync_fetch_and_add(&s->clock[SW_CLK_KTHREAD], dt * t / n);
-		}
-		__sync_fetch_and_add(&s->clock[SW_CLK_CREDIT], (dt << SW_CREDIT_SHIFT) * blocked / n);
-	}
+	l.user = nonneg(d->by_class[SW_IO_USER]);
+	l.journal = nonneg(d->by_class[SW_IO_JOURNAL]);
+	l.wb = nonneg(d->by_class[SW_IO_WRITEBACK]);
+	l.kthread = nonneg(d->by_class[SW_IO_KTHREAD]);
+	l.n = l.user + l.journal + l.wb + l.kthread;
+	for (int k = 0; k < SW_BLAME_SLOTS; k++)
+		blame_advance_slot(&d->slot[k], dt, &l);
 }
 
 /* ---- scheduler side: a window's thread changes state; d is the window's
@@ -232,12 +277,13 @@ static __always_inline void blame_epoch_add(struct sw_blame_slot *s, __u64 culpr
 		__sync_fetch_and_add(&c->requests, requests);
 }
 
-/* Where a request's credit inside slot s's open epoch starts: at its issue,
- * or at the epoch's start if it was issued before. Signed differences, so a
- * credit clock that wrapped compares the right way. */
-static __always_inline __u64 blame_epoch_from(const struct sw_blame_slot *s, __u64 issued_credit)
+/* Where a request's credit inside a slot's open epoch starts: at its issue,
+ * or at the epoch's start (epoch_credit, of the same clock) if it was
+ * issued before. Signed differences, so a clock that wrapped compares the
+ * right way. */
+static __always_inline __u64 blame_epoch_from(__u64 epoch_credit, __u64 issued_credit)
 {
-	return (__s64)(s->epoch_credit - issued_credit) > 0 ? s->epoch_credit : issued_credit;
+	return (__s64)(epoch_credit - issued_credit) > 0 ? epoch_credit : issued_credit;
 }
 
 /* The victim's slot on d: its own, else a free one claimed. */
@@ -270,6 +316,7 @@ static __always_inline void blame_epoch_reset(struct sw_blame_slot *s)
 	s->rest.bytes = 0;
 	s->rest.requests = 0;
 	s->epoch_credit = s->clock[SW_CLK_CREDIT];
+	s->epoch_credit_own = s->clock[SW_CLK_CREDIT_OWN];
 }
 
 #endif

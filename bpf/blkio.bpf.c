@@ -216,14 +216,20 @@ static __always_inline __u64 owner_of(struct bio *bio)
 
 /* First sight of a request (insert, or issue on devices without a
  * scheduler): take over what its bios told us. */
+/* An all-zero request record, copied into blk_rq: sw_blk_rq is too big to
+ * build on the stack next to the blame engine's frames (5.10 and 6.1 cap a
+ * call chain at 512 bytes of stack). */
+static const struct sw_blk_rq zero_rq;
+
+/* First sight of a request (insert, or issue on devices without a
+ * scheduler): take over what its bios told us. */
 static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue)
 {
 	struct sw_blk_sector_key key = { .sector = (__u64)rq };
 	struct sw_blk_rq *r = bpf_map_lookup_elem(&blk_rq, &key);
-	struct sw_blk_rq fresh = {};
 	struct bio *bio;
 	__u64 now = bpf_ktime_get_ns();
-	__u32 flags;
+	__u32 flags, dev;
 
 	if (r) {
 		/* Inserted earlier, or requeued (issue_ns cleared): same request. */
@@ -232,22 +238,34 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 		/* Issued twice without a requeue: the request that had this
 		 * pointer before completed unseen. Count it; start afresh. */
 		count_drop(SW_DROP_BLOCK_COMPLETION_MISSED);
-		blame_end(r, &key, now, false);
+		blame_end(r, now, false);
 	}
-	fresh.dev = rq_dev(rq);
-	if (!wanted(fresh.dev))
+	dev = rq_dev(rq);
+	if (!wanted(dev))
 		return NULL;
+	if (r) {
+		*r = zero_rq;
+	} else {
+		if (bpf_map_update_elem(&blk_rq, &key, &zero_rq, BPF_NOEXIST)) {
+			count_drop(SW_DROP_BLOCK_INFLIGHT_FULL);
+			return NULL;
+		}
+		r = bpf_map_lookup_elem(&blk_rq, &key);
+		if (!r)
+			return NULL;
+	}
+	r->dev = dev;
 	flags = BPF_CORE_READ(rq, cmd_flags);
-	fresh.op = op_of(flags);
-	fresh.preflush = !!(flags & (1U << bpf_core_enum_value(enum req_flag_bits, __REQ_PREFLUSH)));
-	fresh.fua = !!(flags & (1U << bpf_core_enum_value(enum req_flag_bits, __REQ_FUA)));
-	fresh.queue_ns = now;
-	fresh.submitter = bpf_get_current_cgroup_id();
-	fresh.kind = submitter_kind();
+	r->op = op_of(flags);
+	r->preflush = !!(flags & (1U << bpf_core_enum_value(enum req_flag_bits, __REQ_PREFLUSH)));
+	r->fua = !!(flags & (1U << bpf_core_enum_value(enum req_flag_bits, __REQ_FUA)));
+	r->queue_ns = now;
+	r->submitter = bpf_get_current_cgroup_id();
+	r->kind = submitter_kind();
 
 	bio = BPF_CORE_READ(rq, bio);
-	fresh.owner = owner_of(bio);
-	fresh.part = bio_part(bio);
+	r->owner = owner_of(bio);
+	r->part = bio_part(bio);
 	/* Merged bios hang off bi_next; the earliest queued one and its
 	 * submitter stand for the request, and every entry is freed. */
 	for (int i = 0; i < 16 && bio; i++) {
@@ -255,29 +273,21 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 		struct sw_blk_bio *b = bpf_map_lookup_elem(&blk_bio, &bkey);
 
 		if (b) {
-			if (b->queue_ns < fresh.queue_ns || i == 0) {
-				fresh.queue_ns = b->queue_ns;
-				fresh.submitter = b->submitter;
-				fresh.kind = b->kind;
+			if (b->queue_ns < r->queue_ns || i == 0) {
+				r->queue_ns = b->queue_ns;
+				r->submitter = b->submitter;
+				r->kind = b->kind;
 			}
 			bpf_map_delete_elem(&blk_bio, &bkey);
 		}
 		bio = BPF_CORE_READ(bio, bi_next);
 	}
-	if (fresh.op == SW_BLK_FLUSH && !BPF_CORE_READ(rq, bio))
-		flush_owner(fresh.dev, &fresh);
+	if (r->op == SW_BLK_FLUSH && !BPF_CORE_READ(rq, bio))
+		flush_owner(r->dev, r);
 	/* A kernel thread writing someone's pages on a victim's disk: whose. */
-	if (fresh.kind != SW_KIND_USER && fresh.op == SW_BLK_WRITE && blame_dev_of(fresh.dev))
-		fresh.dirtier = blame_dirtier_of(BPF_CORE_READ(rq, bio));
-	if (r) {
-		*r = fresh;
-		return r;
-	}
-	if (bpf_map_update_elem(&blk_rq, &key, &fresh, BPF_NOEXIST)) {
-		count_drop(SW_DROP_BLOCK_INFLIGHT_FULL);
-		return NULL;
-	}
-	return bpf_map_lookup_elem(&blk_rq, &key);
+	if (r->kind != SW_KIND_USER && r->op == SW_BLK_WRITE && blame_dev_of(r->dev))
+		r->dirtier = blame_dirtier_of(BPF_CORE_READ(rq, bio));
+	return r;
 }
 
 static __always_inline void hist_add(__u32 dev, __u8 op, __u8 phase, __u64 delta)
@@ -287,14 +297,14 @@ static __always_inline void hist_add(__u32 dev, __u8 op, __u8 phase, __u64 delta
 	sw_hist_add(&blk_hist, &key, delta, SW_DROP_BLOCK_SERIES_FULL);
 }
 
-static __always_inline void issue(struct sw_blk_rq *r, const struct sw_blk_sector_key *key, __u32 bytes)
+static __always_inline void issue(struct sw_blk_rq *r, __u32 bytes)
 {
 	if (!r)
 		return;
 	/* A requeued request is issued again; its service starts anew. */
 	r->issue_ns = bpf_ktime_get_ns();
 	r->bytes = bytes;
-	blame_issue(r, key, r->issue_ns);
+	blame_issue(r, r->issue_ns);
 }
 
 static __always_inline void io_add(const struct sw_blk_rq *r, __u64 service_ns)
@@ -338,7 +348,7 @@ static __always_inline void complete(struct sw_blk_sector_key *key, __u32 nr_byt
 	hist_add(r->dev, r->op, SW_PHASE_QUEUE, r->issue_ns > r->queue_ns ? r->issue_ns - r->queue_ns : 0);
 	hist_add(r->dev, r->op, SW_PHASE_SERVICE, now - r->issue_ns);
 	io_add(r, now - r->issue_ns);
-	blame_end(r, key, now, true);
+	blame_end(r, now, true);
 	bpf_map_delete_elem(&blk_rq, key);
 }
 
@@ -373,9 +383,7 @@ static __always_inline int on_bio_queue(struct bio *bio)
 
 static __always_inline int on_issue(struct request *rq)
 {
-	struct sw_blk_sector_key key = { .sector = (__u64)rq };
-
-	issue(track_rq(rq, true), &key, BPF_CORE_READ(rq, __data_len));
+	issue(track_rq(rq, true), BPF_CORE_READ(rq, __data_len));
 	return 0;
 }
 
@@ -385,7 +393,7 @@ static __always_inline void requeue(struct sw_blk_sector_key *key)
 	struct sw_blk_rq *r = bpf_map_lookup_elem(&blk_rq, key);
 
 	if (r) {
-		blame_end(r, key, bpf_ktime_get_ns(), false);
+		blame_end(r, bpf_ktime_get_ns(), false);
 		r->issue_ns = 0;
 	}
 }
@@ -532,33 +540,35 @@ static __always_inline struct sw_blk_rq *track_classic(__u32 dev, __u64 sector, 
 {
 	struct sw_blk_sector_key key = { .sector = sector, .dev = dev };
 	struct sw_blk_rq *r = bpf_map_lookup_elem(&blk_rq, &key);
-	struct sw_blk_rq fresh = {};
 	struct sw_blk_bio *b;
 
 	if (r)
 		return r;
 	if (!wanted(dev))
 		return NULL;
-	fresh.dev = dev;
-	rwbs_parse(rwbs, &fresh.op, &fresh.preflush, &fresh.fua);
-	b = bpf_map_lookup_elem(&blk_bio, &key);
-	if (b) {
-		fresh.queue_ns = b->queue_ns;
-		fresh.submitter = b->submitter;
-		fresh.kind = b->kind;
-		bpf_map_delete_elem(&blk_bio, &key);
-	} else {
-		fresh.queue_ns = bpf_ktime_get_ns();
-		fresh.submitter = bpf_get_current_cgroup_id();
-		fresh.kind = submitter_kind();
-		if (fresh.op == SW_BLK_FLUSH)
-			flush_owner(dev, &fresh);
-	}
-	if (bpf_map_update_elem(&blk_rq, &key, &fresh, BPF_NOEXIST)) {
+	if (bpf_map_update_elem(&blk_rq, &key, &zero_rq, BPF_NOEXIST)) {
 		count_drop(SW_DROP_BLOCK_INFLIGHT_FULL);
 		return NULL;
 	}
-	return bpf_map_lookup_elem(&blk_rq, &key);
+	r = bpf_map_lookup_elem(&blk_rq, &key);
+	if (!r)
+		return NULL;
+	r->dev = dev;
+	rwbs_parse(rwbs, &r->op, &r->preflush, &r->fua);
+	b = bpf_map_lookup_elem(&blk_bio, &key);
+	if (b) {
+		r->queue_ns = b->queue_ns;
+		r->submitter = b->submitter;
+		r->kind = b->kind;
+		bpf_map_delete_elem(&blk_bio, &key);
+	} else {
+		r->queue_ns = bpf_ktime_get_ns();
+		r->submitter = bpf_get_current_cgroup_id();
+		r->kind = submitter_kind();
+		if (r->op == SW_BLK_FLUSH)
+			flush_owner(dev, r);
+	}
+	return r;
 }
 
 static __noinline int bio_queue_classic(__u32 dev, __u64 sector, char rwbs0, char rwbs1)
@@ -634,9 +644,7 @@ int block_rq_issue_tp(struct trace_event_raw_block_rq *ctx)
 	char rwbs[8] = {};
 
 	RWBS_COPY(rwbs, ctx);
-	struct sw_blk_sector_key key = { .sector = ctx->sector, .dev = ctx->dev };
-
-	issue(track_classic(ctx->dev, ctx->sector, rwbs), &key, ctx->bytes);
+	issue(track_classic(ctx->dev, ctx->sector, rwbs), ctx->bytes);
 	return 0;
 }
 

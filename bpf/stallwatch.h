@@ -199,14 +199,17 @@ struct sw_blk_rq {
 	__u8 fua;
 	__u8 blame_counted; /* counted in its device's blame state (sw_blame_dev) */
 	__u8 blame_class;   /* enum sw_blame_io_class of its submitter */
-	__u8 blame_split;   /* a cache flush whose cost is split by what the cache held (blame_flush) */
+	__u8 pad1;
 	__u8 pad;
 	__u32 blame_weight;			 /* cost weight in service (sum of blame_class_w) */
 	__u32 blame_class_w[SW_IO__CLASSES_]; /* weight counted per I/O class */
 	__u32 blame_own_w[SW_BLAME_SLOTS_];   /* weight counted as victim slot k's own */
-	__u32 pad2;
-	__u64 dirtier;	       /* cgroup that dirtied the pages a kernel thread writes; 0: unknown */
-	__u64 blame_credit[SW_BLAME_SLOTS_]; /* each slot's credit clock at issue */
+	__u32 blame_held_pages; /* a flush: 4 KiB pages its device's cache held at issue */
+	/* Whose data it writes: for a kernel thread writing pages, the cgroup
+	 * that dirtied them; for a flush, the largest writer to the cache. 0: unknown. */
+	__u64 dirtier;
+	__u64 blame_credit[SW_BLAME_SLOTS_];	 /* each slot's SW_CLK_CREDIT at issue */
+	__u64 blame_credit_own[SW_BLAME_SLOTS_]; /* each slot's SW_CLK_CREDIT_OWN at issue */
 };
 
 /* A bio queued but not yet in a request, value of blk_bio. */
@@ -280,8 +283,9 @@ enum sw_blame_clock {
 	SW_CLK_WRITEBACK = 3,
 	SW_CLK_KTHREAD = 4,
 	SW_CLK_IDLE = 5,
-	SW_CLK_CREDIT = 6,
-	SW_CLK__COUNT = 7,
+	SW_CLK_CREDIT = 6,     /* per unit weight of requests not the slot's own */
+	SW_CLK_CREDIT_OWN = 7, /* per unit weight of the slot's own requests */
+	SW_CLK__COUNT = 8,
 };
 #define SW_CREDIT_SHIFT 16
 
@@ -302,9 +306,14 @@ struct sw_blame_slot {
 	__u64 victim;  /* victim cgroup id; 0: free */
 	__s64 open;    /* windows open */
 	__s64 blocked; /* of those, windows whose thread is blocked now */
-	__s64 own;     /* victim's own requests in service */
+	__s64 own;     /* weight of the victim's own requests in service */
+	/* ns of service the cost model expects the own requests in service to
+	 * take: blocked time up to it is the victim's own, past it the
+	 * requests of others in service made it wait. */
+	__s64 own_budget;
 	__u64 clock[SW_CLK__COUNT];
-	__u64 epoch_credit; /* credit clock when open went 0 -> 1 */
+	__u64 epoch_credit;	/* SW_CLK_CREDIT when open went 0 -> 1 */
+	__u64 epoch_credit_own; /* SW_CLK_CREDIT_OWN then */
 	struct sw_blame_culprit top[SW_BLAME_TOP];
 	struct sw_blame_culprit rest;
 };
@@ -337,7 +346,7 @@ enum sw_cost_op {
 	SW_COST_FLUSH = 2,
 	SW_COST__OPS = 3,
 };
-#define SW_COST_UNITS_PER_US 16
+#define SW_COST_UNITS_PER_US 16 /* blame_expected_ns divides by shifting: keep it 16 */
 #define SW_COST_DEFAULT_BASE 1600 /* 100 us */
 #define SW_COST_DEFAULT_PAGE 80	  /* 5 us per 4 KiB */
 
@@ -565,7 +574,7 @@ SW_ABI_SIZE(sw_uring_key, 16);
 SW_ABI_SIZE(sw_blk_hist_key, 8);
 SW_ABI_SIZE(sw_blk_io_key, 32);
 SW_ABI_SIZE(sw_blk_io, 40);
-SW_ABI_SIZE(sw_blk_rq, 136);
+SW_ABI_SIZE(sw_blk_rq, 168);
 #ifdef __cplusplus
 static_assert(SW_IO__CLASSES_ == SW_IO__CLASSES && SW_BLAME_SLOTS_ == SW_BLAME_SLOTS, "sw_blk_rq sizes");
 #else
@@ -575,14 +584,14 @@ SW_ABI_SIZE(sw_blk_bio, 24);
 SW_ABI_SIZE(sw_blk_sector_key, 16);
 SW_ABI_SIZE(sw_cgroup_event, 528);
 SW_ABI_SIZE(sw_blame_culprit, 40);
-SW_ABI_SIZE(sw_blame_slot, 296);
-SW_ABI_SIZE(sw_blame_dev, 1232);
+SW_ABI_SIZE(sw_blame_slot, 320);
+SW_ABI_SIZE(sw_blame_dev, 1328);
 SW_ABI_SIZE(sw_blame_cache_entry, 24);
 SW_ABI_SIZE(sw_blame_cache, 192);
 SW_ABI_SIZE(sw_cost, 24);
 SW_ABI_SIZE(sw_cost_key, 8);
 SW_ABI_SIZE(sw_cost_stats, 40);
-SW_ABI_SIZE(sw_blame_win, 232);
+SW_ABI_SIZE(sw_blame_win, 240);
 SW_ABI_SIZE(sw_blame_key, 24);
 SW_ABI_SIZE(sw_blame_val, 16);
 SW_ABI_SIZE(sw_blame_event, 392);

