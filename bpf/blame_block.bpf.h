@@ -335,7 +335,8 @@ static __noinline int blame_end_slot(struct sw_blk_rq *r, struct sw_blame_slot *
 		p.culprit = s->victim;
 		p.kind = SW_BLAME_OWN_IO;
 		p.ns = blame_credit_ns(c_own_now, r->blame_credit_own[k], own_w);
-		p.epoch_ns = blame_credit_ns(c_own_now, blame_epoch_from(s->epoch_credit_own, r->blame_credit_own[k]), own_w);
+		p.epoch_ns = blame_credit_ns(c_own_now, blame_epoch_from(s->epoch_credit_own, r->blame_credit_own[k]),
+					     own_w);
 		p.count = other_w ? 0 : done;
 		if (p.ns || p.count)
 			blame_credit_part(s, &p);

@@ -201,10 +201,10 @@ struct sw_blk_rq {
 	__u8 blame_class;   /* enum sw_blame_io_class of its submitter */
 	__u8 pad1;
 	__u8 pad;
-	__u32 blame_weight;			 /* cost weight in service (sum of blame_class_w) */
+	__u32 blame_weight;		      /* cost weight in service (sum of blame_class_w) */
 	__u32 blame_class_w[SW_IO__CLASSES_]; /* weight counted per I/O class */
 	__u32 blame_own_w[SW_BLAME_SLOTS_];   /* weight counted as victim slot k's own */
-	__u32 blame_held_pages; /* a flush: 4 KiB pages its device's cache held at issue */
+	__u32 blame_held_pages;		      /* a flush: 4 KiB pages its device's cache held at issue */
 	/* Whose data it writes: for a kernel thread writing pages, the cgroup
 	 * that dirtied them; for a flush, the largest writer to the cache. 0: unknown. */
 	__u64 dirtier;
@@ -346,7 +346,7 @@ enum sw_cost_op {
 	SW_COST_FLUSH = 2,
 	SW_COST__OPS = 3,
 };
-#define SW_COST_UNITS_PER_US 16 /* blame_expected_ns divides by shifting: keep it 16 */
+#define SW_COST_UNITS_PER_US 16	  /* blame_expected_ns divides by shifting: keep it 16 */
 #define SW_COST_DEFAULT_BASE 1600 /* 100 us */
 #define SW_COST_DEFAULT_PAGE 80	  /* 5 us per 4 KiB */
 

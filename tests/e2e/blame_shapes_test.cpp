@@ -43,23 +43,29 @@ struct Shape {
 };
 
 std::vector<std::string> fio(const std::string& dir, std::vector<std::string> args) {
-  std::vector<std::string> cmd = {"/usr/bin/fio", "--name=neighbour", "--filename=" + dir + "/bulk", "--size=192M",
-                                  "--time_based", "--runtime=300"};
+  std::vector<std::string> cmd = {"/usr/bin/fio", "--name=neighbour", "--filename=" + dir + "/bulk",
+                                  "--size=192M",  "--time_based",     "--runtime=300"};
   cmd.insert(cmd.end(), args.begin(), args.end());
   return cmd;
 }
 
 const Shape kShapes[] = {
     {"direct_qd1_1m",
-     [](const std::string& d) { return fio(d, {"--rw=write", "--bs=1M", "--direct=1", "--ioengine=psync"}); }},
+     [](const std::string& d) {
+       return fio(d, {"--rw=write", "--bs=1M", "--direct=1", "--ioengine=psync"});
+     }},
     {"direct_qd16_1m",
      [](const std::string& d) {
        return fio(d, {"--rw=write", "--bs=1M", "--direct=1", "--iodepth=16", "--ioengine=libaio"});
      }},
     {"buffered_never_synced",
-     [](const std::string& d) { return fio(d, {"--rw=write", "--bs=1M", "--ioengine=psync"}); }},
+     [](const std::string& d) {
+       return fio(d, {"--rw=write", "--bs=1M", "--ioengine=psync"});
+     }},
     {"buffered_64m_then_fsync",
-     [](const std::string& d) { return fio(d, {"--rw=write", "--bs=1M", "--ioengine=psync", "--fsync=64"}); },
+     [](const std::string& d) {
+       return fio(d, {"--rw=write", "--bs=1M", "--ioengine=psync", "--fsync=64"});
+     },
      [](const std::string&) {}, true,
      "on ext4 a quarter of the I/O slowdown is jbd2 committing the transactions the neighbour's fsyncs force: "
      "the journal's own work, not yet split by the transactions' contributors",
@@ -79,9 +85,7 @@ const Shape kShapes[] = {
      [](const std::string& d) {
        return fio(d, {"--rw=randread", "--bs=4k", "--direct=1", "--iodepth=32", "--ioengine=libaio"});
      },
-     [](const std::string& d) {
-       sh("dd if=/dev/urandom of=" + d + "/bulk bs=1M count=192 conv=fsync status=none");
-     }},
+     [](const std::string& d) { sh("dd if=/dev/urandom of=" + d + "/bulk bs=1M count=192 conv=fsync status=none"); }},
 };
 
 struct Param {
@@ -89,7 +93,9 @@ struct Param {
   std::string fs;
 };
 
-std::string param_name(const ::testing::TestParamInfo<Param>& p) { return std::string(p.param.shape->name) + "_" + p.param.fs; }
+std::string param_name(const ::testing::TestParamInfo<Param>& p) {
+  return std::string(p.param.shape->name) + "_" + p.param.fs;
+}
 
 // Victim and neighbour cgroups, the victim's filesystem, one agent.
 class BlameShape : public ::testing::TestWithParam<Param> {
@@ -108,10 +114,10 @@ class BlameShape : public ::testing::TestWithParam<Param> {
     VictimRun alone, disturbed, again;  // alone before and after the disturbed run
     Blame blame, blame_alone;           // the disturbed run's, the first alone run's
     std::vector<nlohmann::json> events;
-    double slowdown_s = 0;  // disturbed sum - N x mean alone
-    double noise_s = 0;     // how far two undisturbed runs of N calls differ
-    double cpu_s = 0;       // of the slowdown, more waiting for a CPU
-    double neighbour_s = 0; // blamed on the neighbour's cgroup, every kind
+    double slowdown_s = 0;   // disturbed sum - N x mean alone
+    double noise_s = 0;      // how far two undisturbed runs of N calls differ
+    double cpu_s = 0;        // of the slowdown, more waiting for a CPU
+    double neighbour_s = 0;  // blamed on the neighbour's cgroup, every kind
     // The part of the slowdown the I/O model answers for: waits for a CPU
     // have no culprit yet (the scheduler side does not name who ran).
     double io_slowdown_s() const { return slowdown_s - cpu_s; }
@@ -151,9 +157,9 @@ class BlameShape : public ::testing::TestWithParam<Param> {
     std::printf(
         "%s %s/%s: %s; slowdown %.1f ms (noise %.1f ms, more cpu wait %.1f ms), blamed on the neighbour %.1f ms "
         "(%.2f of the slowdown, %.2f of its I/O part)\n",
-        what, GetParam().shape->name, GetParam().fs.c_str(),
-        describe(o.alone, o.disturbed, o.blame, o.events).c_str(), o.slowdown_s * 1e3, o.noise_s * 1e3,
-        o.cpu_s * 1e3, o.neighbour_s * 1e3, o.slowdown_s > 0 ? o.neighbour_s / o.slowdown_s : 0.0,
+        what, GetParam().shape->name, GetParam().fs.c_str(), describe(o.alone, o.disturbed, o.blame, o.events).c_str(),
+        o.slowdown_s * 1e3, o.noise_s * 1e3, o.cpu_s * 1e3, o.neighbour_s * 1e3,
+        o.slowdown_s > 0 ? o.neighbour_s / o.slowdown_s : 0.0,
         o.io_slowdown_s() > 0 ? o.neighbour_s / o.io_slowdown_s() : 0.0);
   }
 
@@ -167,10 +173,13 @@ TEST_P(BlameShape, NeighbourIsBlamedForTheSlowdownItCaused) {
   report("same device", o);
   const Blame& d = o.blame;
   expect_conservation(d, o.events);
-  // The neighbour is blamed for the I/O slowdown it caused, give or take a
-  // quarter and what two undisturbed runs differ by.
-  const double io = std::max(o.io_slowdown_s(), 0.0);
-  EXPECT_NEAR(o.neighbour_s, io, 0.25 * io + o.noise_s);
+  // The neighbour is blamed for the slowdown it caused, give or take a
+  // quarter and what two undisturbed runs differ by. Waits for a CPU have
+  // no culprit yet, so the truth lies between the slowdown's I/O part (the
+  // more CPU wait left out) and the whole of it.
+  const double io = std::max(o.io_slowdown_s(), 0.0), all = std::max(o.slowdown_s, 0.0);
+  EXPECT_GE(o.neighbour_s, 0.75 * io - o.noise_s) << "under-blamed";
+  EXPECT_LE(o.neighbour_s, 1.25 * all + o.noise_s) << "over-blamed";
   if (o.disturbed.p50_s < 3 * std::max(o.alone.p50_s, o.again.p50_s)) return;
   // A victim made three times slower: the neighbour is the top culprit and the verdict.
   for (const auto& [key, v] : d.culprit) {

@@ -113,5 +113,4 @@ void expect_conservation(const Blame& d, const std::vector<nlohmann::json>& even
   }
 }
 
-
 }  // namespace stallwatch::test

@@ -101,8 +101,7 @@ class LoopFs : public Mounted {
  public:
   // backing_dir: where the image file lives (/dev/shm gives a device that
   // shares nothing with the disk). XFS needs 300 MB at least.
-  explicit LoopFs(const std::string& backing_dir = "/var/tmp", int size_mb = 128,
-                  const std::string& fstype = "ext4");
+  explicit LoopFs(const std::string& backing_dir = "/var/tmp", int size_mb = 128, const std::string& fstype = "ext4");
   ~LoopFs() override;
   const std::string& path() const override { return mnt_.path(); }
   const std::string& device() const { return device_; }  // "/dev/loopN"
