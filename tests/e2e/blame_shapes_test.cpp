@@ -59,7 +59,9 @@ const Shape kShapes[] = {
        return fio(d, {"--rw=write", "--bs=1M", "--direct=1", "--iodepth=16", "--ioengine=libaio"});
      }},
     {"buffered_never_synced",
-     [](const std::string& d) { return fio(d, {"--rw=write", "--bs=1M", "--ioengine=psync"}); },
+     [](const std::string& d) {
+       return fio(d, {"--rw=write", "--bs=1M", "--ioengine=psync"});
+     },
      [](const std::string&) {}, true,
      "on ext4 the flood's effect on the victim varies tenfold between runs (36 to 524 ms here, as dirty "
      "throttling starts early or late), and on the smallest the blame overshot (1.57x)",
