@@ -87,14 +87,21 @@ check "blame own_io seen" yes "$([ "$(metric_us stallwatch_fsync_blame_seconds_t
 /sw_probe_server 18080 ok > /tmp/server.log 2>&1 &
 server=$!
 i=0
-until grep -q listening /tmp/server.log || [ $i -gt 50 ]; do i=$((i + 1)); sleep 0.1; done
-/sw_prober --count 4 http:127.0.0.1:18080 tcp:127.0.0.1:18080 http:127.0.0.1:18089 > /dev/null
-/sw_prober --comm curl --count 3 http:127.0.0.1:18080 > /dev/null
+until grep -q listening /tmp/server.log || [ $i -gt 300 ]; do i=$((i + 1)); sleep 0.1; done
+# Emulated CPUs are slow: a generous timeout keeps the prober's own verdict
+# "success", so a mismatch below is the agent's.
+/sw_prober --timeout-ms 15000 --count 4 http:127.0.0.1:18080 tcp:127.0.0.1:18080 http:127.0.0.1:18089 > /tmp/probes.txt
+/sw_prober --timeout-ms 15000 --comm curl --count 3 http:127.0.0.1:18080 > /dev/null
 kill $server
 psel='pod="127.0.0.1"'
+before=$fail
 check "probe http success" 4 "$(metric stallwatch_probe_results_total "$psel" 'type="http"' 'port="18080"' 'result="success"')"
 check "probe tcp success" 4 "$(metric stallwatch_probe_results_total "$psel" 'type="tcp"' 'port="18080"' 'result="success"')"
 check "probe refused" 4 "$(metric stallwatch_probe_results_total "$psel" 'port="18089"' 'result="refused"')"
+if [ "$fail" != "$before" ]; then
+  echo "prober saw:"; cat /tmp/probes.txt
+  wget -qO- "http://127.0.0.1:$port/metrics" | grep -E '^stallwatch_(probe_results_total|events_lost_total)'
+fi
 
 # Block layer: exact O_DIRECT requests on the loop device, merging off.
 echo 2 > /sys/block/loop0/queue/nomerges
