@@ -64,4 +64,34 @@ struct trace_event_raw_io_uring_submit_sqe___pre6_0 {
 	u8 opcode;
 } __attribute__((preserve_access_index));
 
+/* Before 5.15 a socket's cgroup was a tagged pointer in a u64: bit 0 set
+ * means the word holds net_prio/net_cls data instead (commit 8520e224f547,
+ * "bpf, cgroups: Fix cgroup v2 fallback on v1/v2 mixed mode"). */
+struct sock_cgroup_data___pre5_15 {
+	__u64 val;
+} __attribute__((preserve_access_index));
+
+struct sock___pre5_15 {
+	struct sock_cgroup_data___pre5_15 sk_cgrp_data;
+} __attribute__((preserve_access_index));
+
+/* The cgroup2 id of the cgroup that made the socket (for an accepted one,
+ * the listener's); 0 when the kernel kept none. */
+static __always_inline __u64 sw_sock_cgroup_id(const struct sock *sk)
+{
+	struct cgroup *cg;
+
+	if (bpf_core_field_exists(sk->sk_cgrp_data.cgroup)) {
+		cg = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+	} else {
+		const struct sock___pre5_15 *old = (const void *)sk;
+		__u64 v = BPF_CORE_READ(old, sk_cgrp_data.val);
+
+		if (v & 1)
+			return 0;
+		cg = (struct cgroup *)v;
+	}
+	return cg ? BPF_CORE_READ(cg, kn, id) : 0;
+}
+
 #endif

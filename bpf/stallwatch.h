@@ -441,10 +441,12 @@ struct sw_blame_event {
  * probe; exec probes are processes the runtime starts inside a container.
  */
 enum sw_probe_type {
-	SW_PROBE_TCP = 0,  /* connected, sent nothing */
-	SW_PROBE_HTTP = 1, /* sent a request (HTTP; gRPC health checks look the same) */
+	SW_PROBE_TCP = 0,   /* connected, sent nothing */
+	SW_PROBE_HTTP = 1,  /* sent a request; plain HTTP/1, or an answer not read */
 	SW_PROBE_EXEC = 2,
-	SW_PROBE__TYPES = 3,
+	SW_PROBE_GRPC = 3,  /* the answer was HTTP/2 (gRPC health) */
+	SW_PROBE_HTTPS = 4, /* the answer was TLS */
+	SW_PROBE__TYPES = 5,
 };
 
 enum sw_probe_result {
@@ -452,9 +454,24 @@ enum sw_probe_result {
 	SW_PROBE_REFUSED = 1, /* RST to the SYN */
 	SW_PROBE_RESET = 2,   /* reset, or closed by the peer without an answer */
 	SW_PROBE_TIMEOUT = 3, /* the prober gave up first (exec: killed by a signal) */
-	SW_PROBE_FAILURE = 4, /* exec: non-zero exit status */
+	SW_PROBE_FAILURE = 4, /* an answer the kubelet fails: HTTP status outside
+			       * 200-399, gRPC not SERVING; exec: non-zero exit */
 	SW_PROBE__RESULTS = 5,
 };
+
+/* What the first bytes of the peer's answer were. */
+enum sw_probe_app {
+	SW_APP_NONE = 0, /* nothing read (no answer, or the reader is not attached) */
+	SW_APP_HTTP1 = 1,
+	SW_APP_H2 = 2,
+	SW_APP_TLS = 3,
+	SW_APP_OTHER = 4,
+};
+
+/* gRPC health status in sw_probe_key.code: the proto's value plus one, so
+ * that 0 still means "not read". */
+#define SW_GRPC_CODE(status) ((status) + 1)
+#define SW_GRPC_SERVING SW_GRPC_CODE(1)
 
 /* Probe buckets, finer near the kubelet's 1 s default timeout; upper bounds
  * in ms, inclusive, then +Inf. */
@@ -507,8 +524,9 @@ static inline __u32 sw_probe_bucket_index(__u64 ns)
 	return SW_PROBE_BUCKETS - 1;
 }
 
-/* Key of probe_hist. Network probes: destination address and port, cgroup
- * 0; exec probes: the container's cgroup, no address. */
+/* Key of probe_hist. Network probes: destination address and port, and the
+ * cgroup of the socket that accepted the connection when it is on this node
+ * (0 if not seen); exec probes: the container's cgroup, no address. */
 struct sw_probe_key {
 	__u8 addr[16]; /* IPv4 in the first 4 bytes (family 2), or IPv6 (family 10) */
 	__u64 cgroup;
@@ -516,7 +534,8 @@ struct sw_probe_key {
 	__u8 family; /* AF_INET, AF_INET6; 0 for exec */
 	__u8 type;   /* enum sw_probe_type */
 	__u8 result; /* enum sw_probe_result */
-	__u8 pad[3];
+	__u8 pad;
+	__u16 code; /* HTTP status, SW_GRPC_CODE(status); 0: none read */
 };
 
 struct sw_probe_hist {
@@ -526,12 +545,28 @@ struct sw_probe_hist {
 
 /* A prober's connection in flight, value of probe_socks (by struct sock *). */
 struct sw_probe_sock {
-	__u64 start_ns;	  /* SYN_SENT */
-	__u64 connect_ns; /* SYN_SENT -> ESTABLISHED; 0: never connected */
+	__u64 start_ns;	     /* SYN_SENT */
+	__u64 connect_ns;    /* SYN_SENT -> ESTABLISHED; 0: never connected */
+	__u64 server_cgroup; /* cgroup of the accepting socket; 0: not on this node */
+	__u64 last_rx_ns;    /* the peer's last payload */
 	__u8 addr[16];
 	__u16 port;
+	__u16 lport; /* the prober's port, once connected */
 	__u8 family;
-	__u8 pad[5];
+	__u8 app;	/* enum sw_probe_app */
+	__u16 code;	/* as in sw_probe_key */
+	__u32 rx_base;	/* TCP sequence number of the first payload */
+	__u32 h2_next;	/* stream offset of the next HTTP/2 frame header */
+};
+
+/* A probe connection by its addresses, as both ends and the wire see it:
+ * key of probe_flows, whose value is the prober's struct sock *. */
+struct sw_probe_flow {
+	__u8 addr[16]; /* the server's */
+	__u16 server_port;
+	__u16 client_port;
+	__u8 family;
+	__u8 pad[3];
 };
 
 /* An exec probe in flight, value of exec_start (by tgid). */
@@ -546,14 +581,14 @@ struct sw_probe_event {
 	__u64 start_ns; /* CLOCK_MONOTONIC */
 	__u64 duration_ns;
 	__u64 connect_ns;
-	__u64 cgroup; /* exec: the container's cgroup */
+	__u64 cgroup; /* exec: the container's cgroup; else the accepting socket's, or 0 */
 	__u8 addr[16];
 	__u16 port;
 	__u8 family;
 	__u8 type;
 	__u8 result;
 	__u8 pad[3];
-	__s32 exit_code; /* exec: status, or -signal */
+	__s32 exit_code; /* exec: status, or -signal; else the key's code */
 	__u32 pid;	 /* exec: the probe process; else the prober */
 	char comm[16];
 };
@@ -597,7 +632,8 @@ SW_ABI_SIZE(sw_blame_val, 16);
 SW_ABI_SIZE(sw_blame_event, 392);
 SW_ABI_SIZE(sw_probe_key, 32);
 SW_ABI_SIZE(sw_probe_hist, 8 * (SW_PROBE_BUCKETS + 1));
-SW_ABI_SIZE(sw_probe_sock, 40);
+SW_ABI_SIZE(sw_probe_sock, 64);
+SW_ABI_SIZE(sw_probe_flow, 24);
 SW_ABI_SIZE(sw_exec_start, 32);
 SW_ABI_SIZE(sw_probe_event, 80);
 

@@ -45,6 +45,7 @@ int run_doctor(const Options& options) {
     line("verdict", "cannot run: " + configs.error().message);
     return 2;
   }
+  configs->probe.cgroup2_root = facts.cgroups.cgroup2_mount;
   loader::route_libbpf_output();
   const auto tracefs = loader::ensure_tracefs(true);
   line("tracefs", tracefs ? tracefs->path + (tracefs->mounted_by_us ? " (mounted now)" : "")
@@ -78,11 +79,14 @@ int run_doctor(const Options& options) {
                                     (facts.cgroups.io_on_v2 ? "owning cgroup" : "submitting task's cgroup")
                               : std::string("off"));
   line("probes", loaded->probe
-                     ? "TCP connections of '" + options.prober_comm + "' (HTTP, gRPC, TCP probes) and exec probes (" +
+                     ? "TCP connections of " + options.prober_comm + " (HTTP, HTTPS, gRPC, TCP probes) and exec probes (" +
                            std::string(loader::to_string(loaded->probe->rung())) +
                            "); an exec probe is a process started in a pod's cgroup by a parent outside it "
                            "(the runtime's exec), timed exec to exit; kubectl exec counts too, and a container's "
-                           "own init (PID 1 of its namespace) does not"
+                           "own init (PID 1 of its namespace) does not; " +
+                           (loaded->probe->answers_unread().empty()
+                                ? std::string("answers read: HTTP status, gRPC health, TLS")
+                                : "answers not read (" + loaded->probe->answers_unread() + "): results from TCP alone")
                      : std::string("off"));
   reader::MapFds fds{loaded->fsync.hist_fd(), loaded->fsync.drops_fd()};
   reader::MapReader maps(fds);

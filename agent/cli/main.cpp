@@ -86,7 +86,11 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1U, 1000U))
         ->capture_default_str();
     sub->add_option("--prober-comm", opt.prober_comm,
-                    "process name of the prober whose connections are probes (k3s: k3s-server or k3s-agent)")
+                    "process names of the probers, comma-separated, at most 4 (k3s: k3s-server,k3s-agent; "
+                    "MicroK8s: kubelite; k0s: kubelet)")
+        ->capture_default_str();
+    sub->add_option("--probe-max-duration", opt.probe_max_duration,
+                    "a prober's connection open longer is no probe (API watches, port-forwards, streams)")
         ->capture_default_str();
     sub->add_option("--probe-slow-threshold", opt.probe_slow_threshold,
                     "a probe at least this long becomes an event, as does every failing one")

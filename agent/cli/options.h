@@ -32,6 +32,7 @@ struct Options {
   std::string probe_hook = "auto";
   std::string prober_comm = "kubelet";
   std::string probe_slow_threshold = "500ms";
+  std::string probe_max_duration = "120s";
   // capture
   std::string capture_duration;  // empty: until Ctrl-C (or --post after a trigger)
   std::string capture_trigger;   // empty: record from the start

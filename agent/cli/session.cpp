@@ -78,6 +78,7 @@ std::expected<std::unique_ptr<Session>, int> Session::start(const Options& optio
   }
   s->configs_ = std::move(*configs);
   s->configs_.block.blame_owner = s->facts_.cgroups.io_on_v2;
+  s->configs_.probe.cgroup2_root = s->facts_.cgroups.cgroup2_mount;
   loader::route_libbpf_output();
   const auto tracefs = loader::ensure_tracefs(true);
   if (tracefs && tracefs->mounted_by_us) spdlog::info("mounted tracefs at {}", tracefs->path);

@@ -5,6 +5,23 @@
 
 namespace stallwatch::cli {
 
+Result<std::vector<std::string>> parse_prober_comms(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t at = 0;
+  for (;;) {
+    const std::size_t comma = text.find(',', at);
+    const std::string name = text.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    if (name.empty() || name.size() > 15) {
+      return fail("--prober-comm '" + text + "': each process name is 1 to 15 characters, comma-separated");
+    }
+    out.push_back(name);
+    if (comma == std::string::npos) break;
+    at = comma + 1;
+  }
+  if (out.size() > 4) return fail("--prober-comm '" + text + "': at most 4 process names");
+  return out;
+}
+
 Result<Configs> parse_configs(const Options& options) {
   Configs c;
   auto fsync_hook = loader::parse_fsync_hook(options.fsync_hook);
@@ -28,12 +45,14 @@ Result<Configs> parse_configs(const Options& options) {
   c.fsync.slow_ns = *slow;
   auto probe_hook = loader::parse_probe_hook(options.probe_hook);
   if (!probe_hook) return std::unexpected(probe_hook.error());
-  if (options.prober_comm.empty() || options.prober_comm.size() > 15) {
-    return fail("--prober-comm '" + options.prober_comm + "': a process name is 1 to 15 characters");
-  }
+  auto comms = parse_prober_comms(options.prober_comm);
+  if (!comms) return std::unexpected(comms.error());
   auto probe_slow = parse_duration_ns(options.probe_slow_threshold);
   if (!probe_slow) return fail("--probe-slow-threshold: " + probe_slow.error().message);
-  c.probe = {*probe_hook, options.prober_comm, *probe_slow};
+  auto probe_max = parse_duration_ns(options.probe_max_duration);
+  if (!probe_max) return fail("--probe-max-duration: " + probe_max.error().message);
+  if (*probe_max < 1'000'000'000) return fail("--probe-max-duration: at least 1s (the kubelet's shortest timeout)");
+  c.probe = {*probe_hook, std::move(*comms), *probe_slow, *probe_max, {}};
   const identity::DeviceNames names;
   for (const auto& name : options.devices) {
     auto dev = names.disk_by_name(name);

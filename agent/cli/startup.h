@@ -23,6 +23,8 @@ struct Configs {
 };
 
 // Usage errors (unknown hook, unknown device) before anything loads.
+// "kubelet,k3s-server" -> names, each 1 to 15 characters, at most 4.
+Result<std::vector<std::string>> parse_prober_comms(const std::string& text);
 Result<Configs> parse_configs(const Options& options);
 
 struct Loaded {

@@ -9,6 +9,8 @@ std::string probe_type_name(std::uint32_t type) {
     case SW_PROBE_TCP: return "tcp";
     case SW_PROBE_HTTP: return "http";
     case SW_PROBE_EXEC: return "exec";
+    case SW_PROBE_GRPC: return "grpc";
+    case SW_PROBE_HTTPS: return "https";
     default: return "type_" + std::to_string(type);
   }
 }
@@ -21,6 +23,18 @@ std::string probe_result_name(std::uint32_t result) {
     case SW_PROBE_TIMEOUT: return "timeout";
     case SW_PROBE_FAILURE: return "failure";
     default: return "result_" + std::to_string(result);
+  }
+}
+
+std::string probe_code_name(std::uint32_t type, std::uint32_t code) {
+  if (code == 0) return "";
+  if (type != SW_PROBE_GRPC) return std::to_string(code);
+  switch (code) {
+    case SW_GRPC_CODE(0): return "UNKNOWN";
+    case SW_GRPC_CODE(1): return "SERVING";
+    case SW_GRPC_CODE(2): return "NOT_SERVING";
+    case SW_GRPC_CODE(3): return "SERVICE_UNKNOWN";
+    default: return "status_" + std::to_string(code - 1);
   }
 }
 

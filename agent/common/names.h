@@ -16,6 +16,9 @@ std::string block_phase_name(std::uint32_t phase);    // queue, service
 std::string submitter_kind_name(std::uint32_t kind);  // task, journal, writeback, kworker, kthread
 std::string probe_type_name(std::uint32_t type);
 std::string probe_result_name(std::uint32_t result);
+// The answer a network probe got: the HTTP status ("503"), the gRPC health
+// status ("NOT_SERVING"); "" when none was read.
+std::string probe_code_name(std::uint32_t type, std::uint32_t code);
 std::string_view blame_kind_name(std::uint32_t kind);  // the `kind` label of blamed time
 
 struct DropName {

@@ -47,7 +47,11 @@ nlohmann::json probe_event(const sw_probe_event& e, const ProbeContext& ctx, con
     identity::Address addr{};
     std::copy(std::begin(e.addr), std::end(e.addr), addr.begin());
     target = identity::address_text(addr, e.family);
-    if (auto l = ctx.address(addr, e.family)) pod = *l;
+    // The accepting socket's pod first: hostNetwork pods share addresses.
+    if (e.cgroup) pod = ctx.labels(e.cgroup);
+    if (pod.pod.empty()) {
+      if (auto l = ctx.address(addr, e.family)) pod = *l;
+    }
   }
   nlohmann::json j = {
       {"time", rfc3339(static_cast<std::int64_t>(e.start_ns) + ctx.realtime_offset_ns)},
@@ -67,6 +71,9 @@ nlohmann::json probe_event(const sw_probe_event& e, const ProbeContext& ctx, con
   } else {
     j["address"] = target;
     j["port"] = e.port;
+    if (e.exit_code) j["code"] = names::probe_code_name(e.type, static_cast<std::uint32_t>(e.exit_code));
+    if (!pod.container.empty()) j["container"] = pod.container;
+    if (e.cgroup) j["cgroup"] = pod.cgroup;  // the accepting socket's: a host service's too
     j["connect_ms"] = e.connect_ns ? nlohmann::json(static_cast<double>(e.connect_ns) / 1e6) : nlohmann::json();
     j["prober_pid"] = e.pid;
   }

@@ -108,13 +108,13 @@ std::optional<Sample> Sampler::next(const reader::Snapshot& snap, std::int64_t r
   for (const auto& s : snap.probe_series) {
     std::uint64_t n = 0;
     for (auto b : s.hist.buckets) n += b;
-    auto l = s.key.type == SW_PROBE_EXEC ? labeler_.workload(s.key.cgroup) : identity::Labels{};
+    auto l = s.key.cgroup ? labeler_.workload(s.key.cgroup) : identity::Labels{};
     probes[{l.ns, l.pod, names::probe_type_name(s.key.type), names::probe_result_name(s.key.result)}] += n;
   }
   for (const auto& s : prev_->probe_series) {
     std::uint64_t n = 0;
     for (auto b : s.hist.buckets) n += b;
-    auto l = s.key.type == SW_PROBE_EXEC ? labeler_.workload(s.key.cgroup) : identity::Labels{};
+    auto l = s.key.cgroup ? labeler_.workload(s.key.cgroup) : identity::Labels{};
     probes[{l.ns, l.pod, names::probe_type_name(s.key.type), names::probe_result_name(s.key.result)}] -= n;
   }
   for (const auto& [k, n] : probes) {

@@ -36,6 +36,8 @@ Result<std::vector<Link>> attach_all(bpf_object* obj) {
   bpf_program* prog = nullptr;
   bpf_object__for_each_program(prog, obj) {
     if (!bpf_program__autoload(prog)) continue;
+    // A cgroup program needs a cgroup to attach to: its owner attaches it.
+    if (bpf_program__type(prog) == BPF_PROG_TYPE_CGROUP_SKB) continue;
     Link link(bpf_program__attach(prog));
     if (!link) {
       const int err = errno;

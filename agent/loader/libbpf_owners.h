@@ -17,7 +17,8 @@ struct LinkDeleter {
 };
 using Link = std::unique_ptr<bpf_link, LinkDeleter>;
 
-// Attaches every program of obj that is set to autoload. On failure the
+// Attaches every program of obj that is set to autoload, but cgroup
+// programs. On failure the
 // links made so far are destroyed and the error names the program.
 Result<std::vector<Link>> attach_all(bpf_object* obj);
 

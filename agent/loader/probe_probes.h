@@ -22,8 +22,10 @@ inline Result<Rung> parse_probe_hook(std::string_view text) {
 
 struct ProbeConfig {
   Rung hook = Rung::kAuto;
-  std::string prober_comm = "kubelet";  // at most 15 characters
-  std::uint64_t slow_ns = 500'000'000;  // probes at least this long become events
+  std::vector<std::string> prober_comms = {"kubelet"};  // at most 4, each at most 15 characters
+  std::uint64_t slow_ns = 500'000'000;                  // probes at least this long become events
+  std::uint64_t max_ns = 120'000'000'000;               // longer connections are not probes
+  std::string cgroup2_root;                             // where the answer reader attaches; empty: none
 };
 
 class ProbeProbes {
@@ -34,12 +36,17 @@ class ProbeProbes {
   int hist_fd() const;
   int events_fd() const;
   int drops_fd() const;
+  // Why answers are not read (HTTP status, gRPC health, TLS), or empty.
+  const std::string& answers_unread() const { return answers_unread_; }
 
  private:
   explicit ProbeProbes(Programs<probe_bpf> programs) : programs_(std::move(programs)) {}
   static Result<ProbeProbes> try_rung(Rung rung, const ProbeConfig& config);
 
+  void attach_answer_reader(const std::string& cgroup2_root);
   Programs<probe_bpf> programs_;
+  Link answers_;
+  std::string answers_unread_;
 };
 
 }  // namespace stallwatch::loader

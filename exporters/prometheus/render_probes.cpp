@@ -22,8 +22,8 @@ std::vector<double> probe_bounds_seconds() {
 std::vector<MetricFamily> render_probes(const reader::Snapshot& snap, const Labeler& labeler,
                                         const AddressNamer& addresses, std::size_t max_unmapped) {
   if (!snap.probes) return {};
-  // namespace, pod, type, port, result
-  using Key = std::tuple<std::string, std::string, std::string, std::string, std::string>;
+  // namespace, pod, type, port, result, code
+  using Key = std::tuple<std::string, std::string, std::string, std::string, std::string, std::string>;
   std::map<Key, sw_probe_hist> merged;
   std::set<std::string> unmapped;
   for (const auto& s : snap.probe_series) {
@@ -37,7 +37,13 @@ std::vector<MetricFamily> render_probes(const reader::Snapshot& snap, const Labe
       identity::Address addr{};
       std::copy(std::begin(s.key.addr), std::end(s.key.addr), addr.begin());
       port = std::to_string(s.key.port);
-      if (auto l = addresses(addr, s.key.family)) {
+      // The pod whose socket accepted the connection (hostNetwork pods
+      // share the node's addresses), else the pod holding the address.
+      const auto server = s.key.cgroup ? labeler.workload(s.key.cgroup) : identity::Labels{};
+      if (!server.pod.empty()) {
+        ns = server.ns;
+        pod = server.pod;
+      } else if (auto l = addresses(addr, s.key.family)) {
         ns = l->ns;
         pod = l->pod;
       } else {
@@ -46,13 +52,14 @@ std::vector<MetricFamily> render_probes(const reader::Snapshot& snap, const Labe
         unmapped.insert(pod);
       }
     }
-    auto& h = merged[{ns, pod, names::probe_type_name(s.key.type), port, names::probe_result_name(s.key.result)}];
+    auto& h = merged[{ns, pod, names::probe_type_name(s.key.type), port, names::probe_result_name(s.key.result),
+                      names::probe_code_name(s.key.type, s.key.code)}];
     for (std::size_t i = 0; i < SW_PROBE_BUCKETS; ++i) h.buckets[i] += s.hist.buckets[i];
     h.sum_ns += s.hist.sum_ns;
   }
   MetricFamily duration{"stallwatch_probe_duration_seconds",
                         "Probes of the node's prober (connect to close) and exec probes (exec to exit), per "
-                        "pod, type, port and result.",
+                        "pod, type, port, result and answer code (HTTP status, gRPC health status).",
                         MetricType::Histogram,
                         {}};
   MetricFamily results{
@@ -64,7 +71,8 @@ std::vector<MetricFamily> render_probes(const reader::Snapshot& snap, const Labe
                {"pod", std::get<1>(key)},
                {"type", std::get<2>(key)},
                {"port", std::get<3>(key)},
-               {"result", std::get<4>(key)}};
+               {"result", std::get<4>(key)},
+               {"code", std::get<5>(key)}};
     std::uint64_t cumulative = 0;
     for (std::size_t i = 0; i < bounds.size(); ++i) {
       cumulative += h.buckets[i];

@@ -54,17 +54,15 @@ class Pod {
   }
 
   // Starts sw_probe_server inside the pod; returns once it listens.
-  void serve(int port, const std::string& mode) {
-    servers_.push_back(std::make_unique<Background>(
-        std::vector<std::string>{
-            "/bin/sh", "-c",
-            "exec ip netns exec " + netns_ + " " + probe_server() + " " + std::to_string(port) + " " + mode},
-        cgroup_->dir()));
-    for (int i = 0; i < 200 && servers_.back()->output().find("listening") == std::string::npos; ++i) {
-      std::this_thread::sleep_for(10ms);
-    }
-    ASSERT_NE(servers_.back()->output().find("listening"), std::string::npos) << servers_.back()->output();
-  }
+  void serve(int port, const std::string& mode) { run("ip netns exec " + netns_ + " " + server_line(port, mode)); }
+  // The same in the node's network namespace, as a hostNetwork pod does:
+  // its sockets answer on 127.0.0.1 and on every node address.
+  void serve_on_host(int port, const std::string& mode) { run(server_line(port, mode)); }
+  // Any command in the pod's network namespace; it prints "listening".
+  void run_in_pod(const std::string& command) { run("ip netns exec " + netns_ + " " + command); }
+
+  // The node's side of the pod's veth: a node address.
+  std::string node_ipv4() const { return ipv4_.substr(0, ipv4_.size() - 1) + "1"; }
 
   const std::string& name() const { return name_; }
   const std::string& ipv4() const { return ipv4_; }
@@ -72,6 +70,18 @@ class Pod {
   const TestCgroup& cgroup() const { return *cgroup_; }
 
  private:
+  static std::string server_line(int port, const std::string& mode) {
+    return probe_server() + " " + std::to_string(port) + " " + mode;
+  }
+  void run(const std::string& command) {
+    servers_.push_back(
+        std::make_unique<Background>(std::vector<std::string>{"/bin/sh", "-c", "exec " + command}, cgroup_->dir()));
+    for (int i = 0; i < 500 && servers_.back()->output().find("listening") == std::string::npos; ++i) {
+      std::this_thread::sleep_for(10ms);
+    }
+    ASSERT_NE(servers_.back()->output().find("listening"), std::string::npos) << servers_.back()->output();
+  }
+
   std::string name_, netns_, veth_, ipv4_, ipv6_;
   std::unique_ptr<TestCgroup> cgroup_;
   std::vector<std::unique_ptr<Background>> servers_;
@@ -84,21 +94,32 @@ struct Seen {
 };
 using ProberLog = std::map<std::pair<std::string, std::string>, Seen>;
 
-ProberLog run_prober(const std::vector<std::string>& targets, int count, const std::string& comm = "kubelet") {
+// Prober lines: "<target> <result> <ns> [<code>]".
+ProberLog parse_prober_log(const std::string& out, std::map<std::string, std::string>* codes = nullptr) {
+  ProberLog log;
+  std::istringstream lines(out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream in(line);
+    std::string target, result, code;
+    long long ns = 0;
+    if (!(in >> target >> result >> ns)) continue;
+    in >> code;
+    auto& s = log[{target, result}];
+    ++s.count;
+    s.seconds += ns / 1e9;
+    if (codes) (*codes)[target + " " + result] = code;
+  }
+  return log;
+}
+
+ProberLog run_prober(const std::vector<std::string>& targets, int count, const std::string& comm = "kubelet",
+                     std::map<std::string, std::string>* codes = nullptr) {
   std::vector<std::string> argv = {prober(), "--comm", comm, "--count", std::to_string(count)};
   argv.insert(argv.end(), targets.begin(), targets.end());
   const Completed c = run_command(argv);
   if (c.exit.code != 0) throw std::runtime_error("prober failed: " + c.err);
-  ProberLog log;
-  std::istringstream in(c.out);
-  std::string target, result;
-  long long ns = 0;
-  while (in >> target >> result >> ns) {
-    auto& s = log[{target, result}];
-    ++s.count;
-    s.seconds += ns / 1e9;
-  }
-  return log;
+  return parse_prober_log(c.out, codes);
 }
 
 double sample(const Exposition& m, const std::string& name, const Labels& l) {
@@ -238,6 +259,121 @@ TEST_F(Probes, SlowProbeLinksToTheSlowFsyncOfItsHandler) {
   }
   ASSERT_GT(probes, 0) << "no probe was slower than 5 ms";
   EXPECT_GT(linked, probes / 2);
+}
+
+TEST_F(Probes, AnswersAreJudgedAsTheKubeletJudgesThem) {
+  // HTTP status, gRPC health (a real grpcio server) and HTTPS, each judged by
+  // the prober as the kubelet does, and by the agent from the answer's bytes.
+  const std::string python = "/usr/bin/python3";
+  if (run_shell(python + " -c 'import grpc' && command -v openssl").rc != 0) {
+    if (in_ci()) FAIL() << "python3-grpcio and openssl are needed";
+    GTEST_SKIP() << "python3-grpcio and openssl are needed";
+  }
+  TempDir certs;
+  sh("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=pod -keyout " + certs.path() + "/key.pem -out " +
+     certs.path() + "/cert.pem 2>/dev/null");
+  Pod web(logs_, "web", 5), grpc(logs_, "health", 6), tls(logs_, "secure", 7);
+  web.serve(8080, "status 200");
+  web.serve(8081, "status 404");
+  web.serve(8082, "status 503");
+  web.serve(8083, "status 302");
+  grpc.run_in_pod(python + " " + helper_script("grpc_health_server.py") + " 9090 SERVING");
+  grpc.run_in_pod(python + " " + helper_script("grpc_health_server.py") + " 9091 NOT_SERVING");
+  const std::string cert = certs.path() + "/cert.pem " + certs.path() + "/key.pem";
+  tls.run_in_pod(python + " " + helper_script("tls_server.py") + " 8443 ok " + cert);
+  tls.run_in_pod(python + " " + helper_script("tls_server.py") + " 8444 hang " + cert);
+  Agent agent({"--pod-logs-dir=" + logs_.path()});
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  std::this_thread::sleep_for(1500ms);
+
+  constexpr int n = 4;
+  const auto at = [](const Pod& p, int port) { return p.ipv4() + ":" + std::to_string(port); };
+  std::map<std::string, std::string> codes;
+  ProberLog seen = run_prober({"http:" + at(web, 8080), "http:" + at(web, 8081), "http:" + at(web, 8082),
+                               "http:" + at(web, 8083), "grpc:" + at(grpc, 9090), "grpc:" + at(grpc, 9091)},
+                              n, "kubelet", &codes);
+  for (int port : {8443, 8444}) {
+    const Completed c = run_command({python, helper_script("tls_prober.py"), "kubelet", std::to_string(n), "1000",
+                                     "https:" + at(tls, port)});
+    ASSERT_EQ(c.exit.code, 0) << c.err;
+    for (auto& [k, v] : parse_prober_log(c.out, &codes)) seen[k] = v;
+  }
+  const Exposition m = scrape_metrics(agent.port());
+  struct Expect {
+    std::string target, pod, type, port, result, code;
+  };
+  const std::vector<Expect> expect = {
+      {"http:" + at(web, 8080), "web", "http", "8080", "success", "200"},
+      {"http:" + at(web, 8081), "web", "http", "8081", "failure", "404"},
+      {"http:" + at(web, 8082), "web", "http", "8082", "failure", "503"},
+      {"http:" + at(web, 8083), "web", "http", "8083", "success", "302"},
+      {"grpc:" + at(grpc, 9090), "health", "grpc", "9090", "success", "SERVING"},
+      {"grpc:" + at(grpc, 9091), "health", "grpc", "9091", "failure", "NOT_SERVING"},
+      // TLS hides the status: only that an answer came, or did not.
+      {"https:" + at(tls, 8443), "secure", "https", "8443", "success", ""},
+      {"https:" + at(tls, 8444), "secure", "https", "8444", "timeout", ""},
+  };
+  double all = 0;
+  for (const auto& s : m.all("stallwatch_probe_results_total")) all += s.value;
+  for (const auto& e : expect) {
+    const auto it = seen.find({e.target, e.result});
+    const int prober_count = it == seen.end() ? 0 : it->second.count;
+    const std::string prober_code = codes.count(e.target + " " + e.result) ? codes.at(e.target + " " + e.result) : "";
+    const Labels l = {{"namespace", "default"}, {"pod", e.pod},       {"type", e.type},
+                      {"port", e.port},         {"result", e.result}, {"code", e.code}};
+    const double ours = sample(m, "stallwatch_probe_results_total", l);
+    std::printf("%-26s prober %d x %-7s %-11s stallwatch %.0f x %-7s %s\n", e.target.c_str(), prober_count,
+                e.result.c_str(), prober_code.c_str(), ours, e.result.c_str(), e.code.c_str());
+    EXPECT_EQ(prober_count, n) << e.target << ": the prober's own verdict differs";
+    if (e.type != "https") {
+      EXPECT_EQ(prober_code, e.code) << e.target;
+    }
+    EXPECT_EQ(ours, n) << e.target;
+  }
+  EXPECT_EQ(all, expect.size() * n) << "other series were counted";
+  // A failing answer is an event with its code.
+  int failures = 0;
+  for (int i = 0; i < 50 && failures < 3 * n; ++i) {
+    std::this_thread::sleep_for(100ms);
+    failures = 0;
+    for (const auto& line : agent.events()) {
+      const auto j = nlohmann::json::parse(line);
+      failures += j["event"] == "probe" && j["result"] == "failure" && j.contains("code");
+    }
+  }
+  EXPECT_EQ(failures, 3 * n);
+}
+
+TEST_F(Probes, HostNetworkProbesNameThePodThatAccepted) {
+  // A hostNetwork pod (etcd, the API server) answers on 127.0.0.1 and the
+  // node's addresses: the pod is the one whose socket accepted.
+  Pod etcd(logs_, "etcd-node", 8), other(logs_, "bystander", 9);
+  const int port = 20000 + getpid() % 10000;
+  etcd.serve_on_host(port, "ok");
+  Agent agent({"--pod-logs-dir=" + logs_.path()});
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  std::this_thread::sleep_for(1500ms);
+  constexpr int n = 5;
+  const std::string loop4 = "http:127.0.0.1:" + std::to_string(port), loop6 = "http:[::1]:" + std::to_string(port),
+                    node = "http:" + other.node_ipv4() + ":" + std::to_string(port),
+                    tcp = "tcp:127.0.0.1:" + std::to_string(port);
+  const ProberLog seen = run_prober({loop4, loop6, node, tcp}, n);
+  const Exposition m = scrape_metrics(agent.port());
+  for (const auto& [target, result] : std::vector<std::pair<std::string, std::string>>{
+           {loop4, "success"}, {loop6, "success"}, {node, "success"}, {tcp, "success"}}) {
+    ASSERT_EQ(seen.at({target, result}).count, n) << target;
+  }
+  const Labels ours = {{"namespace", "default"}, {"pod", "etcd-node"}, {"port", std::to_string(port)}};
+  const double http = sample(m, "stallwatch_probe_results_total", {{"pod", "etcd-node"}, {"type", "http"}}),
+               tcp_n = sample(m, "stallwatch_probe_results_total", {{"pod", "etcd-node"}, {"type", "tcp"}});
+  std::printf("hostNetwork pod etcd-node on port %d: prober %d HTTP + %d TCP probes, stallwatch %.0f + %.0f\n", port,
+              3 * n, n, http, tcp_n);
+  EXPECT_EQ(sample(m, "stallwatch_probe_results_total", ours), 4.0 * n);
+  EXPECT_EQ(http, 3.0 * n);
+  EXPECT_EQ(tcp_n, 1.0 * n);
+  for (const auto& s : m.all("stallwatch_probe_results_total")) {
+    EXPECT_EQ(s.labels.at("pod"), "etcd-node") << "a probe of the hostNetwork pod was labelled otherwise";
+  }
 }
 
 TEST_F(Probes, ExecProbesAreTimedWithTheirExitCode) {

@@ -2,6 +2,7 @@
 // (IPv4 and IPv6), one connection at a time.
 //
 //   sw_probe_server PORT ok            answer 200 at once
+//   sw_probe_server PORT status CODE   answer CODE at once
 //   sw_probe_server PORT slow MS       answer after MS milliseconds
 //   sw_probe_server PORT hang          read the request, never answer
 //   sw_probe_server PORT fsync FILE    write 4 KiB to FILE and fdatasync it, then answer
@@ -25,11 +26,12 @@ static void die(const char* what) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: sw_probe_server PORT ok|slow MS|hang|fsync FILE\n");
+    fprintf(stderr, "usage: sw_probe_server PORT ok|status CODE|slow MS|hang|fsync FILE\n");
     return 2;
   }
   const char* mode = argv[2];
   int slow_ms = !strcmp(mode, "slow") && argc > 3 ? atoi(argv[3]) : 0;
+  int status = !strcmp(mode, "status") && argc > 3 ? atoi(argv[3]) : 200;
   int file = -1;
   if (!strcmp(mode, "fsync")) {
     if (argc < 4 || (file = open(argv[3], O_RDWR | O_CREAT, 0600)) < 0) die("open");
@@ -65,8 +67,11 @@ int main(int argc, char** argv) {
       memset(buf, 'a' + n % 26, 4096);
       if (pwrite(file, buf, 4096, (n % 256) * 4096) != 4096 || fdatasync(file)) die("fdatasync");
     }
-    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-    if (write(c, ok, sizeof(ok) - 1) < 0) perror("write");
+    char answer[128];
+    int n_answer = snprintf(answer, sizeof(answer),
+                            "HTTP/1.1 %d %s\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", status,
+                            status == 200 ? "OK" : "Status");
+    if (write(c, answer, n_answer) < 0) perror("write");
     close(c);
   }
 }

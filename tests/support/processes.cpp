@@ -24,6 +24,7 @@ std::string block_helper() { return SW_BLOCK_HELPER; }
 std::string victim_helper() { return SW_VICTIM_HELPER; }
 std::string probe_server() { return SW_PROBE_SERVER; }
 std::string prober() { return SW_PROBER; }
+std::string helper_script(const std::string& name) { return std::string(SW_HELPERS_DIR) + "/" + name; }
 
 namespace {
 

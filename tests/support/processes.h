@@ -15,6 +15,7 @@ std::string block_helper();   // tests/helpers/block_helper.c
 std::string victim_helper();  // tests/helpers/victim_helper.c
 std::string probe_server();   // tests/helpers/probe_server.c
 std::string prober();         // tests/helpers/prober.c
+std::string helper_script(const std::string& name);  // tests/helpers/NAME (Python helpers)
 
 struct Exit {
   int code = -1;   // exit status, or -1 when killed by a signal

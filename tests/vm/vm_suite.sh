@@ -96,8 +96,23 @@ kill $server
 psel='pod="127.0.0.1"'
 before=$fail
 check "probe http success" 4 "$(metric stallwatch_probe_results_total "$psel" 'type="http"' 'port="18080"' 'result="success"')"
+# The answer reader (cgroup_skb on the cgroup2 root) read each status line.
+check "probe http code 200" 4 "$(metric stallwatch_probe_results_total "$psel" 'type="http"' 'port="18080"' 'code="200"')"
 check "probe tcp success" 4 "$(metric stallwatch_probe_results_total "$psel" 'type="tcp"' 'port="18080"' 'result="success"')"
 check "probe refused" 4 "$(metric stallwatch_probe_results_total "$psel" 'port="18089"' 'result="refused"')"
+# A server in a cgroup of its own that never answers: the timeout event
+# names the cgroup whose socket accepted (the listener's cgroup, read from
+# the socket on this kernel's layout).
+mkdir -p /sys/fs/cgroup/ps-$hook
+sh -c "echo \$\$ > /sys/fs/cgroup/ps-$hook/cgroup.procs; exec /sw_probe_server 18081 hang" > /tmp/server2.log 2>&1 &
+server=$!
+i=0
+until grep -q listening /tmp/server2.log || [ $i -gt 300 ]; do i=$((i + 1)); sleep 0.1; done
+/sw_prober --timeout-ms 300 --count 2 http:127.0.0.1:18081 >> /tmp/probes.txt
+kill $server
+i=0
+until [ "$(grep -c "\"cgroup\":\"/ps-$hook\"" /tmp/events-$hook.jsonl)" = 2 ] || [ $i -gt 100 ]; do i=$((i + 1)); sleep 0.1; done
+check "probe timeout events naming the server's cgroup" 2 "$(grep '"result":"timeout"' /tmp/events-$hook.jsonl | grep -c "\"cgroup\":\"/ps-$hook\"")"
 if [ "$fail" != "$before" ]; then
   echo "prober saw:"; cat /tmp/probes.txt
   wget -qO- "http://127.0.0.1:$port/metrics" | grep -E '^stallwatch_(probe_results_total|events_lost_total)'
