@@ -7,7 +7,8 @@
 //
 //   <target> <success|failure|refused|reset|timeout> <ns> [<code>]
 //
-//   sw_prober [--comm NAME] [--count N] [--timeout-ms MS] http:ADDR:PORT|tcp:ADDR:PORT|grpc:ADDR:PORT ...
+//   sw_prober [--comm NAME] [--count N] [--timeout-ms MS] [--interval-ms MS] [--path PATH]
+//             http:ADDR:PORT|tcp:ADDR:PORT|grpc:ADDR:PORT ...
 // ADDR is IPv4 or [IPv6]. grpc: is grpc.health.v1.Health/Check over
 // cleartext HTTP/2, written by hand (the kubelet's own client is grpc-go).
 #define _GNU_SOURCE
@@ -73,6 +74,7 @@ static int wait_fd(int fd, short events, int64_t deadline) {
 
 static int64_t closed_at;
 static char code[32];
+static const char* path = "/healthz";
 
 /* Reads exactly n bytes before the deadline; 0 on success. */
 static int read_full(int fd, unsigned char* buf, size_t n, int64_t deadline) {
@@ -155,9 +157,11 @@ static const char* probe(int kind, struct sockaddr_storage* sa, socklen_t len, i
     result = grpc_health(fd, deadline);
     goto out;
   }
-  static const char req[] =
-      "GET /healthz HTTP/1.1\r\nHost: pod\r\nUser-Agent: kube-probe/1.30\r\nConnection: close\r\n\r\n";
-  if (write(fd, req, sizeof(req) - 1) < 0) {
+  char req[512];
+  int req_len = snprintf(req, sizeof(req),
+                         "GET %s HTTP/1.1\r\nHost: pod\r\nUser-Agent: kube-probe/1.30\r\nConnection: close\r\n\r\n",
+                         path);
+  if (write(fd, req, req_len) < 0) {
     result = "reset";
     goto out;
   }
@@ -190,7 +194,7 @@ out:
 
 int main(int argc, char** argv) {
   const char* comm = "kubelet";
-  int count = 1, timeout_ms = 1000, i = 1;
+  int count = 1, timeout_ms = 1000, interval_ms = 0, i = 1;
   for (; i + 1 < argc && !strncmp(argv[i], "--", 2); i += 2) {
     if (!strcmp(argv[i], "--comm"))
       comm = argv[i + 1];
@@ -198,6 +202,10 @@ int main(int argc, char** argv) {
       count = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--timeout-ms"))
       timeout_ms = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--interval-ms"))
+      interval_ms = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--path"))
+      path = argv[i + 1];
     else
       break;
   }
@@ -214,6 +222,10 @@ int main(int argc, char** argv) {
       int64_t t0 = now_ns();
       const char* result = probe(kind, &sa, len, timeout_ms);
       printf("%s %s %lld%s%s\n", argv[i], result, (long long)(closed_at - t0), code[0] ? " " : "", code);
+      fflush(stdout);
+      /* The kubelet probes on a period, from the previous probe's start. */
+      int64_t left = t0 + (int64_t)interval_ms * 1000000 - now_ns();
+      if (left > 0) usleep(left / 1000);
     }
   }
   return 0;
