@@ -5,7 +5,7 @@
 #
 #   docker build -t stallwatch .
 # Run it as the DaemonSet in deploy/kubernetes does: privileged (or with
-# BPF, PERFMON, DAC_OVERRIDE), hostPID, /sys/kernel/btf and /sys/fs/cgroup
+# BPF, PERFMON, DAC_OVERRIDE, NET_ADMIN), hostPID, /sys/kernel/btf and /sys/fs/cgroup
 # mounted from the host.
 
 FROM debian:12.8-slim AS build

@@ -16,6 +16,7 @@ test_deps=(
   prometheus         # promtool checks every live scrape
   libbpf-tools fio   # biolatency as the block peer oracle; fio for the neighbours and benchmarks
   iproute2 wrk       # network namespaces for the probe tests; wrk for the probe benchmark
+  python3 python3-grpcio openssl  # a real gRPC health server and a TLS server for the probe tests
   chromium tmux      # the capture report in a headless browser; `top` in a real terminal
   libclang-rt-14-dev # libFuzzer for the identity parser fuzz target
   runc busybox-static  # a real container for the identity tests

@@ -45,7 +45,7 @@ int run_doctor(const Options& options) {
     line("verdict", "cannot run: " + configs.error().message);
     return 2;
   }
-  configs->probe.cgroup2_root = facts.cgroups.cgroup2_mount;
+  configs->probe.cgroup2_root = options.cgroup_root.empty() ? facts.cgroups.cgroup2_mount : options.cgroup_root;
   loader::route_libbpf_output();
   const auto tracefs = loader::ensure_tracefs(true);
   line("tracefs", tracefs ? tracefs->path + (tracefs->mounted_by_us ? " (mounted now)" : "")

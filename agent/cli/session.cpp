@@ -78,7 +78,7 @@ std::expected<std::unique_ptr<Session>, int> Session::start(const Options& optio
   }
   s->configs_ = std::move(*configs);
   s->configs_.block.blame_owner = s->facts_.cgroups.io_on_v2;
-  s->configs_.probe.cgroup2_root = s->facts_.cgroups.cgroup2_mount;
+  s->configs_.probe.cgroup2_root = options.cgroup_root.empty() ? s->facts_.cgroups.cgroup2_mount : options.cgroup_root;
   loader::route_libbpf_output();
   const auto tracefs = loader::ensure_tracefs(true);
   if (tracefs && tracefs->mounted_by_us) spdlog::info("mounted tracefs at {}", tracefs->path);
@@ -312,6 +312,11 @@ void Session::log_started(const std::string& serving) const {
   // Logged after start-up so that a failing start prints its one error line only.
   for (const auto& r : report_) {
     if (!r.chosen) spdlog::warn("{} rung {} not used: {}", r.subsystem, loader::to_string(r.rung), r.detail);
+  }
+  if (loaded.probe && !loaded.probe->answers_unread().empty()) {
+    spdlog::warn("probe answers not read ({}): HTTP status, gRPC health and a silent TLS server are not seen; "
+                 "probe results come from the TCP states alone",
+                 loaded.probe->answers_unread());
   }
   if (selftest_error_.empty()) {
     spdlog::info("fsync self-test on {}: {}", selftest_dir_, selftest_line_);

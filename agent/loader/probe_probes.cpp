@@ -3,6 +3,7 @@
 #include <bpf/libbpf.h>
 
 #include <fcntl.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,9 +19,25 @@ int ProbeProbes::hist_fd() const { return bpf_map__fd(programs_.skel().maps.prob
 int ProbeProbes::events_fd() const { return bpf_map__fd(programs_.skel().maps.probe_events); }
 int ProbeProbes::drops_fd() const { return bpf_map__fd(programs_.skel().maps.drops); }
 
-void ProbeProbes::attach_answer_reader(const std::string& cgroup2_root) {
+namespace {
+
+// The cgroup2 hierarchy at dir, or at dir/unified on a hybrid host; "" if neither.
+std::string cgroup2_at(const std::string& dir) {
+  constexpr long kCgroup2Magic = 0x63677270;  // CGROUP2_SUPER_MAGIC
+  for (const std::string& d : {dir, dir + "/unified"}) {
+    struct statfs fs {};
+    if (::statfs(d.c_str(), &fs) == 0 && static_cast<long>(fs.f_type) == kCgroup2Magic) return d;
+  }
+  return "";
+}
+
+}  // namespace
+
+void ProbeProbes::attach_answer_reader(const std::string& root) {
+  const std::string cgroup2_root = root.empty() ? "" : cgroup2_at(root);
   if (cgroup2_root.empty()) {
-    answers_unread_ = "no cgroup2 mounted for the answer reader (cgroup_skb)";
+    answers_unread_ = "no cgroup2 hierarchy" + (root.empty() ? std::string() : " at " + root) +
+                      " to attach the answer reader (cgroup_skb) to";
     return;
   }
   const int fd = ::open(cgroup2_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -32,16 +49,33 @@ void ProbeProbes::attach_answer_reader(const std::string& cgroup2_root) {
   answers_.reset(bpf_program__attach_cgroup(programs_.skel().progs.probe_answer, fd));
   const int err = errno;
   ::close(fd);
-  if (!answers_) answers_unread_ = "attach cgroup_skb/ingress to " + cgroup2_root + ": " + std::strerror(err);
+  if (!answers_) {
+    answers_unread_ = "attach cgroup_skb/ingress to " + cgroup2_root + ": " + std::strerror(err) +
+                      (err == EPERM ? " (it needs CAP_NET_ADMIN)" : "");
+  }
 }
 
 Result<ProbeProbes> ProbeProbes::try_rung(Rung rung, const ProbeConfig& config) {
+  auto with_reader = try_load(rung, config, true);
+  if (with_reader) {
+    with_reader->attach_answer_reader(config.cgroup2_root);
+    return with_reader;
+  }
+  // A cgroup_skb program also needs CAP_NET_ADMIN: time the probes without it.
+  auto without = try_load(rung, config, false);
+  if (!without) return without;
+  without->answers_unread_ = "load cgroup_skb/ingress: " + with_reader.error().message +
+                             (with_reader.error().code == EPERM ? " (it needs CAP_NET_ADMIN)" : "");
+  return without;
+}
+
+Result<ProbeProbes> ProbeProbes::try_load(Rung rung, const ProbeConfig& config, bool answer_reader) {
   auto programs = Programs<probe_bpf>::open({probe_bpf__open, probe_bpf__load, probe_bpf__destroy}, "probe");
   if (!programs) return std::unexpected(programs.error());
   ProbeProbes probes(std::move(*programs));
   auto& skel = probes.programs_.skel();
   autoload_rungs(skel.obj, {rung});
-  bpf_program__set_autoload(skel.progs.probe_answer, true);
+  bpf_program__set_autoload(skel.progs.probe_answer, answer_reader);
   auto& comms = const_cast<char(&)[4][16]>(skel.rodata->cfg_prober_comm);
   std::memset(comms, 0, sizeof(comms));
   for (std::size_t i = 0; i < config.prober_comms.size() && i < 4; ++i) {
@@ -51,7 +85,6 @@ Result<ProbeProbes> ProbeProbes::try_rung(Rung rung, const ProbeConfig& config) 
   skel.rodata->cfg_probe_slow_ns = config.slow_ns;
   skel.rodata->cfg_probe_max_ns = config.max_ns;
   if (auto loaded = probes.programs_.load_and_attach(rung); !loaded) return std::unexpected(loaded.error());
-  probes.attach_answer_reader(config.cgroup2_root);
   return probes;
 }
 

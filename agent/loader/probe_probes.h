@@ -25,7 +25,7 @@ struct ProbeConfig {
   std::vector<std::string> prober_comms = {"kubelet"};  // at most 4, each at most 15 characters
   std::uint64_t slow_ns = 500'000'000;                  // probes at least this long become events
   std::uint64_t max_ns = 120'000'000'000;               // longer connections are not probes
-  std::string cgroup2_root;                             // where the answer reader attaches; empty: none
+  std::string cgroup2_root;  // where the answer reader attaches (or its unified/); empty: nowhere
 };
 
 class ProbeProbes {
@@ -42,6 +42,7 @@ class ProbeProbes {
  private:
   explicit ProbeProbes(Programs<probe_bpf> programs) : programs_(std::move(programs)) {}
   static Result<ProbeProbes> try_rung(Rung rung, const ProbeConfig& config);
+  static Result<ProbeProbes> try_load(Rung rung, const ProbeConfig& config, bool answer_reader);
 
   void attach_answer_reader(const std::string& cgroup2_root);
   Programs<probe_bpf> programs_;

@@ -96,8 +96,8 @@ for variant in ("privileged", "least-privilege"):
         check(sc.get("privileged") is False, f"{tag} not privileged")
         check(sc.get("capabilities", {}).get("drop") == ["ALL"], f"{tag} drops ALL")
         # The same set tests/integration/cli_errors_test.cpp proves sufficient under capsh.
-        check(sorted(sc.get("capabilities", {}).get("add", [])) == ["BPF", "DAC_OVERRIDE", "PERFMON"],
-              f"{tag} adds exactly BPF, PERFMON, DAC_OVERRIDE")
+        check(sorted(sc.get("capabilities", {}).get("add", [])) == ["BPF", "DAC_OVERRIDE", "NET_ADMIN", "PERFMON"],
+              f"{tag} adds exactly BPF, PERFMON, DAC_OVERRIDE, NET_ADMIN")
         check(sc.get("readOnlyRootFilesystem") is True, f"{tag} read-only root filesystem")
         check(sc.get("allowPrivilegeEscalation") is False, f"{tag} no privilege escalation")
         check(sc.get("seccompProfile", {}).get("type") == "RuntimeDefault", f"{tag} seccomp RuntimeDefault")

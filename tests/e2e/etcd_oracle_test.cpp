@@ -235,6 +235,12 @@ TEST_F(EtcdOracle, WalFdatasyncCountsAndBucketsAgreeAndANeighbourShowsInBoth) {
   EXPECT_LE(std::max(etcd_p99, ours_p99) / std::min(etcd_p99, ours_p99), 2.0);
 }
 
+double sample_sum(const Exposition& m, const std::string& name, const Labels& l) {
+  double total = 0;
+  for (const auto& s : m.all(name, l)) total += s.value;
+  return total;
+}
+
 // A pod as the kubelet lays it out on disk: a log directory naming it and a
 // kubepods-shaped cgroup with one container.
 struct PodCgroup {
@@ -259,6 +265,10 @@ TEST_F(EtcdOracle, HostNetworkEtcdProbesAreEtcdsAndLinkToItsSlowWalFsyncs) {
   Etcd etcd(*etcd_pod.cgroup, disk.path());  // host network: 127.0.0.1
   ASSERT_TRUE(etcd.wait_ready()) << "etcd did not become healthy";
   const std::string port = std::to_string(etcd.client_port());
+  // WAL counts from here: etcd's first syncs go to wal.tmp before the rename.
+  const Labels wal = {{"pod", "etcd-node1"}, {"op", "fdatasync"}, {"file_class", "wal"}};
+  const double etcd_wal0 = etcd.metrics().value("etcd_disk_wal_fsync_duration_seconds_count", {}).value_or(-1);
+  const double ours_wal0 = sample_sum(scrape_metrics(agent.port()), "stallwatch_fsync_duration_seconds_count", wal);
   // An API server's worth of writes, and a neighbour pod's buffered flood.
   Background writer({"/bin/sh", "-c",
                      "while :; do ETCDCTL_API=3 etcdctl --endpoints=127.0.0.1:" + port +
@@ -297,6 +307,12 @@ TEST_F(EtcdOracle, HostNetworkEtcdProbesAreEtcdsAndLinkToItsSlowWalFsyncs) {
                 ms[ms.size() * 9 / 10], ms.back());
   }
   const Exposition m = scrape_metrics(agent.port());
+  // The same WAL fdatasyncs, counted by etcd and by us.
+  const double etcd_wal =
+      etcd.metrics().value("etcd_disk_wal_fsync_duration_seconds_count", {}).value_or(-1) - etcd_wal0;
+  const double ours_wal = sample_sum(m, "stallwatch_fsync_duration_seconds_count", wal) - ours_wal0;
+  std::printf("WAL fdatasyncs: etcd %.0f, stallwatch %.0f\n", etcd_wal, ours_wal);
+  EXPECT_EQ(ours_wal, etcd_wal);
   const Labels etcd_probes = {{"namespace", "kube-system"}, {"pod", "etcd-node1"}, {"type", "http"}, {"port", port}};
   double ours_ok = 0, ours_all = 0;
   for (const auto& s : m.all("stallwatch_probe_results_total", etcd_probes)) {

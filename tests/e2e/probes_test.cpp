@@ -376,6 +376,30 @@ TEST_F(Probes, HostNetworkProbesNameThePodThatAccepted) {
   }
 }
 
+TEST_F(Probes, EveryNamedProberCountsAndLongConnectionsAreNotProbes) {
+  // k3s-shaped: two prober names. A connection the prober holds past
+  // --probe-max-duration (a watch, a port-forward) is no probe.
+  Pod web(logs_, "web", 2);  // indexes name hex container ids: 1 to 9
+  web.serve(8080, "ok");
+  web.serve(8081, "hang");
+  Agent agent({"--pod-logs-dir=" + logs_.path(), "--prober-comm=kubelet,k3s-agent", "--probe-max-duration=1s"});
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  std::this_thread::sleep_for(1500ms);
+  const std::string ok = "http:" + web.ipv4() + ":8080", held = "http:" + web.ipv4() + ":8081";
+  run_prober({ok}, 3, "kubelet");
+  run_prober({ok}, 2, "k3s-agent");
+  run_prober({ok}, 2, "k3s-server");  // not named
+  const Completed c = run_command({prober(), "--comm", "kubelet", "--timeout-ms", "1500", held});
+  ASSERT_EQ(c.exit.code, 0) << c.err;
+  const Exposition m = scrape_metrics(agent.port());
+  const double counted = sample(m, "stallwatch_probe_results_total", {{"pod", "web"}, {"port", "8080"}}),
+               long_ones = sample(m, "stallwatch_probe_results_total", {{"pod", "web"}, {"port", "8081"}});
+  std::printf("probes counted: %.0f of kubelet 3 + k3s-agent 2 + k3s-server 2; a 1.5 s connection: %.0f\n", counted,
+              long_ones);
+  EXPECT_EQ(counted, 5.0);
+  EXPECT_EQ(long_ones, 0.0);
+}
+
 TEST_F(Probes, ExecProbesAreTimedWithTheirExitCode) {
   // What a runtime's exec does: a process made outside the container's
   // cgroup joins it and execs the probe command.

@@ -107,7 +107,7 @@ TEST_F(CliErrors, LeastPrivilegeCapabilitiesSuffice) {
     setpgid(0, 0);  // capsh may fork: signal the whole group
     if (!freopen(log.c_str(), "w", stderr)) _exit(126);
     execl("/bin/sh", "sh", "-c",
-          capsh_keeping({"cap_bpf", "cap_perfmon", "cap_dac_override"},
+          capsh_keeping({"cap_bpf", "cap_perfmon", "cap_dac_override", "cap_net_admin"},
                         agent_binary() + " run --web.listen-address=127.0.0.1:0 --events-file=/dev/null")
               .c_str(),
           nullptr);
@@ -130,10 +130,58 @@ TEST_F(CliErrors, LeastPrivilegeCapabilitiesSuffice) {
   for (int i = 0; i < 100 && run_shell("pgrep -g " + std::to_string(pid)).rc == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  {
+    std::ifstream in(log);  // the warnings follow the start line
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
   std::remove(log.c_str());
   EXPECT_EQ(m.value("stallwatch_fsync_duration_seconds_count", {{"cgroup", cg.rel()}, {"op", "fdatasync"}}), 7.0);
   EXPECT_EQ(m.value("stallwatch_fsync_selftest_calls", {{"op", "fsync"}, {"kind", "seen"}}), 1.0) << text;
   EXPECT_EQ(text.find("error"), std::string::npos) << text;
+  EXPECT_EQ(text.find("probe answers not read"), std::string::npos) << text;
+}
+
+TEST_F(CliErrors, WithoutNetAdminProbesAreTimedButAnswersNotRead) {
+  // The answer reader is a cgroup_skb program, which needs CAP_NET_ADMIN:
+  // without it the agent still runs and says what it cannot see.
+  run_shell(agent_binary() + " doctor >/dev/null");
+  const std::string log = "/tmp/stallwatch-nonet." + std::to_string(getpid());
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    if (!freopen(log.c_str(), "w", stderr)) _exit(126);
+    execl("/bin/sh", "sh", "-c",
+          capsh_keeping({"cap_bpf", "cap_perfmon", "cap_dac_override"},
+                        agent_binary() + " run --web.listen-address=127.0.0.1:0 --events-file=/dev/null")
+              .c_str(),
+          nullptr);
+    _exit(127);
+  }
+  std::string text;
+  int port = 0;
+  for (int i = 0; i < 300 && !port; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::ifstream in(log);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    std::smatch m;
+    if (std::regex_search(text, m, std::regex(R"(\(port (\d+)\))"))) port = std::stoi(m[1]);
+  }
+  const auto hook = port ? scrape_metrics(port).value("stallwatch_hook_info", {{"subsystem", "probe"}}) : std::nullopt;
+  kill(-pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+  for (int i = 0; i < 100 && run_shell("pgrep -g " + std::to_string(pid)).rc == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  {
+    std::ifstream in(log);  // the warnings follow the start line
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::remove(log.c_str());
+  ASSERT_GT(port, 0) << text;
+  EXPECT_EQ(hook, 1.0) << "probes not traced without CAP_NET_ADMIN";
+  // Which step is refused depends on the kernel: the load (5.x) or the attach.
+  EXPECT_NE(text.find("warning probe answers not read ("), std::string::npos) << text;
+  EXPECT_NE(text.find("(it needs CAP_NET_ADMIN)"), std::string::npos) << "log was:\n" << text;
 }
 
 TEST_F(CliErrors, OneCapabilityFewerIsNamed) {
