@@ -36,6 +36,7 @@ with_agent() { # extra agent flags...
   pid=$!
   for _ in $(seq 300); do
     curl -sf http://127.0.0.1:19480/healthz >/dev/null && break
+    kill -0 "$pid" 2>/dev/null || { echo "the agent did not start: $agent run $*" >&2; exit 1; }
     sleep 0.1
   done
   rps
@@ -46,7 +47,7 @@ declare -A sum=([none]=0 [agent]=0 [probing]=0)
 for ((r = 1; r <= rounds; r++)); do
   sum[none]=$((sum[none] + $(rps)))
   sum[agent]=$((sum[agent] + $(with_agent)))
-  sum[probing]=$((sum[probing] + $(with_agent --prober-comm=wrk --probe-slow-threshold=1h)))
+  sum[probing]=$((sum[probing] + $(with_agent --prober-comm=wrk --probe-slow-threshold=3600s)))
 done
 none=$((sum[none] / rounds))
 with=$((sum[agent] / rounds))
