@@ -84,10 +84,12 @@ check "blame own_io seen" yes "$([ "$(metric_us stallwatch_fsync_blame_seconds_t
 
 # Probes: a prober named kubelet against a loopback server (no pod here:
 # the address is the label) and a closed port; another comm is not counted.
-/sw_probe_server 18080 ok > /tmp/server.log 2>&1 &
+# A log per pass: the previous pass's "listening" must not be read before
+# this server has truncated its log (that raced, and a probe was refused).
+/sw_probe_server 18080 ok > /tmp/server-$hook.log 2>&1 &
 server=$!
 i=0
-until grep -q listening /tmp/server.log || [ $i -gt 300 ]; do i=$((i + 1)); sleep 0.1; done
+until grep -q listening /tmp/server-$hook.log || [ $i -gt 300 ]; do i=$((i + 1)); sleep 0.1; done
 # Emulated CPUs are slow: a generous timeout keeps the prober's own verdict
 # "success", so a mismatch below is the agent's.
 /sw_prober --timeout-ms 15000 --count 4 http:127.0.0.1:18080 tcp:127.0.0.1:18080 http:127.0.0.1:18089 > /tmp/probes.txt
@@ -104,10 +106,10 @@ check "probe refused" 4 "$(metric stallwatch_probe_results_total "$psel" 'port="
 # names the cgroup whose socket accepted (the listener's cgroup, read from
 # the socket on this kernel's layout).
 mkdir -p /sys/fs/cgroup/ps-$hook
-sh -c "echo \$\$ > /sys/fs/cgroup/ps-$hook/cgroup.procs; exec /sw_probe_server 18081 hang" > /tmp/server2.log 2>&1 &
+sh -c "echo \$\$ > /sys/fs/cgroup/ps-$hook/cgroup.procs; exec /sw_probe_server 18081 hang" > /tmp/server2-$hook.log 2>&1 &
 server=$!
 i=0
-until grep -q listening /tmp/server2.log || [ $i -gt 300 ]; do i=$((i + 1)); sleep 0.1; done
+until grep -q listening /tmp/server2-$hook.log || [ $i -gt 300 ]; do i=$((i + 1)); sleep 0.1; done
 /sw_prober --timeout-ms 300 --count 2 http:127.0.0.1:18081 >> /tmp/probes.txt
 kill $server
 i=0
