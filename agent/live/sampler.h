@@ -22,6 +22,7 @@ struct VictimSample {
   double wall_s = 0;                         // blame windows' wall time
   std::map<std::string, double> kinds_s;     // blame kind -> seconds
   std::map<std::string, double> culprits_s;  // culprit cgroup -> seconds (I/O kinds)
+  double journal_of_neighbours_s = 0;        // journal time writing another workload's data
   std::vector<std::string> devices;          // disks it synced on
 };
 

@@ -133,3 +133,23 @@ TEST(Recorder, StopsKeepingAtItsBudget) {
 }
 
 }  // namespace
+
+TEST(Summary, JournalWritingANeighboursDataIsTheNeighboursVerdict) {
+  // No slow events: the verdict comes from the samples' kinds, and journal
+  // time spent on another workload's data counts for `neighbor`, as it does
+  // in the slow events.
+  stallwatch::live::Sample s;
+  stallwatch::live::VictimSample v;
+  v.labels = {"kube-system", "etcd-a", "etcd", "/kubepods/etcd"};
+  v.calls = 100;
+  v.wall_s = 1.0;
+  v.kinds_s = {{"journal", 0.7}, {"own_io", 0.3}};
+  v.journal_of_neighbours_s = 0.6;
+  s.victims.push_back(v);
+  const auto round_trip = stallwatch::live::Sample::from_json(s.to_json());
+  ASSERT_EQ(round_trip.victims.size(), 1u);
+  EXPECT_DOUBLE_EQ(round_trip.victims[0].journal_of_neighbours_s, 0.6);
+  EXPECT_EQ(stallwatch::report::summarize({}, {round_trip})["victims"][0]["verdict"], "neighbor");
+  s.victims[0].journal_of_neighbours_s = 0;  // the journal's own work
+  EXPECT_EQ(stallwatch::report::summarize({}, {s})["victims"][0]["verdict"], "journal");
+}
