@@ -22,8 +22,10 @@
 /* Slot indices are masked with SW_BLAME_SLOTS - 1 for old verifiers. */
 #ifdef __cplusplus
 static_assert((SW_BLAME_SLOTS & (SW_BLAME_SLOTS - 1)) == 0, "SW_BLAME_SLOTS is a power of two");
+static_assert((SW_BLAME_TOP & (SW_BLAME_TOP - 1)) == 0, "SW_BLAME_TOP is a power of two");
 #else
 _Static_assert((SW_BLAME_SLOTS & (SW_BLAME_SLOTS - 1)) == 0, "SW_BLAME_SLOTS is a power of two");
+_Static_assert((SW_BLAME_TOP & (SW_BLAME_TOP - 1)) == 0, "SW_BLAME_TOP is a power of two");
 #endif
 
 static __always_inline __s64 nonneg(__s64 v)
@@ -248,11 +250,17 @@ static __always_inline __u64 blame_win_finish(struct sw_blame_win *w, struct sw_
 
 /* A culprit's part of the open epoch of slot s: a small table, claimed
  * without a lock (two CPUs claiming one free entry at the same instant
- * merge two culprits in one event's detail; the blame map is unaffected). */
+ * merge two culprits in one event's detail; the blame map is unaffected).
+ * When the table is full, a culprit whose part is larger than the smallest
+ * named one's so far takes that entry, and the smallest is folded into the
+ * rest: the event names the largest culprits, not the first to come. The
+ * rest mixes kinds (SW_BLAME_KIND_MIXED). */
 static __always_inline void blame_epoch_add(struct sw_blame_slot *s, __u64 culprit, __u8 kind, __u64 ns, __u64 bytes,
 					    __u64 requests)
 {
-	struct sw_blame_culprit *c = &s->rest;
+	struct sw_blame_culprit *c = 0;
+	__u64 least = ~0ULL;
+	__u32 smallest = 0;
 
 	for (int i = 0; i < SW_BLAME_TOP; i++) {
 		struct sw_blame_culprit *t = &s->top[i];
@@ -266,6 +274,28 @@ static __always_inline void blame_epoch_add(struct sw_blame_slot *s, __u64 culpr
 			t->kind = kind;
 			c = t;
 			break;
+		}
+		if (t->ns < least) {
+			least = t->ns;
+			smallest = i;
+		}
+	}
+	if (!c) {
+		struct sw_blame_culprit *t = &s->top[smallest & (SW_BLAME_TOP - 1)];
+
+		s->rest.kind = SW_BLAME_KIND_MIXED;
+		if (ns > least) {
+			__sync_fetch_and_add(&s->rest.ns, t->ns);
+			__sync_fetch_and_add(&s->rest.bytes, t->bytes);
+			__sync_fetch_and_add(&s->rest.requests, t->requests);
+			t->cgroup = culprit;
+			t->kind = kind;
+			t->ns = 0;
+			t->bytes = 0;
+			t->requests = 0;
+			c = t;
+		} else {
+			c = &s->rest;
 		}
 	}
 	/* Guarded like blame_add's: no atomic add of a constant 0. */

@@ -291,6 +291,7 @@ enum sw_blame_clock {
 
 #define SW_BLAME_SLOTS 4 /* victims per device at once */
 #define SW_BLAME_TOP 4	 /* culprits named in one slow event */
+#define SW_BLAME_KIND_MIXED 0xff /* kind of the rest of an event's culprits: several */
 
 /* A culprit's part of the current window epoch of a victim slot. */
 struct sw_blame_culprit {

@@ -22,12 +22,15 @@ std::string cstr(const char* s, std::size_t max) { return std::string(s, strnlen
 // completed inside the window. Requests still in service when it closed
 // are shared among the culprits of their kind in proportion to what those
 // completed (a culprit with no completion is shown with an empty cgroup).
+// When culprits were folded into the rest (of mixed kinds), the named ones
+// are only ever scaled down: what they did not take is the rest's.
 void scale_to_kinds(std::vector<sw_blame_culprit>& top, const sw_blame_event& e) {
+  const bool rest = e.rest.ns > 0;
   for (std::uint8_t kind : {SW_BLAME_OWN_IO, SW_BLAME_NEIGHBOR_IO, SW_BLAME_JOURNAL, SW_BLAME_WRITEBACK}) {
     std::uint64_t seen = 0;
     for (const auto& c : top) seen += c.kind == kind ? c.ns : 0;
-    if (kind == e.rest.kind) seen += e.rest.ns;
     const std::uint64_t want = e.kinds[kind];
+    if (rest && seen <= want) continue;
     if (seen == 0) {
       if (want > 0) {
         sw_blame_culprit unknown{};

@@ -165,19 +165,31 @@ TEST(BlameMath, FinishEndsAWindowLeftBlocked) {
   EXPECT_EQ(dev.d.slot[0].blocked, 0) << "the slot is no longer counted as blocked";
 }
 
-TEST(BlameMath, EpochNamesTheFirstCulpritsAndFoldsTheRest) {
+TEST(BlameMath, EpochNamesTheLargestCulpritsAndFoldsTheRest) {
   sw_blame_slot s{};
   std::memset(&s, 0, sizeof(s));
-  for (__u64 cg = 1; cg <= SW_BLAME_TOP + 2; cg++) blame_epoch_add(&s, cg, SW_BLAME_NEIGHBOR_IO, cg * kMs, 4096, 1);
-  blame_epoch_add(&s, 1, SW_BLAME_NEIGHBOR_IO, kMs, 4096, 1);  // again: same entry
-  blame_epoch_add(&s, 1, SW_BLAME_JOURNAL, kMs, 0, 1);         // another kind, table full: the rest
-  EXPECT_EQ(s.top[0].cgroup, 1u);
-  EXPECT_EQ(s.top[0].ns, 2 * kMs);
-  EXPECT_EQ(s.top[0].requests, 2u);
-  for (int i = 0; i < SW_BLAME_TOP; i++) EXPECT_EQ(s.top[i].cgroup, static_cast<__u64>(i + 1));
-  __u64 rest = 0;
-  for (__u64 cg = SW_BLAME_TOP + 1; cg <= SW_BLAME_TOP + 2; cg++) rest += cg * kMs;
-  EXPECT_EQ(s.rest.ns, rest + kMs);
+  // Four small culprits come first; the neighbour, much larger, fifth.
+  for (__u64 cg = 1; cg <= SW_BLAME_TOP; cg++) blame_epoch_add(&s, cg, SW_BLAME_JOURNAL, cg * kMs, 0, 1);
+  blame_epoch_add(&s, 99, SW_BLAME_NEIGHBOR_IO, 40 * kMs, 1 << 20, 1);
+  blame_epoch_add(&s, 99, SW_BLAME_NEIGHBOR_IO, 40 * kMs, 1 << 20, 1);  // again: same entry
+  blame_epoch_add(&s, 7, SW_BLAME_WRITEBACK, kMs / 2, 4096, 1);         // smaller than all: the rest
+  __u64 named_ns = 0;
+  bool neighbour = false;
+  for (int i = 0; i < SW_BLAME_TOP; i++) {
+    named_ns += s.top[i].ns;
+    if (s.top[i].cgroup == 99) {
+      neighbour = true;
+      EXPECT_EQ(s.top[i].ns, 80 * kMs);
+      EXPECT_EQ(s.top[i].requests, 2u);
+      EXPECT_EQ(s.top[i].kind, SW_BLAME_NEIGHBOR_IO);
+    }
+    EXPECT_NE(s.top[i].cgroup, 1u) << "the smallest was not the one folded";
+  }
+  EXPECT_TRUE(neighbour) << "the largest culprit is not named";
+  EXPECT_EQ(s.rest.ns, kMs + kMs / 2);  // culprit 1, evicted, and culprit 7
+  EXPECT_EQ(s.rest.requests, 2u);
+  EXPECT_EQ(s.rest.kind, SW_BLAME_KIND_MIXED);
+  EXPECT_EQ(named_ns + s.rest.ns, (1 + 2 + 3 + 4) * kMs + 80 * kMs + kMs / 2) << "time lost or counted twice";
 }
 
 TEST(BlameMath, EpochResetStartsAtTheCreditClock) {

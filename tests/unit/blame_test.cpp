@@ -150,6 +150,23 @@ TEST(SlowEvent, CulpritsAddUpToTheirKind) {
   EXPECT_EQ(j["window"]["requests"], 2);
 }
 
+TEST(SlowEvent, WithCulpritsFoldedIntoTheRestSharesNeverPassTheirKind) {
+  // The named culprits hold 25 ms of neighbour I/O but the window's kind is
+  // 30 ms and 12 ms more sit in the rest (mixed kinds): the named ones are
+  // not scaled up into the rest's part, so shares add up to at most 1.
+  sw_blame_event e = sample_event();
+  e.top[0].ns = 15 * kMs;
+  e.top[1].ns = 10 * kMs;
+  e.rest = {0, 12 * kMs, 1 << 20, 3, SW_BLAME_KIND_MIXED, {}};
+  const auto j = nlohmann::json::parse(stallwatch::events::slow_event_json(e, context()));
+  double share = 0;
+  for (const auto& c : j["culprits"]) share += c["share"].get<double>();
+  EXPECT_NEAR(j["culprits"][0]["blamed_ms"].get<double>(), 15.0, 1e-6) << j.dump();
+  EXPECT_NEAR(j["culprits"][1]["blamed_ms"].get<double>(), 10.0, 1e-6);
+  EXPECT_NEAR(j["other_culprits"]["blamed_ms"].get<double>(), 12.0, 1e-6);
+  EXPECT_LE(share + 12.0 / 40.0, 1.0 + 1e-9) << j.dump();
+}
+
 stallwatch::reader::Snapshot blame_snapshot(
     std::initializer_list<std::tuple<std::uint64_t, std::uint64_t, std::uint8_t, std::uint64_t>> rows) {
   stallwatch::reader::Snapshot snap;
