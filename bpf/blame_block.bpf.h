@@ -221,22 +221,32 @@ static __noinline int blame_issue_slot(struct sw_blk_rq *r, struct sw_blame_slot
 }
 
 /* A flush takes over its disk's cache table: the largest writer becomes
- * its culprit (its class the flush's), the classes share its weight by
+ * its culprit (its class the flush's), the second largest that of a victim
+ * that is the largest itself, the classes share its weight by
  * bytes, and the table starts anew. Returns the table (NULL: empty cache,
  * an ordinary request). Writes completing meanwhile may be lost to both
  * tables: a bounded error, no lock in tracepoint programs. */
 static __always_inline struct sw_blame_cache *blame_flush_takes_cache(struct sw_blk_rq *r)
 {
 	struct sw_blame_cache *c = bpf_map_lookup_elem(&blame_cache, &r->dev);
-	__u64 most = 0;
+	__u64 most = 0, next = 0;
 
 	if (!c || !c->bytes)
 		return NULL;
 	for (int i = 0; i < SW_CACHE_TOP; i++) {
-		if (c->top[i].bytes > most) {
-			most = c->top[i].bytes;
+		__u64 b = c->top[i].bytes;
+
+		if (b > most) {
+			next = most;
+			r->dirtier2 = r->dirtier;
+			r->blame_class2 = r->blame_class;
+			most = b;
 			r->dirtier = c->top[i].cgroup;
 			r->blame_class = c->top[i].io_class & (SW_IO__CLASSES - 1);
+		} else if (b > next) {
+			next = b;
+			r->dirtier2 = c->top[i].cgroup;
+			r->blame_class2 = c->top[i].io_class & (SW_IO__CLASSES - 1);
 		}
 	}
 	r->blame_held_pages = (c->bytes + 4095) >> 12;
@@ -344,6 +354,12 @@ static __noinline int blame_end_slot(struct sw_blk_rq *r, struct sw_blame_slot *
 	if (other_w) {
 		p.culprit = culprit_done & ~(1ULL << 63);
 		p.kind = blame_kind_of(r->blame_class & (SW_IO__CLASSES - 1));
+		/* A flush of a cache the victim wrote most of: the others' part
+		 * is the other writers' (the next largest named), not its own. */
+		if (r->op == SW_BLK_FLUSH && p.culprit == s->victim && r->dirtier2) {
+			p.culprit = r->dirtier2;
+			p.kind = blame_kind_of(r->blame_class2 & (SW_IO__CLASSES - 1));
+		}
 		p.ns = blame_credit_ns(c_now, r->blame_credit[k], other_w);
 		p.epoch_ns = blame_credit_ns(c_now, blame_epoch_from(s->epoch_credit, r->blame_credit[k]), other_w);
 		p.count = done;

@@ -199,7 +199,7 @@ struct sw_blk_rq {
 	__u8 fua;
 	__u8 blame_counted; /* counted in its device's blame state (sw_blame_dev) */
 	__u8 blame_class;   /* enum sw_blame_io_class of its submitter */
-	__u8 pad1;
+	__u8 blame_class2;  /* a flush: dirtier2's class */
 	__u8 pad;
 	__u32 blame_weight;		      /* cost weight in service (sum of blame_class_w) */
 	__u32 blame_class_w[SW_IO__CLASSES_]; /* weight counted per I/O class */
@@ -208,6 +208,9 @@ struct sw_blk_rq {
 	/* Whose data it writes: for a kernel thread writing pages, the cgroup
 	 * that dirtied them; for a flush, the largest writer to the cache. 0: unknown. */
 	__u64 dirtier;
+	/* A flush: the second largest writer, the culprit of the others' part
+	 * for a victim that is itself the largest. */
+	__u64 dirtier2;
 	__u64 blame_credit[SW_BLAME_SLOTS_];	 /* each slot's SW_CLK_CREDIT at issue */
 	__u64 blame_credit_own[SW_BLAME_SLOTS_]; /* each slot's SW_CLK_CREDIT_OWN at issue */
 };
@@ -610,7 +613,7 @@ SW_ABI_SIZE(sw_uring_key, 16);
 SW_ABI_SIZE(sw_blk_hist_key, 8);
 SW_ABI_SIZE(sw_blk_io_key, 32);
 SW_ABI_SIZE(sw_blk_io, 40);
-SW_ABI_SIZE(sw_blk_rq, 168);
+SW_ABI_SIZE(sw_blk_rq, 176);
 #ifdef __cplusplus
 static_assert(SW_IO__CLASSES_ == SW_IO__CLASSES && SW_BLAME_SLOTS_ == SW_BLAME_SLOTS, "sw_blk_rq sizes");
 #else

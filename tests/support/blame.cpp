@@ -37,6 +37,7 @@ VictimRun run_victim(const TestCgroup& cg, const std::string& file, int calls) {
 Blame blame_of(const Agent& agent, const std::string& victim_cgroup) {
   const Exposition m = scrape_metrics(agent.port());
   Blame b;
+  b.victim = victim_cgroup;
   for (const auto& s : m.all("stallwatch_fsync_blame_seconds_total", {{"victim_cgroup", victim_cgroup}})) {
     b.kind[s.labels.at("kind")] += s.value;
     b.culprit[{s.labels.at("culprit_cgroup"), s.labels.at("kind")}] += s.value;
@@ -111,6 +112,9 @@ void expect_conservation(const Blame& d, const std::vector<nlohmann::json>& even
     for (const auto& [k, v] : e.at("kinds_ms").items()) sum += v.get<double>();
     EXPECT_LE(sum, e.at("duration_ms").get<double>() + 1e-3) << e.dump();
   }
+  // Its own data, flushed from a cache it wrote most of or by a flusher, is own_io.
+  EXPECT_EQ(d.by(d.victim, "neighbor_io"), 0.0) << d.victim << " blamed as its own neighbour";
+  EXPECT_EQ(d.by(d.victim, "writeback"), 0.0) << d.victim << "'s own writeback blamed as a neighbour's";
 }
 
 }  // namespace stallwatch::test

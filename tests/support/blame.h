@@ -31,6 +31,7 @@ VictimRun run_victim(const TestCgroup& cg, const std::string& file, int calls);
 
 // The victim's blame series at one scrape.
 struct Blame {
+  std::string victim;                                             // its cgroup
   std::map<std::string, double> kind;                             // kind -> seconds
   std::map<std::pair<std::string, std::string>, double> culprit;  // (culprit cgroup, kind) -> seconds
   double windows = 0, window_s = 0, fsync_sum_s = 0;
@@ -65,7 +66,7 @@ std::map<std::string, int> verdicts(const std::vector<nlohmann::json>& events);
 std::string describe(const VictimRun& alone, const VictimRun& disturbed, const Blame& d,
                      const std::vector<nlohmann::json>& events);
 // Every event's kinds sum to at most its window; the windows of the victim
-// are its fsync histogram's _sum.
+// are its fsync histogram's _sum; the victim is never its own neighbour.
 void expect_conservation(const Blame& d, const std::vector<nlohmann::json>& events);
 
 }  // namespace stallwatch::test
