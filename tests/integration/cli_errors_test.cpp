@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -97,46 +99,60 @@ std::string capsh_keeping(const std::vector<std::string>& keep, const std::strin
   return "exec /usr/sbin/capsh --drop=" + drop + " -- -c '" + command + "'";
 }
 
-TEST_F(CliErrors, LeastPrivilegeCapabilitiesSuffice) {
+// `stallwatch run` under capsh keeping only `keep`: while it serves, `during`
+// gets its port; then it is stopped. Returns its whole log (the warnings
+// follow the start line); port 0 if it never served.
+std::string run_with_capabilities(const std::vector<std::string>& keep, const std::function<void(int port)>& during,
+                                  int* port_out) {
   run_shell(agent_binary() + " doctor >/dev/null");  // tracefs mounted, as a DaemonSet's hostPath gives it
-  Tmpfs tmpfs;
-  TestCgroup cg("stallwatch-it-caps-" + std::to_string(getpid()));
   const std::string log = "/tmp/stallwatch-caps." + std::to_string(getpid());
   const pid_t pid = fork();
   if (pid == 0) {
     setpgid(0, 0);  // capsh may fork: signal the whole group
     if (!freopen(log.c_str(), "w", stderr)) _exit(126);
     execl("/bin/sh", "sh", "-c",
-          capsh_keeping({"cap_bpf", "cap_perfmon", "cap_dac_override", "cap_net_admin"},
-                        agent_binary() + " run --web.listen-address=127.0.0.1:0 --events-file=/dev/null")
-              .c_str(),
+          capsh_keeping(keep, agent_binary() + " run --web.listen-address=127.0.0.1:0 --events-file=/dev/null").c_str(),
           nullptr);
     _exit(127);
   }
-  std::string text;
+  const auto read_log = [&log] {
+    std::ifstream in(log);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
   int port = 0;
   for (int i = 0; i < 300 && !port; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    std::ifstream in(log);
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    const std::string text = read_log();
     std::smatch m;
     if (std::regex_search(text, m, std::regex(R"(\(port (\d+)\))"))) port = std::stoi(m[1]);
   }
-  ASSERT_GT(port, 0) << text;
-  run_fsync_helper(cg.dir(), tmpfs.path(), {"--fdatasync", "7"});
-  const Exposition m = scrape_metrics(port);
+  if (port) during(port);
   kill(-pid, SIGTERM);
   waitpid(pid, nullptr, 0);
   for (int i = 0; i < 100 && run_shell("pgrep -g " + std::to_string(pid)).rc == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  {
-    std::ifstream in(log);  // the warnings follow the start line
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
+  const std::string text = read_log();
   std::remove(log.c_str());
-  EXPECT_EQ(m.value("stallwatch_fsync_duration_seconds_count", {{"cgroup", cg.rel()}, {"op", "fdatasync"}}), 7.0);
-  EXPECT_EQ(m.value("stallwatch_fsync_selftest_calls", {{"op", "fsync"}, {"kind", "seen"}}), 1.0) << text;
+  *port_out = port;
+  return text;
+}
+
+TEST_F(CliErrors, LeastPrivilegeCapabilitiesSuffice) {
+  Tmpfs tmpfs;
+  TestCgroup cg("stallwatch-it-caps-" + std::to_string(getpid()));
+  std::optional<Exposition> m;
+  int port = 0;
+  const std::string text = run_with_capabilities(
+      {"cap_bpf", "cap_perfmon", "cap_dac_override", "cap_net_admin"},
+      [&](int p) {
+        run_fsync_helper(cg.dir(), tmpfs.path(), {"--fdatasync", "7"});
+        m = scrape_metrics(p);
+      },
+      &port);
+  ASSERT_GT(port, 0) << text;
+  EXPECT_EQ(m->value("stallwatch_fsync_duration_seconds_count", {{"cgroup", cg.rel()}, {"op", "fdatasync"}}), 7.0);
+  EXPECT_EQ(m->value("stallwatch_fsync_selftest_calls", {{"op", "fsync"}, {"kind", "seen"}}), 1.0) << text;
   EXPECT_EQ(text.find("error"), std::string::npos) << text;
   EXPECT_EQ(text.find("probe answers not read"), std::string::npos) << text;
 }
@@ -144,39 +160,11 @@ TEST_F(CliErrors, LeastPrivilegeCapabilitiesSuffice) {
 TEST_F(CliErrors, WithoutNetAdminProbesAreTimedButAnswersNotRead) {
   // The answer reader is a cgroup_skb program, which needs CAP_NET_ADMIN:
   // without it the agent still runs and says what it cannot see.
-  run_shell(agent_binary() + " doctor >/dev/null");
-  const std::string log = "/tmp/stallwatch-nonet." + std::to_string(getpid());
-  const pid_t pid = fork();
-  if (pid == 0) {
-    setpgid(0, 0);
-    if (!freopen(log.c_str(), "w", stderr)) _exit(126);
-    execl("/bin/sh", "sh", "-c",
-          capsh_keeping({"cap_bpf", "cap_perfmon", "cap_dac_override"},
-                        agent_binary() + " run --web.listen-address=127.0.0.1:0 --events-file=/dev/null")
-              .c_str(),
-          nullptr);
-    _exit(127);
-  }
-  std::string text;
+  std::optional<double> hook;
   int port = 0;
-  for (int i = 0; i < 300 && !port; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    std::ifstream in(log);
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    std::smatch m;
-    if (std::regex_search(text, m, std::regex(R"(\(port (\d+)\))"))) port = std::stoi(m[1]);
-  }
-  const auto hook = port ? scrape_metrics(port).value("stallwatch_hook_info", {{"subsystem", "probe"}}) : std::nullopt;
-  kill(-pid, SIGTERM);
-  waitpid(pid, nullptr, 0);
-  for (int i = 0; i < 100 && run_shell("pgrep -g " + std::to_string(pid)).rc == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  {
-    std::ifstream in(log);  // the warnings follow the start line
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  std::remove(log.c_str());
+  const std::string text = run_with_capabilities(
+      {"cap_bpf", "cap_perfmon", "cap_dac_override"},
+      [&](int p) { hook = scrape_metrics(p).value("stallwatch_hook_info", {{"subsystem", "probe"}}); }, &port);
   ASSERT_GT(port, 0) << text;
   EXPECT_EQ(hook, 1.0) << "probes not traced without CAP_NET_ADMIN";
   // Which step is refused depends on the kernel: the load (5.x) or the attach.
