@@ -360,6 +360,11 @@ static __noinline int blame_end_slot(struct sw_blk_rq *r, struct sw_blame_slot *
 			p.culprit = r->dirtier2;
 			p.kind = blame_kind_of(r->blame_class2 & (SW_IO__CLASSES - 1));
 		}
+		/* Still its own: a request of the victim issued before it held
+		 * this slot, or the rounding and unnamed rest of a flush of a
+		 * cache it wrote all of. Its own I/O, never its own neighbour. */
+		if (p.culprit == s->victim && p.kind != SW_BLAME_JOURNAL)
+			p.kind = SW_BLAME_OWN_IO;
 		p.ns = blame_credit_ns(c_now, r->blame_credit[k], other_w);
 		p.epoch_ns = blame_credit_ns(c_now, blame_epoch_from(s->epoch_credit, r->blame_credit[k]), other_w);
 		p.count = done;
