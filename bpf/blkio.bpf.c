@@ -695,3 +695,19 @@ int writeback_mark_inode_dirty_raw(struct bpf_raw_tracepoint_args *ctx)
 	blame_note_dirtier((struct inode *)ctx->args[0], (int)ctx->args[1]);
 	return 0;
 }
+
+/* Run by user space (BPF_PROG_TEST_RUN, never attached) for a request the
+ * device never completed: it leaves service here, with the same atomic
+ * updates a requeue makes, so live blame state is never rewritten from a
+ * copy. args: the request's key (sector, dev). Returns 1 if it was there. */
+SEC("raw_tp")
+int forget_request(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct sw_blk_sector_key key = { .sector = ctx->args[0], .dev = (__u32)ctx->args[1] };
+	struct sw_blk_rq *r = bpf_map_lookup_elem(&blk_rq, &key);
+
+	if (!r)
+		return 0;
+	blame_end(r, bpf_ktime_get_ns(), false);
+	return bpf_map_delete_elem(&blk_rq, &key) == 0;
+}

@@ -45,6 +45,7 @@ reader::MapFds map_fds(const Loaded& loaded, const Result<loader::CgroupProbes>&
     fds.blk_bio = loaded.block->bio_fd();
     fds.blk_drops = loaded.block->drops_fd();
     fds.blame_cost_stats = loaded.block->cost_stats_fd();
+    fds.blk_forget_request = loaded.block->forget_request_fd();
   }
   if (cgroup_probes) fds.cgroup_drops = cgroup_probes->drops_fd();
   if (loaded.probe) {
@@ -135,6 +136,7 @@ int Session::start_views() {
   auto& loaded = *loaded_;
   const auto& cgroup2 = facts_.cgroups.cgroup2_mount;
   maps_ = std::make_unique<reader::MapReader>(map_fds(loaded, cgroup_probes_));
+  if (auto ok = maps_->check_forget_request(); !ok) spdlog::warn("{}", ok.error().message);
   block_owner_ = loaded.block && loaded.block->sees_owner() && facts_.cgroups.io_on_v2;
   const std::string cgroup_root = options_.cgroup_root.empty() ? cgroup2 : options_.cgroup_root;
   identity_ = std::make_shared<identity::Identity>(

@@ -37,6 +37,7 @@ int BlockProbes::rq_fd() const { return bpf_map__fd(programs_.skel().maps.blk_rq
 int BlockProbes::bio_fd() const { return bpf_map__fd(programs_.skel().maps.blk_bio); }
 int BlockProbes::drops_fd() const { return bpf_map__fd(programs_.skel().maps.drops); }
 int BlockProbes::cost_stats_fd() const { return bpf_map__fd(programs_.skel().maps.blame_cost_stats); }
+int BlockProbes::forget_request_fd() const { return bpf_program__fd(programs_.skel().progs.forget_request); }
 
 Result<void> BlockProbes::set_cost(std::uint32_t dev, const sw_cost& cost) {
   if (bpf_map_update_elem(bpf_map__fd(programs_.skel().maps.blame_cost), &dev, &cost, BPF_ANY) != 0) {

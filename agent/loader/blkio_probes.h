@@ -48,6 +48,8 @@ class BlockProbes {
   int bio_fd() const;
   int drops_fd() const;
   int cost_stats_fd() const;
+  // forget_request (blkio.bpf.c): run on demand for requests never completed.
+  int forget_request_fd() const;
   // The cost model's weights for one disk (blame_block.bpf.h).
   Result<void> set_cost(std::uint32_t dev, const sw_cost& cost);
 

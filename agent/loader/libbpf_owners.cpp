@@ -38,6 +38,7 @@ Result<std::vector<Link>> attach_all(bpf_object* obj) {
     if (!bpf_program__autoload(prog)) continue;
     // A cgroup program needs a cgroup to attach to: its owner attaches it.
     if (bpf_program__type(prog) == BPF_PROG_TYPE_CGROUP_SKB) continue;
+    if (runs_on_demand(prog)) continue;
     Link link(bpf_program__attach(prog));
     if (!link) {
       const int err = errno;
@@ -56,11 +57,13 @@ void destroy_links_concurrently(std::vector<Link>& links) {
   links.clear();
 }
 
+bool runs_on_demand(const bpf_program* prog) { return std::string_view(bpf_program__section_name(prog)) == "raw_tp"; }
+
 void autoload_rungs(bpf_object* obj, std::initializer_list<Rung> rungs) {
   bpf_program* prog = nullptr;
   bpf_object__for_each_program(prog, obj) {
     const std::string_view section = bpf_program__section_name(prog);
-    bool on = false;
+    bool on = runs_on_demand(prog);
     for (Rung rung : rungs) {
       for (std::string_view prefix : section_prefixes(rung)) on = on || section.starts_with(prefix);
     }

@@ -26,8 +26,14 @@ Result<std::vector<Link>> attach_all(bpf_object* obj);
 // each on 6.18); detaching them all at once waits for about one.
 void destroy_links_concurrently(std::vector<Link>& links);
 
-// Loads exactly the programs whose section belongs to one of rungs; the
-// section prefix says which (set before load; later calls may refine).
+// A bare SEC("raw_tp") program is never attached: user space runs it with
+// BPF_PROG_TEST_RUN (5.10+ for raw_tp), so it updates live state with the
+// same atomics as the attached programs do.
+bool runs_on_demand(const bpf_program* prog);
+
+// Loads exactly the programs whose section belongs to one of rungs, and the
+// on-demand ones; the section prefix says which (set before load; later
+// calls may refine).
 void autoload_rungs(bpf_object* obj, std::initializer_list<Rung> rungs);
 
 // Routes libbpf's own output to spdlog at debug level (shown under -v).

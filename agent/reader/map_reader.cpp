@@ -6,7 +6,10 @@
 #include <bpf/libbpf.h>
 #include <time.h>
 
+#include <spdlog/spdlog.h>
+
 #include <cerrno>
+#include <cstring>
 #include <set>
 #include <vector>
 
@@ -123,35 +126,51 @@ std::uint64_t MapReader::sweep(std::chrono::nanoseconds request_age, std::chrono
     return t < now && now - t > static_cast<std::uint64_t>(age.count());
   };
   std::vector<sw_blk_sector_key> stale_rq, stale_bio;
-  std::vector<sw_blk_rq> uncount;
   (void)for_each_entry<sw_blk_sector_key, sw_blk_rq>(fds_.blk_rq, 1, "blk_rq",
                                                      [&](const sw_blk_sector_key& k, std::span<const sw_blk_rq> v) {
-                                                       if (!older_than(v[0].queue_ns, request_age)) return;
-                                                       stale_rq.push_back(k);
-                                                       if (v[0].blame_counted) uncount.push_back(v[0]);
+                                                       if (older_than(v[0].queue_ns, request_age)) stale_rq.push_back(k);
                                                      });
-  // A request that never completes would hold its device's in-service
-  // count up for good, and every later window would blame it. Racy against
-  // the kernel's atomic adds, but this runs for lost requests only.
-  for (const auto& r : uncount) {
-    sw_blame_dev d{};
-    if (fds_.blame_dev < 0 || bpf_map_lookup_elem(fds_.blame_dev, &r.dev, &d) != 0) continue;
-    for (int c = 0; c < SW_IO__CLASSES; ++c) d.by_class[c] -= r.blame_class_w[c];
-    for (int k = 0; k < SW_BLAME_SLOTS; ++k) {
-      d.slot[k].own -= r.blame_own_w[k];
-      d.slot[k].own_budget = 0;  // expected time of a request that is gone
-    }
-    bpf_map_update_elem(fds_.blame_dev, &r.dev, &d, BPF_EXIST);
-  }
   (void)for_each_entry<sw_blk_sector_key, sw_blk_bio>(fds_.blk_bio, 1, "blk_bio",
                                                       [&](const sw_blk_sector_key& k, std::span<const sw_blk_bio> v) {
                                                         if (older_than(v[0].queue_ns, bio_age)) stale_bio.push_back(k);
                                                       });
   std::uint64_t deleted = 0;
-  for (const auto& k : stale_rq) deleted += bpf_map_delete_elem(fds_.blk_rq, &k) == 0;
+  for (const auto& k : stale_rq) deleted += forget_request(k);
   for (const auto& k : stale_bio) bpf_map_delete_elem(fds_.blk_bio, &k);
   stale_requests_ += deleted;
   return deleted;
+}
+
+// A request that never completes would hold its device's in-service
+// weights up for good, and every later window would blame it. It leaves
+// service in the kernel (forget_request), with atomic updates: a copy
+// edited here and written back would undo whatever the kernel changed
+// meanwhile.
+Result<void> MapReader::check_forget_request() const {
+  if (fds_.blk_forget_request < 0) return {};
+  std::uint64_t args[2] = {0, 0};  // no request has this key
+  LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = args, .ctx_size_in = sizeof(args));
+  if (bpf_prog_test_run_opts(fds_.blk_forget_request, &run) != 0) {
+    return fail("stale block requests would be deleted without leaving blame state (BPF_PROG_TEST_RUN on a raw_tp "
+                "program: " + errno_text(errno) + "); blame on their disks may count them as in service");
+  }
+  return {};
+}
+
+bool MapReader::forget_request(const sw_blk_sector_key& key) {
+  if (fds_.blk_forget_request < 0) return bpf_map_delete_elem(fds_.blk_rq, &key) == 0;
+  std::uint64_t args[2] = {key.sector, key.dev};
+  LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = args, .ctx_size_in = sizeof(args));
+  if (bpf_prog_test_run_opts(fds_.blk_forget_request, &run) != 0) {
+    // The entry goes anyway: a full map would blind the block programs.
+    if (!forget_failed_.exchange(true)) {
+      spdlog::warn("stale block requests are deleted without leaving blame state ({}): blame on their disks may "
+                   "count them as in service",
+                   std::strerror(errno));
+    }
+    return bpf_map_delete_elem(fds_.blk_rq, &key) == 0;
+  }
+  return run.retval == 1;
 }
 
 std::uint64_t MapReader::forget(const std::vector<std::uint64_t>& cgroup_ids) {

@@ -27,6 +27,7 @@ struct MapFds {
   int probe_hist = -1;
   int probe_drops = -1;
   int blame_cost_stats = -1;
+  int blk_forget_request = -1;  // program, not map: blkio.bpf.c's forget_request
 };
 
 class MapReader {
@@ -40,6 +41,10 @@ class MapReader {
   // Returns the number of requests deleted.
   std::uint64_t sweep(std::chrono::nanoseconds request_age, std::chrono::nanoseconds bio_age);
 
+  // Whether sweep() can make a request leave service in the kernel (run
+  // once at start: the error says what is lost without it).
+  Result<void> check_forget_request() const;
+
   // Deletes every series of these cgroups (removed ones, past their grace).
   // Returns the number of map entries freed.
   std::uint64_t forget(const std::vector<std::uint64_t>& cgroup_ids);
@@ -49,9 +54,12 @@ class MapReader {
   std::uint64_t series_entries() const;
 
  private:
+  bool forget_request(const sw_blk_sector_key& key);
+
   MapFds fds_;
   int ncpus_;
   std::atomic<std::uint64_t> stale_requests_{0};
+  std::atomic<bool> forget_failed_{false};
 };
 
 }  // namespace stallwatch::reader

@@ -43,6 +43,10 @@ done
 grep -E 'stallwatch .* on kernel' /tmp/agent-$hook.log
 echo "rungs [$hook]: $(wget -qO- http://127.0.0.1:$port/metrics | grep -o 'hook_info{[^}]*}' | tr '\n' ' ')"
 
+# The sweep can make a lost request leave service in the kernel
+# (BPF_PROG_TEST_RUN on a raw_tp program, 5.10+).
+check "stale requests leave blame state" 0 "$(grep -c 'stale block requests would be deleted' /tmp/agent-$hook.log)"
+
 # The agent's own start-up self-test saw each syscall exactly once.
 for op in fsync fdatasync sync_file_range msync syncfs io_uring_fsync; do
   check "self-test $op" 1 "$(metric stallwatch_fsync_selftest_calls "op=\"$op\"" 'kind="seen"')"

@@ -1,0 +1,112 @@
+// The kernel half's shared state, driven directly: the block programs
+// loaded as the agent loads them, a real device under load, and the reader's
+// sweep running against it.
+#include <bpf/bpf.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <chrono>
+#include <thread>
+
+#include "loader/blame_probes.h"
+#include "loader/blkio_probes.h"
+#include "loader/tracefs.h"
+#include "reader/map_reader.h"
+#include "stallwatch.h"
+#include "support/processes.h"
+#include "support/scratch.h"
+
+namespace stallwatch::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::uint32_t disk_of(const std::string& device) {
+  struct stat st {};
+  if (::stat(device.c_str(), &st) != 0) return 0;
+  return (major(st.st_rdev) << 20) | minor(st.st_rdev);  // the kernel's dev_t (MINORBITS 20)
+}
+
+// A request the device never completes is forgotten by the sweep. Whatever
+// the kernel changed in the device's blame state meanwhile must survive:
+// once the load is over, nothing is in service, so every in-service weight
+// is back to zero. Rewriting the state from a copy (as the sweep once did)
+// loses the concurrent issue and completion updates, and the weights drift.
+TEST(StaleRequests, ForgettingOneNeverUndoesLiveBlameState) {
+  std::vector<loader::RungReport> report;
+  auto blame = loader::BlameProbes::load({}, report);
+  ASSERT_TRUE(blame) << blame.error().message;
+  loader::BlockConfig config;
+  config.blame_maps = blame->maps();
+  auto block = loader::BlockProbes::load(config, loader::ensure_tracefs(true), report);
+  ASSERT_TRUE(block) << block.error().message;
+
+  LoopFs fs("/dev/shm", 256);
+  const std::uint32_t disk = disk_of(fs.device());
+  ASSERT_NE(disk, 0u);
+  // A victim's first sync on a disk makes its entry; from then on every
+  // request issued there is weighed in by_class.
+  const sw_blame_dev zero{};
+  ASSERT_EQ(bpf_map_update_elem(blame->maps().blame_dev, &disk, &zero, BPF_NOEXIST), 0);
+
+  reader::MapFds fds;
+  fds.blk_rq = block->rq_fd();
+  fds.blk_bio = block->bio_fd();
+  fds.blame_dev = blame->maps().blame_dev;
+  fds.blk_forget_request = block->forget_request_fd();
+  fds.blame_cost_stats = block->cost_stats_fd();
+  reader::MapReader reader(fds);
+
+  const std::vector<std::string> fio_args = {"/usr/bin/fio", "--name=load", "--directory=" + fs.path(), "--rw=randwrite",
+                                             "--bs=4k", "--size=64m", "--direct=1", "--ioengine=libaio",
+                                             "--iodepth=16", "--numjobs=2", "--group_reporting"};
+  auto layout = fio_args;
+  layout.push_back("--create_only=1");
+  ASSERT_EQ(run_command(layout).exit.code, 0) << "fio could not lay out its files";
+  auto timed = fio_args;
+  timed.insert(timed.end(), {"--time_based", "--runtime=5"});
+  TestCgroup load_cg("stallwatch-stale-load");  // stop() kills fio's job processes too
+  Background fio(timed, load_cg.dir());
+  const auto until = std::chrono::steady_clock::now() + 4s;
+  std::uint64_t planted = 0, forgotten = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    // A disk that went away with its queue full: 64 requests queued at
+    // boot, counted, never completed.
+    for (int i = 0; i < 64; ++i, ++planted) {
+      sw_blk_sector_key key{};
+      key.sector = 0x5700000000000000ull + planted;
+      sw_blk_rq lost{};
+      lost.queue_ns = 1;
+      lost.dev = disk;
+      lost.blame_counted = 1;
+      ASSERT_EQ(bpf_map_update_elem(block->rq_fd(), &key, &lost, BPF_NOEXIST), 0);
+    }
+    forgotten += reader.sweep(2s, 3600s);
+  }
+  fio.stop();
+  std::this_thread::sleep_for(500ms);  // in-flight requests complete
+  forgotten += reader.sweep(2s, 3600s);
+
+  sw_blame_dev d{};
+  ASSERT_EQ(bpf_map_lookup_elem(blame->maps().blame_dev, &disk, &d), 0);
+  EXPECT_GT(planted, 64u * 1000) << "too few sweeps to meet the load";
+  // Every planted one, and any real request whose completion the kernel
+  // never reported (the sweep's purpose; a few per run on a loop device).
+  EXPECT_GE(forgotten, planted);
+  // The load reached the state: requests completed on the disk meanwhile.
+  std::uint64_t completed = 0;
+  for (const auto& [key, sums] : reader.cost_stats()) completed += key.dev == disk ? sums.n : 0;
+  EXPECT_GT(completed, 10000u) << "the load never reached " << fs.device();
+  for (int c = 0; c < SW_IO__CLASSES; ++c) EXPECT_EQ(d.by_class[c], 0) << "in-service weight of class " << c;
+  for (int k = 0; k < SW_BLAME_SLOTS; ++k) {
+    EXPECT_EQ(d.slot[k].own, 0) << "slot " << k;
+    EXPECT_EQ(d.slot[k].open, 0) << "slot " << k;
+    EXPECT_EQ(d.slot[k].blocked, 0) << "slot " << k;
+  }
+  std::printf("%llu lost requests forgotten while %llu completed\n", static_cast<unsigned long long>(forgotten),
+              static_cast<unsigned long long>(completed));
+}
+
+}  // namespace
+}  // namespace stallwatch::test
