@@ -6,9 +6,10 @@
  * scheduler. Each object declares these maps; user space creates them once
  * (in blame.bpf.c's object) and hands the same fds to the other two.
  *
- * Lock-free by design: tracepoint programs may not take bpf_spin_lock, and
- * 5.10 has no compare-and-swap. Counters are atomic adds; the device clock's
- * last_ns is a plain store, so two CPUs advancing the same device within
+ * Lock-free by design: tracepoint programs may not take bpf_spin_lock.
+ * Counters are atomic adds; the device clock's last_ns moves by
+ * compare-and-swap (blame_claim), which the loader turns into a plain store
+ * for kernels before 5.12: there two CPUs advancing the same device within
  * nanoseconds can count a sliver twice. Windows clamp their kinds to their
  * wall time, so no event ever sums past its window.
  */

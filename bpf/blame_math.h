@@ -113,6 +113,32 @@ static __noinline int blame_advance_slot(struct sw_blame_slot *s, __u64 dt, cons
 	return 0;
 }
 
+/* Claims the interval from last_ns to now for the caller alone; returns
+ * its length, 0 when another CPU has advanced past now: each nanosecond is
+ * claimed once. Kernels before 5.12 refuse BPF_CMPXCHG anywhere in a
+ * program, so the loader rewrites it there into a plain store of now
+ * (loader/insn_compat.h): the compare then always succeeds, and two CPUs
+ * reading the same last_ns both count the interval since, an error bounded
+ * by the time between their reads per collision. */
+static __always_inline __u64 blame_claim(struct sw_blame_dev *d, __u64 now)
+{
+	__u64 last = d->last_ns;
+
+	/* A CPU that keeps losing gives up: the winners counted up to a time
+	 * at most as old as the one it lost to. */
+	for (int i = 0; i < 4; i++) {
+		__u64 seen;
+
+		if (now <= last)
+			return 0;
+		seen = __sync_val_compare_and_swap(&d->last_ns, last, now);
+		if (seen == last)
+			return now - last;
+		last = seen;
+	}
+	return 0;
+}
+
 /* Integrates the device's state since last_ns into the clocks of every slot
  * whose victim is blocked. The state (requests in service per class) held
  * still over that interval: every change calls this first.
@@ -124,13 +150,11 @@ static __noinline int blame_advance_slot(struct sw_blame_slot *s, __u64 dt, cons
  * shared by the other requests in service by weight. */
 static __always_inline void blame_advance(struct sw_blame_dev *d, __u64 now)
 {
-	__u64 last = d->last_ns, dt;
+	__u64 dt = blame_claim(d, now);
 	struct blame_load l;
 
-	if (now <= last)
+	if (!dt)
 		return;
-	d->last_ns = now;
-	dt = now - last;
 	l.user = nonneg(d->by_class[SW_IO_USER]);
 	l.journal = nonneg(d->by_class[SW_IO_JOURNAL]);
 	l.wb = nonneg(d->by_class[SW_IO_WRITEBACK]);

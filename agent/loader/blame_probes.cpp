@@ -7,6 +7,7 @@
 #include <string>
 
 #include "blame.skel.h"
+#include "loader/insn_compat.h"
 
 namespace stallwatch::loader {
 
@@ -70,7 +71,10 @@ Result<void> BlameProbes::set_victims(const std::set<std::uint32_t>& tasks, cons
 }
 
 Result<BlameProbes> BlameProbes::try_rung(Rung rung, const BlameConfig& config) {
-  auto programs = Programs<blame_bpf>::open({blame_bpf__open, blame_bpf__load, blame_bpf__destroy}, "blame");
+  auto programs =
+      Programs<blame_bpf>::open({open_for_this_kernel<blame_bpf, blame_bpf__create_skeleton, blame_bpf__destroy>,
+                                 blame_bpf__load, blame_bpf__destroy},
+                                "blame");
   if (!programs) return std::unexpected(programs.error());
   BlameProbes probes(std::move(*programs));
   auto& skel = probes.programs_.skel();

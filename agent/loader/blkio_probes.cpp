@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "blkio.skel.h"
+#include "loader/insn_compat.h"
 
 namespace stallwatch::loader {
 
@@ -53,7 +54,10 @@ Result<BlockProbes> BlockProbes::try_rung(Rung rung, const BlockConfig& config, 
       return fail("tracefs has no block/block_rq_issue");
     }
   }
-  auto programs = Programs<blkio_bpf>::open({blkio_bpf__open, blkio_bpf__load, blkio_bpf__destroy}, "block");
+  auto programs =
+      Programs<blkio_bpf>::open({open_for_this_kernel<blkio_bpf, blkio_bpf__create_skeleton, blkio_bpf__destroy>,
+                                 blkio_bpf__load, blkio_bpf__destroy},
+                                "block");
   if (!programs) return std::unexpected(programs.error());
   BlockProbes probes(std::move(*programs));
   auto& skel = probes.programs_.skel();

@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "fsync.skel.h"
+#include "loader/insn_compat.h"
 
 namespace stallwatch::loader {
 
@@ -18,7 +19,10 @@ Result<FsyncProbes> FsyncProbes::try_rung(Rung rung, const FsyncConfig& config, 
         "tracefs has no syscalls/sys_enter_fdatasync (kernel built without "
         "CONFIG_FTRACE_SYSCALLS)");
   }
-  auto programs = Programs<fsync_bpf>::open({fsync_bpf__open, fsync_bpf__load, fsync_bpf__destroy}, "fsync");
+  auto programs =
+      Programs<fsync_bpf>::open({open_for_this_kernel<fsync_bpf, fsync_bpf__create_skeleton, fsync_bpf__destroy>,
+                                 fsync_bpf__load, fsync_bpf__destroy},
+                                "fsync");
   if (!programs) return std::unexpected(programs.error());
   FsyncProbes probes(std::move(*programs));
   auto& skel = probes.programs_.skel();

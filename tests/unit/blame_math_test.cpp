@@ -2,7 +2,10 @@
 // for the host: device clocks, window states, clamping and epochs.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstring>
+#include <thread>
+#include <vector>
 
 #include "blame_math.h"
 
@@ -92,6 +95,25 @@ TEST(BlameMath, OnlySlotsWithABlockedVictimAdvance) {
   EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_NEIGHBOR], 4 * kMs);
   EXPECT_EQ(dev.d.slot[1].clock[SW_CLK_NEIGHBOR], 0u);
   EXPECT_EQ(dev.d.last_ns, 4 * kMs);
+}
+
+// CPUs advancing one device at once each claim their own part of the
+// interval: together exactly the time that passed, never a part twice.
+TEST(BlameMath, ConcurrentAdvancesClaimEachNanosecondOnce) {
+  Device dev;
+  std::atomic<__u64> clock{0};
+  std::vector<__u64> claimed(4, 0);
+  std::vector<std::jthread> cpus;
+  for (std::size_t c = 0; c < claimed.size(); ++c) {
+    cpus.emplace_back([&, c] {
+      for (int i = 0; i < 200000; ++i) claimed[c] += blame_claim(&dev.d, clock.fetch_add(1) + 1);
+    });
+  }
+  cpus.clear();
+  __u64 total = 0;
+  for (__u64 n : claimed) total += n;
+  EXPECT_EQ(total, dev.d.last_ns);
+  EXPECT_LE(dev.d.last_ns, clock.load());
 }
 
 TEST(BlameMath, ABackwardsClockAddsNothing) {

@@ -1,0 +1,64 @@
+// The rewrite that lets the blame objects load before 5.12, checked on the
+// real objects: every compare-and-swap becomes a plain store of the same
+// register to the same place, and nothing else moves.
+#include <gtest/gtest.h>
+#include <linux/bpf.h>
+
+#include <cstring>
+
+#include "blame.skel.h"
+#include "blkio.skel.h"
+#include "fsync.skel.h"
+#include "loader/insn_compat.h"
+
+namespace stallwatch::loader {
+namespace {
+
+std::span<const std::byte> bytes_of(const void* (*elf_bytes)(std::size_t*)) {
+  std::size_t size = 0;
+  const void* data = elf_bytes(&size);
+  return {static_cast<const std::byte*>(data), size};
+}
+
+bool is_cmpxchg(const bpf_insn& insn) {
+  return (insn.code == (BPF_STX | BPF_ATOMIC | BPF_DW) || insn.code == (BPF_STX | BPF_ATOMIC | BPF_W)) &&
+         insn.imm == BPF_CMPXCHG;
+}
+
+// Instruction-aligned 8-byte slots that differ, each checked as a rewrite.
+int rewritten(std::span<const std::byte> before, std::span<const std::byte> after) {
+  EXPECT_EQ(before.size(), after.size());
+  int n = 0;
+  for (std::size_t off = 0; off + sizeof(bpf_insn) <= before.size(); ++off) {
+    if (std::memcmp(before.data() + off, after.data() + off, 1) == 0) continue;
+    bpf_insn a, b;
+    std::memcpy(&a, before.data() + off, sizeof(a));
+    std::memcpy(&b, after.data() + off, sizeof(b));
+    EXPECT_TRUE(is_cmpxchg(a)) << "byte " << off << " changed but was no compare-and-swap";
+    EXPECT_EQ(b.code, BPF_STX | BPF_MEM | BPF_SIZE(a.code));
+    EXPECT_EQ(b.dst_reg, a.dst_reg);
+    EXPECT_EQ(b.src_reg, a.src_reg);
+    EXPECT_EQ(b.off, a.off);
+    EXPECT_EQ(b.imm, 0);
+    ++n;
+    off += sizeof(bpf_insn) - 1;
+  }
+  return n;
+}
+
+TEST(InsnCompat, EveryBlameCompareAndSwapBecomesAPlainStore) {
+  for (auto elf : {bytes_of(blame_bpf__elf_bytes), bytes_of(blkio_bpf__elf_bytes), bytes_of(fsync_bpf__elf_bytes)}) {
+    const auto patched = without_cmpxchg(elf);
+    ASSERT_NE(patched.data(), elf.data()) << "an object that shares the blame engine has no compare-and-swap";
+    EXPECT_GE(rewritten(elf, patched), 2);
+    EXPECT_EQ(without_cmpxchg(elf).data(), patched.data()) << "one copy per object";
+  }
+}
+
+TEST(InsnCompat, AnObjectWithoutOneIsReturnedAsItIs) {
+  const std::byte junk[64] = {};
+  EXPECT_EQ(without_cmpxchg(junk).data(), junk);
+}
+
+}  // namespace
+}  // namespace stallwatch::loader
