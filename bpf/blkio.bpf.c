@@ -185,9 +185,10 @@ static __always_inline void note_bio(struct sw_blk_sector_key *key, __u32 dev, b
 	};
 
 	/* Full: the request falls back to insert/issue time and task. */
-	bpf_map_update_elem(&blk_bio, key, &b, BPF_ANY);
-	if (preflush)
-		bpf_map_update_elem(&blk_flush_by, &dev, &b, BPF_ANY);
+	if (bpf_map_update_elem(&blk_bio, key, &b, BPF_ANY))
+		count_drop(SW_DROP_BLOCK_BIO_FULL);
+	if (preflush && bpf_map_update_elem(&blk_flush_by, &dev, &b, BPF_ANY))
+		count_drop(SW_DROP_BLOCK_FLUSH_BY_FULL);
 }
 
 /* A flush request of the block layer's own (no bio): who asked for it. */

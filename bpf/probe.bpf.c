@@ -189,7 +189,8 @@ static __always_inline void connected(const struct sock *sk, struct sw_probe_soc
 	s->connect_ns = now - s->start_ns;
 	s->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	flow_of(s, &f);
-	bpf_map_update_elem(&probe_flows, &f, &key, BPF_ANY);
+	if (bpf_map_update_elem(&probe_flows, &f, &key, BPF_ANY))
+		count_drop(SW_DROP_PROBE_FLOW_FULL);
 }
 
 /* A connection was accepted on this node: if a prober made it, the
@@ -479,7 +480,8 @@ static __always_inline int on_exec(struct task_struct *p)
 	if (!parent || task_cgroup(parent) == s.cgroup || is_ns_init(p))
 		return 0;
 	bpf_get_current_comm(s.comm, sizeof(s.comm));
-	bpf_map_update_elem(&exec_start, &tgid, &s, BPF_ANY);
+	if (bpf_map_update_elem(&exec_start, &tgid, &s, BPF_ANY))
+		count_drop(SW_DROP_PROBE_INFLIGHT_FULL);
 	return 0;
 }
 

@@ -28,7 +28,9 @@ enum sw_fsync_op {
 };
 
 /* Where an event was lost, the `source`/`reason` labels of
- * stallwatch_events_lost_total. Index into the per-CPU `drops` array. */
+ * stallwatch_events_lost_total, or (the two block-layer anomalies, which
+ * lose nothing of ours) of stallwatch_block_anomalies_total. Index into the
+ * per-CPU `drops` array. */
 enum sw_drop {
 	SW_DROP_FSYNC_INFLIGHT_FULL = 0, /* fsync_start / uring_start full */
 	SW_DROP_FSYNC_HIST_FULL = 1,	 /* fsync_hist full: new key refused */
@@ -46,7 +48,10 @@ enum sw_drop {
 	SW_DROP_PROBE_INFLIGHT_FULL = 11,	/* probe_socks / exec_start full: probe not timed */
 	SW_DROP_PROBE_SERIES_FULL = 12,		/* probe_hist full: probe not counted */
 	SW_DROP_PROBE_RINGBUF_FULL = 13,	/* probe event not delivered */
-	SW_DROP__COUNT = 14,
+	SW_DROP_BLOCK_BIO_FULL = 14,		/* blk_bio full: request timed from insert, by its issuer */
+	SW_DROP_BLOCK_FLUSH_BY_FULL = 15,	/* blk_flush_by full: a flush's asker unknown */
+	SW_DROP_PROBE_FLOW_FULL = 16,		/* probe_flows full: accepting pod unknown */
+	SW_DROP__COUNT = 17,
 };
 
 /*

@@ -48,6 +48,14 @@ reader::MapFds map_fds(const Loaded& loaded, const Result<loader::CgroupProbes>&
     fds.blk_forget_request = loaded.block->forget_request_fd();
   }
   if (cgroup_probes) fds.cgroup_drops = cgroup_probes->drops_fd();
+  const auto add_programs = [&fds](const auto& probes) {
+    for (auto& p : probes.loaded_programs()) fds.programs.push_back(std::move(p));
+  };
+  add_programs(loaded.fsync);
+  if (loaded.block) add_programs(*loaded.block);
+  if (cgroup_probes) add_programs(*cgroup_probes);
+  if (loaded.probe) add_programs(*loaded.probe);
+  if (loaded.blame) add_programs(*loaded.blame);
   if (loaded.probe) {
     fds.probe_hist = loaded.probe->hist_fd();
     fds.probe_drops = loaded.probe->drops_fd();

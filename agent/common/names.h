@@ -26,5 +26,9 @@ struct DropName {
   const char* reason;
 };
 DropName drop_name(std::uint32_t drop);  // stallwatch_events_lost_total{source,reason}
+// The block layer's own accounting quirks (a completion never reported, one
+// for a request never issued): nothing of ours is lost, so they are counted
+// in stallwatch_block_anomalies_total{reason}, not as lost events.
+bool is_anomaly(std::uint32_t drop);
 
 }  // namespace stallwatch::names

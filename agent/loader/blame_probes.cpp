@@ -92,4 +92,6 @@ Result<BlameProbes> BlameProbes::load(const BlameConfig& config, std::vector<Run
       [](const BlameProbes&) { return std::string("victim threads followed through the scheduler"); }, report);
 }
 
+std::vector<std::pair<std::string, int>> BlameProbes::loaded_programs() const { return programs_.loaded(); }
+
 }  // namespace stallwatch::loader

@@ -47,6 +47,7 @@ class BlameProbes {
   static Result<BlameProbes> load(const BlameConfig& config, std::vector<RungReport>& report);
 
   Rung rung() const { return programs_.rung(); }
+  std::vector<std::pair<std::string, int>> loaded_programs() const;
   SharedBlameMaps maps() const;
   int drops_fd() const;
   // Makes the kernel's victim maps hold exactly these, by difference.

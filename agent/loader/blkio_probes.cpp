@@ -96,4 +96,6 @@ Result<BlockProbes> BlockProbes::load(const BlockConfig& config, const Result<Tr
       report);
 }
 
+std::vector<std::pair<std::string, int>> BlockProbes::loaded_programs() const { return programs_.loaded(); }
+
 }  // namespace stallwatch::loader

@@ -40,6 +40,7 @@ class BlockProbes {
                                   std::vector<RungReport>& report);
 
   Rung rung() const { return programs_.rung(); }
+  std::vector<std::pair<std::string, int>> loaded_programs() const;
   // Whether requests carry their owner (false on the classic rung).
   bool sees_owner() const { return rung() != Rung::kTracepoint; }
   int hist_fd() const;

@@ -27,4 +27,6 @@ Result<CgroupProbes> CgroupProbes::load(std::vector<RungReport>& report) {
       [](const CgroupProbes&) { return std::string("new cgroups named as they appear"); }, report);
 }
 
+std::vector<std::pair<std::string, int>> CgroupProbes::loaded_programs() const { return programs_.loaded(); }
+
 }  // namespace stallwatch::loader

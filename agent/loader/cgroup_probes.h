@@ -17,6 +17,7 @@ class CgroupProbes {
   static Result<CgroupProbes> load(std::vector<RungReport>& report);
 
   Rung rung() const { return programs_.rung(); }
+  std::vector<std::pair<std::string, int>> loaded_programs() const;
   int events_fd() const;  // the ring buffer
   int drops_fd() const;
 

@@ -76,4 +76,6 @@ Result<FsyncProbes> FsyncProbes::load(const FsyncConfig& config, const Result<Tr
       report);
 }
 
+std::vector<std::pair<std::string, int>> FsyncProbes::loaded_programs() const { return programs_.loaded(); }
+
 }  // namespace stallwatch::loader

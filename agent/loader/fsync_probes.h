@@ -38,6 +38,7 @@ class FsyncProbes {
                                   std::vector<RungReport>& report);
 
   Rung rung() const { return programs_.rung(); }
+  std::vector<std::pair<std::string, int>> loaded_programs() const;
   bool io_uring() const { return io_uring_; }
   int hist_fd() const;
   int drops_fd() const;

@@ -71,6 +71,15 @@ void autoload_rungs(bpf_object* obj, std::initializer_list<Rung> rungs) {
   }
 }
 
+std::vector<std::pair<std::string, int>> loaded_programs(const bpf_object* obj) {
+  std::vector<std::pair<std::string, int>> out;
+  bpf_program* prog = nullptr;
+  bpf_object__for_each_program(prog, obj) {
+    if (const int fd = bpf_program__fd(prog); fd >= 0) out.emplace_back(bpf_program__name(prog), fd);
+  }
+  return out;
+}
+
 void route_libbpf_output() { libbpf_set_print(print_libbpf); }
 
 }  // namespace stallwatch::loader

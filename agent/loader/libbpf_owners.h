@@ -36,6 +36,10 @@ bool runs_on_demand(const bpf_program* prog);
 // calls may refine).
 void autoload_rungs(bpf_object* obj, std::initializer_list<Rung> rungs);
 
+// (name, fd) of every program of obj that is loaded, for the reader's
+// per-program kernel statistics.
+std::vector<std::pair<std::string, int>> loaded_programs(const bpf_object* obj);
+
 // Routes libbpf's own output to spdlog at debug level (shown under -v).
 void route_libbpf_output();
 
@@ -82,6 +86,8 @@ class Programs {
     links_ = std::move(*links);
     return {};
   }
+
+  std::vector<std::pair<std::string, int>> loaded() const { return loaded_programs(skel_->obj); }
 
   Result<void> load_and_attach(Rung rung) {
     if (auto loaded = load(rung); !loaded) return loaded;

@@ -101,4 +101,6 @@ Result<ProbeProbes> ProbeProbes::load(const ProbeConfig& config, std::vector<Run
       report);
 }
 
+std::vector<std::pair<std::string, int>> ProbeProbes::loaded_programs() const { return programs_.loaded(); }
+
 }  // namespace stallwatch::loader

@@ -33,6 +33,7 @@ class ProbeProbes {
   static Result<ProbeProbes> load(const ProbeConfig& config, std::vector<RungReport>& report);
 
   Rung rung() const { return programs_.rung(); }
+  std::vector<std::pair<std::string, int>> loaded_programs() const;
   int hist_fd() const;
   int events_fd() const;
   int drops_fd() const;

@@ -77,6 +77,12 @@ Result<Snapshot> MapReader::snapshot() const {
       });
   if (!ok) return std::unexpected(ok.error());
   if (auto d = add_drops(fds_.fsync_drops, ncpus_, snap.drops); !d) return std::unexpected(d.error());
+  for (const auto& [name, fd] : fds_.programs) {
+    // Kernels before 5.12 fill a shorter info: the field stays 0.
+    bpf_prog_info info{};
+    std::uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) snap.recursion_misses.emplace_back(name, info.recursion_misses);
+  }
 
   if (fds_.cgroup_drops >= 0) {
     snap.cgroup_events = true;

@@ -28,6 +28,7 @@ struct MapFds {
   int probe_drops = -1;
   int blame_cost_stats = -1;
   int blk_forget_request = -1;  // program, not map: blkio.bpf.c's forget_request
+  std::vector<std::pair<std::string, int>> programs = {};  // every loaded program, by name
 };
 
 class MapReader {

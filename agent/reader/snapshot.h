@@ -71,6 +71,9 @@ struct Snapshot {
   std::vector<BlameSeries> blame_series;
   bool probes = false;  // probe tracing on
   std::vector<ProbeSeries> probe_series;
+  // Runs the kernel skipped because another BPF program was running on the
+  // CPU (bpf_prog_info.recursion_misses, 5.12+), by program name.
+  std::vector<std::pair<std::string, std::uint64_t>> recursion_misses;
 };
 
 }  // namespace stallwatch::reader

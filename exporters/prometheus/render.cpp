@@ -158,9 +158,21 @@ std::vector<MetricFamily> render_lost(const reader::Snapshot& snap) {
                     "Events the kernel side could not record, by source and reason.",
                     MetricType::Counter,
                     {}};
+  MetricFamily anomalies{"stallwatch_block_anomalies_total",
+                         "Block-layer accounting quirks seen, by reason: a request issued again without its "
+                         "completion reported (completion_missed), a completion of a request never seen issued "
+                         "(unmatched_completion). No event of ours is lost.",
+                         MetricType::Counter,
+                         {}};
   for (std::uint32_t i = 0; i < SW_DROP__COUNT; ++i) {
     const auto name = names::drop_name(i);
     if (!snap.block && std::string(name.source) == "block") continue;
+    if (names::is_anomaly(i)) {
+      ClientMetric m = with_labels({{"reason", name.reason}});
+      m.counter.value = static_cast<double>(snap.drops[i]);
+      anomalies.metric.push_back(std::move(m));
+      continue;
+    }
     if (!snap.cgroup_events && std::string(name.source) == "cgroup") continue;
     if (!snap.blame && std::string(name.source) == "blame") continue;
     if (!snap.probes && std::string(name.source) == "probe") continue;
@@ -173,7 +185,20 @@ std::vector<MetricFamily> render_lost(const reader::Snapshot& snap) {
     m.counter.value = static_cast<double>(snap.block_stale_requests);
     lost.metric.push_back(std::move(m));
   }
-  return {std::move(lost)};
+  std::vector<MetricFamily> out{std::move(lost)};
+  if (!anomalies.metric.empty()) out.push_back(std::move(anomalies));
+  MetricFamily recursion{"stallwatch_bpf_recursion_misses_total",
+                         "Runs of a program the kernel skipped because another BPF program was running on that "
+                         "CPU (5.12+): each is an event not seen.",
+                         MetricType::Counter,
+                         {}};
+  for (const auto& [program, misses] : snap.recursion_misses) {
+    ClientMetric m = with_labels({{"program", program}});
+    m.counter.value = static_cast<double>(misses);
+    recursion.metric.push_back(std::move(m));
+  }
+  if (!recursion.metric.empty()) out.push_back(std::move(recursion));
+  return out;
 }
 
 std::vector<MetricFamily> render_identity(const IdentityStats& stats) {

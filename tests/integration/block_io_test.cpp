@@ -37,8 +37,8 @@ double counter(const Exposition& m, const std::string& name, const Labels& l) {
 }
 
 double missed(const Exposition& m) {
-  return counter(m, "stallwatch_events_lost_total", {{"source", "block"}, {"reason", "completion_missed"}}) +
-         counter(m, "stallwatch_events_lost_total", {{"source", "block"}, {"reason", "unmatched_completion"}});
+  return counter(m, "stallwatch_block_anomalies_total", {{"reason", "completion_missed"}}) +
+         counter(m, "stallwatch_block_anomalies_total", {{"reason", "unmatched_completion"}});
 }
 
 // Exact, except for completions the kernel side reported missing (rare: a

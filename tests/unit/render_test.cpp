@@ -74,6 +74,33 @@ TEST(Render, LostEventsAreExportedEvenWhenZero) {
       << text;
 }
 
+// The block layer's quirks lose nothing of ours: counted apart, so an alert
+// on lost events never fires for them.
+TEST(Render, BlockAnomaliesAreNotLostEvents) {
+  Snapshot snap;
+  snap.block = true;
+  snap.drops[SW_DROP_BLOCK_COMPLETION_MISSED] = 3;
+  snap.drops[SW_DROP_BLOCK_UNMATCHED_COMPLETION] = 2;
+  snap.drops[SW_DROP_BLOCK_BIO_FULL] = 7;
+  const std::string text = serialize(stallwatch::exporters::render_lost(snap));
+  EXPECT_NE(text.find(R"(stallwatch_block_anomalies_total{reason="completion_missed"} 3)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"(stallwatch_block_anomalies_total{reason="unmatched_completion"} 2)"), std::string::npos)
+      << text;
+  EXPECT_EQ(text.find(R"(stallwatch_events_lost_total{reason="completion_missed")"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"(stallwatch_events_lost_total{reason="bio_map_full",source="block"} 7)"), std::string::npos)
+      << text;
+}
+
+TEST(Render, RecursionMissesArePerProgram) {
+  Snapshot snap;
+  snap.recursion_misses = {{"block_rq_issue_btf", 4}, {"sys_enter_fsync_tp", 0}};
+  const std::string text = serialize(stallwatch::exporters::render_lost(snap));
+  EXPECT_NE(text.find(R"(stallwatch_bpf_recursion_misses_total{program="block_rq_issue_btf"} 4)"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(stallwatch_bpf_recursion_misses_total{program="sys_enter_fsync_tp"} 0)"), std::string::npos)
+      << text;
+}
+
 TEST(Render, UnknownOpKeepsItsNumber) {
   EXPECT_EQ(stallwatch::names::fsync_op_name(99), "op_99");
   EXPECT_EQ(stallwatch::names::fsync_op_name(SW_OP_URING_FSYNC), "io_uring_fsync");

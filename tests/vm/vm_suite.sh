@@ -135,10 +135,10 @@ in_cgroup b-$hook /sw_block_helper /mnt/blk-$hook --write 37 --read 23 > /dev/nu
 bsel="cgroup=\"/b-$hook\""
 w=$(metric stallwatch_block_io_requests_total "$bsel" 'device="loop0"' 'op="write"')
 r=$(metric stallwatch_block_io_requests_total "$bsel" 'device="loop0"' 'op="read"')
-lost=$(metric stallwatch_events_lost_total 'source="block"' 'reason="completion_missed"')
+lost=$(metric stallwatch_block_anomalies_total 'reason="completion_missed"')
 check "block writes + missed" 37 "$((w + lost))"
 check "block reads" 23 "$r"
-[ "$w" = 37 ] || wget -qO- "http://127.0.0.1:$port/metrics" | grep -E '^stallwatch_(block_io_requests_total|events_lost_total|hook_info)'
+[ "$w" = 37 ] || wget -qO- "http://127.0.0.1:$port/metrics" | grep -E '^stallwatch_(block_io_requests_total|events_lost_total|block_anomalies_total|hook_info)'
 [ "$w" = 37 ] || cat /tmp/agent-$hook.log
 
 kill $agent

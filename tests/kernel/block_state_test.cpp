@@ -2,10 +2,12 @@
 // loaded as the agent loads them, a real device under load, and the reader's
 // sweep running against it.
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <cerrno>
 #include <chrono>
 #include <thread>
 
@@ -106,6 +108,36 @@ TEST(StaleRequests, ForgettingOneNeverUndoesLiveBlameState) {
   }
   std::printf("%llu lost requests forgotten while %llu completed\n", static_cast<unsigned long long>(forgotten),
               static_cast<unsigned long long>(completed));
+}
+
+std::uint64_t drops(int fd, std::uint32_t reason) {
+  std::vector<std::uint64_t> per_cpu(static_cast<std::size_t>(libbpf_num_possible_cpus()));
+  if (bpf_map_lookup_elem(fd, &reason, per_cpu.data()) != 0) return 0;
+  std::uint64_t sum = 0;
+  for (auto n : per_cpu) sum += n;
+  return sum;
+}
+
+// A bio that finds the bio map full is counted, not silently unattributed.
+TEST(FullMaps, ABioWithNoRoomIsCountedLost) {
+  std::vector<loader::RungReport> report;
+  auto block = loader::BlockProbes::load({}, loader::ensure_tracefs(true), report);
+  ASSERT_TRUE(block) << block.error().message;
+  LoopFs fs("/dev/shm", 64);
+  // Fill it as 16384 bios that never became requests would.
+  sw_blk_bio pending{};
+  pending.queue_ns = 1;
+  std::uint32_t filled = 0;
+  for (sw_blk_sector_key key{0x5800000000000000ull, 0, 0};
+       bpf_map_update_elem(block->bio_fd(), &key, &pending, BPF_NOEXIST) == 0; ++key.sector) {
+    ++filled;
+  }
+  ASSERT_EQ(errno, E2BIG) << "filled " << filled;
+  const auto before = drops(block->drops_fd(), SW_DROP_BLOCK_BIO_FULL);
+  const auto dd = run_command({"/bin/dd", "if=/dev/zero", "of=" + fs.path() + "/f", "bs=4k", "count=100",
+                               "oflag=direct", "status=none"});
+  ASSERT_EQ(dd.exit.code, 0) << dd.err;
+  EXPECT_GE(drops(block->drops_fd(), SW_DROP_BLOCK_BIO_FULL) - before, 100u) << "of 100 direct writes' bios";
 }
 
 }  // namespace
