@@ -112,6 +112,11 @@ int run_capture(const Options& options) {
   const fs::path dir =
       options.capture_out.empty() ? fs::path("stallwatch-capture-" + utc_stamp()) : fs::path(options.capture_out);
   std::error_code ec;
+  // A second capture into the same directory would interleave two bundles.
+  if (fs::is_directory(dir, ec) && !fs::is_empty(dir, ec)) {
+    spdlog::error("{} already holds files (an earlier capture?): --out takes a new or empty directory", dir.string());
+    return 2;
+  }
   fs::create_directories(dir, ec);
   const fs::path probe_file = dir / ".writable";
   if (ec || !write_file(probe_file, "")) {
@@ -155,7 +160,13 @@ int run_capture(const Options& options) {
   const auto begin = mono();
   auto last = begin;
   std::string why = "stopped";
-  (void)sampler.next(*session_ptr->maps().snapshot(), capture::wall_ns(), 0);
+  // The first sample is the baseline the next one's rates start from; if
+  // it cannot be read the next readable one serves.
+  if (auto first = session_ptr->maps().snapshot(); first) {
+    (void)sampler.next(*first, capture::wall_ns(), 0);
+  } else {
+    spdlog::warn("first sample not read: {}", first.error().message);
+  }
   for (;;) {
     const timespec second{1, 0};
     if (sigtimedwait(&stop, nullptr, &second) > 0) {

@@ -180,6 +180,10 @@ TEST(CaptureErrors, BadInputIsOneLineAndNonZero) {
   one_line(run_command({agent_binary(), "capture", "--out=/proc/stallwatch-bundle"}), 1,
            "cannot write the bundle to /proc/stallwatch-bundle");
   one_line(run_command({agent_binary(), "report", out.path()}), 1, "is not a capture bundle");
+  std::filesystem::create_directories(out.path() + "/earlier");
+  std::ofstream(out.path() + "/earlier/summary.json") << "{}";
+  one_line(run_command({agent_binary(), "capture", "--duration=1s", "--out=" + out.path() + "/earlier"}), 2,
+           out.path() + "/earlier already holds files");
 }
 
 // tmux: a real terminal for `top`.
