@@ -109,6 +109,17 @@ int main(int argc, char** argv) {
   run->add_option("--events-file", opt.events_file,
                   "event log, one JSON object per line; '-' is stdout (default: stdout on a "
                   "terminal, else <state-dir>/events.jsonl)");
+  run->add_option("--events-max-size", opt.events_max_size,
+                  "an events file past this size is rotated to FILE.1, FILE.1 to FILE.2, ...")
+      ->capture_default_str();
+  run->add_option("--events-keep", opt.events_keep, "rotated events files kept")
+      ->check(CLI::Range(1U, 100U))
+      ->capture_default_str();
+  run->add_option("--events-rate", opt.events_rate,
+                  "events per second per victim (bursts of 10 s worth); the next event says how many were "
+                  "held back; 0: no limit")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
   run->add_option("--state-dir", opt.state_dir, "where the agent keeps files")->capture_default_str();
   auto* capture = app.add_subcommand(
       "capture", "Record a bounded incident bundle (events, samples, metrics, report.html), by hand or on a trigger");

@@ -25,6 +25,9 @@ struct Options {
   std::vector<std::string> victims = {"comm=etcd"};
   std::string slow_threshold = "10ms";
   std::string events_file;  // empty: stdout on a terminal, else <state_dir>/events.jsonl
+  std::string events_max_size = "64MiB";  // a file past it rotates
+  unsigned events_keep = 4;               // rotated files kept
+  double events_rate = 20;                // per victim, per second (0: no limit); bursts of 10 s worth
   std::string state_dir = "/var/lib/stallwatch";
   std::uint32_t blame_map_entries = 4096;
   std::uint32_t blame_top_culprits = 10;

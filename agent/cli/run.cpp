@@ -1,5 +1,5 @@
 // `stallwatch run`: load the hooks, serve /metrics and write the event log
-// until SIGINT/SIGTERM.
+// until SIGINT/SIGTERM; SIGHUP reopens the event log.
 #include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -8,25 +8,46 @@
 
 #include "cli/options.h"
 #include "cli/preflight.h"
+#include "capture/trigger.h"
 #include "cli/session.h"
+#include "common/clock.h"
 #include "exporters/jsonl/event_log.h"
+#include "exporters/jsonl/rate_limit.h"
 #include "exporters/prometheus/metrics_server.h"
 #include "loader/host_facts.h"
 
 namespace stallwatch::cli {
 
+namespace {
+
+// Whose event this is, for the per-victim limit: a slow call's victim
+// cgroup, a probe's pod (or its address when no pod owns it).
+std::string victim_key(const nlohmann::json& e) {
+  if (const auto v = e.find("victim"); v != e.end() && v->is_object()) return v->value("cgroup", "");
+  return e.value("namespace", "") + "/" + e.value("pod", "");
+}
+
+}  // namespace
+
 // Waits for SIGINT or SIGTERM, which main() blocked before any thread
-// started, calling tick every period meanwhile.
-int wait_for_stop_signal(std::chrono::seconds period, const std::function<void()>& tick) {
+// started, calling tick every period meanwhile, and hup on SIGHUP.
+int wait_for_stop_signal(std::chrono::seconds period, const std::function<void()>& tick,
+                         const std::function<void()>& hup) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   const timespec timeout{static_cast<time_t>(period.count()), 0};
   for (;;) {
     const int sig = sigtimedwait(&set, nullptr, &timeout);
-    if (sig > 0) return sig;
-    tick();
+    if (sig == SIGHUP) {
+      hup();
+    } else if (sig > 0) {
+      return sig;
+    } else {
+      tick();
+    }
   }
 }
 
@@ -46,19 +67,55 @@ int run_agent(const Options& options) {
     spdlog::error("{}", ok.error().message);
     return 1;
   }
+  const auto max_size = capture::parse_size(options.events_max_size);
+  if (!max_size) {
+    spdlog::error("--events-max-size: {}", max_size.error().message);
+    return 2;
+  }
+  // SIGHUP is run's alone (the log reopens): blocked before the event
+  // log's writer and the session's threads exist, so they inherit it.
+  sigset_t hup;
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &hup, nullptr);
   // Before anything loads: an unwritable event log is the user's to fix.
-  auto log = exporters::EventLog::open(options.events_file.empty() ? exporters::default_events_path(options.state_dir)
-                                                                   : options.events_file);
+  exporters::EventLogConfig log_config;
+  log_config.path =
+      options.events_file.empty() ? exporters::default_events_path(options.state_dir) : options.events_file;
+  log_config.max_bytes = *max_size;
+  log_config.keep = options.events_keep;
+  auto log = exporters::EventLog::open(log_config);
   if (!log) {
     spdlog::error("{}", log.error().message);
     return 1;
   }
   std::shared_ptr<exporters::EventLog> event_log = std::move(*log);
-  auto session = Session::start(options, {[event_log](const nlohmann::json& e) { event_log->write(e.dump()); },
-                                          [event_log] {
-                                            return std::pair{event_log->written(), event_log->failed()};
-                                          }});
+  // Ring-buffer reader threads call in; the limiter is theirs to share.
+  auto limit = std::make_shared<exporters::RateLimit>(options.events_rate, options.events_rate * 10);
+  auto limit_mu = std::make_shared<std::mutex>();
+  auto session = Session::start(
+      options, {[event_log, limit, limit_mu](const nlohmann::json& e) {
+                  exporters::RateLimit::Admit admit;
+                  {
+                    std::lock_guard lock(*limit_mu);
+                    admit = limit->admit(victim_key(e), static_cast<double>(monotonic_ns()) / 1e9);
+                  }
+                  if (!admit.pass) return;
+                  if (admit.suppressed_before == 0) return event_log->write(e.dump());
+                  nlohmann::json with = e;
+                  with["suppressed"] = admit.suppressed_before;
+                  event_log->write(with.dump());
+                },
+                [event_log] {
+                  const auto s = event_log->stats();
+                  return std::pair{s.written, s.failed + s.dropped};
+                }});
   if (!session) return session.error();
+  (*session)->collector()->enable_event_log([event_log, limit, limit_mu] {
+    const auto s = event_log->stats();
+    std::lock_guard lock(*limit_mu);
+    return exporters::EventLogInfo{s.written, s.failed, s.dropped, limit->suppressed_total(), s.rotations};
+  });
 
   auto server = exporters::MetricsServer::start(options.listen_address, (*session)->collector());
   if (!server) {
@@ -70,7 +127,12 @@ int run_agent(const Options& options) {
       fmt::format("; serving /metrics and /healthz on {} (port {})", options.listen_address, (*server)->port()));
   spdlog::info("events to {}", event_log->path() == "-" ? "stdout" : event_log->path());
   // Victims are re-resolved every second: a new etcd is followed within one.
-  const int sig = wait_for_stop_signal(std::chrono::seconds(1), [&] { (*session)->tick(); });
+  const int sig = wait_for_stop_signal(
+      std::chrono::seconds(1), [&] { (*session)->tick(); },
+      [&] {
+        spdlog::info("received SIGHUP, reopening {}", event_log->path());
+        event_log->reopen();
+      });
   spdlog::info("received {}, detaching", sig == SIGINT ? "SIGINT" : "SIGTERM");
   exporters::MetricsServer::set_healthy(false);
   server->reset();  // stop serving before the maps go away

@@ -1,5 +1,7 @@
 #include "exporters/jsonl/event_log.h"
 
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -7,47 +9,125 @@
 
 namespace stallwatch::exporters {
 
-Result<std::unique_ptr<EventLog>> EventLog::open(const std::string& path) {
-  std::unique_ptr<EventLog> log(new EventLog());
-  log->path_ = path;
-  if (path == "-") {
+Result<std::unique_ptr<EventLog>> EventLog::open(const EventLogConfig& config) {
+  std::unique_ptr<EventLog> log(new EventLog(config));
+  if (config.path == "-") {
     log->out_ = stdout;
-    return log;
+  } else {
+    const auto dir = std::filesystem::path(config.path).parent_path();
+    std::error_code ec;
+    if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+    if (ec) return fail("event log " + config.path + ": create " + dir.string() + ": " + ec.message());
+    if (auto ok = log->open_file(); !ok) return std::unexpected(ok.error());
   }
-  const auto dir = std::filesystem::path(path).parent_path();
-  std::error_code ec;
-  if (!dir.empty()) std::filesystem::create_directories(dir, ec);
-  if (ec) return fail("event log " + path + ": create " + dir.string() + ": " + ec.message());
-  log->out_ = std::fopen(path.c_str(), "ae");
-  if (!log->out_) return fail("event log " + path + ": " + errno_text(errno));
-  log->owned_ = true;
+  log->writer_ = std::jthread([raw = log.get()] { raw->run(); });
   return log;
 }
 
-EventLog::~EventLog() {
-  if (owned_) std::fclose(out_);
+Result<void> EventLog::open_file() {
+  out_ = std::fopen(config_.path.c_str(), "ae");
+  if (!out_) return fail("event log " + config_.path + ": " + errno_text(errno));
+  struct stat st {};
+  bytes_ = ::fstat(::fileno(out_), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+  return {};
 }
 
-void EventLog::write(std::string_view line) {
+EventLog::~EventLog() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_one();
+  writer_ = {};  // joins after the queue is written
+  if (out_ && out_ != stdout) std::fclose(out_);
+}
+
+void EventLog::write(std::string line) {
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.size() >= config_.queue_lines) {
+      ++stats_.dropped;
+      return;
+    }
+    queue_.push_back(std::move(line));
+  }
+  wake_.notify_one();
+}
+
+void EventLog::reopen() {
+  {
+    std::lock_guard lock(mu_);
+    reopen_ = true;
+  }
+  wake_.notify_one();
+}
+
+EventLogStats EventLog::stats() const {
   std::lock_guard lock(mu_);
-  const bool ok = std::fwrite(line.data(), 1, line.size(), out_) == line.size() && std::fputc('\n', out_) != EOF &&
-                  std::fflush(out_) == 0;
-  if (ok) {
-    ++written_;
-  } else {
-    ++failed_;
-    std::clearerr(out_);
+  return stats_;
+}
+
+void EventLog::run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stop_ || reopen_ || !queue_.empty(); });
+    if (reopen_ && out_ != stdout) {
+      reopen_ = false;
+      lock.unlock();
+      if (out_) std::fclose(out_);
+      out_ = nullptr;
+      if (auto ok = open_file(); !ok) spdlog::error("{}; events fail until the next SIGHUP", ok.error().message);
+      lock.lock();
+    }
+    reopen_ = false;
+    if (queue_.empty()) {
+      if (stop_) return;
+      continue;
+    }
+    std::string line = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    put(line);
+    lock.lock();
   }
 }
 
-std::uint64_t EventLog::written() const {
-  std::lock_guard lock(mu_);
-  return written_;
+// The writer thread only: out_ and bytes_ are its own.
+void EventLog::put(const std::string& line) {
+  const bool ok = out_ && std::fwrite(line.data(), 1, line.size(), out_) == line.size() &&
+                  std::fputc('\n', out_) != EOF && std::fflush(out_) == 0;
+  if (out_) std::clearerr(out_);
+  bool rotate_now = false;
+  {
+    std::lock_guard lock(mu_);
+    if (ok) {
+      ++stats_.written;
+    } else {
+      ++stats_.failed;
+    }
+  }
+  if (ok) {
+    bytes_ += line.size() + 1;
+    rotate_now = out_ != stdout && config_.max_bytes && bytes_ >= config_.max_bytes;
+  }
+  if (rotate_now) rotate();
 }
 
-std::uint64_t EventLog::failed() const {
+// path.keep goes, path.N becomes path.N+1, path becomes path.1.
+void EventLog::rotate() {
+  std::fclose(out_);
+  out_ = nullptr;
+  std::error_code ec;
+  const std::string& p = config_.path;
+  std::filesystem::remove(p + "." + std::to_string(config_.keep), ec);
+  for (unsigned n = config_.keep; n > 1; --n) {
+    std::filesystem::rename(p + "." + std::to_string(n - 1), p + "." + std::to_string(n), ec);
+  }
+  std::filesystem::rename(p, p + ".1", ec);
+  if (ec) spdlog::warn("event log {}: rotate: {}", p, ec.message());
+  if (auto ok = open_file(); !ok) spdlog::error("{}; events fail until the next SIGHUP", ok.error().message);
   std::lock_guard lock(mu_);
-  return failed_;
+  ++stats_.rotations;
 }
 
 std::string default_events_path(const std::string& state_dir) {

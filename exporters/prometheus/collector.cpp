@@ -18,10 +18,15 @@ void AgentCollector::enable_blame(std::shared_ptr<CulpritBudget> budget, std::fu
   blame_stats_ = std::move(stats);
 }
 
+void AgentCollector::enable_event_log(std::function<EventLogInfo()> info) { event_log_ = std::move(info); }
+
 void AgentCollector::enable_probes(AddressNamer addresses) { addresses_ = std::move(addresses); }
 
 std::vector<prometheus::MetricFamily> AgentCollector::Collect() const {
   auto families = render_agent_info(hooks_, build_, selftest_);
+  if (event_log_) {
+    for (auto& f : render_event_log(event_log_())) families.push_back(std::move(f));
+  }
   auto snap = source_();
   if (!snap) {
     // A failed read leaves the series out of this scrape rather than exporting zeros.

@@ -23,6 +23,9 @@ class AgentCollector : public prometheus::Collectable {
   // Blame series, bounded by budget; stats says what the victims are now.
   void enable_blame(std::shared_ptr<CulpritBudget> budget, std::function<BlameStats()> stats);
 
+  // The event log's counters (run only: capture writes a bundle instead).
+  void enable_event_log(std::function<EventLogInfo()> info);
+
   // Probe series; addresses names the pods of probe destinations.
   void enable_probes(AddressNamer addresses);
 
@@ -38,6 +41,7 @@ class AgentCollector : public prometheus::Collectable {
   std::shared_ptr<CulpritBudget> budget_;
   std::function<BlameStats()> blame_stats_;
   AddressNamer addresses_;
+  std::function<EventLogInfo()> event_log_;
 };
 
 }  // namespace stallwatch::exporters

@@ -201,6 +201,24 @@ std::vector<MetricFamily> render_lost(const reader::Snapshot& snap) {
   return out;
 }
 
+std::vector<MetricFamily> render_event_log(const EventLogInfo& info) {
+  MetricFamily lines{"stallwatch_event_log_lines_total",
+                     "Event lines by fate: written; failed (the file refused them: disk full, I/O error); dropped "
+                     "(the output was slower than the events and the queue was full); suppressed (past "
+                     "--events-rate for their victim; the victim's next event carries the count).",
+                     MetricType::Counter,
+                     {}};
+  for (const auto& [result, n] : {std::pair{"written", info.written}, std::pair{"failed", info.failed},
+                                  std::pair{"dropped", info.dropped}, std::pair{"suppressed", info.suppressed}}) {
+    ClientMetric m = with_labels({{"result", result}});
+    m.counter.value = static_cast<double>(n);
+    lines.metric.push_back(std::move(m));
+  }
+  return {std::move(lines), single("stallwatch_event_log_rotations_total",
+                                   "Times the events file passed --events-max-size and was rotated.",
+                                   MetricType::Counter, static_cast<double>(info.rotations))};
+}
+
 std::vector<MetricFamily> render_identity(const IdentityStats& stats) {
   return {single("stallwatch_tracked_cgroups", "cgroups whose series carry their own labels.", MetricType::Gauge,
                  static_cast<double>(stats.tracked)),

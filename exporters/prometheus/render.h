@@ -47,4 +47,10 @@ struct IdentityStats {
 };
 std::vector<prometheus::MetricFamily> render_identity(const IdentityStats& stats);
 
+// The event log's lines by fate, and its rotations.
+struct EventLogInfo {
+  std::uint64_t written = 0, failed = 0, dropped = 0, suppressed = 0, rotations = 0;
+};
+std::vector<prometheus::MetricFamily> render_event_log(const EventLogInfo& info);
+
 }  // namespace stallwatch::exporters

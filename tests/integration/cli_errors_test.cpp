@@ -52,6 +52,13 @@ class CliErrors : public ::testing::Test {
 
 TEST_F(CliErrors, UnknownFlag) { expect_refusal({"run", "--no-such-flag"}, 2, "--no-such-flag"); }
 
+TEST_F(CliErrors, EventLogBoundsOutOfRange) {
+  expect_refusal({"run", "--events-max-size=lots"}, 2, "--events-max-size: bad size 'lots'");
+  expect_refusal({"run", "--events-max-size=1KB"}, 2, "--events-max-size: size '1KB' is too small");
+  expect_refusal({"run", "--events-keep=0"}, 2, "--events-keep");
+  expect_refusal({"run", "--events-rate=-1"}, 2, "--events-rate");
+}
+
 TEST_F(CliErrors, UnknownSubcommandValue) {
   expect_refusal({"run", "--fsync-hook=kprobe"}, 2, "unknown fsync hook 'kprobe'");
 }

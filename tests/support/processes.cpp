@@ -40,6 +40,8 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& out_path, c
             const std::string& cgroup_dir) {
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
+  // Both sides set the group: a stop() right after the fork still finds it.
+  if (pid > 0) setpgid(pid, pid);
   if (pid == 0) {
     setpgid(0, 0);  // a group of its own: Background kills what it started too
     // cgroup_dir may name several (TestCgroup::join_spec), one per line.
@@ -97,9 +99,14 @@ Agent::Agent(std::vector<std::string> extra_args)
     : log_path_(temp_path("agent.log")), events_path_(temp_path("events.jsonl")) {
   std::vector<std::string> argv = {agent_binary(), "run", "--web.listen-address=127.0.0.1:0"};
   // Slow events stay with the test, never in the host's state directory.
-  bool events = false;
-  for (const auto& a : extra_args) events = events || a.rfind("--events-file", 0) == 0;
+  bool events = false, rate = false;
+  for (const auto& a : extra_args) {
+    events = events || a.rfind("--events-file", 0) == 0;
+    rate = rate || a.rfind("--events-rate", 0) == 0;
+  }
   if (!events) argv.push_back("--events-file=" + events_path_);
+  // Tests that judge verdicts count every event; the limit has tests of its own.
+  if (!rate) argv.push_back("--events-rate=0");
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   pid_ = spawn(argv, "/dev/null", log_path_, "");
 }

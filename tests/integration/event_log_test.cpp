@@ -1,0 +1,188 @@
+// The event log as a service ships it: rotated by size within a bound,
+// reopened on SIGHUP after logrotate moved it, limited per victim with the
+// count of what was held back, and never a reason for the agent to stall or
+// die (a full disk, a stdout nobody reads). Every event is a victim's
+// fdatasync with --slow-threshold=0ns, so the counts are exact.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mount.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "support/processes.h"
+#include "support/scrape.h"
+#include "support/scratch.h"
+#include "support/test_env.h"
+
+namespace stallwatch::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+std::vector<std::string> lines_of(const std::string& path) {
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+double lines_total(int port, const std::string& result) {
+  const auto v = scrape_metrics(port).value("stallwatch_event_log_lines_total", {{"result", result}});
+  return v ? *v : -1;
+}
+
+// Waits until written + failed + dropped + suppressed reaches n (or 20 s pass).
+void wait_accounted(int port, double n) {
+  for (int i = 0; i < 200; ++i) {
+    const auto m = scrape_metrics(port);
+    double sum = 0;
+    for (const char* r : {"written", "failed", "dropped", "suppressed"}) {
+      sum += m.value("stallwatch_event_log_lines_total", {{"result", r}}).value_or(0);
+    }
+    if (sum >= n) return;
+    std::this_thread::sleep_for(100ms);
+  }
+}
+
+class EventLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SW_REQUIRE_ROOT();
+    victim_ = std::make_unique<TestCgroup>("stallwatch-evlog-" + std::to_string(getpid()));
+    disk_ = std::make_unique<LoopFs>("/dev/shm", 64);
+  }
+  std::vector<std::string> agent_args(const std::vector<std::string>& more) const {
+    std::vector<std::string> a = {"--victim=cgroup=" + victim_->rel(), "--slow-threshold=0ns", "--probe-hook=off"};
+    a.insert(a.end(), more.begin(), more.end());
+    return a;
+  }
+  void syncs(int n) const { run_fsync_helper(victim_->dir(), disk_->path(), {"--fdatasync", std::to_string(n)}); }
+
+  std::unique_ptr<TestCgroup> victim_;
+  std::unique_ptr<LoopFs> disk_;
+  TempDir logs_;
+};
+
+TEST_F(EventLogTest, RotatesBySizeAndKeepsOnlyTheNewestFiles) {
+  const std::string path = logs_.path() + "/events.jsonl";
+  Agent agent(agent_args({"--events-file=" + path, "--events-max-size=64KiB", "--events-keep=2", "--events-rate=0"}));
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  syncs(600);
+  wait_accounted(agent.port(), 600);
+  EXPECT_EQ(lines_total(agent.port(), "written"), 600);
+  const auto rotations = scrape_metrics(agent.port()).value("stallwatch_event_log_rotations_total", {});
+  ASSERT_TRUE(rotations);
+  EXPECT_GE(*rotations, 3) << "600 events of about 1 KB in 64 KiB files";
+  EXPECT_TRUE(fs::exists(path + ".1"));
+  EXPECT_TRUE(fs::exists(path + ".2"));
+  EXPECT_FALSE(fs::exists(path + ".3")) << "--events-keep=2";
+  std::size_t kept = 0;
+  for (const auto& f : {path, path + ".1", path + ".2"}) {
+    const auto lines = lines_of(f);
+    kept += lines.size();
+    std::size_t longest = 0;
+    for (const auto& l : lines) {
+      longest = std::max(longest, l.size() + 1);
+      EXPECT_TRUE(nlohmann::json::accept(l)) << f << ": " << l;
+    }
+    EXPECT_LE(fs::file_size(f), 64 * 1024 + longest) << f << " grew past the bound by more than its last line";
+  }
+  EXPECT_LT(kept, 600u) << "the oldest files went";
+  std::printf("600 events: %.0f rotations, %zu lines kept in 3 files\n", *rotations, kept);
+}
+
+TEST_F(EventLogTest, SighupReopensAFileLogrotateMoved) {
+  const std::string path = logs_.path() + "/events.jsonl";
+  Agent agent(agent_args({"--events-file=" + path, "--events-rate=0"}));
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  syncs(50);
+  wait_accounted(agent.port(), 50);
+  fs::rename(path, path + ".old");  // what logrotate does before it signals
+  ASSERT_EQ(kill(agent.pid(), SIGHUP), 0);
+  for (int i = 0; i < 100 && !fs::exists(path); ++i) std::this_thread::sleep_for(50ms);
+  syncs(30);
+  wait_accounted(agent.port(), 80);
+  EXPECT_EQ(lines_of(path + ".old").size(), 50u);
+  EXPECT_EQ(lines_of(path).size(), 30u);
+  EXPECT_EQ(lines_total(agent.port(), "written"), 80);
+  EXPECT_NE(agent.log().find("received SIGHUP, reopening " + path), std::string::npos) << agent.log();
+}
+
+TEST_F(EventLogTest, AVictimPastItsRateIsHeldBackAndItsNextEventSaysHowMany) {
+  const std::string path = logs_.path() + "/events.jsonl";
+  Agent agent(agent_args({"--events-file=" + path, "--events-rate=2"}));  // bursts of 20
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  syncs(200);
+  wait_accounted(agent.port(), 200);
+  const double written = lines_total(agent.port(), "written");
+  const double suppressed = lines_total(agent.port(), "suppressed");
+  EXPECT_EQ(written + suppressed, 200);
+  EXPECT_GE(written, 20) << "the burst";
+  EXPECT_LE(written, 40) << "the burst and 2 a second for a few seconds at most";
+  std::this_thread::sleep_for(1s);  // a token comes back
+  syncs(1);
+  wait_accounted(agent.port(), 201);
+  const auto lines = lines_of(path);
+  ASSERT_FALSE(lines.empty());
+  const auto last = nlohmann::json::parse(lines.back());
+  EXPECT_EQ(last.value("suppressed", 0.0), suppressed) << lines.back();
+  std::printf("200 calls at once: %.0f written, %.0f held back, counted in the next event\n", written, suppressed);
+}
+
+// A filesystem that fills up: events fail and are counted; the agent lives.
+TEST_F(EventLogTest, AFullDiskFailsEventsAndTheAgentGoesOn) {
+  ASSERT_EQ(mount("tmpfs", logs_.path().c_str(), "tmpfs", 0, "size=32k"), 0);
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { umount2(dir.c_str(), MNT_DETACH); }
+  } unmount{logs_.path()};
+  const std::string path = logs_.path() + "/events.jsonl";
+  Agent agent(agent_args({"--events-file=" + path, "--events-rate=0"}));
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  syncs(300);
+  wait_accounted(agent.port(), 300);
+  const double written = lines_total(agent.port(), "written");
+  const double failed = lines_total(agent.port(), "failed");
+  EXPECT_EQ(written + failed, 300);
+  EXPECT_GT(failed, 0);
+  EXPECT_LE(fs::file_size(path), 32u * 1024);
+  EXPECT_EQ(kill(agent.pid(), 0), 0) << "the agent died";
+  std::printf("32 KiB filesystem, 300 events: %.0f written, %.0f failed\n", written, failed);
+}
+
+// stdout into a pipe nobody reads: the writer waits, the queue fills, the
+// rest is dropped and counted, and the kernel side and /metrics never wait.
+TEST_F(EventLogTest, AStdoutNobodyReadsDropsEventsAndStallsNothing) {
+  const int port = free_port();
+  std::string cmd = "exec " + agent_binary() + " run --web.listen-address=127.0.0.1:" + std::to_string(port) +
+                    " --events-file=- --events-rate=0";
+  for (const auto& a : agent_args({})) cmd += " '" + a + "'";
+  Background agent({"/bin/sh", "-c", cmd + " | sleep 3600"});
+  for (int i = 0; i < 300; ++i) {
+    try {
+      if (http_get(port, "/healthz").status == 200) break;
+    } catch (const std::exception&) {  // not listening yet
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  syncs(10000);
+  wait_accounted(port, 10000 - 8193);
+  const auto t0 = std::chrono::steady_clock::now();
+  const double written = lines_total(port, "written");
+  const double dropped = lines_total(port, "dropped");
+  const auto scrape_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  // 8192 wait in the queue and at most one in the writer's hands.
+  EXPECT_GE(10000 - written - dropped, 8192);
+  EXPECT_LE(10000 - written - dropped, 8193);
+  EXPECT_GT(dropped, 0);
+  std::printf("10000 events to a stuck stdout: %.0f written (the pipe's buffer), %.0f dropped, scrape %.1f ms\n",
+              written, dropped, scrape_ms);
+}
+
+}  // namespace
+}  // namespace stallwatch::test
