@@ -147,11 +147,6 @@ std::uint64_t MapReader::sweep(std::chrono::nanoseconds request_age, std::chrono
   return deleted;
 }
 
-// A request that never completes would hold its device's in-service
-// weights up for good, and every later window would blame it. It leaves
-// service in the kernel (forget_request), with atomic updates: a copy
-// edited here and written back would undo whatever the kernel changed
-// meanwhile.
 Result<void> MapReader::check_forget_request() const {
   if (fds_.blk_forget_request < 0) return {};
   std::uint64_t args[2] = {0, 0};  // no request has this key
@@ -163,6 +158,11 @@ Result<void> MapReader::check_forget_request() const {
   return {};
 }
 
+// A request that never completes would hold its device's in-service
+// weights up for good, and every later window would blame it. It leaves
+// service in the kernel (forget_request), with atomic updates: a copy
+// edited here and written back would undo whatever the kernel changed
+// meanwhile.
 bool MapReader::forget_request(const sw_blk_sector_key& key) {
   if (fds_.blk_forget_request < 0) return bpf_map_delete_elem(fds_.blk_rq, &key) == 0;
   std::uint64_t args[2] = {key.sector, key.dev};
