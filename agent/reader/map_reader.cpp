@@ -9,7 +9,6 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
-#include <cstring>
 #include <set>
 #include <vector>
 
@@ -134,7 +133,8 @@ std::uint64_t MapReader::sweep(std::chrono::nanoseconds request_age, std::chrono
   std::vector<sw_blk_sector_key> stale_rq, stale_bio;
   (void)for_each_entry<sw_blk_sector_key, sw_blk_rq>(fds_.blk_rq, 1, "blk_rq",
                                                      [&](const sw_blk_sector_key& k, std::span<const sw_blk_rq> v) {
-                                                       if (older_than(v[0].queue_ns, request_age)) stale_rq.push_back(k);
+                                                       if (older_than(v[0].queue_ns, request_age))
+                                                         stale_rq.push_back(k);
                                                      });
   (void)for_each_entry<sw_blk_sector_key, sw_blk_bio>(fds_.blk_bio, 1, "blk_bio",
                                                       [&](const sw_blk_sector_key& k, std::span<const sw_blk_bio> v) {
@@ -147,14 +147,19 @@ std::uint64_t MapReader::sweep(std::chrono::nanoseconds request_age, std::chrono
   return deleted;
 }
 
-Result<void> MapReader::check_forget_request() const {
-  if (fds_.blk_forget_request < 0) return {};
-  std::uint64_t args[2] = {0, 0};  // no request has this key
+Result<int> MapReader::run_forget_request(const sw_blk_sector_key& key) const {
+  std::uint64_t args[2] = {key.sector, key.dev};
   LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = args, .ctx_size_in = sizeof(args));
   if (bpf_prog_test_run_opts(fds_.blk_forget_request, &run) != 0) {
-    return fail("stale block requests would be deleted without leaving blame state (BPF_PROG_TEST_RUN on a raw_tp "
-                "program: " + errno_text(errno) + "); blame on their disks may count them as in service");
+    return fail("stale block requests cannot leave service in the kernel (BPF_PROG_TEST_RUN on a raw_tp program: " +
+                errno_text(errno) + "): they are deleted, and blame on their disks may count them as in service");
   }
+  return static_cast<int>(run.retval);
+}
+
+Result<void> MapReader::check_forget_request() const {
+  if (fds_.blk_forget_request < 0) return {};
+  if (auto ran = run_forget_request({}); !ran) return std::unexpected(ran.error());  // no request has key 0
   return {};
 }
 
@@ -165,18 +170,11 @@ Result<void> MapReader::check_forget_request() const {
 // meanwhile.
 bool MapReader::forget_request(const sw_blk_sector_key& key) {
   if (fds_.blk_forget_request < 0) return bpf_map_delete_elem(fds_.blk_rq, &key) == 0;
-  std::uint64_t args[2] = {key.sector, key.dev};
-  LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = args, .ctx_size_in = sizeof(args));
-  if (bpf_prog_test_run_opts(fds_.blk_forget_request, &run) != 0) {
-    // The entry goes anyway: a full map would blind the block programs.
-    if (!forget_failed_.exchange(true)) {
-      spdlog::warn("stale block requests are deleted without leaving blame state ({}): blame on their disks may "
-                   "count them as in service",
-                   std::strerror(errno));
-    }
-    return bpf_map_delete_elem(fds_.blk_rq, &key) == 0;
-  }
-  return run.retval == 1;
+  const auto ran = run_forget_request(key);
+  if (ran) return *ran == 1;
+  // The entry goes anyway: a full map would blind the block programs.
+  if (!forget_failed_.exchange(true)) spdlog::warn("{}", ran.error().message);
+  return bpf_map_delete_elem(fds_.blk_rq, &key) == 0;
 }
 
 std::uint64_t MapReader::forget(const std::vector<std::uint64_t>& cgroup_ids) {

@@ -27,7 +27,7 @@ struct MapFds {
   int probe_hist = -1;
   int probe_drops = -1;
   int blame_cost_stats = -1;
-  int blk_forget_request = -1;  // program, not map: blkio.bpf.c's forget_request
+  int blk_forget_request = -1;                             // program, not map: blkio.bpf.c's forget_request
   std::vector<std::pair<std::string, int>> programs = {};  // every loaded program, by name
 };
 
@@ -55,6 +55,8 @@ class MapReader {
   std::uint64_t series_entries() const;
 
  private:
+  // Runs forget_request in the kernel for key: its return value (1: the request was there).
+  Result<int> run_forget_request(const sw_blk_sector_key& key) const;
   bool forget_request(const sw_blk_sector_key& key);
 
   MapFds fds_;

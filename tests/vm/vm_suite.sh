@@ -45,7 +45,7 @@ echo "rungs [$hook]: $(wget -qO- http://127.0.0.1:$port/metrics | grep -o 'hook_
 
 # The sweep can make a lost request leave service in the kernel
 # (BPF_PROG_TEST_RUN on a raw_tp program, 5.10+).
-check "stale requests leave blame state" 0 "$(grep -c 'stale block requests would be deleted' /tmp/agent-$hook.log)"
+check "stale requests leave blame state" 0 "$(grep -c 'stale block requests cannot leave service' /tmp/agent-$hook.log)"
 
 # Before 5.12 the loader rewrites the device clock's compare-and-swap, and says so once.
 case $(uname -r) in 5.10.*) want=1 ;; *) want=0 ;; esac
