@@ -6,9 +6,9 @@
 
 #include <chrono>
 
+#include "capture/trigger.h"
 #include "cli/options.h"
 #include "cli/preflight.h"
-#include "capture/trigger.h"
 #include "cli/session.h"
 #include "common/clock.h"
 #include "exporters/jsonl/event_log.h"
@@ -90,30 +90,24 @@ int run_agent(const Options& options) {
     return 1;
   }
   std::shared_ptr<exporters::EventLog> event_log = std::move(*log);
-  // Ring-buffer reader threads call in; the limiter is theirs to share.
+  // Ring-buffer reader threads call in and share the limiter.
   auto limit = std::make_shared<exporters::RateLimit>(options.events_rate, options.events_rate * 10);
-  auto limit_mu = std::make_shared<std::mutex>();
-  auto session = Session::start(
-      options, {[event_log, limit, limit_mu](const nlohmann::json& e) {
-                  exporters::RateLimit::Admit admit;
-                  {
-                    std::lock_guard lock(*limit_mu);
-                    admit = limit->admit(victim_key(e), static_cast<double>(monotonic_ns()) / 1e9);
-                  }
-                  if (!admit.pass) return;
-                  if (admit.suppressed_before == 0) return event_log->write(e.dump());
-                  nlohmann::json with = e;
-                  with["suppressed"] = admit.suppressed_before;
-                  event_log->write(with.dump());
-                },
-                [event_log] {
-                  const auto s = event_log->stats();
-                  return std::pair{s.written, s.failed + s.dropped};
-                }});
+  auto session = Session::start(options, {[event_log, limit](const nlohmann::json& e) {
+                                            const auto admit =
+                                                limit->admit(victim_key(e), static_cast<double>(monotonic_ns()) / 1e9);
+                                            if (!admit.pass) return;
+                                            if (admit.suppressed_before == 0) return event_log->write(e.dump());
+                                            nlohmann::json with = e;
+                                            with["suppressed"] = admit.suppressed_before;
+                                            event_log->write(with.dump());
+                                          },
+                                          [event_log] {
+                                            const auto s = event_log->stats();
+                                            return std::pair{s.written, s.failed + s.dropped};
+                                          }});
   if (!session) return session.error();
-  (*session)->collector()->enable_event_log([event_log, limit, limit_mu] {
+  (*session)->collector()->enable_event_log([event_log, limit] {
     const auto s = event_log->stats();
-    std::lock_guard lock(*limit_mu);
     return exporters::EventLogInfo{s.written, s.failed, s.dropped, limit->suppressed_total(), s.rotations};
   });
 

@@ -10,6 +10,7 @@ RateLimit::RateLimit(double rate, double burst, std::size_t max_keys)
 
 RateLimit::Admit RateLimit::admit(const std::string& key, double now_s) {
   if (rate_ <= 0) return {};
+  std::lock_guard lock(mu_);
   auto it = buckets_.find(key);
   if (it == buckets_.end()) {
     if (buckets_.size() >= max_keys_) forget_idle(now_s);
@@ -25,6 +26,11 @@ RateLimit::Admit RateLimit::admit(const std::string& key, double now_s) {
   }
   b.tokens -= 1;
   return {true, std::exchange(b.suppressed, 0)};
+}
+
+std::uint64_t RateLimit::suppressed_total() const {
+  std::lock_guard lock(mu_);
+  return total_;
 }
 
 // Keys whose bucket has refilled owe nothing: they start afresh if they

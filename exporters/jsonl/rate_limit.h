@@ -2,8 +2,9 @@
 // Per-victim bound on event lines: a token bucket per key, `rate` events a
 // second on average and `burst` at once. What it holds back is counted per
 // key and handed to that key's next event, so a reader sees how many it
-// missed where they were missed.
+// missed where they were missed. Safe to call from several threads.
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
@@ -19,7 +20,7 @@ class RateLimit {
     std::uint64_t suppressed_before = 0;  // key's events held back since its last one passed
   };
   Admit admit(const std::string& key, double now_s);
-  std::uint64_t suppressed_total() const { return total_; }
+  std::uint64_t suppressed_total() const;
 
  private:
   struct Bucket {
@@ -31,6 +32,7 @@ class RateLimit {
 
   double rate_, burst_;
   std::size_t max_keys_;
+  mutable std::mutex mu_;
   std::unordered_map<std::string, Bucket> buckets_;
   std::uint64_t total_ = 0;
 };
