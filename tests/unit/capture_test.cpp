@@ -17,6 +17,16 @@ namespace {
 using stallwatch::capture::parse_size;
 using stallwatch::capture::Trigger;
 
+// One second of an etcd victim's calls, split into kinds.
+stallwatch::live::VictimSample etcd_second(std::map<std::string, double> kinds) {
+  stallwatch::live::VictimSample v;
+  v.labels = {"kube-system", "etcd-a", "etcd", "/kubepods/etcd"};
+  v.calls = 100;
+  v.wall_s = 1.0;
+  v.kinds_s = std::move(kinds);
+  return v;
+}
+
 TEST(Trigger, ParsesAndMatches) {
   auto t = Trigger::parse("fsync>50ms");
   ASSERT_TRUE(t);
@@ -59,13 +69,9 @@ TEST(Sampler, QuantileIsTheBucketBound) {
 
 TEST(Summary, SentenceNamesTheTopCulprit) {
   stallwatch::live::Sample s;
-  stallwatch::live::VictimSample v;
-  v.labels = {"kube-system", "etcd-a", "etcd", "/kubepods/etcd"};
-  v.calls = 100;
+  auto v = etcd_second({{"neighbor_io", 0.9}, {"own_io", 0.1}});
   v.p50_s = 0.008;
   v.p99_s = 0.064;
-  v.wall_s = 1.0;
-  v.kinds_s = {{"neighbor_io", 0.9}, {"own_io", 0.1}};
   s.victims.push_back(v);
   const nlohmann::json event = {
       {"event", "slow_fsync"},
@@ -139,11 +145,7 @@ TEST(Summary, JournalWritingANeighboursDataIsTheNeighboursVerdict) {
   // time spent on another workload's data counts for `neighbor`, as it does
   // in the slow events.
   stallwatch::live::Sample s;
-  stallwatch::live::VictimSample v;
-  v.labels = {"kube-system", "etcd-a", "etcd", "/kubepods/etcd"};
-  v.calls = 100;
-  v.wall_s = 1.0;
-  v.kinds_s = {{"journal", 0.7}, {"own_io", 0.3}};
+  auto v = etcd_second({{"journal", 0.7}, {"own_io", 0.3}});
   v.journal_of_neighbours_s = 0.6;
   s.victims.push_back(v);
   const auto round_trip = stallwatch::live::Sample::from_json(s.to_json());
