@@ -67,6 +67,17 @@ struct {
 	__type(value, struct sw_blame_val);
 } blame SEC(".maps");
 
+/* Per possible CPU (sized by user space): who ran there while a victim
+ * thread waited in its queue. An array, not a per-CPU map: a woken thread's
+ * waker and a migrated thread's new CPU read and count watchers on another
+ * CPU's entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_run_ring);
+} run_ring SEC(".maps");
+
 /* Slow windows only. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -101,24 +112,42 @@ static __always_inline struct sw_blame_dev *blame_dev_of(__u32 disk)
 
 /* ---- scheduler side: a window's thread changes state (blame_math.h) ---- */
 
+static __always_inline struct sw_run_ring *run_ring_of(__u32 cpu)
+{
+	if (cpu == SW_NO_CPU)
+		return NULL;
+	return bpf_map_lookup_elem(&run_ring, &cpu);
+}
+
+/* The ring of the CPU whose queue holds the window's waiting thread. */
+static __always_inline struct sw_run_ring *blame_wait_ring(const struct sw_blame_win *w)
+{
+	return run_ring_of(w->wait_cpu);
+}
+
 static __always_inline void blame_on_block(struct sw_blame_win *w, __u64 now)
 {
-	blame_win_block(w, blame_dev_of(w->disk), now);
+	blame_win_block(w, blame_dev_of(w->disk), blame_wait_ring(w), now);
 }
 
-static __always_inline void blame_on_wake(struct sw_blame_win *w, __u64 now)
+static __always_inline void blame_on_wake(struct sw_blame_win *w, const struct blame_sched *t, __u64 now)
 {
-	blame_win_wake(w, blame_dev_of(w->disk), now);
+	blame_win_wake(w, blame_dev_of(w->disk), run_ring_of(t->cpu), t, now);
 }
 
-static __always_inline void blame_on_run(struct sw_blame_win *w, __u64 now)
+static __always_inline void blame_on_run(struct sw_blame_win *w, __u32 thr_mark, __u64 now)
 {
-	blame_win_run(w, blame_dev_of(w->disk), now);
+	blame_win_run(w, blame_dev_of(w->disk), blame_wait_ring(w), thr_mark, now);
 }
 
-static __always_inline void blame_on_preempt(struct sw_blame_win *w, __u64 now)
+static __always_inline void blame_on_preempt(struct sw_blame_win *w, const struct blame_sched *t, __u64 now)
 {
-	blame_win_preempt(w, now);
+	blame_win_preempt(w, run_ring_of(t->cpu), t, now);
+}
+
+static __always_inline void blame_on_migrate(struct sw_blame_win *w, __u32 cpu, __u64 now)
+{
+	blame_win_migrate(w, blame_wait_ring(w), run_ring_of(cpu), cpu, now);
 }
 
 /* ---- fsync side: windows open and close ---- */
@@ -171,6 +200,7 @@ static __always_inline bool blame_open(struct file *file, __u16 op, __u16 file_c
 	w->file_class = file_class;
 	w->state = SW_WIN_RUNNING;
 	w->slot = slot;
+	w->wait_cpu = SW_NO_CPU;
 	if (file) {
 		w->ino = BPF_CORE_READ(file, f_inode, i_ino);
 		bpf_probe_read_kernel_str(w->file, sizeof(w->file), BPF_CORE_READ(file, f_path.dentry, d_name.name));
@@ -204,15 +234,25 @@ static __always_inline void blame_close(__u64 now)
 	struct sw_blame_dev *d;
 	struct sw_blame_slot *s = NULL;
 	struct sw_blame_event *e;
-	__u64 wall;
+	__u64 wall, cpu_unnamed;
 	__u32 k;
 
 	if (!w)
 		return;
-	wall = blame_win_finish(w, blame_dev_of(w->disk), now);
+	wall = blame_win_finish(w, blame_dev_of(w->disk), blame_wait_ring(w), now);
 	/* I/O kinds reach the blame map per request, with their culprit. */
 	blame_add(w->victim, 0, w->disk, SW_BLAME_DEVICE, w->kinds[SW_BLAME_DEVICE], 0);
-	blame_add(w->victim, 0, w->disk, SW_BLAME_CPU, w->kinds[SW_BLAME_CPU], 0);
+	cpu_unnamed = w->kinds[SW_BLAME_CPU];
+	for (int i = 0; i < SW_CPU_TOP; i++) {
+		__u64 ns = w->cpu_by[i].ns;
+
+		if (ns > cpu_unnamed)
+			ns = cpu_unnamed;
+		cpu_unnamed -= ns;
+		blame_add(w->victim, w->cpu_by[i].cgroup, w->disk, SW_BLAME_CPU, ns, 0);
+	}
+	blame_add(w->victim, 0, w->disk, SW_BLAME_CPU, cpu_unnamed, 0);
+	blame_add(w->victim, w->victim, w->disk, SW_BLAME_CPU_THROTTLED, w->kinds[SW_BLAME_CPU_THROTTLED], 0);
 	blame_add(w->victim, 0, w->disk, SW_BLAME_OTHER, w->kinds[SW_BLAME_OTHER], 0);
 	blame_add(w->victim, 0, w->disk, SW_BLAME_WINDOW, wall, 1);
 
@@ -253,6 +293,10 @@ static __always_inline void blame_close(__u64 now)
 				blame_copy_culprit(&e->rest, &s->rest);
 			else
 				__builtin_memset(&e->rest, 0, sizeof(e->rest));
+			for (int i = 0; i < SW_CPU_TOP; i++) {
+				e->cpu_by[i].cgroup = w->cpu_by[i].cgroup;
+				e->cpu_by[i].ns = w->cpu_by[i].ns;
+			}
 			bpf_get_current_comm(e->comm, sizeof(e->comm));
 			__builtin_memcpy(e->file, w->file, sizeof(e->file));
 			bpf_ringbuf_submit(e, 0);

@@ -165,19 +165,174 @@ static __always_inline void blame_advance(struct sw_blame_dev *d, __u64 now)
 }
 
 /* ---- scheduler side: a window's thread changes state; d is the window's
- * device, NULL when the file has none ---- */
+ * device, NULL when the file has none; wr the run ring of the CPU whose
+ * queue holds the waiting thread (w->wait_cpu), NULL when none ---- */
+
+#define SW_NO_CPU 0xffffffffu
+
+/* Adds ns of the window's CPU wait to culprit cg: its entry, a free one,
+ * or, when the table is full, the smallest entry's place if cg's part is
+ * larger (the smallest then goes unnamed: the rest is the kind's total less
+ * the named parts). */
+static __always_inline void blame_cpu_add(struct sw_blame_win *w, __u64 cg, __u64 ns)
+{
+	__u32 smallest = 0;
+	__u64 least = ~0ULL;
+
+	for (int i = 0; i < SW_CPU_TOP; i++) {
+		struct sw_cpu_culprit *c = &w->cpu_by[i];
+
+		if (c->cgroup == cg || !c->ns) {
+			c->cgroup = cg;
+			c->ns += ns;
+			return;
+		}
+		if (c->ns < least) {
+			least = c->ns;
+			smallest = i;
+		}
+	}
+	if (ns > least) {
+		w->cpu_by[smallest & (SW_CPU_TOP - 1)].cgroup = cg;
+		w->cpu_by[smallest & (SW_CPU_TOP - 1)].ns = ns;
+	}
+}
+
+/* Charges the slices the CPU of wr ran since w->cpu_from_ns, up to now, to
+ * the tasks' cgroups: each slice from the later of the wait's start and the
+ * previous slice's end. Slices the ring has overwritten, the idle task's,
+ * and the stretch still running at now on another CPU (after a migration
+ * the victim read) stay unnamed. */
+static __always_inline void blame_cpu_charge(struct sw_blame_win *w, const struct sw_run_ring *wr, __u64 now)
+{
+	__u64 from = w->cpu_from_ns, seq, s;
+
+	if (!wr) {
+		w->cpu_from_ns = now;
+		return;
+	}
+	seq = wr->seq;
+	s = w->wait_seq;
+	if (seq - s > SW_RUN_RING) {
+		/* The slices up to seq - SW_RUN_RING are gone; the oldest kept
+		 * one's start is unknown, so it is unnamed too. */
+		__u64 end = wr->slice[(seq - SW_RUN_RING) & (SW_RUN_RING - 1)].end_ns;
+
+		if (end > from)
+			from = end;
+		s = seq - SW_RUN_RING + 1;
+	}
+	for (int i = 0; i < SW_RUN_RING; i++, s++) {
+		const struct sw_run_slice *sl;
+		__u64 end;
+
+		if (s >= seq || from >= now)
+			break;
+		sl = &wr->slice[s & (SW_RUN_RING - 1)];
+		end = sl->end_ns < now ? sl->end_ns : now;
+		if (end <= from)
+			continue;
+		if (sl->cgroup)
+			blame_cpu_add(w, sl->cgroup, end - from);
+		from = end;
+	}
+	w->cpu_from_ns = now;
+	w->wait_seq = seq;
+}
+
+/* What the scheduler says of a thread at a state change: the CPU whose
+ * queue holds it, whether its CPU quota holds it back now, and how many
+ * periods its quotas have been throttled in so far (a change over a wait
+ * means the quota ran out while it waited). */
+struct blame_sched {
+	__u32 cpu;
+	bool throttled;
+	__u32 thr_mark;
+};
+
+/* The thread becomes runnable at now in the queue of cpu (ring wr). A
+ * thread held back by its own CPU quota waits on nobody's CPU time. */
+static __always_inline void blame_wait_begin(struct sw_blame_win *w, struct sw_run_ring *wr,
+					     const struct blame_sched *t, __u64 now)
+{
+	__u32 cpu = t->cpu;
+	bool throttled = t->throttled;
+
+	w->since_ns = now;
+	w->cpu_from_ns = now;
+	w->wait_cpu = SW_NO_CPU;
+	w->thr_mark = t->thr_mark;
+	if (throttled) {
+		w->state = SW_WIN_THROTTLED;
+		return;
+	}
+	w->state = SW_WIN_RUNNABLE;
+	if (!wr)
+		return;
+	__sync_fetch_and_add(&wr->watchers, 1);
+	w->wait_cpu = cpu;
+	w->wait_seq = wr->seq;
+}
+
+/* The wait ends at now (the thread runs, or a missed event ends it);
+ * thr_mark as blame_sched's. */
+static __always_inline void blame_wait_end(struct sw_blame_win *w, struct sw_run_ring *wr, __u32 thr_mark, __u64 now)
+{
+	/* The quota ran out during the wait: until the next period nobody's
+	 * CPU time mattered. The ring is left unread. */
+	if (w->state == SW_WIN_RUNNABLE && thr_mark != w->thr_mark) {
+		if (w->wait_cpu != SW_NO_CPU && wr)
+			__sync_fetch_and_add(&wr->watchers, -1);
+		w->wait_cpu = SW_NO_CPU;
+		w->state = SW_WIN_THROTTLED;
+	}
+	if (w->state == SW_WIN_THROTTLED) {
+		w->kinds[SW_BLAME_CPU_THROTTLED] += now - w->since_ns;
+	} else if (w->state == SW_WIN_RUNNABLE) {
+		w->kinds[SW_BLAME_CPU] += now - w->since_ns;
+		if (w->wait_cpu != SW_NO_CPU && wr) {
+			blame_cpu_charge(w, wr, now);
+			__sync_fetch_and_add(&wr->watchers, -1);
+		}
+	} else {
+		return;
+	}
+	w->wait_cpu = SW_NO_CPU;
+	w->state = SW_WIN_RUNNING;
+	w->since_ns = now;
+}
+
+/* A runnable thread moves to another CPU's queue: what the old CPU ran is
+ * charged up to now, and the new one's slices from now on. */
+static __always_inline void blame_win_migrate(struct sw_blame_win *w, struct sw_run_ring *from, struct sw_run_ring *to,
+					      __u32 cpu, __u64 now)
+{
+	if (w->state != SW_WIN_RUNNABLE || w->wait_cpu == SW_NO_CPU || w->wait_cpu == cpu)
+		return;
+	if (from) {
+		blame_cpu_charge(w, from, now);
+		__sync_fetch_and_add(&from->watchers, -1);
+	}
+	w->wait_cpu = SW_NO_CPU;
+	w->cpu_from_ns = now;
+	if (!to)
+		return;
+	__sync_fetch_and_add(&to->watchers, 1);
+	w->wait_cpu = cpu;
+	w->wait_seq = to->seq;
+}
 
 /* The thread blocks: from now on the device's state is what it waits on. */
-static __always_inline void blame_win_block(struct sw_blame_win *w, struct sw_blame_dev *d, __u64 now)
+static __always_inline void blame_win_block(struct sw_blame_win *w, struct sw_blame_dev *d, struct sw_run_ring *wr,
+					    __u64 now)
 {
 	__u32 k = w->slot;
 
-	if (w->state == SW_WIN_RUNNING)
-		w->kinds[SW_BLAME_OTHER] += now - w->since_ns;
-	else if (w->state == SW_WIN_RUNNABLE)
-		w->kinds[SW_BLAME_CPU] += now - w->since_ns;
-	else
+	/* Blocking straight from a wait means its switch-in was missed. */
+	blame_wait_end(w, wr, w->thr_mark, now);
+	if (w->state != SW_WIN_RUNNING)
 		return;
+	w->kinds[SW_BLAME_OTHER] += now - w->since_ns;
 	w->state = SW_WIN_BLOCKED;
 	w->since_ns = now;
 	if (!d || k >= SW_BLAME_SLOTS)
@@ -198,23 +353,24 @@ static __always_inline __u64 clock_delta(const struct sw_blame_slot *s, const st
 	return d > 0 ? d : 0;
 }
 
-/* The thread is woken (or found running without a wakeup seen): the
- * device clocks' advance while it was blocked is its share of each kind. */
-static __always_inline void blame_win_wake(struct sw_blame_win *w, struct sw_blame_dev *d, __u64 now)
+/* The thread is woken into the queue of cpu (ring r; or found running
+ * without a wakeup seen: r NULL): the device clocks' advance while it was
+ * blocked is its share of each kind. */
+static __always_inline void blame_win_wake(struct sw_blame_win *w, struct sw_blame_dev *d, struct sw_run_ring *r,
+					   const struct blame_sched *t, __u64 now)
 {
 	__u32 k = w->slot;
+	__u64 since = w->since_ns;
 	struct sw_blame_slot *s;
 
 	if (w->state != SW_WIN_BLOCKED)
 		return;
-	w->state = SW_WIN_RUNNABLE;
+	blame_wait_begin(w, r, t, now);
 	if (!d || k >= SW_BLAME_SLOTS) {
 		/* No block device under the file: nothing to wait on we can see. */
-		w->kinds[SW_BLAME_OTHER] += now - w->since_ns;
-		w->since_ns = now;
+		w->kinds[SW_BLAME_OTHER] += now - since;
 		return;
 	}
-	w->since_ns = now;
 	blame_advance(d, now);
 	s = &d->slot[k & (SW_BLAME_SLOTS - 1)]; /* bound for old verifiers, as above */
 	__sync_fetch_and_add(&s->blocked, -1);
@@ -226,46 +382,62 @@ static __always_inline void blame_win_wake(struct sw_blame_win *w, struct sw_bla
 	w->kinds[SW_BLAME_DEVICE] += clock_delta(s, w, SW_CLK_IDLE);
 }
 
-static __always_inline void blame_win_run(struct sw_blame_win *w, struct sw_blame_dev *d, __u64 now)
+/* The thread is switched in at now; wr is the ring of its wait, thr_mark
+ * as blame_sched's. */
+static __always_inline void blame_win_run(struct sw_blame_win *w, struct sw_blame_dev *d, struct sw_run_ring *wr,
+					  __u32 thr_mark, __u64 now)
 {
-	if (w->state == SW_WIN_BLOCKED)
-		blame_win_wake(w, d, now);
-	if (w->state != SW_WIN_RUNNABLE)
-		return;
-	w->kinds[SW_BLAME_CPU] += now - w->since_ns;
-	w->state = SW_WIN_RUNNING;
-	w->since_ns = now;
+	if (w->state == SW_WIN_BLOCKED) {
+		struct blame_sched none = { .cpu = SW_NO_CPU, .throttled = false, .thr_mark = thr_mark };
+
+		blame_win_wake(w, d, 0, &none, now);
+	}
+	blame_wait_end(w, wr, thr_mark, now);
 }
 
-static __always_inline void blame_win_preempt(struct sw_blame_win *w, __u64 now)
+/* The running thread is switched out still wanting the CPU of ring r. */
+static __always_inline void blame_win_preempt(struct sw_blame_win *w, struct sw_run_ring *r,
+					      const struct blame_sched *t, __u64 now)
 {
 	if (w->state != SW_WIN_RUNNING)
 		return;
 	w->kinds[SW_BLAME_OTHER] += now - w->since_ns;
-	w->state = SW_WIN_RUNNABLE;
-	w->since_ns = now;
+	blame_wait_begin(w, r, t, now);
 }
 
 /* Closes the window's time accounting at now and returns its wall time:
  * the time since the last state change is `other`, and the kinds are
  * clamped so that they never add up to more than the wall time (a missed
  * sched event, or two CPUs advancing one device clock at once). */
-static __always_inline __u64 blame_win_finish(struct sw_blame_win *w, struct sw_blame_dev *d, __u64 now)
+static __always_inline __u64 blame_win_finish(struct sw_blame_win *w, struct sw_blame_dev *d, struct sw_run_ring *wr,
+					       __u64 now)
 {
-	__u64 wall, sum = 0;
+	__u64 wall, sum = 0, cpu;
 
 	/* A missed sched event leaves the thread blocked or runnable. */
-	blame_win_run(w, d, now);
+	blame_win_run(w, d, wr, w->thr_mark, now);
 	w->kinds[SW_BLAME_OTHER] += now - w->since_ns;
 	w->since_ns = now;
 	wall = now - w->start_ns;
 	for (int i = 0; i <= SW_BLAME__KINDS; i++)
 		sum += w->kinds[i];
+	cpu = w->kinds[SW_BLAME_CPU];
 	if (sum > wall) {
 		for (int i = 0; i <= SW_BLAME__KINDS; i++)
 			w->kinds[i] = w->kinds[i] * wall / sum;
 	} else {
 		w->kinds[SW_BLAME_OTHER] += wall - sum;
+	}
+	/* The named CPU culprits follow their kind, and never exceed it. */
+	sum = 0;
+	for (int i = 0; i < SW_CPU_TOP; i++) {
+		if (cpu > w->kinds[SW_BLAME_CPU])
+			w->cpu_by[i].ns = w->cpu_by[i].ns * w->kinds[SW_BLAME_CPU] / cpu;
+		sum += w->cpu_by[i].ns;
+	}
+	if (sum > w->kinds[SW_BLAME_CPU]) {
+		for (int i = 0; i < SW_CPU_TOP; i++)
+			w->cpu_by[i].ns = w->cpu_by[i].ns * w->kinds[SW_BLAME_CPU] / sum;
 	}
 	return wall;
 }

@@ -19,6 +19,12 @@ struct task_struct___pre5_14 {
 	long state;
 } __attribute__((preserve_access_index));
 
+/* Before 5.16 task_cpu() read task_struct.cpu (commit bcf9033e5449,
+ * "sched: move CPU field back into thread_info if THREAD_INFO_IN_TASK=y"). */
+struct task_struct___pre5_16 {
+	unsigned int cpu;
+} __attribute__((preserve_access_index));
+
 /* Before 5.16 the disk hung off the request (commit f3fa33acca9f, "block:
  * remove the ->rq_disk field in struct request"). */
 struct request___pre5_16 {

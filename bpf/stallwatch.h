@@ -255,7 +255,10 @@ struct sw_cgroup_event {
  * window's wall time is split into kinds (enum sw_blame_kind) that sum to it.
  * While the victim's thread is blocked, the device's state decides the kind:
  * requests in service split the time fairly (each gets dt / in-flight), and
- * an idle device is `device`. Runnable is `cpu`; running is `other`.
+ * an idle device is `device`. Runnable is `cpu`, charged to whoever ran on
+ * the CPU whose run queue held the thread (sw_run_ring), or
+ * `cpu_throttled` while the victim's own CPU quota held it back; running is
+ * `other`.
  */
 enum sw_blame_kind {
 	SW_BLAME_OWN_IO = 0,
@@ -265,9 +268,10 @@ enum sw_blame_kind {
 	SW_BLAME_DEVICE = 4,
 	SW_BLAME_CPU = 5,
 	SW_BLAME_OTHER = 6,
-	SW_BLAME__KINDS = 7,
+	SW_BLAME_CPU_THROTTLED = 7,
+	SW_BLAME__KINDS = 8,
 	/* Not a kind: the blame map's record of the windows themselves. */
-	SW_BLAME_WINDOW = 7,
+	SW_BLAME_WINDOW = 8,
 };
 
 /* Class of a request in service, relative to no victim; own-ness is per
@@ -388,6 +392,30 @@ enum sw_blame_state {
 	SW_WIN_RUNNING = 0,
 	SW_WIN_RUNNABLE = 1,
 	SW_WIN_BLOCKED = 2,
+	SW_WIN_THROTTLED = 3, /* runnable, held back by its own CPU quota */
+};
+
+/* Who ran on one CPU, slice by slice, recorded at each context switch
+ * while a victim thread waits in that CPU's run queue (watchers > 0): a
+ * waiting victim charges the slices that ended after it became runnable.
+ * One per possible CPU; written only by its own CPU's sched_switch. */
+#define SW_RUN_RING 64
+struct sw_run_slice {
+	__u64 end_ns;
+	__u64 cgroup; /* the task switched out; 0 = the idle task */
+};
+
+struct sw_run_ring {
+	__u64 seq; /* slices recorded so far; the next goes to seq % SW_RUN_RING */
+	__s64 watchers;
+	struct sw_run_slice slice[SW_RUN_RING];
+};
+
+/* A window's CPU culprits: the largest named, the rest left unnamed. */
+#define SW_CPU_TOP 4
+struct sw_cpu_culprit {
+	__u64 cgroup;
+	__u64 ns;
 };
 
 /* Value of blame_win: one open window, by thread id. */
@@ -403,10 +431,15 @@ struct sw_blame_win {
 	__u8 slot;  /* index into sw_blame_dev.slot; SW_BLAME_SLOTS = no device */
 	__u8 state; /* enum sw_blame_state */
 	__u8 pad[2];
+	__u32 wait_cpu;	 /* runnable: whose run queue holds it */
+	__u32 thr_mark;	 /* runnable: its CPU quotas' throttled periods when the wait began */
+	__u64 wait_seq;	 /* runnable: that CPU's sw_run_ring.seq when the wait began there */
+	__u64 cpu_from_ns; /* runnable: CPU culprits charged up to here */
 	__u64 snap[SW_CLK__COUNT]; /* device clocks when the thread blocked */
 	/* Per kind; one more: kernel threads' I/O, shown as `other`, kept
 	 * apart because the blame map gets it per request. */
 	__u64 kinds[SW_BLAME__KINDS + 1];
+	struct sw_cpu_culprit cpu_by[SW_CPU_TOP]; /* of kinds[SW_BLAME_CPU] */
 	char file[64]; /* basename (etcd WAL names are 37 characters) */
 };
 
@@ -441,6 +474,7 @@ struct sw_blame_event {
 	__u64 kinds[SW_BLAME__KINDS];
 	struct sw_blame_culprit top[SW_BLAME_TOP];
 	struct sw_blame_culprit rest;
+	struct sw_cpu_culprit cpu_by[SW_CPU_TOP]; /* of kinds[SW_BLAME_CPU]; the rest unnamed */
 	char comm[16];
 	char file[64];
 };
@@ -635,10 +669,11 @@ SW_ABI_SIZE(sw_blame_cache, 192);
 SW_ABI_SIZE(sw_cost, 24);
 SW_ABI_SIZE(sw_cost_key, 8);
 SW_ABI_SIZE(sw_cost_stats, 40);
-SW_ABI_SIZE(sw_blame_win, 240);
+SW_ABI_SIZE(sw_blame_win, 336);
 SW_ABI_SIZE(sw_blame_key, 24);
 SW_ABI_SIZE(sw_blame_val, 16);
-SW_ABI_SIZE(sw_blame_event, 392);
+SW_ABI_SIZE(sw_blame_event, 464);
+SW_ABI_SIZE(sw_run_ring, 1040);
 SW_ABI_SIZE(sw_probe_key, 32);
 SW_ABI_SIZE(sw_probe_hist, 8 * (SW_PROBE_BUCKETS + 1));
 SW_ABI_SIZE(sw_probe_sock, 64);

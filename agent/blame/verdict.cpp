@@ -10,7 +10,7 @@ std::string_view verdict(const Kinds& k, std::uint64_t wall_ns, std::uint64_t jo
   const std::uint64_t theirs = std::min(journal_of_neighbours_ns, k[SW_BLAME_JOURNAL]);
   const std::pair<std::string_view, std::uint64_t> causes[] = {
       {"neighbor", k[SW_BLAME_NEIGHBOR_IO] + k[SW_BLAME_WRITEBACK] + theirs},
-      {"self", k[SW_BLAME_OWN_IO]},
+      {"self", k[SW_BLAME_OWN_IO] + k[SW_BLAME_CPU_THROTTLED]},
       {"journal", k[SW_BLAME_JOURNAL] - theirs},
       {"device", k[SW_BLAME_DEVICE]},
       {"cpu", k[SW_BLAME_CPU]},

@@ -5,7 +5,9 @@
 //   1. Kinds fold into causes: neighbor = neighbor_io + writeback (someone
 //      else's dirty data) + the journal's writes of another workload's data
 //      (ext4's ordered data, whose culprit is the pod that dirtied it),
-//      self = own_io, journal (the journal's own work), device, cpu. `other`
+//      self = own_io + cpu_throttled (its own I/O, its own CPU quota),
+//      journal (the journal's own work), device, cpu (waiting for a CPU
+//      others held, whoever they were). `other`
 //      (the victim's own CPU work in the kernel, kernel threads' I/O of
 //      unknown origin) is no cause.
 //   2. The cause holding at least half the window's wall time is the verdict.

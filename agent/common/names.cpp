@@ -111,7 +111,7 @@ bool is_anomaly(std::uint32_t drop) {
 
 std::string_view blame_kind_name(std::uint32_t kind) {
   static constexpr std::string_view names[SW_BLAME__KINDS] = {"own_io", "neighbor_io", "journal", "writeback",
-                                                              "device", "cpu",         "other"};
+                                                              "device", "cpu",         "other",   "cpu_throttled"};
   if (kind < SW_BLAME__KINDS) return names[kind];
   return "unknown";
 }

@@ -60,6 +60,22 @@ nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
   std::vector<sw_blame_culprit> top(std::begin(e.top), std::end(e.top));
   std::erase_if(top, [](const sw_blame_culprit& c) { return c.ns == 0 && c.requests == 0; });
   scale_to_kinds(top, e);
+  // Who ran while the victim waited for a CPU, and its own CPU quota.
+  for (const auto& c : e.cpu_by) {
+    if (c.ns == 0) continue;
+    sw_blame_culprit cpu{};
+    cpu.cgroup = c.cgroup;
+    cpu.kind = SW_BLAME_CPU;
+    cpu.ns = c.ns;
+    top.push_back(cpu);
+  }
+  if (e.kinds[SW_BLAME_CPU_THROTTLED] > 0) {
+    sw_blame_culprit quota{};
+    quota.cgroup = e.victim;
+    quota.kind = SW_BLAME_CPU_THROTTLED;
+    quota.ns = e.kinds[SW_BLAME_CPU_THROTTLED];
+    top.push_back(quota);
+  }
   std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) { return a.ns > b.ns; });
   // Journal time spent writing another workload's data is that workload's doing.
   std::uint64_t journal_of_neighbours = 0;

@@ -20,7 +20,8 @@ Result<void> reuse_blame_maps(bpf_object* obj, const SharedBlameMaps& maps) {
                 {"blame_dev", maps.blame_dev},
                 {"blame_win", maps.blame_win},
                 {"blame", maps.blame},
-                {"blame_events", maps.blame_events}};
+                {"blame_events", maps.blame_events},
+                {"run_ring", maps.run_ring}};
   for (const auto& m : shared) {
     if (m.fd < 0) continue;
     bpf_map* map = bpf_object__find_map_by_name(obj, m.name);
@@ -35,7 +36,8 @@ Result<void> reuse_blame_maps(bpf_object* obj, const SharedBlameMaps& maps) {
 SharedBlameMaps BlameProbes::maps() const {
   return {bpf_map__fd(programs_.skel().maps.victim_tasks), bpf_map__fd(programs_.skel().maps.victim_cgroups),
           bpf_map__fd(programs_.skel().maps.blame_dev),    bpf_map__fd(programs_.skel().maps.blame_win),
-          bpf_map__fd(programs_.skel().maps.blame),        bpf_map__fd(programs_.skel().maps.blame_events)};
+          bpf_map__fd(programs_.skel().maps.blame),        bpf_map__fd(programs_.skel().maps.blame_events),
+          bpf_map__fd(programs_.skel().maps.run_ring)};
 }
 
 int BlameProbes::drops_fd() const { return bpf_map__fd(programs_.skel().maps.drops); }
@@ -81,6 +83,11 @@ Result<BlameProbes> BlameProbes::try_rung(Rung rung, const BlameConfig& config) 
   autoload_rungs(skel.obj, {rung});
   if (int err = bpf_map__set_max_entries(skel.maps.blame, config.entries); err) {
     return fail_errno("size blame map", err);
+  }
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return fail_errno("count possible CPUs", -cpus);
+  if (int err = bpf_map__set_max_entries(skel.maps.run_ring, static_cast<std::uint32_t>(cpus)); err) {
+    return fail_errno("size run ring map", err);
   }
   if (auto loaded = probes.programs_.load_and_attach(rung); !loaded) return std::unexpected(loaded.error());
   return probes;

@@ -3,7 +3,8 @@
 // and block objects share with it (bpf/blame.bpf.h): it loads first, and
 // the other two reuse its map fds before they load.
 //
-// Rungs, best first: tp_btf, raw_tp (sched_switch and sched_wakeup); off
+// Rungs, best first: tp_btf, raw_tp (sched_switch, sched_wakeup and
+// sched_migrate_task); off
 // with --blame-hook=off, when no window ever opens.
 #include <cstdint>
 #include <set>
@@ -37,6 +38,7 @@ struct SharedBlameMaps {
   int blame_win = -1;
   int blame = -1;
   int blame_events = -1;
+  int run_ring = -1;
 };
 
 // Points obj's copies of the shared maps at maps' fds; call between open and load.

@@ -15,12 +15,15 @@ namespace stallwatch::test {
 
 using namespace std::chrono_literals;
 
-const char* const kKinds[7] = {"own_io", "neighbor_io", "journal", "writeback", "device", "cpu", "other"};
+const char* const kKinds[8] = {"own_io", "neighbor_io", "journal", "writeback",
+                               "device", "cpu",         "other",   "cpu_throttled"};
 
 std::string unique(const std::string& stem) { return "stallwatch-blame-" + stem + "-" + std::to_string(getpid()); }
 
-VictimRun run_victim(const TestCgroup& cg, const std::string& file, int calls) {
-  const Completed c = run_command({victim_helper(), file, "--calls", std::to_string(calls)}, cg.join_spec());
+VictimRun run_victim(const TestCgroup& cg, const std::string& file, int calls, const std::vector<std::string>& wrapper) {
+  std::vector<std::string> argv = wrapper;
+  for (const auto& a : {victim_helper(), file, std::string("--calls"), std::to_string(calls)}) argv.push_back(a);
+  const Completed c = run_command(argv, cg.join_spec());
   if (c.exit.code != 0) throw std::runtime_error("victim helper failed: " + c.err);
   VictimRun r;
   unsigned long long sum = 0, p50 = 0, p99 = 0, max = 0;

@@ -14,7 +14,7 @@
 
 namespace stallwatch::test {
 
-extern const char* const kKinds[7];
+extern const char* const kKinds[8];
 
 // "stallwatch-blame-<stem>-<pid>": a cgroup name of this test process.
 std::string unique(const std::string& stem);
@@ -26,8 +26,10 @@ struct VictimRun {
   double mean_s() const { return calls ? sum_s / calls : 0; }
 };
 
-// sw_victim_helper in cg: `calls` 4 KiB appends + fdatasync on file.
-VictimRun run_victim(const TestCgroup& cg, const std::string& file, int calls);
+// sw_victim_helper in cg: `calls` 4 KiB appends + fdatasync on file;
+// `wrapper` runs it (e.g. taskset pinning it to a CPU).
+VictimRun run_victim(const TestCgroup& cg, const std::string& file, int calls,
+                     const std::vector<std::string>& wrapper = {});
 
 // The victim's blame series at one scrape.
 struct Blame {

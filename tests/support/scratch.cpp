@@ -151,6 +151,30 @@ CpuWeight::~CpuWeight() {
   remove_v1_child(v1_dir_);
 }
 
+CpuQuota::CpuQuota(TestCgroup& cg, int quota_us, int period_us) : cg_(cg) {
+  v1_dir_ = v1_child("cpu", cg);
+  if (!v1_dir_.empty()) {
+    write_file(v1_dir_ + "/cpu.cfs_period_us", std::to_string(period_us));
+    write_file(v1_dir_ + "/cpu.cfs_quota_us", std::to_string(quota_us));
+    cg_.add_v1(v1_dir_);
+    return;
+  }
+  write_file(cgroup2_mount() + "/cgroup.subtree_control", "+cpu");
+  write_file(cg.dir() + "/cpu.max", std::to_string(quota_us) + " " + std::to_string(period_us));
+}
+
+CpuQuota::~CpuQuota() {
+  try {
+    if (v1_dir_.empty()) {
+      write_file(cg_.dir() + "/cpu.max", "max");
+      return;
+    }
+    cg_.remove_v1(v1_dir_);
+    remove_v1_child(v1_dir_);
+  } catch (...) {
+  }
+}
+
 IoLimit::IoLimit(TestCgroup& cg, const std::string& device, int write_iops) : cg_(cg) {
   struct stat st {};
   if (stat(device.c_str(), &st) != 0) throw std::runtime_error("stat " + device);

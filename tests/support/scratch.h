@@ -62,6 +62,20 @@ class CpuWeight {
   std::string v1_dir_;
 };
 
+// A CPU quota for a test cgroup, quota_us per period_us: cpu.max on
+// cgroup2, or cpu.cfs_quota_us in a v1 cpu cgroup. Undone by the destructor.
+class CpuQuota {
+ public:
+  CpuQuota(TestCgroup& cg, int quota_us, int period_us);
+  ~CpuQuota();
+  CpuQuota(const CpuQuota&) = delete;
+  CpuQuota& operator=(const CpuQuota&) = delete;
+
+ private:
+  TestCgroup& cg_;
+  std::string v1_dir_;
+};
+
 // A write IOPS limit on one device for a test cgroup: io.max on cgroup2, or
 // blkio.throttle.write_iops_device in a v1 blkio cgroup. Undone by the destructor.
 class IoLimit {

@@ -28,6 +28,11 @@ sw_blame_win window(__u64 start, __u8 slot) {
   return w;
 }
 
+// What the scheduler side reports of a thread: its CPU, throttled or not,
+// and its quotas' throttled periods so far.
+blame_sched on(__u32 cpu, bool throttled = false, __u32 thr_mark = 0) { return {cpu, throttled, thr_mark}; }
+const blame_sched kNoCpu = on(SW_NO_CPU);
+
 __u64 sum_kinds(const sw_blame_win& w) {
   __u64 sum = 0;
   for (int i = 0; i <= SW_BLAME__KINDS; i++) sum += w.kinds[i];
@@ -38,9 +43,9 @@ TEST(BlameMath, NoRequestInServiceIsDeviceTime) {
   Device dev;
   dev.d.slot[0].victim = 7;
   auto w = window(0, 0);
-  blame_win_block(&w, &dev.d, 1 * kMs);  // ran 1 ms first
-  blame_win_wake(&w, &dev.d, 6 * kMs);
-  blame_win_run(&w, &dev.d, 6 * kMs);
+  blame_win_block(&w, &dev.d, nullptr, 1 * kMs);  // ran 1 ms first
+  blame_win_wake(&w, &dev.d, nullptr, &kNoCpu, 6 * kMs);
+  blame_win_run(&w, &dev.d, nullptr, 0, 6 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_OTHER], 1 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_DEVICE], 5 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_NEIGHBOR_IO], 0u);
@@ -55,8 +60,8 @@ TEST(BlameMath, OwnTimeIsWhatTheCostModelExpectsTheRestIsTheOthers) {
   dev.d.slot[0].own = 1;
   dev.d.slot[0].own_budget = 4 * kMs;  // alone, its request would have taken 4 ms
   auto w = window(0, 0);
-  blame_win_block(&w, &dev.d, 0);
-  blame_win_wake(&w, &dev.d, 10 * kMs);
+  blame_win_block(&w, &dev.d, nullptr, 0);
+  blame_win_wake(&w, &dev.d, nullptr, &kNoCpu, 10 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_OWN_IO], 4 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_NEIGHBOR_IO], 6 * kMs) << "the wait past its own cost is the neighbour's";
   EXPECT_EQ(dev.d.slot[0].own_budget, 0);
@@ -72,8 +77,8 @@ TEST(BlameMath, AloneOnTheDeviceASlowOwnRequestIsOwn) {
   dev.d.slot[0].own = 5;
   dev.d.slot[0].own_budget = 1 * kMs;  // the device is slower than its model: nobody else to blame
   auto w = window(0, 0);
-  blame_win_block(&w, &dev.d, 0);
-  blame_win_wake(&w, &dev.d, 3 * kMs);
+  blame_win_block(&w, &dev.d, nullptr, 0);
+  blame_win_wake(&w, &dev.d, nullptr, &kNoCpu, 3 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_OWN_IO], 3 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_NEIGHBOR_IO], 0u);
   EXPECT_EQ(dev.d.slot[0].own_budget, 0);
@@ -131,7 +136,7 @@ TEST(BlameMath, ABackwardsClockAddsNothing) {
   w.state = SW_WIN_BLOCKED;
   w.snap[SW_CLK_NEIGHBOR] = dev.d.slot[0].clock[SW_CLK_NEIGHBOR] + kMs;
   dev.d.slot[0].blocked = 1;
-  blame_win_wake(&w, &dev.d, 10 * kMs);
+  blame_win_wake(&w, &dev.d, nullptr, &kNoCpu, 10 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_NEIGHBOR_IO], 0u);
 }
 
@@ -147,11 +152,145 @@ TEST(BlameMath, NegativeClassCountsAreNoRequests) {
 
 TEST(BlameMath, AWindowWithoutADeviceIsOther) {
   auto w = window(0, SW_BLAME_SLOTS);
-  blame_win_block(&w, nullptr, 1 * kMs);
-  blame_win_wake(&w, nullptr, 3 * kMs);
-  blame_win_run(&w, nullptr, 4 * kMs);
+  blame_win_block(&w, nullptr, nullptr, 1 * kMs);
+  blame_win_wake(&w, nullptr, nullptr, &kNoCpu, 3 * kMs);
+  blame_win_run(&w, nullptr, nullptr, 0, 4 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_OTHER], 3 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_CPU], 1 * kMs);
+}
+
+// A CPU's run ring as its sched_switch fills it: slices ending at the given times.
+struct Ring {
+  sw_run_ring r{};
+  Ring() { std::memset(&r, 0, sizeof(r)); }
+  void ran(__u64 cgroup, __u64 until) {
+    r.slice[r.seq % SW_RUN_RING] = {until, cgroup};
+    r.seq++;
+  }
+};
+
+__u64 cpu_of(const sw_blame_win& w, __u64 cgroup) {
+  for (const auto& c : w.cpu_by) {
+    if (c.cgroup == cgroup) return c.ns;
+  }
+  return 0;
+}
+
+TEST(BlameMath, RunnableTimeIsChargedToWhoRanOnThatCpu) {
+  Ring cpu1;
+  auto w = window(0, SW_BLAME_SLOTS);
+  w.state = SW_WIN_BLOCKED;
+  const blame_sched cpu1_target = on(1);
+  blame_win_wake(&w, nullptr, &cpu1.r, &cpu1_target, 10 * kMs);  // woken into CPU 1's queue
+  EXPECT_EQ(cpu1.r.watchers, 1);
+  cpu1.ran(50, 13 * kMs);  // the task running at the wakeup: charged from the wakeup on
+  cpu1.ran(0, 14 * kMs);   // the idle task: nobody
+  cpu1.ran(60, 16 * kMs);
+  blame_win_run(&w, nullptr, &cpu1.r, 0, 16 * kMs);
+  EXPECT_EQ(w.kinds[SW_BLAME_CPU], 6 * kMs);
+  EXPECT_EQ(cpu_of(w, 50), 3 * kMs);
+  EXPECT_EQ(cpu_of(w, 60), 2 * kMs);
+  EXPECT_EQ(cpu_of(w, 0), 0u);
+  EXPECT_EQ(cpu1.r.watchers, 0) << "the wait no longer holds the ring";
+}
+
+TEST(BlameMath, APreemptedThreadChargesOnlyWhatRanAfterIt) {
+  Ring cpu0;
+  cpu0.ran(7, 5 * kMs);  // before the window's wait: not its business
+  auto w = window(0, SW_BLAME_SLOTS);
+  cpu0.ran(7, 8 * kMs);  // the victim's own slice, recorded as it is switched out
+  const blame_sched here = on(0);
+  blame_win_preempt(&w, &cpu0.r, &here, 8 * kMs);
+  cpu0.ran(50, 9 * kMs);
+  blame_win_run(&w, nullptr, &cpu0.r, 0, 9 * kMs);
+  EXPECT_EQ(w.kinds[SW_BLAME_OTHER], 8 * kMs);
+  EXPECT_EQ(w.kinds[SW_BLAME_CPU], 1 * kMs);
+  EXPECT_EQ(cpu_of(w, 50), 1 * kMs);
+  EXPECT_EQ(cpu_of(w, 7), 0u);
+}
+
+TEST(BlameMath, AMigratedThreadChargesEachCpuForItsPart) {
+  Ring cpu0, cpu1;
+  auto w = window(0, SW_BLAME_SLOTS);
+  const blame_sched here = on(0);
+  blame_win_preempt(&w, &cpu0.r, &here, 1 * kMs);
+  cpu0.ran(50, 3 * kMs);
+  blame_win_migrate(&w, &cpu0.r, &cpu1.r, 1, 4 * kMs);  // 50 still running on CPU 0 until 4 ms: unnamed
+  EXPECT_EQ(cpu0.r.watchers, 0);
+  EXPECT_EQ(cpu1.r.watchers, 1);
+  cpu1.ran(60, 7 * kMs);
+  blame_win_run(&w, nullptr, &cpu1.r, 0, 7 * kMs);
+  EXPECT_EQ(w.kinds[SW_BLAME_CPU], 6 * kMs);
+  EXPECT_EQ(cpu_of(w, 50), 2 * kMs);
+  EXPECT_EQ(cpu_of(w, 60), 3 * kMs);
+}
+
+TEST(BlameMath, SlicesTheRingOverwroteStayUnnamed) {
+  Ring cpu0;
+  auto w = window(0, SW_BLAME_SLOTS);
+  const blame_sched here = on(0);
+  blame_win_preempt(&w, &cpu0.r, &here, 0);
+  for (__u64 i = 1; i <= SW_RUN_RING + 4; i++) cpu0.ran(100 + i, i * kMs);
+  blame_win_run(&w, nullptr, &cpu0.r, 0, (SW_RUN_RING + 4) * kMs);
+  __u64 named = 0;
+  for (const auto& c : w.cpu_by) named += c.ns;
+  EXPECT_EQ(w.kinds[SW_BLAME_CPU], (SW_RUN_RING + 4) * kMs);
+  // Of the ring's slices the oldest's start is unknown, and of the rest the
+  // table names the largest four.
+  EXPECT_EQ(named, SW_CPU_TOP * kMs);
+  EXPECT_EQ(cpu_of(w, 100 + 5), 0u) << "the oldest slice still kept has no known start";
+}
+
+TEST(BlameMath, TheLargestCpuCulpritsAreNamed) {
+  Ring cpu0;
+  auto w = window(0, SW_BLAME_SLOTS);
+  const blame_sched here = on(0);
+  blame_win_preempt(&w, &cpu0.r, &here, 0);
+  __u64 t = 0;
+  for (__u64 cg = 1; cg <= SW_CPU_TOP; cg++) cpu0.ran(cg, t += kMs);  // four small ones first
+  cpu0.ran(99, t += 10 * kMs);
+  blame_win_run(&w, nullptr, &cpu0.r, 0, t);
+  EXPECT_EQ(cpu_of(w, 99), 10 * kMs);
+}
+
+TEST(BlameMath, AThrottledWaitIsItsOwnQuotasAndChargesNobody) {
+  Ring cpu0;
+  auto w = window(0, SW_BLAME_SLOTS);
+  const blame_sched throttled = on(0, true);
+  blame_win_preempt(&w, &cpu0.r, &throttled, 1 * kMs);
+  EXPECT_EQ(cpu0.r.watchers, 0) << "a throttled wait needs no slices";
+  cpu0.ran(50, 30 * kMs);
+  blame_win_run(&w, nullptr, nullptr, 0, 91 * kMs);
+  EXPECT_EQ(w.kinds[SW_BLAME_CPU_THROTTLED], 90 * kMs);
+  EXPECT_EQ(w.kinds[SW_BLAME_CPU], 0u);
+  EXPECT_EQ(cpu_of(w, 50), 0u);
+}
+
+TEST(BlameMath, AQuotaRunningOutDuringTheWaitMakesItThrottled) {
+  Ring cpu0;
+  auto w = window(0, SW_BLAME_SLOTS);
+  const blame_sched unthrottled = on(0, false, 7);
+  blame_win_preempt(&w, &cpu0.r, &unthrottled, 1 * kMs);
+  cpu0.ran(0, 60 * kMs);  // the CPU idles: the group is throttled
+  blame_win_run(&w, nullptr, &cpu0.r, 8, 61 * kMs);  // one more throttled period since
+  EXPECT_EQ(w.kinds[SW_BLAME_CPU_THROTTLED], 60 * kMs);
+  EXPECT_EQ(w.kinds[SW_BLAME_CPU], 0u);
+  EXPECT_EQ(cpu0.r.watchers, 0);
+}
+
+TEST(BlameMath, FinishScalesCpuCulpritsWithTheirKind) {
+  Ring cpu0;
+  auto w = window(0, SW_BLAME_SLOTS);
+  const blame_sched here = on(0);
+  blame_win_preempt(&w, &cpu0.r, &here, 0);
+  cpu0.ran(50, 10 * kMs);
+  blame_win_run(&w, nullptr, &cpu0.r, 0, 10 * kMs);
+  w.kinds[SW_BLAME_NEIGHBOR_IO] = 10 * kMs;  // over-counted: the clamp halves every kind
+  const __u64 wall = blame_win_finish(&w, nullptr, nullptr, 10 * kMs);
+  EXPECT_EQ(wall, 10 * kMs);
+  EXPECT_EQ(w.kinds[SW_BLAME_CPU], 5 * kMs);
+  EXPECT_EQ(cpu_of(w, 50), 5 * kMs);
+  EXPECT_EQ(cpu0.r.watchers, 0);
 }
 
 TEST(BlameMath, FinishClampsKindsToTheWallTime) {
@@ -160,7 +299,7 @@ TEST(BlameMath, FinishClampsKindsToTheWallTime) {
   w.kinds[SW_BLAME_NEIGHBOR_IO] = 8 * kMs;  // over-counted: two CPUs advanced at once
   w.kinds[SW_BLAME_DEVICE] = 4 * kMs;
   w.since_ns = 10 * kMs;
-  const __u64 wall = blame_win_finish(&w, &dev.d, 10 * kMs);
+  const __u64 wall = blame_win_finish(&w, &dev.d, nullptr, 10 * kMs);
   EXPECT_EQ(wall, 10 * kMs);
   EXPECT_LE(sum_kinds(w), wall);
   EXPECT_NEAR(static_cast<double>(w.kinds[SW_BLAME_NEIGHBOR_IO]) / w.kinds[SW_BLAME_DEVICE], 2.0, 1e-6);
@@ -171,7 +310,7 @@ TEST(BlameMath, FinishGivesUnaccountedTimeToOther) {
   auto w = window(0, 0);
   w.kinds[SW_BLAME_NEIGHBOR_IO] = 3 * kMs;
   w.since_ns = 5 * kMs;
-  const __u64 wall = blame_win_finish(&w, &dev.d, 10 * kMs);
+  const __u64 wall = blame_win_finish(&w, &dev.d, nullptr, 10 * kMs);
   EXPECT_EQ(sum_kinds(w), wall);
   EXPECT_EQ(w.kinds[SW_BLAME_OTHER], 7 * kMs);
 }
@@ -180,8 +319,8 @@ TEST(BlameMath, FinishEndsAWindowLeftBlocked) {
   Device dev;
   dev.d.slot[0].victim = 7;
   auto w = window(0, 0);
-  blame_win_block(&w, &dev.d, 0);
-  const __u64 wall = blame_win_finish(&w, &dev.d, 6 * kMs);  // no wakeup seen
+  blame_win_block(&w, &dev.d, nullptr, 0);
+  const __u64 wall = blame_win_finish(&w, &dev.d, nullptr, 6 * kMs);  // no wakeup seen
   EXPECT_EQ(wall, 6 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_DEVICE], 6 * kMs);
   EXPECT_EQ(dev.d.slot[0].blocked, 0) << "the slot is no longer counted as blocked";

@@ -133,6 +133,35 @@ TEST(SlowEvent, CarriesTheWindowAndItsVerdict) {
   EXPECT_EQ(j["time"], "1970-01-01T00:00:01.000000Z");
 }
 
+TEST(SlowEvent, NamesWhoHeldTheCpuAndTheVictimsOwnQuota) {
+  sw_blame_event e = sample_event();
+  e.kinds[SW_BLAME_NEIGHBOR_IO] = 0;
+  e.top[0] = {};
+  e.top[1] = {};
+  e.kinds[SW_BLAME_CPU] = 30 * kMs;
+  e.kinds[SW_BLAME_CPU_THROTTLED] = 2 * kMs;
+  e.kinds[SW_BLAME_OTHER] = 4 * kMs;
+  e.cpu_by[0] = {31, 25 * kMs};
+  e.cpu_by[1] = {10, 3 * kMs};  // the victim's own threads
+  const auto j = nlohmann::json::parse(stallwatch::events::slow_event_json(e, context()));
+  EXPECT_EQ(j["verdict"], "cpu");
+  EXPECT_DOUBLE_EQ(j["kinds_ms"]["cpu_throttled"], 2.0);
+  const auto& c = j["culprits"];
+  ASSERT_GE(c.size(), 3u);
+  EXPECT_EQ(c[0]["cgroup"], "/cg31");
+  EXPECT_EQ(c[0]["kind"], "cpu");
+  EXPECT_DOUBLE_EQ(c[0]["blamed_ms"], 25.0);
+  EXPECT_EQ(c[0]["bytes"], 0);
+  bool quota = false;
+  for (const auto& x : c) quota = quota || (x["kind"] == "cpu_throttled" && x["cgroup"] == "/cg10");
+  EXPECT_TRUE(quota) << c.dump();
+}
+
+TEST(Verdict, TheVictimsOwnCpuQuotaIsSelf) {
+  EXPECT_EQ(verdict(kinds({{SW_BLAME_CPU_THROTTLED, 60 * kMs}}), 100 * kMs), "self");
+  EXPECT_EQ(verdict(kinds({{SW_BLAME_CPU_THROTTLED, 30 * kMs}, {SW_BLAME_OWN_IO, 25 * kMs}}), 100 * kMs), "self");
+}
+
 TEST(SlowEvent, CulpritsAddUpToTheirKind) {
   // In-service time at close is shared 2:1 like the completed parts; own
   // I/O with no completion in the window is the victim's own.

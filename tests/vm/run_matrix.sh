@@ -27,7 +27,7 @@ for lib in $(ldd "$build/agent/stallwatch" | grep -oE '/[^ ]+\.so[^ ]*'); do
   cp -L "$lib" "$common$lib"
 done
 cp "$build/tests/sw_fsync_helper" "$build/tests/sw_block_helper" "$build/tests/sw_probe_server" \
-  "$build/tests/sw_prober" "$common/"
+  "$build/tests/sw_prober" "$build/tests/sw_victim_helper" "$common/"
 install -m 755 "$here/init.sh" "$common/init"
 install -m 755 "$here/vm_suite.sh" "$common/vm_suite.sh"
 truncate -s 48M "$common/ext4.img"
@@ -65,7 +65,7 @@ for k in "${kernels[@]}"; do
   read -r v _ _ <<< "$k"
   log=$work/serial-$v.log
   echo "=== kernel $v ($(cat "$work/time-$v") s) ==="
-  grep -E '^(kernel|ok|FAIL|rungs|agent|fsync|block|verdict|  [a-z_]+ +(chosen|refused))|stallwatch .* on kernel|^[0-9]+: |^-- END|^[A-Za-z].*(invalid|unknown|not allowed|denied)' "$log" | tr -d '\r' || true
+  grep -E '^(kernel|ok|FAIL|rungs|agent|fsync|block|verdict|cpu|  blame|usage_usec|  [a-z_]+ +(chosen|refused))|stallwatch .* on kernel|^[0-9]+: |^-- END|^[A-Za-z].*(invalid|unknown|not allowed|denied)' "$log" | tr -d '\r' || true
   # STALLWATCH_VM_DEBUG: the verifier's last words before each refusal, unfiltered.
   if [[ -n "${STALLWATCH_VM_DEBUG:-}" ]]; then grep -B12 'END PROG LOAD LOG' "$log" | tr -d '\r' || true; fi
   if grep -q 'STALLWATCH-VM-RESULT rc=0' "$log"; then

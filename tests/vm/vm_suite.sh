@@ -21,6 +21,9 @@ in_cgroup() { # cgroup command...
   mkdir -p /sys/fs/cgroup/$cg
   sh -c "echo \$\$ > /sys/fs/cgroup/$cg/cgroup.procs; exec $*"
 }
+kill_cgroup() { # cgroup
+  for p in $(cat /sys/fs/cgroup/$1/cgroup.procs); do kill -9 "$p"; done
+}
 
 # Metric sum in microseconds, for seconds-valued samples.
 metric_us() {
@@ -28,8 +31,9 @@ metric_us() {
   awk '{ s += $NF } END { printf "%d", s * 1000000 }' /tmp/sel.txt
 }
 
-mkdir -p /sys/fs/cgroup/v-$hook
+mkdir -p /sys/fs/cgroup/v-$hook /sys/fs/cgroup/c-$hook /sys/fs/cgroup/q-$hook /sys/fs/cgroup/n-$hook
 /stallwatch run --fsync-hook=$hook --web.listen-address=127.0.0.1:$port --victim=cgroup=/v-$hook \
+  --victim=cgroup=/c-$hook --victim=cgroup=/q-$hook \
   --events-file=/tmp/events-$hook.jsonl 2>/tmp/agent-$hook.log &
 agent=$!
 i=0
@@ -89,6 +93,39 @@ diff=$((win > hist ? win - hist : hist - win))
 check "blame windows = histogram sum (1%)" yes "$([ $((diff * 100)) -le "$hist" ] && echo yes || echo "no: $win vs $hist us")"
 check "blame kinds <= windows" yes "$([ "$kinds" -le $((win + win / 100 + 1)) ] && echo yes || echo "no: $kinds vs $win us")"
 check "blame own_io seen" yes "$([ "$(metric_us stallwatch_fsync_blame_seconds_total "$vsel" 'kind="own_io"')" -gt 0 ] && echo yes || echo no)"
+
+# CPU: a victim behind a busy neighbour at 100 times its CPU weight waits
+# for the neighbour's CPU time; behind its own quota (10 ms per 100 ms, spent
+# by a busy process of its own) it is throttled, which a kernel before 6.18
+# does inside the syscall too.
+echo +cpu > /sys/fs/cgroup/cgroup.subtree_control
+echo 10 > /sys/fs/cgroup/c-$hook/cpu.weight
+echo 1000 > /sys/fs/cgroup/n-$hook/cpu.weight
+in_cgroup n-$hook sh -c "'while :; do :; done'" &
+in_cgroup c-$hook /sw_victim_helper /mnt/cpu-$hook --calls 5 --delay-ms 0 > /dev/null
+kill_cgroup n-$hook
+rm -f /mnt/cpu-$hook
+csel="victim_cgroup=\"/c-$hook\""
+cpu=$(metric_us stallwatch_fsync_blame_seconds_total "$csel" 'kind="cpu"')
+by=$(metric_us stallwatch_fsync_blame_seconds_total "$csel" 'kind="cpu"' "culprit_cgroup=\"/n-$hook\"")
+echo "cpu [$hook]: ${cpu} us waiting for a CPU, ${by} us of it behind /n-$hook"
+check "cpu wait named on the neighbour (80%)" yes "$([ $((by * 10)) -ge $((cpu * 8)) ] && [ "$cpu" -gt 0 ] && echo yes || echo "no: $by of $cpu us")"
+echo "10000 100000" > /sys/fs/cgroup/q-$hook/cpu.max
+in_cgroup q-$hook sh -c "'while :; do :; done'" &
+in_cgroup q-$hook /sw_victim_helper /mnt/quota-$hook --calls 10 --delay-ms 0 > /dev/null
+kill_cgroup q-$hook
+rm -f /mnt/quota-$hook
+qsel="victim_cgroup=\"/q-$hook\""
+thr=$(metric_us stallwatch_fsync_blame_seconds_total "$qsel" 'kind="cpu_throttled"')
+qwin=$(metric_us stallwatch_fsync_blame_window_seconds_total "$qsel")
+qcpu=$(metric_us stallwatch_fsync_blame_seconds_total "$qsel" 'kind="cpu"')
+echo "cpu_throttled [$hook]: ${thr} us of ${qwin} us in windows (cpu ${qcpu} us)"
+wget -qO- "http://127.0.0.1:$port/metrics" | grep -E "^stallwatch_fsync_blame_seconds_total\{.*victim_cgroup=\"/[cq]-$hook\"" | sed 's/^stallwatch_fsync_blame_seconds_total/  blame/'
+cat /sys/fs/cgroup/q-$hook/cpu.stat | tr '\n' ' '; echo
+case $(uname -r) in
+  5.*|6.[0-9].*|6.1[0-7].*) check "own quota is cpu_throttled (half the windows)" yes "$([ $((thr * 2)) -ge "$qwin" ] && echo yes || echo "no: $thr of $qwin us")" ;;
+  *) check "no quota waits inside syscalls" 0 "$thr" ;;
+esac
 
 # Probes: a prober named kubelet against a loopback server (no pod here:
 # the address is the label) and a closed port; another comm is not counted.

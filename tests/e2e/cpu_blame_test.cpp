@@ -1,0 +1,173 @@
+// CPU culprits: who held the victim's CPU while its fsync waited runnable,
+// and its own CPU quota holding it back. The victim (sw_victim_helper,
+// named etcd: 4 KiB append + fdatasync) syncs on a /dev/shm-backed loop
+// device, so its I/O plays no part; it runs alone, then disturbed.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <sys/utsname.h>
+#include <thread>
+#include <vector>
+
+#include "support/blame.h"
+#include "support/processes.h"
+#include "support/scratch.h"
+#include "support/test_env.h"
+
+namespace stallwatch::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::vector<std::string> kOnCpu1 = {"/usr/bin/taskset", "-c", "1"};
+
+std::vector<std::string> busy_loop(const std::vector<std::string>& pin) {
+  std::vector<std::string> argv = pin;
+  for (const char* a : {"/bin/sh", "-c", "while :; do :; done"}) argv.push_back(a);
+  return argv;
+}
+
+class CpuBlame : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SW_REQUIRE_ROOT();
+    if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "needs 2 CPUs";
+    disk_ = std::make_unique<LoopFs>("/dev/shm", 256);
+    victim_ = std::make_unique<TestCgroup>(unique("cpu-victim"));
+    neighbour_ = std::make_unique<TestCgroup>(unique("cpu-neighbour"));
+    agent_ = std::make_unique<Agent>(std::vector<std::string>{"--victim=cgroup=" + victim_->rel(), "--slow-threshold=1ms"});
+    ASSERT_TRUE(agent_->wait_ready()) << agent_->log();
+    wait_victims(*agent_, "cgroups", 1);
+  }
+
+  struct Outcome {
+    VictimRun alone, disturbed;
+    Blame blame_alone, blame;  // the disturbed run's
+    std::vector<nlohmann::json> events;
+  };
+
+  // One file prefilled by a first call, so its allocation is in neither run.
+  Outcome alone_then(const std::function<std::unique_ptr<Background>()>& disturb, int calls,
+                     const std::vector<std::string>& pin) {
+    Outcome o;
+    const std::string wal = disk_->path() + "/wal";
+    run_victim(*victim_, wal, 1, pin);
+    const Blame b0 = blame_of(*agent_, victim_->rel());
+    o.alone = run_victim(*victim_, wal, calls, pin);
+    const Blame b1 = blame_of(*agent_, victim_->rel());
+    const std::size_t first = agent_->events().size();
+    auto load = disturb();
+    std::this_thread::sleep_for(1s);
+    o.disturbed = run_victim(*victim_, wal, calls, pin);
+    load->stop();
+    const Blame b2 = blame_of(*agent_, victim_->rel());
+    o.blame_alone = b1 - b0;
+    o.blame = b2 - b1;
+    o.events = events_since(*agent_, first);
+    return o;
+  }
+
+  // Of the blamed cpu time, the part named on cgroup.
+  static double cpu_share(const Blame& b, const std::string& cgroup) {
+    return b.of("cpu") > 0 ? b.by(cgroup, "cpu") / b.of("cpu") : 0;
+  }
+
+  void report(const char* what, const Outcome& o) {
+    std::printf("%s: %s\n  cpu %.1f ms of which the neighbour %.1f ms (%.2f), the victim's own threads %.1f ms; "
+                "cpu_throttled %.1f ms\n",
+                what, describe(o.alone, o.disturbed, o.blame, o.events).c_str(), o.blame.of("cpu") * 1e3,
+                o.blame.by(neighbour_->rel(), "cpu") * 1e3, cpu_share(o.blame, neighbour_->rel()),
+                o.blame.by(victim_->rel(), "cpu") * 1e3, o.blame.of("cpu_throttled") * 1e3);
+  }
+
+  std::unique_ptr<LoopFs> disk_;
+  std::unique_ptr<TestCgroup> victim_, neighbour_;
+  std::unique_ptr<Agent> agent_;
+};
+
+TEST_F(CpuBlame, ABusyNeighbourOnTheVictimsCpuIsNamed) {
+  // Both on CPU 1; the neighbour holds 50 times the victim's CPU weight.
+  CpuWeight low(*victim_, 2);
+  CpuWeight high(*neighbour_, 100);
+  const Outcome o = alone_then(
+      [&] { return std::make_unique<Background>(busy_loop(kOnCpu1), neighbour_->join_spec()); }, 200, kOnCpu1);
+  report("busy neighbour on the victim's CPU", o);
+  const Blame& b = o.blame;
+  expect_conservation(b, o.events);
+  ASSERT_GT(o.disturbed.p50_s, 3 * o.alone.p50_s) << "the neighbour did not slow the victim";
+  EXPECT_EQ(largest_kind(b), "cpu");
+  EXPECT_GE(cpu_share(b, neighbour_->rel()), 0.8);
+  for (const auto& [key, v] : b.culprit) {
+    if (key.first != neighbour_->rel() && key.second == "cpu") {
+      EXPECT_LT(v, b.by(neighbour_->rel(), "cpu")) << key.first;
+    }
+  }
+  EXPECT_EQ(b.of("cpu_throttled"), 0.0);
+  // The slow events name it too: their top culprit, with kind cpu.
+  ASSERT_FALSE(o.events.empty());
+  int named = 0;
+  for (const auto& e : o.events) {
+    const auto& c = e.at("culprits");
+    if (!c.empty() && c[0].at("cgroup") == neighbour_->rel() && c[0].at("kind") == "cpu") ++named;
+  }
+  EXPECT_GE(named, static_cast<int>(o.events.size()) * 8 / 10);
+}
+
+// Whether a CPU quota holds back a task inside a syscall: since 6.18 a
+// throttled task runs on until it returns to user space.
+bool quota_holds_syscalls() {
+  utsname u{};
+  uname(&u);
+  int major = 0, minor = 0;
+  std::sscanf(u.release, "%d.%d", &major, &minor);
+  return major < 6 || (major == 6 && minor < 18);
+}
+
+TEST_F(CpuBlame, TheVictimsOwnQuotaIsThrottlingNotANeighbour) {
+  // 10 ms per 100 ms, and a busy thread of its own that spends it.
+  CpuQuota quota(*victim_, 10000, 100000);
+  const Outcome o = alone_then(
+      [&] { return std::make_unique<Background>(busy_loop(kOnCpu1), victim_->join_spec()); }, 100, kOnCpu1);
+  report("the victim's own CPU quota", o);
+  const Blame& b = o.blame;
+  expect_conservation(b, o.events);
+  // No workload is blamed; the host's own kernel threads ("/": the loop
+  // device's worker, kworkers) may take a sliver of CPU.
+  for (const auto& [key, v] : b.culprit) {
+    if (key.first == "/") {
+      EXPECT_LT(v, 0.05 * b.window_s) << key.second;
+    } else if (key.first != victim_->rel() && !key.first.empty()) {
+      EXPECT_EQ(v, 0.0) << key.first << " " << key.second;
+    }
+  }
+  if (!quota_holds_syscalls()) {
+    // The calls it slows are slow after the syscall's exit, where no window is.
+    EXPECT_EQ(b.of("cpu_throttled"), 0.0);
+    std::printf("kernel throttles on the way to user space: no fsync window waits on the quota\n");
+    return;
+  }
+  EXPECT_EQ(largest_kind(b), "cpu_throttled");
+  ASSERT_FALSE(o.events.empty());
+  const auto v = verdicts(o.events);
+  EXPECT_GE(v.count("self") ? v.at("self") : 0, static_cast<int>(o.events.size()) * 8 / 10);
+}
+
+TEST_F(CpuBlame, ANeighbourOnAnotherCpuIsNotBlamed) {
+  // The bystander: the same busy loop, pinned to the other CPU.
+  const Outcome o = alone_then(
+      [&] { return std::make_unique<Background>(busy_loop({"/usr/bin/taskset", "-c", "0"}), neighbour_->join_spec()); },
+      200, kOnCpu1);
+  report("busy neighbour on the other CPU", o);
+  expect_conservation(o.blame, o.events);
+  double neighbour = 0;
+  for (const auto& [key, v] : o.blame.culprit) {
+    if (key.first == neighbour_->rel()) neighbour += v;
+  }
+  EXPECT_LT(neighbour, 0.05 * o.blame.window_s);
+}
+
+}  // namespace
+}  // namespace stallwatch::test
