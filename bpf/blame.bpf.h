@@ -137,7 +137,7 @@ static __always_inline void blame_on_wake(struct sw_blame_win *w, const struct b
 
 static __always_inline void blame_on_run(struct sw_blame_win *w, __u32 thr_mark, __u64 now)
 {
-	blame_win_run(w, blame_dev_of(w->disk), blame_wait_ring(w), thr_mark, now);
+	blame_win_run(w, blame_dev_of(w->disk), blame_wait_ring(w), thr_mark, true, now);
 }
 
 static __always_inline void blame_on_preempt(struct sw_blame_win *w, const struct blame_sched *t, __u64 now)

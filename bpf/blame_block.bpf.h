@@ -22,6 +22,15 @@
  * inode in sw_inode_dirtier when pages get dirty, and read back from the
  * request's first page. The kind stays journal or writeback; the culprit is
  * the pod.
+ *
+ * Transactions: the journal's own blocks (descriptors, metadata copies, the
+ * commit block) carry no one's pages, but each transaction holds the
+ * blocks its handles dirtied. Per (filesystem, tid) the largest
+ * contributors are counted at each handle's end (jbd2_handle_stats, in the
+ * contributor's context); the jbd2 thread's writes while it commits that
+ * transaction (jbd2_start_commit to jbd2_end_commit) are charged to the two
+ * largest in proportion, the smaller ones folded into the second. A
+ * victim's own part stays `journal`, as before.
  */
 #ifndef STALLWATCH_BLAME_BLOCK_BPF_H
 #define STALLWATCH_BLAME_BLOCK_BPF_H
@@ -60,6 +69,31 @@ struct {
 	__type(key, __u64);
 	__type(value, __u64);
 } sw_inode_dirtier SEC(".maps");
+
+/* Filesystems (dev_t) on victims' disks whose journal commits were seen:
+ * only their handles are counted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u8);
+} blame_fs SEC(".maps");
+
+/* (filesystem, tid) -> contributors. LRU: transactions end unannounced. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct sw_tx_key);
+	__type(value, struct sw_tx);
+} blame_tx SEC(".maps");
+
+/* jbd2 thread -> the transaction it commits (sw_blk_bio.tx). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u64);
+} blame_committing SEC(".maps");
 
 /* Set by user space: bi_blkg names the cgroup2 cgroup charged (io
  * controller on cgroup2); else the submitter is the culprit. */
@@ -368,6 +402,22 @@ static __noinline int blame_end_slot(struct sw_blk_rq *r, struct sw_blame_slot *
 		p.ns = blame_credit_ns(c_now, r->blame_credit[k], other_w);
 		p.epoch_ns = blame_credit_ns(c_now, blame_epoch_from(s->epoch_credit, r->blame_credit[k]), other_w);
 		p.count = done;
+		/* The journal's own write of a transaction: its contributors' in
+		 * proportion, the first with the count. */
+		if (r->tx_share && r->dirtier2 && r->op != SW_BLK_FLUSH) {
+			struct blame_part q = p;
+
+			p.ns = p.ns * r->tx_share >> 16;
+			p.epoch_ns = p.epoch_ns * r->tx_share >> 16;
+			q.ns -= p.ns;
+			q.epoch_ns -= p.epoch_ns;
+			q.count = 0;
+			q.culprit = r->dirtier2;
+			if (q.culprit == s->victim && q.kind != SW_BLAME_JOURNAL)
+				q.kind = SW_BLAME_OWN_IO;
+			if (q.ns)
+				blame_credit_part(s, &q);
+		}
 		if (p.ns || p.count)
 			blame_credit_part(s, &p);
 	}
@@ -400,8 +450,14 @@ static __noinline int blame_end(struct sw_blk_rq *r, __u64 now, bool done)
 			blame_cost_sample(r->dev, SW_COST_FLUSH, (__u64)r->blame_held_pages << 12, now - r->issue_ns);
 		else
 			blame_cost_sample(r->dev, cost_op_of(r->op), r->done_bytes, now - r->issue_ns);
-		if (r->op == SW_BLK_WRITE)
+		if (r->op == SW_BLK_WRITE && r->tx_share && r->dirtier2) {
+			__u64 first = r->done_bytes * r->tx_share >> 16;
+
+			blame_cache_add(r->dev, culprit, r->blame_class & (SW_IO__CLASSES - 1), first);
+			blame_cache_add(r->dev, r->dirtier2, r->blame_class & (SW_IO__CLASSES - 1), r->done_bytes - first);
+		} else if (r->op == SW_BLK_WRITE) {
 			blame_cache_add(r->dev, culprit, r->blame_class & (SW_IO__CLASSES - 1), r->done_bytes);
+		}
 	}
 	for (int k = 0; k < SW_BLAME_SLOTS; k++)
 		blame_end_slot(r, &d->slot[k], k, culprit | ((__u64)done << 63));
@@ -428,6 +484,121 @@ static __always_inline void blame_note_dirtier(struct inode *inode, int flags)
 	if (have && *have == cg)
 		return;
 	bpf_map_update_elem(&sw_inode_dirtier, &key, &cg, BPF_ANY);
+}
+
+/* A handle of transaction tid on filesystem fs_dev ended having dirtied
+ * blocks: count them for the current task's cgroup (a kernel thread's, such
+ * as a flusher allocating blocks, is the root's: the journal's own). */
+static __always_inline void blame_tx_handle(__u32 fs_dev, __u32 tid, int blocks)
+{
+	static const struct sw_tx zero;
+	struct sw_tx_key key = { .fs_dev = fs_dev, .tid = tid };
+	struct sw_tx_part *c = 0;
+	struct sw_tx *tx;
+	__u64 cg, least = ~0ULL;
+	__u32 smallest = 0;
+
+	if (blocks <= 0 || !bpf_map_lookup_elem(&blame_fs, &fs_dev))
+		return;
+	tx = bpf_map_lookup_elem(&blame_tx, &key);
+	if (!tx) {
+		bpf_map_update_elem(&blame_tx, &key, &zero, BPF_NOEXIST);
+		tx = bpf_map_lookup_elem(&blame_tx, &key);
+		if (!tx)
+			return;
+	}
+	cg = bpf_get_current_cgroup_id();
+	for (int i = 0; i < SW_TX_TOP; i++) {
+		struct sw_tx_part *t = &tx->c[i];
+
+		if (t->cgroup == cg || !t->blocks) {
+			t->cgroup = cg;
+			c = t;
+			break;
+		}
+		if (t->blocks < least) {
+			least = t->blocks;
+			smallest = i;
+		}
+	}
+	if (!c) {
+		/* Full: a larger newcomer takes the smallest's place. */
+		if ((__u64)blocks <= least)
+			return;
+		c = &tx->c[smallest & (SW_TX_TOP - 1)];
+		c->cgroup = cg;
+		c->blocks = 0;
+	}
+	__sync_fetch_and_add(&c->blocks, blocks);
+}
+
+/* The current (jbd2) thread starts committing transaction tid of the
+ * filesystem on bdev; only filesystems on victims' disks are followed. */
+static __always_inline void blame_tx_commit_start(struct block_device *bdev, __u32 tid)
+{
+	__u32 fs_dev = BPF_CORE_READ(bdev, bd_dev), disk = sw_disk_dev(BPF_CORE_READ(bdev, bd_disk));
+	__u32 pid = (__u32)bpf_get_current_pid_tgid();
+	__u64 tx = ((__u64)fs_dev << 32) | tid;
+	const __u8 one = 1;
+
+	if (!disk || !bpf_map_lookup_elem(&blame_dev, &disk))
+		return;
+	if (!bpf_map_lookup_elem(&blame_fs, &fs_dev))
+		bpf_map_update_elem(&blame_fs, &fs_dev, &one, BPF_ANY);
+	bpf_map_update_elem(&blame_committing, &pid, &tx, BPF_ANY);
+}
+
+static __always_inline void blame_tx_commit_end(void)
+{
+	__u32 pid = (__u32)bpf_get_current_pid_tgid();
+
+	bpf_map_delete_elem(&blame_committing, &pid);
+}
+
+/* The transaction the current thread commits, for a bio it queues; 0: none. */
+static __always_inline __u64 blame_tx_of_current(void)
+{
+	__u32 pid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *tx = bpf_map_lookup_elem(&blame_committing, &pid);
+
+	return tx ? *tx : 0;
+}
+
+/* A journal write of transaction tx carrying no one's pages: its two largest
+ * contributors, in proportion (the rest folded into the second). */
+static __always_inline void blame_tx_owner(struct sw_blk_rq *r, __u64 tx)
+{
+	struct sw_tx_key key = { .fs_dev = tx >> 32, .tid = (__u32)tx };
+	struct sw_tx *t = bpf_map_lookup_elem(&blame_tx, &key);
+	__u64 first = 0, second = 0, b1 = 0, b2 = 0, sum = 0;
+
+	if (!t)
+		return;
+	for (int i = 0; i < SW_TX_TOP; i++) {
+		__u64 b = t->c[i].blocks, cg = t->c[i].cgroup;
+
+		if (!b)
+			continue;
+		sum += b;
+		if (b > b1) {
+			second = first;
+			b2 = b1;
+			first = cg;
+			b1 = b;
+		} else if (b > b2) {
+			second = cg;
+			b2 = b;
+		}
+	}
+	if (!first)
+		return;
+	r->dirtier = first;
+	if (!second || sum <= b1)
+		return;
+	r->dirtier2 = second;
+	r->tx_share = (__u32)((b1 << 16) / sum);
+	if (!r->tx_share)
+		r->tx_share = 1;
 }
 
 /* Whose data a bio a kernel thread submits carries: its first page's

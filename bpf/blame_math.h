@@ -275,8 +275,11 @@ static __always_inline void blame_wait_begin(struct sw_blame_win *w, struct sw_r
 }
 
 /* The wait ends at now (the thread runs, or a missed event ends it);
- * thr_mark as blame_sched's. */
-static __always_inline void blame_wait_end(struct sw_blame_win *w, struct sw_run_ring *wr, __u32 thr_mark, __u64 now)
+ * thr_mark as blame_sched's. charge: name who ran from the ring (false
+ * where a missed event ends the wait: the syscall side never walks the
+ * ring, which keeps its programs small for the verifier). */
+static __always_inline void blame_wait_end(struct sw_blame_win *w, struct sw_run_ring *wr, __u32 thr_mark, bool charge,
+					   __u64 now)
 {
 	/* The quota ran out during the wait: until the next period nobody's
 	 * CPU time mattered. The ring is left unread. */
@@ -291,7 +294,8 @@ static __always_inline void blame_wait_end(struct sw_blame_win *w, struct sw_run
 	} else if (w->state == SW_WIN_RUNNABLE) {
 		w->kinds[SW_BLAME_CPU] += now - w->since_ns;
 		if (w->wait_cpu != SW_NO_CPU && wr) {
-			blame_cpu_charge(w, wr, now);
+			if (charge)
+				blame_cpu_charge(w, wr, now);
 			__sync_fetch_and_add(&wr->watchers, -1);
 		}
 	} else {
@@ -329,7 +333,7 @@ static __always_inline void blame_win_block(struct sw_blame_win *w, struct sw_bl
 	__u32 k = w->slot;
 
 	/* Blocking straight from a wait means its switch-in was missed. */
-	blame_wait_end(w, wr, w->thr_mark, now);
+	blame_wait_end(w, wr, w->thr_mark, true, now);
 	if (w->state != SW_WIN_RUNNING)
 		return;
 	w->kinds[SW_BLAME_OTHER] += now - w->since_ns;
@@ -383,16 +387,16 @@ static __always_inline void blame_win_wake(struct sw_blame_win *w, struct sw_bla
 }
 
 /* The thread is switched in at now; wr is the ring of its wait, thr_mark
- * as blame_sched's. */
+ * and charge as blame_wait_end's. */
 static __always_inline void blame_win_run(struct sw_blame_win *w, struct sw_blame_dev *d, struct sw_run_ring *wr,
-					  __u32 thr_mark, __u64 now)
+					  __u32 thr_mark, bool charge, __u64 now)
 {
 	if (w->state == SW_WIN_BLOCKED) {
 		struct blame_sched none = { .cpu = SW_NO_CPU, .throttled = false, .thr_mark = thr_mark };
 
 		blame_win_wake(w, d, 0, &none, now);
 	}
-	blame_wait_end(w, wr, thr_mark, now);
+	blame_wait_end(w, wr, thr_mark, charge, now);
 }
 
 /* The running thread is switched out still wanting the CPU of ring r. */
@@ -415,7 +419,7 @@ static __always_inline __u64 blame_win_finish(struct sw_blame_win *w, struct sw_
 	__u64 wall, sum = 0, cpu;
 
 	/* A missed sched event leaves the thread blocked or runnable. */
-	blame_win_run(w, d, wr, w->thr_mark, now);
+	blame_win_run(w, d, wr, w->thr_mark, false, now);
 	w->kinds[SW_BLAME_OTHER] += now - w->since_ns;
 	w->since_ns = now;
 	wall = now - w->start_ns;

@@ -184,6 +184,9 @@ static __always_inline void note_bio(struct sw_blk_sector_key *key, __u32 dev, b
 		.kind = submitter_kind(),
 	};
 
+	if (b.kind == SW_KIND_JOURNAL)
+		b.tx = blame_tx_of_current();
+
 	/* Full: the request falls back to insert/issue time and task. */
 	if (bpf_map_update_elem(&blk_bio, key, &b, BPF_ANY))
 		count_drop(SW_DROP_BLOCK_BIO_FULL);
@@ -229,7 +232,7 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 	struct sw_blk_sector_key key = { .sector = (__u64)rq };
 	struct sw_blk_rq *r = bpf_map_lookup_elem(&blk_rq, &key);
 	struct bio *bio;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = bpf_ktime_get_ns(), tx = 0;
 	__u32 flags, dev;
 
 	if (r) {
@@ -278,6 +281,7 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 				r->queue_ns = b->queue_ns;
 				r->submitter = b->submitter;
 				r->kind = b->kind;
+				tx = b->tx;
 			}
 			bpf_map_delete_elem(&blk_bio, &bkey);
 		}
@@ -286,8 +290,12 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 	if (r->op == SW_BLK_FLUSH && !BPF_CORE_READ(rq, bio))
 		flush_owner(r->dev, r);
 	/* A kernel thread writing someone's pages on a victim's disk: whose. */
-	if (r->kind != SW_KIND_USER && r->op == SW_BLK_WRITE && blame_dev_of(r->dev))
+	if (r->kind != SW_KIND_USER && r->op == SW_BLK_WRITE && blame_dev_of(r->dev)) {
 		r->dirtier = blame_dirtier_of(BPF_CORE_READ(rq, bio));
+		/* The journal's own blocks: the transaction's contributors. */
+		if (!r->dirtier && tx)
+			blame_tx_owner(r, tx);
+	}
 	return r;
 }
 
@@ -694,6 +702,59 @@ SEC("raw_tp/writeback_mark_inode_dirty")
 int writeback_mark_inode_dirty_raw(struct bpf_raw_tracepoint_args *ctx)
 {
 	blame_note_dirtier((struct inode *)ctx->args[0], (int)ctx->args[1]);
+	return 0;
+}
+
+/* Journal transactions (blame_block.bpf.h): handles end in their task's
+ * context; commits run in the jbd2 thread. The handle's arguments are one
+ * 64-bit slot each on every kernel, whatever their C types (tid became
+ * tid_t, interval an int, over the years). Loaded only where the kernel's
+ * BTF has jbd2 (ext4 built in). */
+SEC("tp_btf/jbd2_handle_stats")
+int BPF_PROG(jbd2_handle_stats_btf, dev_t dev, __u64 tid, unsigned int type, unsigned int line_no, __u64 interval,
+	     int sync, int requested_blocks, int dirtied_blocks)
+{
+	blame_tx_handle(dev, (__u32)tid, dirtied_blocks);
+	return 0;
+}
+
+SEC("raw_tp/jbd2_handle_stats")
+int jbd2_handle_stats_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	blame_tx_handle((__u32)ctx->args[0], (__u32)ctx->args[1], (int)ctx->args[7]);
+	return 0;
+}
+
+static __always_inline void commit_start(journal_t *journal, transaction_t *t)
+{
+	blame_tx_commit_start(BPF_CORE_READ(journal, j_fs_dev), BPF_CORE_READ(t, t_tid));
+}
+
+SEC("tp_btf/jbd2_start_commit")
+int BPF_PROG(jbd2_start_commit_btf, journal_t *journal, transaction_t *t)
+{
+	commit_start(journal, t);
+	return 0;
+}
+
+SEC("raw_tp/jbd2_start_commit")
+int jbd2_start_commit_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	commit_start((journal_t *)ctx->args[0], (transaction_t *)ctx->args[1]);
+	return 0;
+}
+
+SEC("tp_btf/jbd2_end_commit")
+int BPF_PROG(jbd2_end_commit_btf, journal_t *journal, transaction_t *t)
+{
+	blame_tx_commit_end();
+	return 0;
+}
+
+SEC("raw_tp/jbd2_end_commit")
+int jbd2_end_commit_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	blame_tx_commit_end();
 	return 0;
 }
 

@@ -210,11 +210,18 @@ struct sw_blk_rq {
 	__u32 blame_class_w[SW_IO__CLASSES_]; /* weight counted per I/O class */
 	__u32 blame_own_w[SW_BLAME_SLOTS_];   /* weight counted as victim slot k's own */
 	__u32 blame_held_pages;		      /* a flush: 4 KiB pages its device's cache held at issue */
+	/* A journal write of a transaction: dirtier's share of it in 1/65536
+	 * (dirtier2 has the rest); 0: not split. */
+	__u32 tx_share;
+	__u32 pad2;
 	/* Whose data it writes: for a kernel thread writing pages, the cgroup
-	 * that dirtied them; for a flush, the largest writer to the cache. 0: unknown. */
+	 * that dirtied them; for the journal's own blocks, the transaction's
+	 * largest contributor; for a flush, the largest writer to the cache.
+	 * 0: unknown. */
 	__u64 dirtier;
 	/* A flush: the second largest writer, the culprit of the others' part
-	 * for a victim that is itself the largest. */
+	 * for a victim that is itself the largest. A journal write: the
+	 * transaction's other contributors. */
 	__u64 dirtier2;
 	__u64 blame_credit[SW_BLAME_SLOTS_];	 /* each slot's SW_CLK_CREDIT at issue */
 	__u64 blame_credit_own[SW_BLAME_SLOTS_]; /* each slot's SW_CLK_CREDIT_OWN at issue */
@@ -224,8 +231,27 @@ struct sw_blk_rq {
 struct sw_blk_bio {
 	__u64 queue_ns;
 	__u64 submitter;
+	__u64 tx; /* the journal transaction a jbd2 thread commits: fs dev_t << 32 | tid; 0: none */
 	__u8 kind;
 	__u8 pad[7];
+};
+
+/* A journal (jbd2) transaction on a victim's filesystem: whose handles
+ * dirtied its blocks. The journal's own writes of it (descriptor, metadata
+ * and commit blocks) are charged to these in proportion. */
+#define SW_TX_TOP 4
+struct sw_tx_key {
+	__u32 fs_dev; /* the filesystem's dev_t, as jbd2's tracepoints give it */
+	__u32 tid;
+};
+
+struct sw_tx_part {
+	__u64 cgroup;
+	__u64 blocks; /* dirtied by its handles */
+};
+
+struct sw_tx {
+	struct sw_tx_part c[SW_TX_TOP]; /* the largest contributors; smaller ones left out */
 };
 
 /* Key of blk_rq on the classic-tracepoint rung, which has no pointers. */
@@ -652,13 +678,14 @@ SW_ABI_SIZE(sw_uring_key, 16);
 SW_ABI_SIZE(sw_blk_hist_key, 8);
 SW_ABI_SIZE(sw_blk_io_key, 32);
 SW_ABI_SIZE(sw_blk_io, 40);
-SW_ABI_SIZE(sw_blk_rq, 176);
+SW_ABI_SIZE(sw_blk_rq, 184);
 #ifdef __cplusplus
 static_assert(SW_IO__CLASSES_ == SW_IO__CLASSES && SW_BLAME_SLOTS_ == SW_BLAME_SLOTS, "sw_blk_rq sizes");
 #else
 _Static_assert(SW_IO__CLASSES_ == SW_IO__CLASSES && SW_BLAME_SLOTS_ == SW_BLAME_SLOTS, "sw_blk_rq sizes");
 #endif
-SW_ABI_SIZE(sw_blk_bio, 24);
+SW_ABI_SIZE(sw_blk_bio, 32);
+SW_ABI_SIZE(sw_tx, 64);
 SW_ABI_SIZE(sw_blk_sector_key, 16);
 SW_ABI_SIZE(sw_cgroup_event, 528);
 SW_ABI_SIZE(sw_blame_culprit, 40);

@@ -4,7 +4,8 @@
 // Rules, in order:
 //   1. Kinds fold into causes: neighbor = neighbor_io + writeback (someone
 //      else's dirty data) + the journal's writes of another workload's data
-//      (ext4's ordered data, whose culprit is the pod that dirtied it),
+//      or transactions (ext4's ordered data and the blocks its handles
+//      dirtied) + waits for a CPU another workload held,
 //      self = own_io + cpu_throttled (its own I/O, its own CPU quota),
 //      journal (the journal's own work), device, cpu (waiting for a CPU
 //      others held, whoever they were). `other`
@@ -22,6 +23,7 @@ namespace stallwatch::blame {
 
 using Kinds = std::array<std::uint64_t, SW_BLAME__KINDS>;
 
-std::string_view verdict(const Kinds& kinds_ns, std::uint64_t wall_ns, std::uint64_t journal_of_neighbours_ns = 0);
+std::string_view verdict(const Kinds& kinds_ns, std::uint64_t wall_ns, std::uint64_t journal_of_neighbours_ns = 0,
+                         std::uint64_t cpu_of_neighbours_ns = 0);
 
 }  // namespace stallwatch::blame

@@ -78,11 +78,13 @@ nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
   }
   std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) { return a.ns > b.ns; });
   // Journal time spent writing another workload's data is that workload's doing.
-  std::uint64_t journal_of_neighbours = 0;
+  // So is journal time spent writing another workload's data or
+  // transactions, and a CPU another workload held.
+  std::uint64_t journal_of_neighbours = 0, cpu_of_neighbours = 0;
   for (const auto& c : top) {
-    if (c.kind == SW_BLAME_JOURNAL && c.cgroup && c.cgroup != e.victim && ctx.labels(c.cgroup).cgroup != "/") {
-      journal_of_neighbours += c.ns;
-    }
+    if (!c.cgroup || c.cgroup == e.victim || ctx.labels(c.cgroup).cgroup == "/") continue;
+    if (c.kind == SW_BLAME_JOURNAL) journal_of_neighbours += c.ns;
+    if (c.kind == SW_BLAME_CPU) cpu_of_neighbours += c.ns;
   }
   nlohmann::json culprits = nlohmann::json::array();
   std::uint64_t requests = e.rest.requests, bytes = e.rest.bytes;
@@ -114,7 +116,7 @@ nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
       {"file_class", names::file_class_name(e.file_class)},
       {"inode", e.ino},
       {"duration_ms", ms(e.wall_ns)},
-      {"verdict", blame::verdict(kinds, e.wall_ns, journal_of_neighbours)},
+      {"verdict", blame::verdict(kinds, e.wall_ns, journal_of_neighbours, cpu_of_neighbours)},
       {"kinds_ms", std::move(kinds_ms)},
       {"culprits", std::move(culprits)},
       {"other_culprits", {{"blamed_ms", ms(e.rest.ns)}, {"bytes", e.rest.bytes}, {"requests", e.rest.requests}}},

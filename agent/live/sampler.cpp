@@ -67,8 +67,9 @@ std::optional<Sample> Sampler::next(const reader::Snapshot& snap, std::int64_t r
     const std::string culprit = labeler_.workload(s.key.culprit).cgroup;
     v.culprits_s[culprit] += d_s;
     // As the slow events count it: the journal writing someone else's data.
-    if (s.key.kind == SW_BLAME_JOURNAL && s.key.culprit != s.key.victim && culprit != "/") {
-      v.journal_of_neighbours_s += d_s;
+    if (s.key.culprit != s.key.victim && culprit != "/") {
+      if (s.key.kind == SW_BLAME_JOURNAL) v.journal_of_neighbours_s += d_s;
+      if (s.key.kind == SW_BLAME_CPU) v.cpu_of_neighbours_s += d_s;
     }
   }
   for (auto& [id, v] : victims) {
@@ -144,6 +145,7 @@ nlohmann::json Sample::to_json() const {
                             {"kinds_s", v.kinds_s},
                             {"culprits_s", v.culprits_s},
                             {"journal_of_neighbours_s", v.journal_of_neighbours_s},
+                            {"cpu_of_neighbours_s", v.cpu_of_neighbours_s},
                             {"devices", v.devices}});
   }
   j["io"] = nlohmann::json::array();
@@ -176,6 +178,7 @@ Sample Sample::from_json(const nlohmann::json& j) {
     x.kinds_s = v.value("kinds_s", std::map<std::string, double>{});
     x.culprits_s = v.value("culprits_s", std::map<std::string, double>{});
     x.journal_of_neighbours_s = v.value("journal_of_neighbours_s", 0.0);
+    x.cpu_of_neighbours_s = v.value("cpu_of_neighbours_s", 0.0);
     x.devices = v.value("devices", std::vector<std::string>{});
     s.victims.push_back(std::move(x));
   }

@@ -23,6 +23,7 @@ struct VictimSample {
   std::map<std::string, double> kinds_s;     // blame kind -> seconds
   std::map<std::string, double> culprits_s;  // culprit cgroup -> seconds (I/O kinds)
   double journal_of_neighbours_s = 0;        // journal time writing another workload's data
+  double cpu_of_neighbours_s = 0;            // waiting for a CPU another workload held
   std::vector<std::string> devices;          // disks it synced on
 };
 

@@ -4,6 +4,9 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
 #include <cerrno>
 
 #include "blkio.skel.h"
@@ -28,6 +31,36 @@ bool block_events_take_queue() {
   }
   btf__free(vmlinux);
   return queue;
+}
+
+// Whether jbd2's tracepoints can be attached: their BTF typedef is in the
+// kernel's own BTF (ext4 built in, as Debian's, Ubuntu's and the cloud
+// kernels have it), or jbd2 is a loaded module with BTF of its own.
+bool kernel_has_jbd2_tracepoints() {
+  btf* vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux) return false;
+  const bool built_in = btf__find_by_name_kind(vmlinux, "btf_trace_jbd2_handle_stats", BTF_KIND_TYPEDEF) > 0;
+  btf__free(vmlinux);
+  return built_in || access("/sys/kernel/btf/jbd2", R_OK) == 0;
+}
+
+// Journal transactions are split by contributor where jbd2 can be traced;
+// elsewhere its programs stay unloaded, and the journal's own blocks are
+// the journal's (culprit "/").
+void choose_jbd2_programs(blkio_bpf& skel) {
+  static const bool have = kernel_has_jbd2_tracepoints();
+  static bool told = false;
+  if (!have && !told) {
+    spdlog::info("jbd2 is not in the kernel's BTF (ext4 as a module, not loaded?): journal commits are not split by "
+                 "the transactions' contributors");
+    told = true;
+  }
+  if (have) return;
+  for (bpf_program* p : {skel.progs.jbd2_handle_stats_btf, skel.progs.jbd2_handle_stats_raw,
+                         skel.progs.jbd2_start_commit_btf, skel.progs.jbd2_start_commit_raw,
+                         skel.progs.jbd2_end_commit_btf, skel.progs.jbd2_end_commit_raw}) {
+    bpf_program__set_autoload(p, false);
+  }
 }
 
 }  // namespace
@@ -62,6 +95,7 @@ Result<BlockProbes> BlockProbes::try_rung(Rung rung, const BlockConfig& config, 
   BlockProbes probes(std::move(*programs));
   auto& skel = probes.programs_.skel();
   autoload_rungs(skel.obj, {rung});
+  choose_jbd2_programs(skel);
 
   skel.rodata->cfg_filter_devices = !config.devices.empty();
   skel.rodata->cfg_queue_arg = block_events_take_queue();

@@ -40,7 +40,7 @@ nlohmann::json summarize(const std::vector<nlohmann::json>& events, const std::v
   struct Acc {
     nlohmann::json labels;
     std::uint64_t calls = 0;
-    double wall_s = 0, p99_s = 0, journal_of_neighbours_s = 0;
+    double wall_s = 0, p99_s = 0, journal_of_neighbours_s = 0, cpu_of_neighbours_s = 0;
     std::vector<double> p50s;
     std::map<std::string, double> kinds;
     std::map<std::string, std::pair<double, std::string>> culprits;  // cgroup -> seconds, kind
@@ -64,6 +64,7 @@ nlohmann::json summarize(const std::vector<nlohmann::json>& events, const std::v
       }
       for (const auto& [k, x] : v.kinds_s) a.kinds[k] += x;
       a.journal_of_neighbours_s += v.journal_of_neighbours_s;
+      a.cpu_of_neighbours_s += v.cpu_of_neighbours_s;
     }
   }
   // Culprits with kinds and names come from the events and the kinds' seconds.
@@ -127,7 +128,8 @@ nlohmann::json summarize(const std::vector<nlohmann::json>& events, const std::v
       kinds[k] = it == a.kinds.end() ? 0 : static_cast<std::uint64_t>(it->second * 1e9);
     }
     v["verdict"] = std::string(blame::verdict(kinds, static_cast<std::uint64_t>(std::max(a.wall_s, wait) * 1e9),
-                                              static_cast<std::uint64_t>(a.journal_of_neighbours_s * 1e9)));
+                                              static_cast<std::uint64_t>(a.journal_of_neighbours_s * 1e9),
+                                              static_cast<std::uint64_t>(a.cpu_of_neighbours_s * 1e9)));
     if (!a.verdicts.empty()) {
       v["verdict"] = std::max_element(a.verdicts.begin(), a.verdicts.end(), [](const auto& x, const auto& y) {
                        return x.second < y.second;

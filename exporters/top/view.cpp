@@ -85,13 +85,14 @@ std::string View::frame(int width, SortKey sort, const std::string& filter, bool
   // culprit over the last ten.
   line("VICTIM                                       CALLS/S   P50 MS   P99 MS  VERDICT   TOP CULPRIT");
   std::map<std::string, std::map<std::string, double>> kinds, culprits;
-  std::map<std::string, double> wall, journal_of_neighbours;
+  std::map<std::string, double> wall, journal_of_neighbours, cpu_of_neighbours;
   for (const auto& s : window_) {
     for (const auto& v : s.victims) {
       for (const auto& [k, x] : v.kinds_s) kinds[v.labels.cgroup][k] += x;
       for (const auto& [c, x] : v.culprits_s) culprits[v.labels.cgroup][c] += x;
       wall[v.labels.cgroup] += v.wall_s;
       journal_of_neighbours[v.labels.cgroup] += v.journal_of_neighbours_s;
+      cpu_of_neighbours[v.labels.cgroup] += v.cpu_of_neighbours_s;
     }
   }
   std::map<std::string, double> blamed_on;  // culprit cgroup -> seconds, all victims
@@ -123,7 +124,8 @@ std::string View::frame(int width, SortKey sort, const std::string& filter, bool
                      v.calls / std::max(0.001, last.interval_s), v.p50_s * 1e3, v.p99_s * 1e3,
                      total > 0 ? std::string(blame::verdict(
                                      k, static_cast<std::uint64_t>(std::max(total, wall[v.labels.cgroup]) * 1e9),
-                                     static_cast<std::uint64_t>(journal_of_neighbours[v.labels.cgroup] * 1e9)))
+                                     static_cast<std::uint64_t>(journal_of_neighbours[v.labels.cgroup] * 1e9),
+                                     static_cast<std::uint64_t>(cpu_of_neighbours[v.labels.cgroup] * 1e9)))
                                : "-",
                      top));
     ++victims;

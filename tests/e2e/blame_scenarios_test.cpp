@@ -169,7 +169,7 @@ TEST_F(BlameScenario, ThrottledVictimIsDevice) {
   expect_conservation(d, events);
 }
 
-TEST_F(BlameScenario, JournalPressureIsJournal) {
+TEST_F(BlameScenario, JournalPressureIsTheNeighboursTransactions) {
   // A neighbour that creates, syncs and deletes small files on the victim's
   // filesystem keeps jbd2 committing.
   start_agent({"--victim=cgroup=" + victim_->rel(), "--slow-threshold=2ms"});
@@ -193,8 +193,12 @@ TEST_F(BlameScenario, JournalPressureIsJournal) {
               o.blame_alone.of("journal") / o.blame_alone.window_s);
   EXPECT_GT(journal, 0.02 * d.window_s);
   EXPECT_GT(journal / d.window_s, o.blame_alone.of("journal") / o.blame_alone.window_s);
-  // jbd2 is a kernel thread of the root cgroup: that is the journal's culprit.
-  EXPECT_GT(d.by("/", "journal"), 0.99 * journal);
+  // jbd2 writes the transactions the neighbour's creates and deletes
+  // filled: the journal's time is the neighbour's, its kind still journal.
+  for (const auto& [key, v] : d.culprit) {
+    if (key.second == "journal") std::printf("  journal by %s: %.2f ms\n", key.first.c_str(), v * 1e3);
+  }
+  EXPECT_GT(d.by(neighbour_->rel(), "journal"), 0.8 * journal);
   expect_conservation(d, o.events);
 }
 

@@ -45,7 +45,7 @@ TEST(BlameMath, NoRequestInServiceIsDeviceTime) {
   auto w = window(0, 0);
   blame_win_block(&w, &dev.d, nullptr, 1 * kMs);  // ran 1 ms first
   blame_win_wake(&w, &dev.d, nullptr, &kNoCpu, 6 * kMs);
-  blame_win_run(&w, &dev.d, nullptr, 0, 6 * kMs);
+  blame_win_run(&w, &dev.d, nullptr, 0, true, 6 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_OTHER], 1 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_DEVICE], 5 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_NEIGHBOR_IO], 0u);
@@ -154,7 +154,7 @@ TEST(BlameMath, AWindowWithoutADeviceIsOther) {
   auto w = window(0, SW_BLAME_SLOTS);
   blame_win_block(&w, nullptr, nullptr, 1 * kMs);
   blame_win_wake(&w, nullptr, nullptr, &kNoCpu, 3 * kMs);
-  blame_win_run(&w, nullptr, nullptr, 0, 4 * kMs);
+  blame_win_run(&w, nullptr, nullptr, 0, true, 4 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_OTHER], 3 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_CPU], 1 * kMs);
 }
@@ -186,7 +186,7 @@ TEST(BlameMath, RunnableTimeIsChargedToWhoRanOnThatCpu) {
   cpu1.ran(50, 13 * kMs);  // the task running at the wakeup: charged from the wakeup on
   cpu1.ran(0, 14 * kMs);   // the idle task: nobody
   cpu1.ran(60, 16 * kMs);
-  blame_win_run(&w, nullptr, &cpu1.r, 0, 16 * kMs);
+  blame_win_run(&w, nullptr, &cpu1.r, 0, true, 16 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_CPU], 6 * kMs);
   EXPECT_EQ(cpu_of(w, 50), 3 * kMs);
   EXPECT_EQ(cpu_of(w, 60), 2 * kMs);
@@ -202,7 +202,7 @@ TEST(BlameMath, APreemptedThreadChargesOnlyWhatRanAfterIt) {
   const blame_sched here = on(0);
   blame_win_preempt(&w, &cpu0.r, &here, 8 * kMs);
   cpu0.ran(50, 9 * kMs);
-  blame_win_run(&w, nullptr, &cpu0.r, 0, 9 * kMs);
+  blame_win_run(&w, nullptr, &cpu0.r, 0, true, 9 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_OTHER], 8 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_CPU], 1 * kMs);
   EXPECT_EQ(cpu_of(w, 50), 1 * kMs);
@@ -219,7 +219,7 @@ TEST(BlameMath, AMigratedThreadChargesEachCpuForItsPart) {
   EXPECT_EQ(cpu0.r.watchers, 0);
   EXPECT_EQ(cpu1.r.watchers, 1);
   cpu1.ran(60, 7 * kMs);
-  blame_win_run(&w, nullptr, &cpu1.r, 0, 7 * kMs);
+  blame_win_run(&w, nullptr, &cpu1.r, 0, true, 7 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_CPU], 6 * kMs);
   EXPECT_EQ(cpu_of(w, 50), 2 * kMs);
   EXPECT_EQ(cpu_of(w, 60), 3 * kMs);
@@ -231,7 +231,7 @@ TEST(BlameMath, SlicesTheRingOverwroteStayUnnamed) {
   const blame_sched here = on(0);
   blame_win_preempt(&w, &cpu0.r, &here, 0);
   for (__u64 i = 1; i <= SW_RUN_RING + 4; i++) cpu0.ran(100 + i, i * kMs);
-  blame_win_run(&w, nullptr, &cpu0.r, 0, (SW_RUN_RING + 4) * kMs);
+  blame_win_run(&w, nullptr, &cpu0.r, 0, true, (SW_RUN_RING + 4) * kMs);
   __u64 named = 0;
   for (const auto& c : w.cpu_by) named += c.ns;
   EXPECT_EQ(w.kinds[SW_BLAME_CPU], (SW_RUN_RING + 4) * kMs);
@@ -249,7 +249,7 @@ TEST(BlameMath, TheLargestCpuCulpritsAreNamed) {
   __u64 t = 0;
   for (__u64 cg = 1; cg <= SW_CPU_TOP; cg++) cpu0.ran(cg, t += kMs);  // four small ones first
   cpu0.ran(99, t += 10 * kMs);
-  blame_win_run(&w, nullptr, &cpu0.r, 0, t);
+  blame_win_run(&w, nullptr, &cpu0.r, 0, true, t);
   EXPECT_EQ(cpu_of(w, 99), 10 * kMs);
 }
 
@@ -260,7 +260,7 @@ TEST(BlameMath, AThrottledWaitIsItsOwnQuotasAndChargesNobody) {
   blame_win_preempt(&w, &cpu0.r, &throttled, 1 * kMs);
   EXPECT_EQ(cpu0.r.watchers, 0) << "a throttled wait needs no slices";
   cpu0.ran(50, 30 * kMs);
-  blame_win_run(&w, nullptr, nullptr, 0, 91 * kMs);
+  blame_win_run(&w, nullptr, nullptr, 0, true, 91 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_CPU_THROTTLED], 90 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_CPU], 0u);
   EXPECT_EQ(cpu_of(w, 50), 0u);
@@ -272,7 +272,7 @@ TEST(BlameMath, AQuotaRunningOutDuringTheWaitMakesItThrottled) {
   const blame_sched unthrottled = on(0, false, 7);
   blame_win_preempt(&w, &cpu0.r, &unthrottled, 1 * kMs);
   cpu0.ran(0, 60 * kMs);  // the CPU idles: the group is throttled
-  blame_win_run(&w, nullptr, &cpu0.r, 8, 61 * kMs);  // one more throttled period since
+  blame_win_run(&w, nullptr, &cpu0.r, 8, true, 61 * kMs);  // one more throttled period since
   EXPECT_EQ(w.kinds[SW_BLAME_CPU_THROTTLED], 60 * kMs);
   EXPECT_EQ(w.kinds[SW_BLAME_CPU], 0u);
   EXPECT_EQ(cpu0.r.watchers, 0);
@@ -284,7 +284,7 @@ TEST(BlameMath, FinishScalesCpuCulpritsWithTheirKind) {
   const blame_sched here = on(0);
   blame_win_preempt(&w, &cpu0.r, &here, 0);
   cpu0.ran(50, 10 * kMs);
-  blame_win_run(&w, nullptr, &cpu0.r, 0, 10 * kMs);
+  blame_win_run(&w, nullptr, &cpu0.r, 0, true, 10 * kMs);
   w.kinds[SW_BLAME_NEIGHBOR_IO] = 10 * kMs;  // over-counted: the clamp halves every kind
   const __u64 wall = blame_win_finish(&w, nullptr, nullptr, 10 * kMs);
   EXPECT_EQ(wall, 10 * kMs);

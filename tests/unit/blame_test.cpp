@@ -144,7 +144,7 @@ TEST(SlowEvent, NamesWhoHeldTheCpuAndTheVictimsOwnQuota) {
   e.cpu_by[0] = {31, 25 * kMs};
   e.cpu_by[1] = {10, 3 * kMs};  // the victim's own threads
   const auto j = nlohmann::json::parse(stallwatch::events::slow_event_json(e, context()));
-  EXPECT_EQ(j["verdict"], "cpu");
+  EXPECT_EQ(j["verdict"], "neighbor") << "25 of 40 ms waiting for the CPU another workload held";
   EXPECT_DOUBLE_EQ(j["kinds_ms"]["cpu_throttled"], 2.0);
   const auto& c = j["culprits"];
   ASSERT_GE(c.size(), 3u);
@@ -155,6 +155,13 @@ TEST(SlowEvent, NamesWhoHeldTheCpuAndTheVictimsOwnQuota) {
   bool quota = false;
   for (const auto& x : c) quota = quota || (x["kind"] == "cpu_throttled" && x["cgroup"] == "/cg10");
   EXPECT_TRUE(quota) << c.dump();
+}
+
+TEST(Verdict, ACpuAnotherWorkloadHeldIsTheNeighbours) {
+  const Kinds k = kinds({{SW_BLAME_CPU, 60 * kMs}});
+  EXPECT_EQ(verdict(k, 100 * kMs, 0, 55 * kMs), "neighbor");
+  EXPECT_EQ(verdict(k, 100 * kMs, 0, 20 * kMs), "mixed") << "40 ms cpu, 20 ms neighbour: neither half";
+  EXPECT_EQ(verdict(k, 100 * kMs), "cpu") << "nobody named";
 }
 
 TEST(Verdict, TheVictimsOwnCpuQuotaIsSelf) {

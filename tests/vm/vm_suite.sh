@@ -127,6 +127,28 @@ case $(uname -r) in
   *) check "no quota waits inside syscalls" 0 "$thr" ;;
 esac
 
+# Journal: a neighbour creating, syncing and deleting small files fills the
+# transactions the victim's fdatasyncs commit; the journal's own writes of
+# them are charged to it in proportion to the blocks its handles dirtied.
+mkdir -p /mnt/churn-$hook
+cat > /tmp/churn.sh <<EOF
+i=0
+while :; do
+  i=\$((i + 1))
+  dd if=/dev/zero of=/mnt/churn-$hook/f\$((i % 20)) bs=4k count=1 conv=fsync 2>/dev/null
+  rm -f /mnt/churn-$hook/f\$(((i + 10) % 20))
+done
+EOF
+in_cgroup j-$hook sh /tmp/churn.sh &
+sleep 1
+in_cgroup v-$hook /sw_victim_helper /mnt/journal-$hook --calls 20 --delay-ms 0 > /dev/null
+kill_cgroup j-$hook
+rm -rf /mnt/journal-$hook /mnt/churn-$hook
+jall=$(metric_us stallwatch_fsync_blame_seconds_total "$vsel" 'kind="journal"')
+jn=$(metric_us stallwatch_fsync_blame_seconds_total "$vsel" 'kind="journal"' "culprit_cgroup=\"/j-$hook\"")
+echo "journal [$hook]: ${jall} us, of which ${jn} us charged to /j-$hook"
+check "journal writes of the neighbour's transactions charged to it" yes "$([ "$jn" -gt 0 ] && echo yes || echo "no: $jn of $jall us")"
+
 # Probes: a prober named kubelet against a loopback server (no pod here:
 # the address is the label) and a closed port; another comm is not counted.
 # A log per pass: the previous pass's "listening" must not be read before
