@@ -83,7 +83,7 @@ static __always_inline void sched_of(struct task_struct *t, __u32 cpu, struct bl
 }
 
 /* Records the slice of the task leaving this CPU, while a victim waits here. */
-static __always_inline void record_slice(struct task_struct *prev, __u32 cpu, __u64 now)
+static __always_inline void record_slice(__u32 prev_tid, __u32 cpu, __u64 now)
 {
 	struct sw_run_ring *r = bpf_map_lookup_elem(&run_ring, &cpu);
 	__u64 seq;
@@ -93,7 +93,7 @@ static __always_inline void record_slice(struct task_struct *prev, __u32 cpu, __
 	seq = r->seq;
 	r->slice[seq & (SW_RUN_RING - 1)].end_ns = now;
 	/* Current is still prev here; the idle task is nobody. */
-	r->slice[seq & (SW_RUN_RING - 1)].cgroup = BPF_CORE_READ(prev, pid) ? bpf_get_current_cgroup_id() : 0;
+	r->slice[seq & (SW_RUN_RING - 1)].cgroup = prev_tid ? bpf_get_current_cgroup_id() : 0;
 	r->seq = seq + 1;
 }
 
@@ -104,7 +104,7 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev, str
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct sw_blame_win *w;
 
-	record_slice(prev, cpu, now);
+	record_slice(prev_tid, cpu, now);
 	w = bpf_map_lookup_elem(&blame_win, &prev_tid);
 	if (w) {
 		/* TASK_RUNNING (0) or preempted: still wants the CPU. */

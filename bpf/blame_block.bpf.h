@@ -334,9 +334,17 @@ struct blame_part {
 /* A function of its own: called from several places per slot, verified once each. */
 static __noinline int blame_credit_part(struct sw_blame_slot *s, const struct blame_part *p)
 {
-	blame_add(s->victim, p->culprit, p->dev, p->kind, p->ns, p->count);
+	__u8 kind = p->kind;
+
+	/* The victim's own part, whatever the path that named it (a request of
+	 * its issued before it held this slot, the rounding and unnamed rest of
+	 * a flush of a cache it wrote all of, its share of a transaction): its
+	 * own I/O, never its own neighbour. Journal stays journal. */
+	if (p->culprit == s->victim && kind != SW_BLAME_JOURNAL)
+		kind = SW_BLAME_OWN_IO;
+	blame_add(s->victim, p->culprit, p->dev, kind, p->ns, p->count);
 	if (s->open > 0 && p->epoch_ns)
-		blame_epoch_add(s, p->culprit, p->kind, p->epoch_ns, p->bytes, p->count);
+		blame_epoch_add(s, p->culprit, kind, p->epoch_ns, p->bytes, p->count);
 	return 0;
 }
 
@@ -394,11 +402,6 @@ static __noinline int blame_end_slot(struct sw_blk_rq *r, struct sw_blame_slot *
 			p.culprit = r->dirtier2;
 			p.kind = blame_kind_of(r->blame_class2 & (SW_IO__CLASSES - 1));
 		}
-		/* Still its own: a request of the victim issued before it held
-		 * this slot, or the rounding and unnamed rest of a flush of a
-		 * cache it wrote all of. Its own I/O, never its own neighbour. */
-		if (p.culprit == s->victim && p.kind != SW_BLAME_JOURNAL)
-			p.kind = SW_BLAME_OWN_IO;
 		p.ns = blame_credit_ns(c_now, r->blame_credit[k], other_w);
 		p.epoch_ns = blame_credit_ns(c_now, blame_epoch_from(s->epoch_credit, r->blame_credit[k]), other_w);
 		p.count = done;
@@ -413,8 +416,6 @@ static __noinline int blame_end_slot(struct sw_blk_rq *r, struct sw_blame_slot *
 			q.epoch_ns -= p.epoch_ns;
 			q.count = 0;
 			q.culprit = r->dirtier2;
-			if (q.culprit == s->victim && q.kind != SW_BLAME_JOURNAL)
-				q.kind = SW_BLAME_OWN_IO;
 			if (q.ns)
 				blame_credit_part(s, &q);
 		}
