@@ -51,6 +51,24 @@ struct {
 	__type(value, struct sw_blame_dev);
 } blame_dev SEC(".maps");
 
+/* Superblock dev_t -> the physical disk a window on it watches, for
+ * filesystems on a stack (device mapper, md, overlayfs, btrfs), whose own
+ * device never carries a request. Set by user space from sysfs; absent:
+ * the filesystem's own disk. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u32);
+} blame_disk_of SEC(".maps");
+
+static __always_inline __u32 blame_disk(__u32 sdev, __u32 disk)
+{
+	__u32 *under = bpf_map_lookup_elem(&blame_disk_of, &sdev);
+
+	return under ? *under : disk;
+}
+
 /* tid -> open window. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -170,11 +188,12 @@ static __always_inline bool blame_open(struct file *file, __u16 op, __u16 file_c
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct sw_blame_dev *d = NULL;
 	struct sw_blame_win *w;
-	__u32 disk = sw_file_disk(file);
+	__u32 sdev = sw_file_dev(file), disk;
 	__u32 slot = SW_BLAME_SLOTS;
 
 	if (!blame_is_victim(cgroup_id))
 		return false;
+	disk = blame_disk(sdev, sw_file_disk(file));
 	if (disk) {
 		/* No room for the disk means no window on it. */
 		d = sw_lookup_or_init(&blame_dev, &disk, &zero_dev, SW_DROP_BLAME_WINDOWS_FULL);
@@ -195,7 +214,7 @@ static __always_inline bool blame_open(struct file *file, __u16 op, __u16 file_c
 	w->since_ns = start_ns;
 	w->victim = cgroup_id;
 	w->disk = disk;
-	w->sdev = sw_file_dev(file);
+	w->sdev = sdev;
 	w->op = op;
 	w->file_class = file_class;
 	w->state = SW_WIN_RUNNING;

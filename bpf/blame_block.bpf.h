@@ -465,6 +465,19 @@ static __noinline int blame_end(struct sw_blk_rq *r, __u64 now, bool done)
 	return 0;
 }
 
+/* I_DIRTY_PAGES: bit 2 until 6.12 reordered the i_state bits (bit 5);
+ * later kernels make the flags an enum, which names the value. Those bits
+ * are #defines before that, invisible to BTF: the version tells. */
+extern int LINUX_KERNEL_VERSION __kconfig;
+enum inode_state_flags_t___new { I_DIRTY_PAGES___new = 64 };
+
+static __always_inline int i_dirty_pages(void)
+{
+	if (bpf_core_enum_value_exists(enum inode_state_flags_t___new, I_DIRTY_PAGES___new))
+		return bpf_core_enum_value(enum inode_state_flags_t___new, I_DIRTY_PAGES___new);
+	return LINUX_KERNEL_VERSION >= KERNEL_VERSION(6, 12, 0) ? 1 << 5 : 1 << 2;
+}
+
 /* Pages of an inode on a victim's disk got dirty: remember by whom. Called
  * in the dirtier's context (writeback_mark_inode_dirty). */
 static __always_inline void blame_note_dirtier(struct inode *inode, int flags)
@@ -472,10 +485,10 @@ static __always_inline void blame_note_dirtier(struct inode *inode, int flags)
 	__u64 key = (__u64)inode, cg, *have;
 	__u32 disk;
 
-	if (!(flags & (1 << 2) /* I_DIRTY_PAGES */) || !inode)
+	if (!(flags & i_dirty_pages()) || !inode)
 		return;
 	/* Block-device inodes (metadata buffers) have no disk here: left out. */
-	disk = sw_disk_dev(BPF_CORE_READ(inode, i_sb, s_bdev, bd_disk));
+	disk = blame_disk(BPF_CORE_READ(inode, i_sb, s_dev), sw_disk_dev(BPF_CORE_READ(inode, i_sb, s_bdev, bd_disk)));
 	if (!disk || !bpf_map_lookup_elem(&blame_dev, &disk))
 		return;
 	if (BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), flags) & 0x00200000 /* PF_KTHREAD */)
@@ -537,7 +550,7 @@ static __always_inline void blame_tx_handle(__u32 fs_dev, __u32 tid, int blocks)
  * filesystem on bdev; only filesystems on victims' disks are followed. */
 static __always_inline void blame_tx_commit_start(struct block_device *bdev, __u32 tid)
 {
-	__u32 fs_dev = BPF_CORE_READ(bdev, bd_dev), disk = sw_disk_dev(BPF_CORE_READ(bdev, bd_disk));
+	__u32 fs_dev = BPF_CORE_READ(bdev, bd_dev), disk = blame_disk(fs_dev, sw_disk_dev(BPF_CORE_READ(bdev, bd_disk)));
 	__u32 pid = (__u32)bpf_get_current_pid_tgid();
 	__u64 tx = ((__u64)fs_dev << 32) | tid;
 	const __u8 one = 1;

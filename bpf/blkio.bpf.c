@@ -129,17 +129,19 @@ static __always_inline __u8 op_of(__u32 cmd_flags)
 /* What a kworker is doing, from its current work: writeback runs as a
  * kworker whose description is "flush-<bdi>" (set by wb_workfn); XFS writes
  * its log from work items of the "xfs-log/<dev>" and "xfs-cil/<dev>"
- * workqueues. task->worker_private reaches the worker since 5.17; earlier
- * kernels report such I/O as plain kworker. */
+ * workqueues. A kthread's struct kthread (whose data is the worker) hangs
+ * off task->worker_private since 5.17; before, the kernel kept it in
+ * task->set_child_tid, which a kernel thread never uses otherwise. */
 static __always_inline __u8 kworker_kind(struct task_struct *task)
 {
 	struct kthread *kt;
 	struct worker *w;
 	char desc[6], wq[8];
 
-	if (!bpf_core_field_exists(task->worker_private))
-		return SW_KIND_KWORKER;
-	kt = BPF_CORE_READ(task, worker_private);
+	if (bpf_core_field_exists(task->worker_private))
+		kt = BPF_CORE_READ(task, worker_private);
+	else
+		kt = (struct kthread *)BPF_CORE_READ(task, set_child_tid);
 	if (!kt)
 		return SW_KIND_KWORKER;
 	w = BPF_CORE_READ(kt, data);

@@ -24,6 +24,7 @@ test_deps=(
   qemu-system-x86 cpio xz-utils kmod  # the kernel VM matrix (e2e)
   yamllint python3-yaml  # manifest checks
   e2fsprogs xfsprogs util-linux mount libcap2-bin  # ext4 and XFS loop devices, setpriv, unshare, capsh
+  btrfs-progs dmsetup mdadm  # storage stacks: btrfs here; device mapper and md in the VMs
 )
 
 want=("${build_deps[@]}")

@@ -13,6 +13,7 @@
 #include "identity/device_names.h"
 #include "identity/identity.h"
 #include "identity/pod_addresses.h"
+#include "identity/storage_stacks.h"
 #include "identity/processes.h"
 #include "loader/libbpf_owners.h"
 #include "loader/tracefs.h"
@@ -189,6 +190,10 @@ int Session::start_views() {
         return exporters::IdentityStats{identity->tracked(), identity->series_dropped()};
       },
       hooks_, build_info(), selftest_rows_);
+  collector_->enable_stacks([stacks = stacks_] {
+    std::lock_guard lock(stacks->mu);
+    return stacks->rows;
+  });
 
   return 0;
 }
@@ -271,8 +276,49 @@ void Session::refresh_victims() {
   victim_cgroups_ = set.cgroups.size();
 }
 
+// Which disks serve each filesystem on a stack: the kernel's windows on
+// such a filesystem watch the first; the info series join the metrics.
+void Session::refresh_stacks() {
+  const auto now = std::chrono::steady_clock::now();
+  if (stacks_checked_ != std::chrono::steady_clock::time_point{} && now - stacks_checked_ < std::chrono::seconds(10)) {
+    return;
+  }
+  stacks_checked_ = now;
+  const auto stacks = identity::host_storage_stacks().resolve();
+  std::map<std::uint32_t, std::uint32_t> disk_of;
+  std::vector<exporters::StackInfo> rows;
+  for (const auto& [dev, fs] : stacks) {
+    disk_of[dev] = fs.disks.front();
+    for (std::size_t i = 0; i < fs.disks.size(); ++i) {
+      rows.push_back({devices_->name(dev), fs.fstype, devices_->name(fs.disks[i]), i == 0});
+    }
+  }
+  if (loaded_ && loaded_->blame) {
+    if (auto ok = loaded_->blame->set_stacked_disks(disk_of); !ok) spdlog::warn("storage stacks: {}", ok.error().message);
+  }
+  std::lock_guard lock(stacks_->mu);
+  auto same = [](const exporters::StackInfo& a, const exporters::StackInfo& b) {
+    return a.device == b.device && a.disk == b.disk && a.fstype == b.fstype && a.watched == b.watched;
+  };
+  if (std::equal(rows.begin(), rows.end(), stacks_->rows.begin(), stacks_->rows.end(), same)) return;
+  for (const auto& [dev, fs] : stacks) {
+    std::string disks;
+    for (auto d : fs.disks) disks += (disks.empty() ? "" : ", ") + devices_->name(d);
+    if (fs.disks.size() == 1) {
+      spdlog::info("storage: {} ({}) sits on {}; blame windows on it watch {}", devices_->name(dev), fs.fstype, disks,
+                   disks);
+    } else {
+      spdlog::info("storage: {} ({}) spans {}; blame windows on it watch {} only (for a mirror every member sees "
+                   "the same writes; on a stripe, others' requests on the other members are not seen)",
+                   devices_->name(dev), fs.fstype, disks, devices_->name(fs.disks.front()));
+    }
+  }
+  stacks_->rows = std::move(rows);
+}
+
 void Session::tick() {
   refresh_victims();
+  refresh_stacks();
   update_cost_model();
   if (probe_queue_) {
     addresses_->refresh(

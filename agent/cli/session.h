@@ -9,6 +9,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,7 @@ class Session {
   int start_views();
   int start_event_streams();
   void refresh_victims();
+  void refresh_stacks();
   void update_cost_model();
 
   Options options_;
@@ -105,6 +107,14 @@ class Session {
   bool block_owner_ = false;
   blame::CostModel cost_model_;
   std::chrono::steady_clock::time_point cost_logged_{};
+  // Filesystems on storage stacks: re-read every 10 s (volumes and
+  // containers come and go); rows are read by scrapes.
+  struct Stacks {
+    std::mutex mu;
+    std::vector<exporters::StackInfo> rows;
+  };
+  std::shared_ptr<Stacks> stacks_ = std::make_shared<Stacks>();
+  std::chrono::steady_clock::time_point stacks_checked_{};
   // Last: destroyed first, before the programs that feed them.
   std::unique_ptr<reader::RingEvents> cgroup_events_, slow_events_, probe_events_;
 };

@@ -21,7 +21,8 @@ Result<void> reuse_blame_maps(bpf_object* obj, const SharedBlameMaps& maps) {
                 {"blame_win", maps.blame_win},
                 {"blame", maps.blame},
                 {"blame_events", maps.blame_events},
-                {"run_ring", maps.run_ring}};
+                {"run_ring", maps.run_ring},
+                {"blame_disk_of", maps.blame_disk_of}};
   for (const auto& m : shared) {
     if (m.fd < 0) continue;
     bpf_map* map = bpf_object__find_map_by_name(obj, m.name);
@@ -37,7 +38,7 @@ SharedBlameMaps BlameProbes::maps() const {
   return {bpf_map__fd(programs_.skel().maps.victim_tasks), bpf_map__fd(programs_.skel().maps.victim_cgroups),
           bpf_map__fd(programs_.skel().maps.blame_dev),    bpf_map__fd(programs_.skel().maps.blame_win),
           bpf_map__fd(programs_.skel().maps.blame),        bpf_map__fd(programs_.skel().maps.blame_events),
-          bpf_map__fd(programs_.skel().maps.run_ring)};
+          bpf_map__fd(programs_.skel().maps.run_ring),     bpf_map__fd(programs_.skel().maps.blame_disk_of)};
 }
 
 int BlameProbes::drops_fd() const { return bpf_map__fd(programs_.skel().maps.drops); }
@@ -70,6 +71,26 @@ Result<void> sync_map(int fd, const std::set<Key>& want, std::set<Key>& have, co
 Result<void> BlameProbes::set_victims(const std::set<std::uint32_t>& tasks, const std::set<std::uint64_t>& cgroups) {
   if (auto ok = sync_map(bpf_map__fd(programs_.skel().maps.victim_tasks), tasks, tasks_, "process"); !ok) return ok;
   return sync_map(bpf_map__fd(programs_.skel().maps.victim_cgroups), cgroups, cgroups_, "cgroup");
+}
+
+Result<void> BlameProbes::set_stacked_disks(const std::map<std::uint32_t, std::uint32_t>& disk_of) {
+  const int fd = bpf_map__fd(programs_.skel().maps.blame_disk_of);
+  for (const auto& [dev, disk] : disk_of) {
+    if (auto it = disk_of_.find(dev); it != disk_of_.end() && it->second == disk) continue;
+    if (bpf_map_update_elem(fd, &dev, &disk, BPF_ANY) != 0) {
+      return fail_errno("map filesystem " + std::to_string(dev) + " to its disk", errno);
+    }
+    disk_of_[dev] = disk;
+  }
+  for (auto it = disk_of_.begin(); it != disk_of_.end();) {
+    if (disk_of.count(it->first)) {
+      ++it;
+      continue;
+    }
+    bpf_map_delete_elem(fd, &it->first);
+    it = disk_of_.erase(it);
+  }
+  return {};
 }
 
 Result<BlameProbes> BlameProbes::try_rung(Rung rung, const BlameConfig& config) {

@@ -7,6 +7,7 @@
 // sched_migrate_task); off
 // with --blame-hook=off, when no window ever opens.
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -39,6 +40,7 @@ struct SharedBlameMaps {
   int blame = -1;
   int blame_events = -1;
   int run_ring = -1;
+  int blame_disk_of = -1;
 };
 
 // Points obj's copies of the shared maps at maps' fds; call between open and load.
@@ -54,6 +56,8 @@ class BlameProbes {
   int drops_fd() const;
   // Makes the kernel's victim maps hold exactly these, by difference.
   Result<void> set_victims(const std::set<std::uint32_t>& tasks, const std::set<std::uint64_t>& cgroups);
+  // Superblock dev_t -> the disk windows on it watch (filesystems on stacks).
+  Result<void> set_stacked_disks(const std::map<std::uint32_t, std::uint32_t>& disk_of);
 
  private:
   explicit BlameProbes(Programs<blame_bpf> programs) : programs_(std::move(programs)) {}
@@ -62,6 +66,7 @@ class BlameProbes {
   Programs<blame_bpf> programs_;
   std::set<std::uint32_t> tasks_;
   std::set<std::uint64_t> cgroups_;
+  std::map<std::uint32_t, std::uint32_t> disk_of_;
 };
 
 }  // namespace stallwatch::loader

@@ -22,10 +22,15 @@ void AgentCollector::enable_event_log(std::function<EventLogInfo()> info) { even
 
 void AgentCollector::enable_probes(AddressNamer addresses) { addresses_ = std::move(addresses); }
 
+void AgentCollector::enable_stacks(std::function<std::vector<StackInfo>()> stacks) { stacks_ = std::move(stacks); }
+
 std::vector<prometheus::MetricFamily> AgentCollector::Collect() const {
   auto families = render_agent_info(hooks_, build_, selftest_);
   if (event_log_) {
     for (auto& f : render_event_log(event_log_())) families.push_back(std::move(f));
+  }
+  if (stacks_) {
+    for (auto& f : render_stacks(stacks_())) families.push_back(std::move(f));
   }
   auto snap = source_();
   if (!snap) {

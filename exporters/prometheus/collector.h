@@ -29,6 +29,9 @@ class AgentCollector : public prometheus::Collectable {
   // Probe series; addresses names the pods of probe destinations.
   void enable_probes(AddressNamer addresses);
 
+  // Filesystems on storage stacks and their disks.
+  void enable_stacks(std::function<std::vector<StackInfo>()> stacks);
+
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
@@ -42,6 +45,7 @@ class AgentCollector : public prometheus::Collectable {
   std::function<BlameStats()> blame_stats_;
   AddressNamer addresses_;
   std::function<EventLogInfo()> event_log_;
+  std::function<std::vector<StackInfo>()> stacks_;
 };
 
 }  // namespace stallwatch::exporters

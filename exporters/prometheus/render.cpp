@@ -226,6 +226,22 @@ std::vector<MetricFamily> render_identity(const IdentityStats& stats) {
                  MetricType::Counter, static_cast<double>(stats.dropped))};
 }
 
+std::vector<MetricFamily> render_stacks(const std::vector<StackInfo>& stacks) {
+  MetricFamily f{"stallwatch_device_stack_info",
+                 "A filesystem on a storage stack (device mapper, md, overlayfs, btrfs) and a disk under it; watched=\"true\" "
+                 "on the disk its blame windows watch (value is always 1).",
+                 MetricType::Gauge,
+                 {}};
+  for (const auto& s : stacks) {
+    ClientMetric m;
+    m.label = {{"device", s.device}, {"disk", s.disk}, {"fstype", s.fstype}, {"watched", s.watched ? "true" : "false"}};
+    m.gauge.value = 1;
+    f.metric.push_back(std::move(m));
+  }
+  if (f.metric.empty()) return {};
+  return {std::move(f)};
+}
+
 std::vector<MetricFamily> render_agent_info(const std::vector<HookInfo>& hooks, const BuildInfo& build,
                                             const std::vector<SelfTestInfo>& selftest) {
   MetricFamily hook{

@@ -17,6 +17,15 @@ struct HookInfo {
   std::string mode;
 };
 
+// A filesystem on a storage stack and one disk under it: joins the fsync
+// series (device="dm-0") to the block and blame series (device="sda").
+struct StackInfo {
+  std::string device;  // the filesystem's, as fsync series name it
+  std::string fstype;
+  std::string disk;    // a whole disk under it
+  bool watched;        // the disk a victim's blame window on it watches
+};
+
 // One row of the start-up self-test: calls made and calls the hooks saw.
 struct SelfTestInfo {
   std::string op;
@@ -38,6 +47,7 @@ std::vector<prometheus::MetricFamily> render_fsync(const reader::Snapshot& snap,
 std::vector<prometheus::MetricFamily> render_block(const reader::Snapshot& snap, const Labeler& labeler);
 std::vector<prometheus::MetricFamily> render_lost(const reader::Snapshot& snap);
 
+std::vector<prometheus::MetricFamily> render_stacks(const std::vector<StackInfo>& stacks);
 std::vector<prometheus::MetricFamily> render_agent_info(const std::vector<HookInfo>& hooks, const BuildInfo& build,
                                                         const std::vector<SelfTestInfo>& selftest = {});
 

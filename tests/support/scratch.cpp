@@ -228,7 +228,9 @@ LoopFs::LoopFs(const std::string& backing_dir, int size_mb, const std::string& f
   image_ = tmpl;
   try {
     sh("truncate -s " + std::to_string(size_mb) + "M " + image_);
-    sh(fstype_ == "xfs" ? "mkfs.xfs -q -f " + image_ : "mkfs." + fstype_ + " -q -F " + image_);
+    sh(fstype_ == "xfs"     ? "mkfs.xfs -q -f " + image_
+       : fstype_ == "btrfs" ? "mkfs.btrfs -q -f " + image_
+                            : "mkfs." + fstype_ + " -q -F " + image_);
     device_ = sh("losetup --find --show " + image_);
     while (!device_.empty() && (device_.back() == '\n' || device_.back() == ' ')) device_.pop_back();
     sh("mount -t " + fstype_ + " " + device_ + " " + mnt_.path());
@@ -244,6 +246,24 @@ LoopFs::~LoopFs() {
   if (mounted_ && umount2(mnt_.path().c_str(), 0) != 0) umount2(mnt_.path().c_str(), MNT_DETACH);
   run_shell("losetup -d " + device_);
   unlink(image_.c_str());
+}
+
+OverlayFs::OverlayFs(const Mounted& base) : layers_(base.path() + "/overlay-layers") {
+  sh("mkdir -p " + layers_ + "/lower " + layers_ + "/upper " + layers_ + "/work");
+  const std::string opts = "lowerdir=" + layers_ + "/lower,upperdir=" + layers_ + "/upper,workdir=" + layers_ + "/work";
+  if (mount("overlay", mnt_.path().c_str(), "overlay", 0, opts.c_str()) != 0) {
+    throw std::runtime_error(std::string("mount overlay: ") + std::strerror(errno));
+  }
+  mounted_ = true;
+}
+
+OverlayFs::~OverlayFs() {
+  if (mounted_ && umount2(mnt_.path().c_str(), 0) != 0) umount2(mnt_.path().c_str(), MNT_DETACH);
+  run_shell("rm -rf " + layers_);
+}
+
+std::string OverlayFs::label() const {
+  return "overlay:" + std::to_string(major(dev())) + ":" + std::to_string(minor(dev()));
 }
 
 void LoopFs::set_nomerges(int value) const { std::ofstream("/sys/block/" + label() + "/queue/nomerges") << value; }

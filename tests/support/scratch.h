@@ -133,4 +133,19 @@ class LoopFs : public Mounted {
   bool mounted_ = false;
 };
 
+// An overlayfs whose layers live in a directory of `base` (its upper layer's
+// filesystem is the disk its writes reach), as a container's root is.
+class OverlayFs : public Mounted {
+ public:
+  explicit OverlayFs(const Mounted& base);
+  ~OverlayFs() override;
+  const std::string& path() const override { return mnt_.path(); }
+  std::string label() const;  // "overlay:<major>:<minor>"
+
+ private:
+  std::string layers_;
+  TempDir mnt_;
+  bool mounted_ = false;
+};
+
 }  // namespace stallwatch::test

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -7,6 +8,7 @@
 #include <sstream>
 
 #include "identity/device_names.h"
+#include "identity/storage_stacks.h"
 #include "identity/identity.h"
 
 namespace {
@@ -151,6 +153,59 @@ TEST_F(TreeTest, DeviceNamesFoldPartitionsAndNameOtherFilesystems) {
   EXPECT_EQ(names.name(45), "tmpfs:0:45");
   EXPECT_EQ(names.name(46), "0:46");
   EXPECT_EQ(names.name(0), "unknown");
+}
+
+TEST_F(TreeTest, StorageStacksReachTheDisksUnderDeviceMapperMdAndOverlay) {
+  const fs::path sys = root_ / "sys";
+  auto block = [&](const std::string& dir, const std::string& dev) {
+    fs::create_directories(sys / dir);
+    std::ofstream(sys / dir / "dev") << dev << "\n";
+    fs::create_directories(sys / "dev/block");
+    fs::create_directory_symlink(fs::relative(sys / dir, sys / "dev/block"), sys / "dev/block" / dev);
+  };
+  auto slave = [&](const std::string& holder, const std::string& name, const std::string& target) {
+    fs::create_directories(sys / holder / "slaves");
+    fs::create_directory_symlink(fs::relative(sys / target, sys / holder / "slaves"), sys / holder / "slaves" / name);
+  };
+  block("devices/pci0/sda", "8:0");
+  block("devices/pci0/sda/sda2", "8:2");
+  std::ofstream(sys / "devices/pci0/sda/sda2/partition") << "2\n";
+  block("devices/pci0/sdb", "8:16");
+  block("devices/pci0/sdc", "8:32");
+  block("devices/virtual/block/dm-0", "253:0");  // LVM on sda2
+  slave("devices/virtual/block/dm-0", "sda2", "devices/pci0/sda/sda2");
+  block("devices/virtual/block/dm-1", "253:1");  // dm-crypt on the LV
+  slave("devices/virtual/block/dm-1", "dm-0", "devices/virtual/block/dm-0");
+  block("devices/virtual/block/md0", "9:0");  // RAID1 over two disks
+  slave("devices/virtual/block/md0", "sdb", "devices/pci0/sdb");
+  slave("devices/virtual/block/md0", "sdc", "devices/pci0/sdc");
+  block("devices/pci0/nvme0n1", "259:0");
+  block("devices/pci0/nvme0n1/nvme0n1p1", "259:1");
+  std::ofstream(sys / "devices/pci0/nvme0n1/nvme0n1p1/partition") << "1\n";
+  // The overlay's upper directory is real: its filesystem gets a disk here.
+  fs::create_directories(root_ / "up");
+  struct stat st {};
+  ASSERT_EQ(stat((root_ / "up").c_str(), &st), 0);
+  const std::string upper_dev = std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
+  block("devices/virtual/block/vdz", upper_dev);
+  std::ofstream(root_ / "mountinfo")
+      << "25 1 259:1 / / rw - ext4 /dev/nvme0n1p1 rw\n"
+         "30 25 253:0 / /var rw - xfs /dev/mapper/vg-var rw\n"
+         "31 25 253:1 / /secret rw - ext4 /dev/mapper/secret rw\n"
+         "32 25 9:0 / /raid rw - ext4 /dev/md0 rw\n"
+         "33 25 0:45 / /dev/shm rw - tmpfs tmpfs rw\n"
+         "34 25 0:50 / /run/c/rootfs rw - overlay overlay rw,lowerdir=/lo\\,w,upperdir=/up,workdir=/wk\n";
+  const stallwatch::identity::StorageStacks stacks(sys.string(), (root_ / "mountinfo").string(), root_.string());
+  const auto got = stacks.resolve();
+  auto kdev = [](unsigned ma, unsigned mi) { return (ma << 20) | mi; };
+  ASSERT_EQ(got.size(), 4U) << "a filesystem right on a partition and tmpfs are not stacks";
+  EXPECT_EQ(got.at(kdev(253, 0)).disks, std::vector<std::uint32_t>{kdev(8, 0)});
+  EXPECT_EQ(got.at(kdev(253, 0)).fstype, "xfs");
+  EXPECT_EQ(got.at(kdev(253, 1)).disks, std::vector<std::uint32_t>{kdev(8, 0)});
+  EXPECT_EQ(got.at(kdev(9, 0)).disks, (std::vector<std::uint32_t>{kdev(8, 16), kdev(8, 32)}));
+  EXPECT_EQ(got.at(kdev(0, 50)).disks, std::vector<std::uint32_t>{kdev(major(st.st_dev), minor(st.st_dev))});
+  EXPECT_EQ(got.at(kdev(0, 50)).fstype, "overlay");
+  EXPECT_TRUE(stacks.disks_under(0, 45).empty());
 }
 
 }  // namespace

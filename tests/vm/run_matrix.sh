@@ -65,7 +65,7 @@ for k in "${kernels[@]}"; do
   read -r v _ _ <<< "$k"
   log=$work/serial-$v.log
   echo "=== kernel $v ($(cat "$work/time-$v") s) ==="
-  grep -E '^(kernel|ok|FAIL|rungs|agent|fsync|block|verdict|cpu|journal|  blame|usage_usec|  [a-z_]+ +(chosen|refused))|stallwatch .* on kernel|^[0-9]+: |^-- END|^[A-Za-z].*(invalid|unknown|not allowed|denied)' "$log" | tr -d '\r' || true
+  grep -E '^(kernel|ok|FAIL|rungs|agent|fsync|block|verdict|cpu|journal|writeback|  blame|usage_usec|  [a-z_]+ +(chosen|refused))|stallwatch .* on kernel|^[0-9]+: |^-- END|^[A-Za-z].*(invalid|unknown|not allowed|denied)' "$log" | tr -d '\r' || true
   # STALLWATCH_VM_DEBUG: the verifier's last words before each refusal, unfiltered.
   if [[ -n "${STALLWATCH_VM_DEBUG:-}" ]]; then grep -B12 'END PROG LOAD LOG' "$log" | tr -d '\r' || true; fi
   if grep -q 'STALLWATCH-VM-RESULT rc=0' "$log"; then

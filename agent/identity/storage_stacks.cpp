@@ -1,0 +1,197 @@
+#include "identity/storage_stacks.h"
+
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+namespace stallwatch::identity {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kMaxDepth = 16;  // stacks deeper than this are cycles or nonsense
+
+std::uint32_t kernel_dev(unsigned major, unsigned minor) { return (major << 20) | minor; }
+
+// mountinfo escapes space, tab, newline and backslash as \NNN (octal).
+std::string unescape(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isdigit(static_cast<unsigned char>(s[i + 2])) && std::isdigit(static_cast<unsigned char>(s[i + 3]))) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// One option's value from a comma-separated list; overlayfs escapes commas
+// inside paths with a backslash.
+std::string option(const std::string& options, const std::string& key) {
+  std::string item;
+  auto take = [&](const std::string& it) -> std::string {
+    return it.compare(0, key.size() + 1, key + "=") == 0 ? it.substr(key.size() + 1) : std::string();
+  };
+  for (std::size_t i = 0; i < options.size(); ++i) {
+    if (options[i] == '\\' && i + 1 < options.size() && options[i + 1] == ',') {
+      item += ',';
+      ++i;
+    } else if (options[i] == ',') {
+      if (auto v = take(item); !v.empty()) return v;
+      item.clear();
+    } else {
+      item += options[i];
+    }
+  }
+  return take(item);
+}
+
+bool read_dev(const fs::path& file, unsigned& major, unsigned& minor) {
+  std::ifstream in(file);
+  char colon = 0;
+  return static_cast<bool>(in >> major >> colon >> minor) && colon == ':';
+}
+
+}  // namespace
+
+StorageStacks::StorageStacks(std::string sysfs, std::string mountinfo, std::string root)
+    : sysfs_(std::move(sysfs)), mountinfo_(std::move(mountinfo)), root_(std::move(root)) {}
+
+std::vector<std::uint32_t> StorageStacks::disks_under(unsigned major, unsigned minor) const {
+  std::vector<std::uint32_t> out;
+  std::error_code ec;
+  fs::path start = fs::canonical(fs::path(sysfs_) / "dev/block" / (std::to_string(major) + ":" + std::to_string(minor)), ec);
+  if (ec) return out;
+  std::vector<std::pair<fs::path, int>> todo{{start, 0}};
+  while (!todo.empty()) {
+    auto [dir, depth] = todo.back();
+    todo.pop_back();
+    // A partition's directory sits inside its disk's.
+    if (fs::exists(dir / "partition", ec)) dir = dir.parent_path();
+    std::vector<fs::path> slaves;
+    for (const auto& e : fs::directory_iterator(dir / "slaves", ec)) {
+      const fs::path p = fs::canonical(e.path(), ec);
+      if (!ec) slaves.push_back(p);
+    }
+    if (slaves.empty() || depth >= kMaxDepth) {
+      unsigned ma = 0, mi = 0;
+      if (read_dev(dir / "dev", ma, mi) && std::find(out.begin(), out.end(), kernel_dev(ma, mi)) == out.end()) {
+        out.push_back(kernel_dev(ma, mi));
+      }
+      continue;
+    }
+    std::sort(slaves.begin(), slaves.end());
+    // Depth-first in sysfs order: the first disk listed is the first slave's.
+    for (auto it = slaves.rbegin(); it != slaves.rend(); ++it) todo.push_back({*it, depth + 1});
+  }
+  return out;
+}
+
+std::vector<StorageStacks::Mount> StorageStacks::mounts() const {
+  std::vector<Mount> out;
+  std::ifstream in(mountinfo_);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, devno;
+    if (!(fields >> id >> parent >> devno)) continue;
+    Mount m;
+    char colon = 0;
+    std::istringstream d(devno);
+    if (!(d >> m.major >> colon >> m.minor) || colon != ':') continue;
+    const auto sep = line.find(" - ");
+    if (sep == std::string::npos) continue;
+    std::istringstream post(line.substr(sep + 3));
+    if (!(post >> m.fstype >> m.source >> m.options)) continue;
+    m.source = unescape(m.source);
+    m.options = unescape(m.options);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::vector<std::uint32_t> StorageStacks::disks_of(const Mount& m, const std::vector<Mount>& all, int depth) const {
+  if (depth > 4) return {};
+  auto host_path = [&](const std::string& p) { return (fs::path(root_) / fs::path(p).relative_path()).string(); };
+  if (m.fstype == "overlay") {
+    const std::string upper = option(m.options, "upperdir");
+    struct stat st{};
+    if (upper.empty() || ::stat(host_path(upper).c_str(), &st) != 0) return {};
+    const unsigned ma = ::major(st.st_dev), mi = ::minor(st.st_dev);
+    if (auto disks = disks_under(ma, mi); !disks.empty()) return disks;
+    for (const auto& o : all) {
+      if (o.major == ma && o.minor == mi && &o != &m) return disks_of(o, all, depth + 1);
+    }
+    return {};
+  }
+  if (m.fstype == "btrfs") {
+    struct stat st{};
+    if (::stat(host_path(m.source).c_str(), &st) != 0 || !S_ISBLK(st.st_mode)) return {};
+    std::error_code ec;
+    const fs::path dev = fs::canonical(
+        fs::path(sysfs_) / "dev/block" / (std::to_string(::major(st.st_rdev)) + ":" + std::to_string(::minor(st.st_rdev))),
+        ec);
+    // A multi-device btrfs lists each member under /sys/fs/btrfs/<fsid>/devices.
+    if (!ec) {
+      for (const auto& f : fs::directory_iterator(fs::path(sysfs_) / "fs/btrfs", ec)) {
+        std::error_code e2;
+        if (!fs::exists(f.path() / "devices" / dev.filename(), e2)) continue;
+        std::vector<std::uint32_t> out;
+        std::vector<fs::path> members;
+        for (const auto& d : fs::directory_iterator(f.path() / "devices", e2)) members.push_back(d.path());
+        std::sort(members.begin(), members.end());
+        for (const auto& member : members) {
+          unsigned ma = 0, mi = 0;
+          if (!read_dev(fs::canonical(member, e2) / "dev", ma, mi)) continue;
+          for (auto disk : disks_under(ma, mi)) {
+            if (std::find(out.begin(), out.end(), disk) == out.end()) out.push_back(disk);
+          }
+        }
+        if (!out.empty()) return out;
+      }
+    }
+    return disks_under(::major(st.st_rdev), ::minor(st.st_rdev));
+  }
+  return disks_under(m.major, m.minor);
+}
+
+std::map<std::uint32_t, StackedFs> StorageStacks::resolve() const {
+  std::map<std::uint32_t, StackedFs> out;
+  const auto all = mounts();
+  for (const auto& m : all) {
+    const std::uint32_t dev = kernel_dev(m.major, m.minor);
+    if (out.count(dev)) continue;
+    auto disks = disks_of(m, all, 0);
+    if (disks.empty()) continue;
+    // A filesystem right on a disk or partition is what the hooks see already.
+    std::error_code ec;
+    fs::path own = fs::canonical(fs::path(sysfs_) / "dev/block" / (std::to_string(m.major) + ":" + std::to_string(m.minor)), ec);
+    if (!ec) {
+      if (fs::exists(own / "partition", ec)) own = own.parent_path();
+      unsigned ma = 0, mi = 0;
+      if (disks.size() == 1 && read_dev(own / "dev", ma, mi) && disks[0] == kernel_dev(ma, mi)) continue;
+    }
+    out[dev] = StackedFs{m.fstype, std::move(disks)};
+  }
+  return out;
+}
+
+StorageStacks host_storage_stacks() {
+  if (::access("/proc/1/mountinfo", R_OK) == 0 && ::access("/proc/1/root/", X_OK) == 0) {
+    return StorageStacks("/sys", "/proc/1/mountinfo", "/proc/1/root");
+  }
+  return StorageStacks("/sys", "/proc/self/mountinfo", "/");
+}
+
+}  // namespace stallwatch::identity

@@ -1,0 +1,54 @@
+#pragma once
+// Which physical disks serve each mounted filesystem. The fsync hooks see a
+// file's superblock device (dm-0, md0, an overlay's or btrfs's anonymous
+// device); the block hooks see requests on the disks at the bottom of the
+// stack. A victim's blame window must watch those disks:
+//   device mapper and md: the slaves/ relation in sysfs, to any depth,
+//                         partitions folded into their disk;
+//   overlayfs:            the filesystem of its upper layer (where writes go);
+//   btrfs:                the devices of its filesystem (/sys/fs/btrfs).
+// Only filesystems whose disks differ from their own device are listed.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace stallwatch::identity {
+
+struct StackedFs {
+  std::string fstype;
+  std::vector<std::uint32_t> disks;  // kernel dev_t of whole disks, in sysfs order
+};
+
+class StorageStacks {
+ public:
+  // root: where the host's paths are seen from ("/" on the host, "/proc/1/root"
+  // in a container sharing the host's PID namespace).
+  explicit StorageStacks(std::string sysfs = "/sys", std::string mountinfo = "/proc/self/mountinfo",
+                         std::string root = "/");
+
+  // Superblock dev_t (kernel encoding) -> the disks under it.
+  std::map<std::uint32_t, StackedFs> resolve() const;
+
+  // The whole disks under a block device, following slaves/ (empty if it is
+  // not a block device).
+  std::vector<std::uint32_t> disks_under(unsigned major, unsigned minor) const;
+
+ private:
+  struct Mount {
+    unsigned major = 0, minor = 0;
+    std::string fstype, source, options;
+  };
+  std::vector<Mount> mounts() const;
+  std::vector<std::uint32_t> disks_of(const Mount& m, const std::vector<Mount>& all, int depth) const;
+
+  std::string sysfs_;
+  std::string mountinfo_;
+  std::string root_;
+};
+
+// The agent's view of the host: /proc/1 when it shares the host's PID
+// namespace and may read it, else its own.
+StorageStacks host_storage_stacks();
+
+}  // namespace stallwatch::identity
