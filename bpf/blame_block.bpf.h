@@ -300,6 +300,10 @@ static __noinline int blame_issue(struct sw_blk_rq *r, __u64 now)
 	if (blame_any_blocked(d))
 		blame_advance(d, now);
 	r->blame_class = blame_class_of(r->kind);
+	/* A kernel thread carrying I/O the io controller charges to a pod
+	 * (dm-crypt's workers, blk-throttle dispatch): the pod's own. */
+	if (r->blame_class == SW_IO_KTHREAD && cfg_blame_owner && r->owner > 1)
+		r->blame_class = SW_IO_USER;
 	if (r->op == SW_BLK_FLUSH)
 		held = blame_flush_takes_cache(r);
 	culprit = blame_culprit(r);

@@ -111,7 +111,10 @@ nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
       {"event", "slow_fsync"},
       {"victim", std::move(victim)},
       {"op", names::fsync_op_name(e.op)},
-      {"device", e.disk ? ctx.device(e.disk) : ""},
+      // The file's filesystem as the fsync series name it (dm-0, overlay:0:40);
+      // disk: the one whose requests the window watched (sda, loop0).
+      {"device", e.disk ? ctx.device(e.sdev ? e.sdev : e.disk) : ""},
+      {"disk", e.disk ? ctx.device(e.disk) : ""},
       {"file", cstr(e.file, sizeof(e.file))},
       {"file_class", names::file_class_name(e.file_class)},
       {"inode", e.ino},

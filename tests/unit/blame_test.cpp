@@ -112,7 +112,7 @@ stallwatch::events::EventContext context() {
   return {[](std::uint64_t id) {
             return Labels{"ns", "pod-" + std::to_string(id), "c", "/cg" + std::to_string(id)};
           },
-          [](std::uint32_t) { return std::string("loop0"); },
+          [](std::uint32_t dev) { return std::string(dev == 253U << 20 ? "dm-0" : "loop0"); },
           {{"fsync", "tracepoint"}, {"blame", "tp_btf"}},
           0};
 }
@@ -124,6 +124,7 @@ TEST(SlowEvent, CarriesTheWindowAndItsVerdict) {
   EXPECT_EQ(j["op"], "fdatasync");
   EXPECT_EQ(j["file_class"], "wal");
   EXPECT_EQ(j["device"], "loop0");
+  EXPECT_EQ(j["disk"], "loop0");
   EXPECT_EQ(j["victim"]["pod"], "pod-10");
   EXPECT_EQ(j["victim"]["comm"], "etcd");
   EXPECT_EQ(j["victim"]["pid"], 77);
@@ -131,6 +132,14 @@ TEST(SlowEvent, CarriesTheWindowAndItsVerdict) {
   EXPECT_DOUBLE_EQ(j["kinds_ms"]["neighbor_io"], 30.0);
   EXPECT_EQ(j["hooks"]["blame"], "tp_btf");
   EXPECT_EQ(j["time"], "1970-01-01T00:00:01.000000Z");
+}
+
+TEST(SlowEvent, NamesTheFilesystemOnAStackAndTheDiskItsWindowWatched) {
+  auto e = sample_event();
+  e.sdev = 253U << 20;  // dm-0: LVM over loop0
+  const auto j = nlohmann::json::parse(stallwatch::events::slow_event_json(e, context()));
+  EXPECT_EQ(j["device"], "dm-0");
+  EXPECT_EQ(j["disk"], "loop0");
 }
 
 TEST(SlowEvent, NamesWhoHeldTheCpuAndTheVictimsOwnQuota) {
@@ -224,7 +233,7 @@ stallwatch::identity::Labeler labeler() {
   return {[](std::uint64_t id) {
             return Labels{"", "", "", "/cg" + std::to_string(id)};
           },
-          [](std::uint32_t) { return std::string("loop0"); }, [](std::uint32_t) { return std::string(); }, false};
+          [](std::uint32_t dev) { return std::string(dev == 253U << 20 ? "dm-0" : "loop0"); }, [](std::uint32_t) { return std::string(); }, false};
 }
 
 std::string text(const stallwatch::reader::Snapshot& snap, stallwatch::exporters::CulpritBudget& budget) {

@@ -18,5 +18,6 @@ rc=0
 for hook in $(cat /hooks); do
   /vm_suite.sh "$hook" || rc=1
 done
+/stack_suite.sh || rc=1
 echo "STALLWATCH-VM-RESULT rc=$rc"
 poweroff -f

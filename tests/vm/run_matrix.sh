@@ -22,7 +22,12 @@ for applet in $("$common/bin/busybox" --list); do
   [[ $applet == busybox ]] || ln -sf busybox "$common/bin/$applet"
 done
 cp "$build/agent/stallwatch" "$common/stallwatch"
-for lib in $(ldd "$build/agent/stallwatch" | grep -oE '/[^ ]+\.so[^ ]*'); do
+# The storage tools the stack suite builds its stacks with, at the host's paths.
+tools=()
+for t in dmsetup mdadm mke2fs mkfs.btrfs losetup; do tools+=("$(command -v "$t")"); done
+mkdir -p "$common/usr/sbin"
+cp "${tools[@]}" "$common/usr/sbin/"
+for lib in $(ldd "$build/agent/stallwatch" "${tools[@]}" | grep -oE '/[^ ]+\.so[^ ]*' | sort -u); do
   mkdir -p "$common$(dirname "$lib")"
   cp -L "$lib" "$common$lib"
 done
@@ -30,25 +35,31 @@ cp "$build/tests/sw_fsync_helper" "$build/tests/sw_block_helper" "$build/tests/s
   "$build/tests/sw_prober" "$build/tests/sw_victim_helper" "$common/"
 install -m 755 "$here/init.sh" "$common/init"
 install -m 755 "$here/vm_suite.sh" "$common/vm_suite.sh"
+install -m 755 "$here/stack_suite.sh" "$common/stack_suite.sh"
+install -m 644 "$here/vm_lib.sh" "$common/vm_lib.sh"
 truncate -s 48M "$common/ext4.img"
 mkfs.ext4 -q -F "$common/ext4.img"
+truncate -s 64M "$common/part.img"
+python3 "$here/mbr_partition.py" "$common/part.img"
 
 boot() { # version vmlinuz modules-dir
   local v=$1 vmlinuz=$2 mods=$3 root=$work/root-$1
   cp -a "$common" "$root"
-  local loop
-  loop=$(find "$mods" -name 'loop.ko*' | head -1)
-  # Dependencies first (modules.dep order reversed), then loop itself.
-  local dep
-  for dep in $(grep -E "/loop\.ko(\.xz)?:" "$mods/modules.dep" | cut -d: -f2 | tr ' ' '\n' | tac) ; do
-    cp "$mods/$dep" "$root/modules/0-$(basename "$dep")"
+  # Each module after its dependencies (modules.dep lists them, deepest
+  # last), numbered so that init loads them in order, each once.
+  local m dep n=10
+  for m in loop dm-mod dm-crypt md-mod raid1 overlay btrfs; do
+    for dep in $(grep -E "/$m\.ko(\.xz)?:" "$mods/modules.dep" | sed 's/:/ /' | tr ' ' '\n' | sed '/^$/d' | tac); do
+      ls "$root"/modules/*-"$(basename "$dep")" > /dev/null 2>&1 && continue
+      cp "$mods/$dep" "$root/modules/$n-$(basename "$dep")"
+      n=$((n + 1))
+    done
   done
-  cp "$loop" "$root/modules/1-$(basename "$loop")"
   echo "auto fentry" > "$root/hooks"
   [[ -n "${STALLWATCH_VM_DEBUG:-}" ]] && touch "$root/debug"
   (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initrd-$v.gz"
   local start=$SECONDS
-  timeout 300 qemu-system-x86_64 -m 1024 -smp 1 -nographic -no-reboot -nic none -kernel "$vmlinuz" \
+  timeout 540 qemu-system-x86_64 -m 1024 -smp 1 -nographic -no-reboot -nic none -kernel "$vmlinuz" \
     -initrd "$work/initrd-$v.gz" -append "console=ttyS0 quiet panic=-1" > "$work/serial-$v.log" 2>&1 || true
   echo "$((SECONDS - start))" > "$work/time-$v"
 }
@@ -65,7 +76,7 @@ for k in "${kernels[@]}"; do
   read -r v _ _ <<< "$k"
   log=$work/serial-$v.log
   echo "=== kernel $v ($(cat "$work/time-$v") s) ==="
-  grep -E '^(kernel|ok|FAIL|rungs|agent|fsync|block|verdict|cpu|journal|writeback|  blame|usage_usec|  [a-z_]+ +(chosen|refused))|stallwatch .* on kernel|^[0-9]+: |^-- END|^[A-Za-z].*(invalid|unknown|not allowed|denied)' "$log" | tr -d '\r' || true
+  grep -E '^(kernel|ok|FAIL|rungs|agent|fsync|block|verdict|cpu|journal|writeback|stack|storage|  blame|usage_usec|  [a-z_]+ +(chosen|refused))|stallwatch .* on kernel|^[0-9]+: |^-- END|^[A-Za-z].*(invalid|unknown|not allowed|denied)' "$log" | tr -d '\r' || true
   # STALLWATCH_VM_DEBUG: the verifier's last words before each refusal, unfiltered.
   if [[ -n "${STALLWATCH_VM_DEBUG:-}" ]]; then grep -B12 'END PROG LOAD LOG' "$log" | tr -d '\r' || true; fi
   if grep -q 'STALLWATCH-VM-RESULT rc=0' "$log"; then

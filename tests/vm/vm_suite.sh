@@ -5,45 +5,10 @@ hook=${1:-auto}
 fail=0
 port=9688
 
-check() { # what expected actual
-  if [ "$2" = "$3" ]; then echo "ok   [$hook] $1 = $3"; else echo "FAIL [$hook] $1: expected $2, got $3"; fail=1; fi
-}
-# Sum of the samples of a metric whose label text contains every given fragment.
-metric() {
-  name=$1; shift
-  wget -qO- "http://127.0.0.1:$port/metrics" > /tmp/m.txt || { echo "FAIL scrape"; return; }
-  grep "^$name{" /tmp/m.txt > /tmp/sel.txt
-  for f in "$@"; do grep -F -- "$f" /tmp/sel.txt > /tmp/sel2.txt; mv /tmp/sel2.txt /tmp/sel.txt; done
-  awk '{ s += $NF } END { printf "%d", s }' /tmp/sel.txt
-}
-in_cgroup() { # cgroup command...
-  cg=$1; shift
-  mkdir -p /sys/fs/cgroup/$cg
-  sh -c "echo \$\$ > /sys/fs/cgroup/$cg/cgroup.procs; exec $*"
-}
-kill_cgroup() { # cgroup
-  for p in $(cat /sys/fs/cgroup/$1/cgroup.procs); do kill -9 "$p"; done
-}
-
-# Metric sum in microseconds, for seconds-valued samples.
-metric_us() {
-  metric "$@" > /dev/null
-  awk '{ s += $NF } END { printf "%d", s * 1000000 }' /tmp/sel.txt
-}
+. /vm_lib.sh
 
 mkdir -p /sys/fs/cgroup/v-$hook /sys/fs/cgroup/c-$hook /sys/fs/cgroup/q-$hook /sys/fs/cgroup/n-$hook
-/stallwatch run --fsync-hook=$hook --web.listen-address=127.0.0.1:$port --victim=cgroup=/v-$hook \
-  --victim=cgroup=/c-$hook --victim=cgroup=/q-$hook \
-  --events-file=/tmp/events-$hook.jsonl 2>/tmp/agent-$hook.log &
-agent=$!
-i=0
-until wget -qO /dev/null "http://127.0.0.1:$port/healthz"; do
-  i=$((i + 1))
-  if [ $i -gt 300 ] || ! kill -0 $agent 2>/dev/null; then
-    echo "FAIL [$hook] agent did not start"; cat /tmp/agent-$hook.log; exit 1
-  fi
-  sleep 0.2
-done
+start_agent --fsync-hook=$hook --victim=cgroup=/v-$hook --victim=cgroup=/c-$hook --victim=cgroup=/q-$hook
 grep -E 'stallwatch .* on kernel' /tmp/agent-$hook.log
 echo "rungs [$hook]: $(wget -qO- http://127.0.0.1:$port/metrics | grep -o 'hook_info{[^}]*}' | tr '\n' ' ')"
 

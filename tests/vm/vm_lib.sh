@@ -1,0 +1,44 @@
+# Shared by the VM suites (busybox sh): checks, metric sums, cgroups.
+# The caller sets $hook (a tag for messages), $port and fail=0.
+check() { # what expected actual
+  if [ "$2" = "$3" ]; then echo "ok   [$hook] $1 = $3"; else echo "FAIL [$hook] $1: expected $2, got $3"; fail=1; fi
+}
+# Sum of the samples of a metric whose label text contains every given fragment.
+metric() {
+  name=$1; shift
+  wget -qO- "http://127.0.0.1:$port/metrics" > /tmp/m.txt || { echo "FAIL scrape"; return; }
+  grep "^$name{" /tmp/m.txt > /tmp/sel.txt
+  for f in "$@"; do grep -F -- "$f" /tmp/sel.txt > /tmp/sel2.txt; mv /tmp/sel2.txt /tmp/sel.txt; done
+  awk '{ s += $NF } END { printf "%d", s }' /tmp/sel.txt
+}
+in_cgroup() { # cgroup command...
+  cg=$1; shift
+  mkdir -p /sys/fs/cgroup/$cg
+  sh -c "echo \$\$ > /sys/fs/cgroup/$cg/cgroup.procs; exec $*"
+}
+kill_cgroup() { # cgroup
+  for p in $(cat /sys/fs/cgroup/$1/cgroup.procs); do kill -9 "$p"; done
+}
+
+# Metric sum in microseconds, for seconds-valued samples.
+metric_us() {
+  metric "$@" > /dev/null
+  awk '{ s += $NF } END { printf "%d", s * 1000000 }' /tmp/sel.txt
+}
+
+
+# Starts the agent on $port with the given flags, events to
+# /tmp/events-$hook.jsonl, log to /tmp/agent-$hook.log; sets $agent.
+start_agent() {
+  /stallwatch run --web.listen-address=127.0.0.1:$port --events-file=/tmp/events-$hook.jsonl "$@" \
+    2>/tmp/agent-$hook.log &
+  agent=$!
+  i=0
+  until wget -qO /dev/null "http://127.0.0.1:$port/healthz"; do
+    i=$((i + 1))
+    if [ $i -gt 300 ] || ! kill -0 $agent 2>/dev/null; then
+      echo "FAIL [$hook] agent did not start"; cat /tmp/agent-$hook.log; exit 1
+    fi
+    sleep 0.2
+  done
+}
