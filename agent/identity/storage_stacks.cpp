@@ -113,7 +113,10 @@ std::vector<StorageStacks::Mount> StorageStacks::mounts() const {
     const auto sep = line.find(" - ");
     if (sep == std::string::npos) continue;
     std::istringstream post(line.substr(sep + 3));
+    std::string root;
+    if (!(fields >> root >> m.point)) continue;
     if (!(post >> m.fstype >> m.source >> m.options)) continue;
+    m.point = unescape(m.point);
     m.source = unescape(m.source);
     m.options = unescape(m.options);
     out.push_back(std::move(m));
@@ -125,26 +128,48 @@ std::vector<std::uint32_t> StorageStacks::disks_of(const Mount& m, const std::ve
   if (depth > 4) return {};
   auto host_path = [&](const std::string& p) { return (fs::path(root_) / fs::path(p).relative_path()).string(); };
   if (m.fstype == "overlay") {
+    // The upper layer's filesystem: the mount whose point is the longest
+    // prefix of its path (mountinfo's paths are its namespace's, so this
+    // needs no access to the host's files).
     const std::string upper = option(m.options, "upperdir");
-    struct stat st{};
-    if (upper.empty() || ::stat(host_path(upper).c_str(), &st) != 0) return {};
-    const unsigned ma = ::major(st.st_dev), mi = ::minor(st.st_dev);
-    if (auto disks = disks_under(ma, mi); !disks.empty()) return disks;
+    const Mount* best = nullptr;
     for (const auto& o : all) {
-      if (o.major == ma && o.minor == mi && &o != &m) return disks_of(o, all, depth + 1);
+      const auto& p = o.point;
+      const bool under = upper.compare(0, p.size(), p) == 0 &&
+                         (p == "/" || upper.size() == p.size() || upper[p.size()] == '/');
+      if (&o != &m && under && (!best || p.size() >= best->point.size())) best = &o;
     }
-    return {};
+    if (upper.empty() || !best) return {};
+    if (auto disks = disks_under(best->major, best->minor); !disks.empty()) return disks;
+    return disks_of(*best, all, depth + 1);
   }
   if (m.fstype == "btrfs") {
-    struct stat st{};
-    if (::stat(host_path(m.source).c_str(), &st) != 0 || !S_ISBLK(st.st_mode)) return {};
+    // The source device by its name in sysfs (/dev/sdb1, /dev/mapper/NAME),
+    // else by stat() where the host's /dev can be seen.
     std::error_code ec;
-    const fs::path dev = fs::canonical(
-        fs::path(sysfs_) / "dev/block" / (std::to_string(::major(st.st_rdev)) + ":" + std::to_string(::minor(st.st_rdev))),
-        ec);
+    fs::path dev;
+    const std::string base = fs::path(m.source).filename().string();
+    if (m.source.rfind("/dev/mapper/", 0) == 0) {
+      for (const auto& b : fs::directory_iterator(fs::path(sysfs_) / "block", ec)) {
+        std::ifstream name(b.path() / "dm/name");
+        std::string n;
+        if (std::getline(name, n) && n == base) dev = fs::canonical(b.path(), ec);
+      }
+    } else if (!base.empty() && base.find("..") == std::string::npos) {
+      dev = fs::canonical(fs::path(sysfs_) / "class/block" / base, ec);
+    }
+    if (dev.empty() || ec) {
+      struct stat st{};
+      if (::stat(host_path(m.source).c_str(), &st) != 0 || !S_ISBLK(st.st_mode)) return {};
+      dev = fs::canonical(fs::path(sysfs_) / "dev/block" /
+                              (std::to_string(::major(st.st_rdev)) + ":" + std::to_string(::minor(st.st_rdev))),
+                          ec);
+    }
     // A multi-device btrfs lists each member under /sys/fs/btrfs/<fsid>/devices.
-    if (!ec) {
-      for (const auto& f : fs::directory_iterator(fs::path(sysfs_) / "fs/btrfs", ec)) {
+    if (ec || dev.empty()) return {};
+    {
+      std::error_code e1;
+      for (const auto& f : fs::directory_iterator(fs::path(sysfs_) / "fs/btrfs", e1)) {
         std::error_code e2;
         if (!fs::exists(f.path() / "devices" / dev.filename(), e2)) continue;
         std::vector<std::uint32_t> out;
@@ -161,7 +186,9 @@ std::vector<std::uint32_t> StorageStacks::disks_of(const Mount& m, const std::ve
         if (!out.empty()) return out;
       }
     }
-    return disks_under(::major(st.st_rdev), ::minor(st.st_rdev));
+    unsigned ma = 0, mi = 0;
+    if (!read_dev(dev / "dev", ma, mi)) return {};
+    return disks_under(ma, mi);
   }
   return disks_under(m.major, m.minor);
 }
@@ -188,10 +215,10 @@ std::map<std::uint32_t, StackedFs> StorageStacks::resolve() const {
 }
 
 StorageStacks host_storage_stacks() {
-  if (::access("/proc/1/mountinfo", R_OK) == 0 && ::access("/proc/1/root/", X_OK) == 0) {
-    return StorageStacks("/sys", "/proc/1/mountinfo", "/proc/1/root");
-  }
-  return StorageStacks("/sys", "/proc/self/mountinfo", "/");
+  // /proc/1/mountinfo is readable without ptrace rights; /proc/1/root is not
+  // (the least-privilege DaemonSet): it is only the fallback for stat().
+  const char* mountinfo = ::access("/proc/1/mountinfo", R_OK) == 0 ? "/proc/1/mountinfo" : "/proc/self/mountinfo";
+  return StorageStacks("/sys", mountinfo, ::access("/proc/1/root/", X_OK) == 0 ? "/proc/1/root" : "/");
 }
 
 }  // namespace stallwatch::identity

@@ -5,7 +5,8 @@
 // stack. A victim's blame window must watch those disks:
 //   device mapper and md: the slaves/ relation in sysfs, to any depth,
 //                         partitions folded into their disk;
-//   overlayfs:            the filesystem of its upper layer (where writes go);
+//   overlayfs:            the filesystem of its upper layer (where writes go),
+//                         the mount holding the upperdir path;
 //   btrfs:                the devices of its filesystem (/sys/fs/btrfs).
 // Only filesystems whose disks differ from their own device are listed.
 #include <cstdint>
@@ -22,8 +23,8 @@ struct StackedFs {
 
 class StorageStacks {
  public:
-  // root: where the host's paths are seen from ("/" on the host, "/proc/1/root"
-  // in a container sharing the host's PID namespace).
+  // root: where the host's /dev is seen from ("/" on the host, "/proc/1/root"
+  // in a container allowed to look there), for a btrfs source sysfs cannot name.
   explicit StorageStacks(std::string sysfs = "/sys", std::string mountinfo = "/proc/self/mountinfo",
                          std::string root = "/");
 
@@ -37,7 +38,7 @@ class StorageStacks {
  private:
   struct Mount {
     unsigned major = 0, minor = 0;
-    std::string fstype, source, options;
+    std::string point, fstype, source, options;
   };
   std::vector<Mount> mounts() const;
   std::vector<std::uint32_t> disks_of(const Mount& m, const std::vector<Mount>& all, int depth) const;

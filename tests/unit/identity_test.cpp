@@ -182,29 +182,33 @@ TEST_F(TreeTest, StorageStacksReachTheDisksUnderDeviceMapperMdAndOverlay) {
   block("devices/pci0/nvme0n1", "259:0");
   block("devices/pci0/nvme0n1/nvme0n1p1", "259:1");
   std::ofstream(sys / "devices/pci0/nvme0n1/nvme0n1p1/partition") << "1\n";
-  // The overlay's upper directory is real: its filesystem gets a disk here.
-  fs::create_directories(root_ / "up");
-  struct stat st {};
-  ASSERT_EQ(stat((root_ / "up").c_str(), &st), 0);
-  const std::string upper_dev = std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
-  block("devices/virtual/block/vdz", upper_dev);
+  block("devices/virtual/block/dm-2", "253:2");  // btrfs on an LV named vg-data
+  slave("devices/virtual/block/dm-2", "sdb", "devices/pci0/sdb");
+  fs::create_directories(sys / "devices/virtual/block/dm-2/dm");
+  std::ofstream(sys / "devices/virtual/block/dm-2/dm/name") << "vg-data\n";
+  fs::create_directories(sys / "block");
+  fs::create_directory_symlink(fs::relative(sys / "devices/virtual/block/dm-2", sys / "block"), sys / "block/dm-2");
   std::ofstream(root_ / "mountinfo")
       << "25 1 259:1 / / rw - ext4 /dev/nvme0n1p1 rw\n"
          "30 25 253:0 / /var rw - xfs /dev/mapper/vg-var rw\n"
          "31 25 253:1 / /secret rw - ext4 /dev/mapper/secret rw\n"
          "32 25 9:0 / /raid rw - ext4 /dev/md0 rw\n"
          "33 25 0:45 / /dev/shm rw - tmpfs tmpfs rw\n"
-         "34 25 0:50 / /run/c/rootfs rw - overlay overlay rw,lowerdir=/lo\\,w,upperdir=/up,workdir=/wk\n";
+         "35 30 0:51 / /var/lib/data rw - btrfs /dev/mapper/vg-data rw\n"
+         // A container's root: its upper layer is under /var, on the LV.
+         "34 25 0:50 / /run/c/rootfs rw - overlay overlay "
+         "rw,lowerdir=/var/lib/c/l\\,1,upperdir=/var/lib/c/s/9/fs,workdir=/var/lib/c/s/9/work\n";
   const stallwatch::identity::StorageStacks stacks(sys.string(), (root_ / "mountinfo").string(), root_.string());
   const auto got = stacks.resolve();
   auto kdev = [](unsigned ma, unsigned mi) { return (ma << 20) | mi; };
-  ASSERT_EQ(got.size(), 4U) << "a filesystem right on a partition and tmpfs are not stacks";
+  ASSERT_EQ(got.size(), 5U) << "a filesystem right on a partition and tmpfs are not stacks";
   EXPECT_EQ(got.at(kdev(253, 0)).disks, std::vector<std::uint32_t>{kdev(8, 0)});
   EXPECT_EQ(got.at(kdev(253, 0)).fstype, "xfs");
   EXPECT_EQ(got.at(kdev(253, 1)).disks, std::vector<std::uint32_t>{kdev(8, 0)});
   EXPECT_EQ(got.at(kdev(9, 0)).disks, (std::vector<std::uint32_t>{kdev(8, 16), kdev(8, 32)}));
-  EXPECT_EQ(got.at(kdev(0, 50)).disks, std::vector<std::uint32_t>{kdev(major(st.st_dev), minor(st.st_dev))});
+  EXPECT_EQ(got.at(kdev(0, 50)).disks, std::vector<std::uint32_t>{kdev(8, 0)}) << "overlay: /var's LV, on sda";
   EXPECT_EQ(got.at(kdev(0, 50)).fstype, "overlay");
+  EXPECT_EQ(got.at(kdev(0, 51)).disks, std::vector<std::uint32_t>{kdev(8, 16)}) << "btrfs by its LV's name";
   EXPECT_TRUE(stacks.disks_under(0, 45).empty());
 }
 
