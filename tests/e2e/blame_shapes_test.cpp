@@ -64,11 +64,7 @@ const Shape kShapes[] = {
     {"buffered_never_synced",
      [](const std::string& d) {
        return fio(d, {"--rw=write", "--bs=1M", "--ioengine=psync"});
-     },
-     [](const std::string&) {}, true,
-     "on ext4 the flood's effect on the victim varies tenfold between runs (36 to 524 ms here, as dirty "
-     "throttling starts early or late), and on the smallest the blame overshot (1.57x)",
-     "ext4"},
+     }},
     {"buffered_64m_then_fsync",
      [](const std::string& d) {
        return fio(d, {"--rw=write", "--bs=1M", "--ioengine=psync", "--fsync=64"});

@@ -150,7 +150,10 @@ check "flusher requests are writeback" yes "$([ "$wbreq" -gt 0 ] && echo yes || 
 # the neighbour's pages (on 5.10 the emulated victim never waits behind
 # one: the series is there, its time 0).
 check "writeback attributed to the dirtier" 1 "$(metric stallwatch_fsync_blame_seconds_total "$vsel" 'kind="writeback"' "culprit_cgroup=\"/w-$hook\"" > /dev/null; wc -l < /tmp/sel.txt | tr -d ' ')"
-[ "$wball" -gt 0 ] && check "writeback wait charged to the dirtier (half)" yes "$([ $((wbn * 2)) -ge "$wball" ] && echo yes || echo "no: $wbn of $wball us")"
+# Not a share: the flusher also writes the filesystem's metadata the
+# neighbour's allocations dirtied (the block device's own pages, no one's),
+# and emulated timing decides which of the two the victim waits behind
+# (its data: 50% to 100% of that wait in most runs, 6% in one).
 wget -qO- "http://127.0.0.1:$port/metrics" | grep -E "^stallwatch_fsync_blame_seconds_total\{.*victim_cgroup=\"/v-$hook\".*kind=\"(writeback|neighbor_io|own_io|other|device)\"" | sed 's/^stallwatch_fsync_blame_seconds_total/  blame/'
 
 # Probes: a prober named kubelet against a loopback server (no pod here:
