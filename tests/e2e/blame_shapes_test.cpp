@@ -68,12 +68,7 @@ const Shape kShapes[] = {
     {"buffered_64m_then_fsync",
      [](const std::string& d) {
        return fio(d, {"--rw=write", "--bs=1M", "--ioengine=psync", "--fsync=64"});
-     },
-     [](const std::string&) {}, true,
-     "on ext4 its effect varies sevenfold between runs (128 to 846 ms here), and the victim's own flushes, "
-     "slowed by the neighbour's data in the loop device's cache, stay partly own_io: 0.66 to 0.90 of the "
-     "I/O slowdown blamed on it, 15 of 21 verdicts neighbor in one run",
-     "ext4"},
+     }},
     {"small_file_churn",
      [](const std::string& d) {
        return std::vector<std::string>{
