@@ -55,7 +55,7 @@ const Shape kShapes[] = {
        return fio(d, {"--rw=write", "--bs=1M", "--direct=1", "--ioengine=psync"});
      },
      [](const std::string&) {}, true,
-     "on ext4 the blame runs 1.14 to 1.27 times the slowdown (four runs): over the 1.25 bound in one",
+     "on ext4 the blame runs 1.12 to 1.27 times the slowdown (seven runs): over the 1.25 bound in one",
      "ext4"},
     {"direct_qd16_1m",
      [](const std::string& d) {
