@@ -297,11 +297,11 @@ void Session::refresh_stacks() {
     if (auto ok = loaded_->blame->set_stacked_disks(disk_of); !ok) spdlog::warn("storage stacks: {}", ok.error().message);
   }
   std::lock_guard lock(stacks_->mu);
-  auto same = [](const exporters::StackInfo& a, const exporters::StackInfo& b) {
-    return a.device == b.device && a.disk == b.disk && a.fstype == b.fstype && a.watched == b.watched;
-  };
-  if (std::equal(rows.begin(), rows.end(), stacks_->rows.begin(), stacks_->rows.end(), same)) return;
+  // Each mapping is logged when it first appears or changes: a node starts
+  // and stops containers (each an overlay) all day.
   for (const auto& [dev, fs] : stacks) {
+    if (auto it = stacks_->logged.find(dev); it != stacks_->logged.end() && it->second == fs.disks) continue;
+    stacks_->logged[dev] = fs.disks;
     std::string disks;
     for (auto d : fs.disks) disks += (disks.empty() ? "" : ", ") + devices_->name(d);
     if (fs.disks.size() == 1) {
@@ -312,6 +312,9 @@ void Session::refresh_stacks() {
                    "the same writes; on a stripe, others' requests on the other members are not seen)",
                    devices_->name(dev), fs.fstype, disks, devices_->name(fs.disks.front()));
     }
+  }
+  for (auto it = stacks_->logged.begin(); it != stacks_->logged.end();) {
+    it = stacks.count(it->first) ? std::next(it) : stacks_->logged.erase(it);
   }
   stacks_->rows = std::move(rows);
 }

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -112,6 +113,7 @@ class Session {
   struct Stacks {
     std::mutex mu;
     std::vector<exporters::StackInfo> rows;
+    std::map<std::uint32_t, std::vector<std::uint32_t>> logged;  // superblock dev_t -> disks, as last logged
   };
   std::shared_ptr<Stacks> stacks_ = std::make_shared<Stacks>();
   std::chrono::steady_clock::time_point stacks_checked_{};
