@@ -19,7 +19,7 @@ RUN scripts/install-deps.sh && scripts/build.sh
 FROM debian:12.8-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-       libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libcivetweb1 zlib1g \
+       libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libmicrohttpd12 libgnutls30 libyaml-cpp0.7 zlib1g \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/agent/stallwatch /usr/sbin/stallwatch
 EXPOSE 9688

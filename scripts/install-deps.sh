@@ -7,7 +7,8 @@ build_deps=(
   build-essential cmake pkg-config git
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
-  prometheus-cpp-dev libcivetweb-dev
+  prometheus-cpp-dev  # metric families and the text format
+  libmicrohttpd-dev libyaml-cpp-dev libcrypt-dev  # /metrics over HTTP(S); the web config; bcrypt
   liburing-dev       # io_uring calls of the start-up self-test (linked statically)
 )
 test_deps=(
@@ -16,7 +17,7 @@ test_deps=(
   prometheus         # promtool checks every live scrape
   libbpf-tools fio   # biolatency as the block peer oracle; fio for the neighbours and benchmarks
   iproute2 wrk       # network namespaces for the probe tests; wrk for the probe benchmark
-  python3 python3-grpcio openssl  # a real gRPC health server and a TLS server for the probe tests
+  python3 python3-grpcio openssl curl  # a real gRPC health server, TLS for the probe and web-config tests
   chromium tmux      # the capture report in a headless browser; `top` in a real terminal
   libclang-rt-14-dev # libFuzzer for the identity parser fuzz target
   runc busybox-static  # a real container for the identity tests

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packs the built agent for copying to a node by hand (incident capture):
 # the binary and the shared libraries it links from Debian's packages
-# (spdlog, fmt, prometheus-cpp, civetweb; Debian ships no static archives
+# (spdlog, fmt, prometheus-cpp, libmicrohttpd and GnuTLS, yaml-cpp; Debian ships no static archives
 # of them) in lib/ beside it, found through its $ORIGIN/lib rpath. glibc,
 # libstdc++ and zlib stay the node's (every Debian-like system has them): it
 # needs glibc 2.36 or newer.

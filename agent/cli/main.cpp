@@ -103,8 +103,11 @@ int main(int argc, char** argv) {
         ->capture_default_str();
   };
   auto* run = app.add_subcommand("run", "Trace, serve Prometheus metrics and write the event log until stopped");
-  run->add_option("--web.listen-address", opt.listen_address, "[host]:port for /metrics and /healthz")
+  run->add_option("--web.listen-address", opt.listen_address,
+                  "[host]:port for /metrics and /healthz; ':port' is every IPv4 and IPv6 address")
       ->capture_default_str();
+  run->add_option("--web.config.file", opt.web_config_file,
+                  "TLS and basic-auth settings in the Prometheus exporter-toolkit format (docs/web-config.md)");
   add_session_options(run);
   run->add_option("--events-file", opt.events_file,
                   "event log, one JSON object per line; '-' is stdout (default: stdout on a "

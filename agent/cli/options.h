@@ -9,6 +9,7 @@ struct Options {
   std::string log_level = "info";
   std::string log_format = "text";
   std::string listen_address = ":9688";
+  std::string web_config_file;  // exporter-toolkit format: TLS and basic auth
   std::string fsync_hook = "auto";
   std::uint32_t fsync_map_entries = 4096;
   std::string block_hook = "auto";

@@ -52,14 +52,20 @@ int wait_for_stop_signal(std::chrono::seconds period, const std::function<void()
 }
 
 int run_agent(const Options& options) {
-  // A scrape builds its text (hundreds of KiB on a busy node) on a civetweb
+  // A scrape builds its text (hundreds of KiB on a busy node) on an HTTP
   // thread. glibc would raise its mmap threshold after the first such free
   // and then keep megabytes at the top of that thread's arena for good; a
   // fixed threshold sends big buffers to mmap and back to the kernel.
   mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   mallopt(M_TRIM_THRESHOLD, 256 * 1024);
-  if (auto ports = exporters::to_civetweb_ports(options.listen_address); !ports) {
-    spdlog::error("{}", ports.error().message);
+  const auto address = exporters::parse_listen_address(options.listen_address);
+  if (!address) {
+    spdlog::error("{}", address.error().message);
+    return 2;
+  }
+  const auto web = exporters::load_web_config(options.web_config_file);
+  if (!web) {
+    spdlog::error("{}", web.error().message);
     return 2;
   }
   // Missing privileges first: they explain an unwritable state directory too.
@@ -111,14 +117,19 @@ int run_agent(const Options& options) {
     return exporters::EventLogInfo{s.written, s.failed, s.dropped, limit->suppressed_total(), s.rotations};
   });
 
-  auto server = exporters::MetricsServer::start(options.listen_address, (*session)->collector());
+  auto server = exporters::MetricsServer::start(*address, *web, (*session)->collector());
   if (!server) {
     spdlog::error("{}", server.error().message);
     return 1;
   }
   exporters::MetricsServer::set_healthy(true);
-  (*session)->log_started(
-      fmt::format("; serving /metrics and /healthz on {} (port {})", options.listen_address, (*server)->port()));
+  (*session)->log_started(fmt::format("; serving /metrics and /healthz on {}{}", (*server)->where(),
+                                      !web->tls              ? ""
+                                      : web->users.empty()   ? " over TLS"
+                                                             : " over TLS with basic auth"));
+  if (!web->tls && !web->users.empty()) {
+    spdlog::warn("basic auth without TLS: passwords cross the network in clear (add tls_server_config)");
+  }
   spdlog::info("events to {}", event_log->path() == "-" ? "stdout" : event_log->path());
   // Victims are re-resolved every second: a new etcd is followed within one.
   const int sig = wait_for_stop_signal(

@@ -333,7 +333,7 @@ void Session::tick() {
   }
   if (const auto gone = identity_->expire(); !gone.empty()) {
     spdlog::debug("forgot {} removed cgroups, {} series freed", gone.size(), maps_->forget(gone));
-    // Scrapes run on civetweb's threads, each with its own malloc arena;
+    // Scrapes run on the HTTP server's threads, each with its own malloc arena;
     // give what churn freed back, or RSS only ever ratchets up.
     malloc_trim(0);
   }

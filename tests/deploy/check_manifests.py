@@ -102,6 +102,49 @@ for variant in ("privileged", "least-privilege"):
         check(sc.get("allowPrivilegeEscalation") is False, f"{tag} no privilege escalation")
         check(sc.get("seccompProfile", {}).get("type") == "RuntimeDefault", f"{tag} seccomp RuntimeDefault")
 
+# The TLS overlay: JSON patches that apply to the least-privilege variant as
+# kustomize would, a flag the agent takes, the Secret mounted read-only, and
+# a PodMonitor that scrapes over https with basic auth.
+def apply_patch(doc, ops):
+    for op in ops:
+        *parents, last = op["path"].strip("/").split("/")
+        node = doc
+        for p in parents:
+            node = node[int(p)] if isinstance(node, list) else node[p]
+        if op["op"] == "add" and last == "-":
+            node.append(op["value"])
+        elif isinstance(node, list):
+            node.insert(int(last), op["value"]) if op["op"] == "add" else node.__setitem__(int(last), op["value"])
+        else:
+            check(op["op"] == "add" or last in node, f"web-config: {op['path']} exists to replace")
+            node[last] = op["value"]
+
+
+overlay = os.path.join(root, "web-config")
+kust = load(os.path.join(overlay, "kustomization.yaml"))[0]
+check(kust["resources"] == ["../least-privilege"], "web-config: built on least-privilege")
+docs = resources(os.path.join(root, "least-privilege"))
+for p in kust["patchesJson6902"]:
+    target = next((d for d in docs if d["kind"] == p["target"]["kind"] and d["metadata"]["name"] == p["target"]["name"]),
+                  None)
+    check(target is not None, f"web-config: patch target {p['target']['kind']} exists")
+    if target:
+        apply_patch(target, load(os.path.join(overlay, p["path"]))[0])
+ds = next(d for d in docs if d["kind"] == "DaemonSet")
+c = ds["spec"]["template"]["spec"]["containers"][0]
+web = [a for a in c["args"] if a.startswith("--web.config.file=")]
+check(len(web) == 1 and "--web.config.file" in help_text, "web-config: one --web.config.file the agent takes")
+mount = next((m for m in c["volumeMounts"] if m["name"] == "web-config"), {})
+check(mount.get("readOnly") is True and web and web[0].split("=", 1)[1].startswith(mount.get("mountPath", "?") + "/"),
+      "web-config: the file is on a read-only mount")
+vol = next((v for v in ds["spec"]["template"]["spec"]["volumes"] if v["name"] == "web-config"), {})
+check("secretName" in vol.get("secret", {}), "web-config: mounted from a Secret")
+for probe in ("livenessProbe", "readinessProbe"):
+    check(c[probe]["httpGet"].get("scheme") == "HTTPS", f"web-config: {probe} over HTTPS")
+ep = next(d for d in docs if d["kind"] == "PodMonitor")["spec"]["podMetricsEndpoints"][0]
+check(ep.get("scheme") == "https" and "ca" in ep.get("tlsConfig", {}) and "password" in ep.get("basicAuth", {}),
+      "web-config: PodMonitor scrapes over https with a CA and basic auth")
+
 for f in failures:
     print("FAIL", f)
 print(f"{len(failures)} failures")

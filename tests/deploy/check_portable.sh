@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The copy-to-a-node bundle runs where Debian's spdlog, fmt, prometheus-cpp
-# and civetweb are missing: in a private mount namespace the system's copies
+# The copy-to-a-node bundle runs where Debian's spdlog, fmt, prometheus-cpp,
+# libmicrohttpd and the rest are missing: in a private mount namespace the system's copies
 # are hidden, and the bundle's binary must still start.
 #
 #   check_portable.sh BUILD_DIR

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "support/pki.h"
 #include "support/processes.h"
 #include "support/scrape.h"
 #include "support/scratch.h"
@@ -40,9 +41,13 @@ std::string url_encode(const std::string& s) {
 
 class Prometheus {
  public:
-  Prometheus(const TempDir& dir, int target_port) : port_(free_port()) {
+  // job_extra: more keys of the scrape job (scheme, tls_config, basic_auth),
+  // each line indented by four spaces.
+  Prometheus(const TempDir& dir, int target_port, const std::string& job_extra = "") : port_(free_port()) {
     std::ofstream(dir.path() + "/prometheus.yml") << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-                                                     "scrape_configs:\n  - job_name: stallwatch\n    static_configs:\n"
+                                                     "scrape_configs:\n  - job_name: stallwatch\n"
+                                                  << job_extra
+                                                  << "    static_configs:\n"
                                                      "      - targets: ['127.0.0.1:"
                                                   << target_port << "']\n";
     std::fflush(stdout);
@@ -133,6 +138,39 @@ TEST(RealPrometheus, ScrapesCleanlyAndAnswersQuantileQueries) {
   EXPECT_GE(Prometheus::first_value(prom.query(scrapes)), 5.0);
   EXPECT_EQ(Prometheus::first_value(prom.query("count(stallwatch_build_info)")), 1.0);
   EXPECT_GE(Prometheus::first_value(prom.query("count(stallwatch_hook_info)")), 3.0);
+}
+
+// The endpoint behind --web.config.file, scraped as Prometheus users
+// configure it: https with the CA's certificate, basic auth.
+TEST(RealPrometheus, ScrapesOverTlsWithBasicAuth) {
+  SW_REQUIRE_ROOT();
+  if (run_shell("command -v prometheus && command -v openssl").rc != 0) {
+    if (in_ci()) FAIL() << "prometheus and openssl are needed";
+    GTEST_SKIP() << "prometheus and openssl are needed";
+  }
+  Pki pki;
+  std::ofstream(pki.path("web.yml")) << "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"
+                                        "basic_auth_users:\n  prometheus: "
+                                     << bcrypt("s3cret") << "\n";
+  Agent agent({"--web.config.file=" + pki.path("web.yml")});
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  TempDir dir, wrong_dir;
+  const std::string tls = "    scheme: https\n    tls_config:\n      ca_file: " + pki.path("ca.pem") + "\n";
+  Prometheus prom(dir, agent.port(), tls + "    basic_auth:\n      username: prometheus\n      password: s3cret\n");
+  Prometheus wrong(wrong_dir, agent.port(), tls + "    basic_auth:\n      username: prometheus\n      password: guess\n");
+  const std::string scrapes = "count_over_time(up{job=\"stallwatch\"}[1m])";
+  for (int i = 0; i < 60 && !(Prometheus::first_value(prom.query(scrapes)) >= 3 &&
+                              Prometheus::first_value(wrong.query(scrapes)) >= 3);
+       ++i) {
+    std::this_thread::sleep_for(500ms);
+  }
+  EXPECT_EQ(Prometheus::first_value(prom.query("up{job=\"stallwatch\"}")), 1.0);
+  EXPECT_EQ(Prometheus::first_value(prom.query("count(stallwatch_build_info)")), 1.0);
+  EXPECT_EQ(Prometheus::first_value(wrong.query("up{job=\"stallwatch\"}")), 0.0) << "a wrong password scraped";
+  std::printf("over TLS with basic auth: up=%.0f with the password, up=%.0f with a wrong one, %.0f samples per scrape\n",
+              Prometheus::first_value(prom.query("up{job=\"stallwatch\"}")),
+              Prometheus::first_value(wrong.query("up{job=\"stallwatch\"}")),
+              Prometheus::first_value(prom.query("scrape_samples_scraped{job=\"stallwatch\"}")));
 }
 
 // Grafana's variables, as the dashboard's own defaults would set them.

@@ -68,6 +68,20 @@ TEST_F(CliErrors, MalformedListenAddress) {
   expect_refusal({"run", "--web.listen-address=:70000"}, 2, "port must be a number 0-65535");
 }
 
+TEST_F(CliErrors, BadWebConfig) {
+  TempDir dir;
+  const std::string web = dir.path() + "/web.yml";
+  std::ofstream(web) << "tls_server_config:\n  cert_file: cert.pem\n";
+  expect_refusal({"run", "--web.config.file=" + web}, 2, "tls_server_config needs both cert_file and key_file");
+  expect_refusal({"run", "--web.config.file=" + dir.path() + "/absent.yml"}, 2, "--web.config.file: cannot read");
+  // Files that are there but hold no certificate.
+  std::ofstream(dir.path() + "/cert.pem") << "not a certificate\n";
+  std::ofstream(dir.path() + "/key.pem") << "not a key\n";
+  std::ofstream(web) << "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n";
+  expect_refusal({"run", "--web.config.file=" + web}, 2,
+                 "cert_file and key_file are not a matching PEM certificate and key");
+}
+
 TEST_F(CliErrors, BadLogLevel) { expect_refusal({"--log-level=loud", "run"}, 2, "unknown --log-level 'loud'"); }
 
 TEST_F(CliErrors, BusyListenAddress) {

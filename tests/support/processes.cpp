@@ -97,13 +97,15 @@ std::string temp_path(const char* what) {
 
 Agent::Agent(std::vector<std::string> extra_args)
     : log_path_(temp_path("agent.log")), events_path_(temp_path("events.jsonl")) {
-  std::vector<std::string> argv = {agent_binary(), "run", "--web.listen-address=127.0.0.1:0"};
+  std::vector<std::string> argv = {agent_binary(), "run"};
   // Slow events stay with the test, never in the host's state directory.
-  bool events = false, rate = false;
+  bool events = false, rate = false, listen = false;
   for (const auto& a : extra_args) {
     events = events || a.rfind("--events-file", 0) == 0;
     rate = rate || a.rfind("--events-rate", 0) == 0;
+    listen = listen || a.rfind("--web.listen-address", 0) == 0;
   }
+  if (!listen) argv.push_back("--web.listen-address=127.0.0.1:0");
   if (!events) argv.push_back("--events-file=" + events_path_);
   // Tests that judge verdicts count every event; the limit has tests of its own.
   if (!rate) argv.push_back("--events-rate=0");
