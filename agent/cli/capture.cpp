@@ -250,11 +250,15 @@ int run_capture(const Options& options) {
 int run_report(const Options& options) {
   const fs::path dir(options.report_dir);
   std::ifstream summary_in(dir / "summary.json"), host_in(dir / "host.json");
-  if (!summary_in) {
+  // A capture killed before its end (kill -9, a node reboot) leaves host.json
+  // and the lines it had flushed, but no summary: render what is there and
+  // say that it was cut short.
+  const bool cut_short = !summary_in && host_in && fs::exists(dir / "timeseries.jsonl");
+  if (!summary_in && !cut_short) {
     spdlog::error("{} is not a capture bundle: no summary.json", dir.string());
     return 1;
   }
-  auto summary = nlohmann::json::parse(summary_in, nullptr, false);
+  auto summary = cut_short ? nlohmann::json::object() : nlohmann::json::parse(summary_in, nullptr, false);
   auto host = nlohmann::json::parse(host_in, nullptr, false);
   if (summary.is_discarded()) {
     spdlog::error("{}/summary.json is not JSON", dir.string());
@@ -280,10 +284,19 @@ int run_report(const Options& options) {
   }
   auto fresh = report::summarize(events, samples);
   if (summary.contains("capture")) fresh["capture"] = summary["capture"];
+  if (cut_short) {
+    fresh["capture"] = {{"ended_because", "cut short: the capture ended without writing its summary (killed?)"},
+                        {"incomplete", true},
+                        {"unreadable_lines", bad}};
+  }
   if (!write_file(dir / "summary.json", fresh.dump(2) + "\n") ||
       !write_file(dir / "report.html", report::render_html(fresh, host, events, samples))) {
     spdlog::error("cannot write {}/report.html", dir.string());
     return 1;
+  }
+  if (cut_short) {
+    spdlog::warn("{} was cut short (no summary.json): the report covers the {} samples and {} events it had written",
+                 dir.string(), samples.size(), events.size());
   }
   if (bad) spdlog::warn("{} lines of the bundle were not JSON (a capture cut short?): left out", bad);
   spdlog::info("{}: {} events, {} samples; {}", (dir / "report.html").string(), events.size(), samples.size(),

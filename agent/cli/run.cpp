@@ -8,6 +8,7 @@
 
 #include "capture/trigger.h"
 #include "cli/options.h"
+#include "cli/other_agent.h"
 #include "cli/preflight.h"
 #include "cli/session.h"
 #include "common/clock.h"
@@ -67,6 +68,12 @@ int run_agent(const Options& options) {
   if (!web) {
     spdlog::error("{}", web.error().message);
     return 2;
+  }
+  if (const auto other = find_other_agent()) {
+    spdlog::error("another stallwatch agent runs on this node (pid {}: {}); a second would trace every call twice. "
+                  "Stop that one first",
+                  other->pid, other->command);
+    return 1;
   }
   // Missing privileges first: they explain an unwritable state directory too.
   if (auto ok = check_host(loader::read_host_facts()); !ok) {

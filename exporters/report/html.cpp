@@ -233,6 +233,10 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}.meta{color:#666;font-si
       fmt::format("<p class=\"meta\">{} to {} UTC · kernel {} · {} slow fsync events, {} probe events · rungs: {}</p>",
                   clock(ax.t0), clock(ax.t1), esc(host.value("kernel", "?")), summary["events"].value("slow_fsync", 0),
                   summary["events"].value("probe", 0), esc(host.contains("hooks") ? host["hooks"].dump() : "?"));
+  if (summary.contains("capture") && summary["capture"].value("incomplete", false)) {
+    html += "<p class=\"verdict\" id=\"incomplete\" style=\"color:#b00\">Incomplete bundle: " +
+            esc(summary["capture"].value("ended_because", "")) + ". Shown: what it had written until then.</p>";
+  }
   html += "<p class=\"verdict\" id=\"verdict\">" + esc(summary.value("sentence", "")) + "</p>";
   html += "<h2>Victim fsync latency</h2>" +
           timeline(ax, events, samples, victim.empty() ? "" : victim["labels"].value("cgroup", ""));

@@ -161,6 +161,42 @@ TEST_F(Incident, MaxSizeStopsTheCaptureWithAValidBundle) {
   EXPECT_LE(dir_size(bundle), 200'000U);
 }
 
+// kill -9 mid-capture (the node rebooted, the OOM killer): no summary, maybe a
+// torn last line; `report` renders what was written and says it was cut short.
+TEST_F(Incident, KillNineMidCaptureLeavesABundleReportRenders) {
+  TempDir out;
+  const fs::path bundle = fs::path(out.path()) / "killed";
+  start_victim();
+  Background capture({agent_binary(), "capture", "--duration=60s", "--out=" + bundle.string(), "--slow-threshold=0ns",
+                      "--victim=cgroup=" + victim_->rel()});
+  // Until some events and samples are on disk.
+  for (int i = 0; i < 300 && !(fs::exists(bundle / "events.jsonl") && fs::file_size(bundle / "events.jsonl") > 0 &&
+                               fs::exists(bundle / "timeseries.jsonl") &&
+                               fs::file_size(bundle / "timeseries.jsonl") > 400);
+       ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  capture.stop();  // SIGKILL
+  ASSERT_FALSE(fs::exists(bundle / "summary.json"));
+  std::size_t whole = 0;
+  {
+    std::ifstream in(bundle / "events.jsonl");
+    for (std::string line; std::getline(in, line);) whole += !nlohmann::json::parse(line, nullptr, false).is_discarded();
+  }
+  ASSERT_GT(whole, 0U) << capture.output();
+  std::ofstream(bundle / "events.jsonl", std::ios::app) << R"({"event":"slow_fsync","ti)";  // torn by the kill
+  const Completed r = run_command({agent_binary(), "report", bundle.string()});
+  EXPECT_EQ(r.exit.code, 0) << r.err;
+  EXPECT_NE(r.err.find("was cut short (no summary.json)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1 lines of the bundle were not JSON"), std::string::npos) << r.err;
+  const auto summary = nlohmann::json::parse(slurp(bundle / "summary.json"));
+  EXPECT_TRUE(summary["capture"]["incomplete"].get<bool>());
+  EXPECT_EQ(summary["events"]["slow_fsync"].get<std::size_t>(), whole);
+  const std::string html = slurp(bundle / "report.html");
+  EXPECT_NE(html.find("id=\"incomplete\""), std::string::npos);
+  std::printf("killed mid-capture: %zu whole events and a torn line; report rendered from them\n", whole);
+}
+
 TEST(CaptureErrors, BadInputIsOneLineAndNonZero) {
   SW_REQUIRE_ROOT();
   TempDir out;

@@ -63,17 +63,27 @@ TEST_F(Lifecycle, KillNineLeavesNoProgramLoaded) {
   EXPECT_TRUE(programs_back_to_baseline(5s)) << "left: " << loaded_stallwatch_programs().size();
 }
 
-TEST_F(Lifecycle, SecondInstanceOnTheSamePortFailsWithOneLine) {
+// One agent per node: a second one refuses, on the same port or another,
+// naming the first; the first is unharmed.
+TEST_F(Lifecycle, SecondAgentOnTheNodeRefusesWithOneLine) {
   Agent first;
   ASSERT_TRUE(first.wait_ready()) << first.log();
-  const std::string where = "127.0.0.1:" + std::to_string(first.port());
-  const Completed second =
-      run_command({agent_binary(), "run", "--web.listen-address=" + where, "--events-file=/dev/null"});
-  EXPECT_EQ(second.exit.code, 1);
-  EXPECT_NE(second.err.find("cannot listen on " + where), std::string::npos) << second.err;
-  EXPECT_EQ(std::count(second.err.begin(), second.err.end(), '\n'), 1) << second.err;
-  // The first one is unharmed.
+  const auto programs = loaded_stallwatch_programs().size();
+  for (const std::string& where : {"127.0.0.1:" + std::to_string(first.port()), std::string("127.0.0.1:0")}) {
+    const Completed second =
+        run_command({agent_binary(), "run", "--web.listen-address=" + where, "--events-file=/dev/null"});
+    EXPECT_EQ(second.exit.code, 1);
+    EXPECT_NE(second.err.find("another stallwatch agent runs on this node (pid " + std::to_string(first.pid()) + ": "),
+              std::string::npos)
+        << second.err;
+    EXPECT_EQ(std::count(second.err.begin(), second.err.end(), '\n'), 1) << second.err;
+  }
+  EXPECT_EQ(loaded_stallwatch_programs().size(), programs) << "the second one loaded programs";
   EXPECT_EQ(http_get(first.port(), "/healthz").status, 200);
+  // Once the first is gone, a new one starts.
+  first.stop(SIGTERM);
+  Agent next;
+  EXPECT_TRUE(next.wait_ready()) << next.log();
 }
 
 TEST_F(Lifecycle, HealthzAndMetricsAnswer) {
