@@ -3,12 +3,27 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 
 #include "cli/logging.h"
 #include "cli/options.h"
 
 using stallwatch::cli::Options;
+
+namespace {
+
+// CLI::Range lets NaN through (every comparison with it is false).
+const CLI::Validator kFinite(
+    [](std::string& text) -> std::string {
+      char* end = nullptr;
+      const double v = std::strtod(text.c_str(), &end);
+      return end != text.c_str() && *end == '\0' && std::isfinite(v) ? "" : "must be a finite number, not " + text;
+    },
+    "");
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // Block the stop signals before any thread exists so every thread inherits
@@ -121,6 +136,7 @@ int main(int argc, char** argv) {
   run->add_option("--events-rate", opt.events_rate,
                   "events per second per victim (bursts of 10 s worth); the next event says how many were "
                   "held back; 0: no limit")
+      ->check(kFinite)
       ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
   run->add_option("--state-dir", opt.state_dir, "where the agent keeps files")->capture_default_str();

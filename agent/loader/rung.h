@@ -45,7 +45,7 @@ inline std::span<const std::string_view> section_prefixes(Rung rung) {
 }
 
 // allowed lists what the flag accepts, in the order the error names them;
-// subsystem names the flag ("unknown blame hook 'x' (expected ...)").
+// subsystem names the flag ("--blame-hook: unknown hook 'x' (expected ...)").
 inline Result<Rung> parse_rung(std::string_view subsystem, std::string_view text, std::initializer_list<Rung> allowed) {
   std::string expected;
   std::size_t i = 0;
@@ -54,7 +54,7 @@ inline Result<Rung> parse_rung(std::string_view subsystem, std::string_view text
     expected += (i == 0 ? "" : i + 1 == allowed.size() ? " or " : ", ") + std::string(to_string(r));
     ++i;
   }
-  return fail("unknown " + std::string(subsystem) + " hook '" + std::string(text) + "' (expected " + expected + ")");
+  return fail("--" + std::string(subsystem) + "-hook: unknown hook '" + std::string(text) + "' (expected " + expected + ")");
 }
 
 }  // namespace stallwatch::loader

@@ -60,7 +60,7 @@ TEST_F(CliErrors, EventLogBoundsOutOfRange) {
 }
 
 TEST_F(CliErrors, UnknownSubcommandValue) {
-  expect_refusal({"run", "--fsync-hook=kprobe"}, 2, "unknown fsync hook 'kprobe'");
+  expect_refusal({"run", "--fsync-hook=kprobe"}, 2, "--fsync-hook: unknown hook 'kprobe'");
 }
 
 TEST_F(CliErrors, MalformedListenAddress) {
