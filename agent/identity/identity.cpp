@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "identity/cgroup_walk.h"
 #include "identity/workload.h"
 
 namespace stallwatch::identity {
@@ -19,21 +20,18 @@ constexpr auto kRescanEvery = std::chrono::seconds(1);
 Identity::Identity(Config config) : config_(std::move(config)) {}
 
 void Identity::walk_locked() {
-  std::unordered_map<std::uint64_t, std::string> fresh;
-  struct stat st {};
-  if (::stat(config_.cgroup_root.c_str(), &st) == 0) fresh[st.st_ino] = "/";
-  std::error_code ec;
-  // cgroups come and go under our feet: errors skip the entry, not the walk.
-  for (fs::recursive_directory_iterator it(config_.cgroup_root, fs::directory_options::skip_permission_denied, ec), end;
-       !ec && it != end; it.increment(ec)) {
-    if (!it->is_directory(ec) || it->is_symlink(ec)) continue;
-    if (::stat(it->path().c_str(), &st) != 0) continue;
-    fresh[st.st_ino] = "/" + it->path().lexically_relative(config_.cgroup_root).string();
-  }
-  // Known cgroups the walk no longer finds were removed (missed rmdir).
+  CgroupWalk walk = walk_cgroups(config_.cgroup_root);
+  auto& fresh = walk.paths;
+  // Known cgroups the walk no longer finds were removed (missed rmdir); a
+  // walk that skipped part of the tree proves nothing, and they stay.
   const auto now = Clock::now();
   for (const auto& [id, path] : paths_) {
-    if (!fresh.count(id) && !removed_.count(id)) removed_[id] = now;
+    if (fresh.count(id) || removed_.count(id)) continue;
+    if (walk.complete) {
+      removed_[id] = now;
+    } else {
+      fresh[id] = path;
+    }
   }
   // Keep removed ones until they expire: their series still need names.
   for (const auto& [id, t] : removed_) {

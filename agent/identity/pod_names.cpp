@@ -5,11 +5,14 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/small_file.h"
 #include "identity/workload.h"
 
 namespace stallwatch::identity {
 
 namespace fs = std::filesystem;
+
+constexpr std::size_t kMaxOciConfig = 4 << 20;
 
 PodRef parse_pod_log_dir(std::string_view name) {
   std::vector<std::string_view> fields;
@@ -31,14 +34,18 @@ PodRef parse_pod_log_dir(std::string_view name) {
 std::map<std::string, PodInfo> scan_pod_logs(const std::string& dir) {
   std::map<std::string, PodInfo> pods;
   std::error_code ec;
+  // An entry that vanishes or loops (a symlink to itself) is skipped, not
+  // the rest of the listing: each check has its own error code.
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (!it->is_directory(ec)) continue;
+    std::error_code type_ec;
+    if (!it->is_directory(type_ec)) continue;
     const PodRef ref = parse_pod_log_dir(it->path().filename().string());
     if (ref.uid.empty()) continue;
     PodInfo info{ref.ns, ref.pod, {}};
     std::error_code inner;
     for (fs::directory_iterator c(it->path(), inner), cend; !inner && c != cend; c.increment(inner)) {
-      if (c->is_directory(inner)) info.containers.push_back(c->path().filename().string());
+      std::error_code c_ec;
+      if (c->is_directory(c_ec)) info.containers.push_back(c->path().filename().string());
     }
     pods[ref.uid] = std::move(info);
   }
@@ -70,25 +77,35 @@ bool parse_oci_annotations(const std::string& json_text, ContainerInfo& out) {
 
 std::map<std::string, ContainerInfo> scan_runtime_state(const std::vector<std::string>& dirs) {
   std::map<std::string, ContainerInfo> out;
-  for (const auto& dir : dirs) {
-    std::error_code ec;
-    fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
-    for (; !ec && it != end; it.increment(ec)) {
-      if (it.depth() > 2) {
-        it.disable_recursion_pending();
-        continue;
-      }
-      const std::string id = it->path().filename().string();
-      if (!is_container_id(id) || !it->is_directory(ec)) continue;
-      it.disable_recursion_pending();
-      for (const char* rel : {"config.json", "userdata/config.json"}) {
-        std::ifstream in(it->path() / rel);
-        if (!in) continue;
-        std::stringstream ss;
-        ss << in.rdbuf();
-        ContainerInfo info;
-        if (parse_oci_annotations(ss.str(), info)) out[id] = std::move(info);
-        break;
+  // Bundles sit at most three levels down (containerd: <namespace>/<id>,
+  // CRI-O: <id>/userdata). Each directory is listed by its own iterator, so
+  // a bundle removed mid-scan costs that bundle, not the ones after it.
+  struct Dir {
+    fs::path path;
+    int depth;
+  };
+  for (const auto& root : dirs) {
+    std::vector<Dir> todo{{root, 0}};
+    while (!todo.empty()) {
+      const Dir dir = std::move(todo.back());
+      todo.pop_back();
+      std::error_code ec;
+      for (fs::directory_iterator it(dir.path, ec), end; !ec && it != end; it.increment(ec)) {
+        std::error_code type_ec;
+        if (!fs::is_directory(it->symlink_status(type_ec)) || type_ec) continue;
+        const std::string id = it->path().filename().string();
+        if (!is_container_id(id)) {
+          if (dir.depth < 2) todo.push_back({it->path(), dir.depth + 1});
+          continue;
+        }
+        for (const char* rel : {"config.json", "userdata/config.json"}) {
+          // Real ones are 10-40 KiB; a FIFO or a giant in its place is skipped.
+          const auto text = read_small_file((it->path() / rel).string(), kMaxOciConfig);
+          if (!text) continue;
+          ContainerInfo info;
+          if (parse_oci_annotations(*text, info)) out[id] = std::move(info);
+          break;
+        }
       }
     }
   }
