@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
                   "[host]:port for /metrics and /healthz; ':port' is every IPv4 and IPv6 address")
       ->capture_default_str();
   run->add_option("--web.config.file", opt.web_config_file,
-                  "TLS and basic-auth settings in the Prometheus exporter-toolkit format (docs/web-config.md)");
+                  "TLS and basic-auth settings in the Prometheus exporter-toolkit format (README: TLS and basic auth)");
   add_session_options(run);
   run->add_option("--events-file", opt.events_file,
                   "event log, one JSON object per line; '-' is stdout (default: stdout on a "

@@ -149,10 +149,7 @@ TEST(RealPrometheus, ScrapesOverTlsWithBasicAuth) {
     GTEST_SKIP() << "prometheus and openssl are needed";
   }
   Pki pki;
-  std::ofstream(pki.path("web.yml")) << "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"
-                                        "basic_auth_users:\n  prometheus: "
-                                     << bcrypt("s3cret") << "\n";
-  Agent agent({"--web.config.file=" + pki.path("web.yml")});
+  Agent agent({"--web.config.file=" + pki.web_config_with_user("prometheus", "s3cret")});
   ASSERT_TRUE(agent.wait_ready()) << agent.log();
   TempDir dir, wrong_dir;
   const std::string tls = "    scheme: https\n    tls_config:\n      ca_file: " + pki.path("ca.pem") + "\n";

@@ -95,7 +95,9 @@ TEST(HttpEndpoint, IdleConnectionsFloodsAndBadRequestsDoNotStopScrapes) {
   auto t0 = Clock::now();
   EXPECT_EQ(ask(agent.port(), kScrape), "HTTP/1.1 200 OK") << "a scrape behind 200 idle connections";
   const auto behind_idle = Clock::now() - t0;
-  EXPECT_LT(behind_idle, 1s);
+  if (!sanitized()) {
+    EXPECT_LT(behind_idle, 1s);
+  }
   // 500 scrapes at once, the idle peers still there.
   std::vector<double> ms(500);
   std::atomic<int> ok{0};
@@ -112,13 +114,17 @@ TEST(HttpEndpoint, IdleConnectionsFloodsAndBadRequestsDoNotStopScrapes) {
   const double all_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   std::sort(ms.begin(), ms.end());
   EXPECT_EQ(ok.load(), 500);
-  EXPECT_LT(ms.back(), 1000.0) << "the slowest of 500 concurrent scrapes";
+  if (!sanitized()) {
+    EXPECT_LT(ms.back(), 1000.0) << "the slowest of 500 concurrent scrapes";
+  }
   const long rss_after = rss_kib(agent.pid());
   std::printf("behind 200 idle: %.1f ms; 500 concurrent scrapes: p50 %.1f ms, p99 %.1f ms, max %.1f ms, all in %.0f ms; "
               "RSS %ld KiB before, %ld KiB after\n",
               std::chrono::duration<double, std::milli>(behind_idle).count(), ms[250], ms[495], ms.back(), all_ms,
               rss_before, rss_after);
-  EXPECT_LT(rss_after - rss_before, 16 * 1024) << "memory grew by more than 16 MiB";
+  if (!sanitized()) {
+    EXPECT_LT(rss_after - rss_before, 16 * 1024) << "memory grew by more than 16 MiB";
+  }
 
   // Malformed and oversized requests get a 4xx, and scrapes go on.
   EXPECT_EQ(ask(agent.port(), "POST /metrics HTTP/1.1\r\nHost: node\r\nContent-Length: 3\r\n\r\nabc").substr(0, 12),
@@ -167,11 +173,7 @@ TEST(HttpEndpoint, TlsAndBasicAuthFromTheWebConfig) {
     GTEST_SKIP() << "openssl and curl are needed";
   }
   Pki pki;
-  // Relative paths are the config file's directory's, as in exporter-toolkit.
-  std::ofstream(pki.path("web.yml")) << "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"
-                                        "basic_auth_users:\n  prometheus: "
-                                     << bcrypt("s3cret") << "\n";
-  Agent agent({"--web.config.file=" + pki.path("web.yml")});
+  Agent agent({"--web.config.file=" + pki.web_config_with_user("prometheus", "s3cret")});
   ASSERT_TRUE(agent.wait_ready()) << agent.log();
   EXPECT_NE(agent.log().find("over TLS with basic auth"), std::string::npos) << agent.log();
   const std::string url = " https://127.0.0.1:" + std::to_string(agent.port());

@@ -2,6 +2,8 @@
 
 #include "support/shell.h"
 
+#include <fstream>
+
 namespace stallwatch::test {
 
 Pki::Pki() {
@@ -16,6 +18,14 @@ Pki::Pki() {
      " && openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out client.pem" + quiet +
      " && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=stranger -keyout other.key -out other.pem" +
      quiet);
+}
+
+std::string Pki::web_config_with_user(const std::string& user, const std::string& password) const {
+  const std::string path = this->path("web.yml");
+  std::ofstream(path) << "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"
+                         "basic_auth_users:\n  "
+                      << user << ": " << bcrypt(password) << "\n";
+  return path;
 }
 
 std::string bcrypt(const std::string& password) {

@@ -14,6 +14,9 @@ class Pki {
   // ca.pem, server.pem/.key, client.pem/.key, other.pem/.key
   std::string path(const std::string& name) const { return dir_.path() + "/" + name; }
   const std::string& dir() const { return dir_.path(); }
+  // web.yml beside the certificates: TLS with server.pem/.key (relative
+  // paths, as exporter-toolkit resolves them) and one basic-auth user.
+  std::string web_config_with_user(const std::string& user, const std::string& password) const;
 
  private:
   TempDir dir_;

@@ -14,6 +14,13 @@ inline bool in_ci() {
   return ci && std::string(ci) == "true";
 }
 
+// Set by scripts/sanitize.sh: the agent runs under AddressSanitizer, whose
+// quarantine and slowdown make memory and latency bounds meaningless.
+inline bool sanitized() {
+  const char* s = std::getenv("STALLWATCH_SANITIZED");
+  return s && std::string(s) == "1";
+}
+
 inline std::string missing_prerequisite() {
   if (geteuid() != 0) return "needs root";
   if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) return "needs kernel BTF";

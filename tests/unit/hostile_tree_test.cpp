@@ -79,6 +79,9 @@ TEST_F(HostileTree, OciBundlesThatAreFifosGiantsOrLoopsAreSkipped) {
   fs::create_directory_symlink(".", ns / container_id(103));                   // a loop as a bundle
   fs::create_directory_symlink("..", ns / "loop");                              // a loop to descend
   std::ofstream(ns / container_id(104)) << "a file where a bundle should be";
+  fs::create_directories(ns / container_id(105) / "config.json");                 // EISDIR
+  fs::create_directories(ns / container_id(106));
+  fs::create_symlink("/proc/self/mem", ns / container_id(106) / "config.json");   // unreadable: EIO
   const auto found = within(10s, [&] { return scan_runtime_state({root_.string(), (root_ / "absent").string()}); });
   EXPECT_EQ(found.size(), 20U);
   for (int i = 0; i < 20; ++i) EXPECT_EQ(found.count(container_id(i)), 1U) << i;
@@ -130,6 +133,18 @@ TEST_F(HostileTree, CgroupsVanishingMidWalkCostOnlyThemselves) {
   EXPECT_EQ(short_walks, 0) << "of " << walks << " walks";
   std::printf("%d walks under churn: %d missed a stable cgroup, %d saw a cgroup vanish and said so\n", walks,
               short_walks, incomplete);
+  // A path longer than PATH_MAX: the parts the kernel cannot name are
+  // skipped, the walk says so, and the rest is all there.
+  fs::path deep = root_ / "deep";
+  for (int i = 0; i < 45; ++i) deep /= std::string(100, static_cast<char>('a' + i % 26));
+  std::error_code deep_ec;
+  fs::create_directories(deep, deep_ec);  // fails somewhere past PATH_MAX; what exists stays
+  const CgroupWalk long_paths = walk_cgroups(root_.string());
+  int stable = 0;
+  for (const auto& [id, path] : long_paths.paths) stable += path.rfind("/stable-", 0) == 0;
+  EXPECT_EQ(stable, 200);
+  std::error_code rm_ec;
+  fs::remove_all(root_ / "deep", rm_ec);
   const CgroupWalk calm = walk_cgroups(root_.string());
   EXPECT_TRUE(calm.complete);
   EXPECT_EQ(calm.paths.size(), 201U + [&] {

@@ -15,9 +15,13 @@ echo "kernel $(uname -r)"
 /stallwatch doctor
 [ -e /debug ] && /stallwatch --log-level=trace doctor 2>&1 | sed -n '/BEGIN PROG LOAD LOG/,/END PROG LOAD LOG/p' | grep -B12 'END PROG LOAD LOG'
 rc=0
-for hook in $(cat /hooks); do
-  /vm_suite.sh "$hook" || rc=1
-done
-/stack_suite.sh || rc=1
+if [ -e /smp ]; then
+  /smp_suite.sh || rc=1
+else
+  for hook in $(cat /hooks); do
+    /vm_suite.sh "$hook" || rc=1
+  done
+  /stack_suite.sh || rc=1
+fi
 echo "STALLWATCH-VM-RESULT rc=$rc"
 poweroff -f

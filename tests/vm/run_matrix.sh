@@ -36,14 +36,15 @@ cp "$build/tests/sw_fsync_helper" "$build/tests/sw_block_helper" "$build/tests/s
 install -m 755 "$here/init.sh" "$common/init"
 install -m 755 "$here/vm_suite.sh" "$common/vm_suite.sh"
 install -m 755 "$here/stack_suite.sh" "$common/stack_suite.sh"
+install -m 755 "$here/smp_suite.sh" "$common/smp_suite.sh"
 install -m 644 "$here/vm_lib.sh" "$common/vm_lib.sh"
 truncate -s 48M "$common/ext4.img"
 mkfs.ext4 -q -F "$common/ext4.img"
 truncate -s 64M "$common/part.img"
 python3 "$here/mbr_partition.py" "$common/part.img"
 
-boot() { # version vmlinuz modules-dir
-  local v=$1 vmlinuz=$2 mods=$3 root=$work/root-$1
+boot() { # name vmlinuz modules-dir [cpus]: 1 CPU runs the suites, more the SMP suite
+  local v=$1 vmlinuz=$2 mods=$3 cpus=${4:-1} root=$work/root-$1
   cp -a "$common" "$root"
   # Each module after its dependencies (modules.dep lists them, deepest
   # last), numbered so that init loads them in order, each once.
@@ -56,27 +57,34 @@ boot() { # version vmlinuz modules-dir
     done
   done
   echo "auto fentry" > "$root/hooks"
+  [[ $cpus -gt 1 ]] && touch "$root/smp"
   [[ -n "${STALLWATCH_VM_DEBUG:-}" ]] && touch "$root/debug"
   (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initrd-$v.gz"
   local start=$SECONDS
-  timeout 540 qemu-system-x86_64 -m 1024 -smp 1 -nographic -no-reboot -nic none -kernel "$vmlinuz" \
+  timeout 540 qemu-system-x86_64 -m 1024 -smp "$cpus" -nographic -no-reboot -nic none -kernel "$vmlinuz" \
     -initrd "$work/initrd-$v.gz" -append "console=ttyS0 quiet panic=-1" > "$work/serial-$v.log" 2>&1 || true
   echo "$((SECONDS - start))" > "$work/time-$v"
 }
 
 start=$SECONDS
+runs=()
 for k in "${kernels[@]}"; do
   read -r v vmlinuz mods <<< "$k"
   boot "$v" "$vmlinuz" "$mods" &
+  runs+=("$v")
+  # Counter conservation with every CPU advancing the same device clock.
+  if [[ " ${STALLWATCH_VM_SMP-6.12} " == *" $v "* ]]; then
+    boot "$v-smp4" "$vmlinuz" "$mods" 4 &
+    runs+=("$v-smp4")
+  fi
 done
 wait
 
 rc=0
-for k in "${kernels[@]}"; do
-  read -r v _ _ <<< "$k"
+for v in "${runs[@]}"; do
   log=$work/serial-$v.log
   echo "=== kernel $v ($(cat "$work/time-$v") s) ==="
-  grep -E '^(kernel|ok|FAIL|rungs|agent|fsync|block|verdict|cpu|journal|writeback|stack|storage|  blame|usage_usec|  [a-z_]+ +(chosen|refused))|stallwatch .* on kernel|^[0-9]+: |^-- END|^[A-Za-z].*(invalid|unknown|not allowed|denied)' "$log" | tr -d '\r' || true
+  grep -E '^(kernel|ok|FAIL|rungs|agent|fsync|block|verdict|cpu|journal|writeback|stack|storage|smp|  blame|usage_usec|  [a-z_]+ +(chosen|refused))|stallwatch .* on kernel|^[0-9]+: |^-- END|^[A-Za-z].*(invalid|unknown|not allowed|denied)' "$log" | tr -d '\r' || true
   # STALLWATCH_VM_DEBUG: the verifier's last words before each refusal, unfiltered.
   if [[ -n "${STALLWATCH_VM_DEBUG:-}" ]]; then grep -B12 'END PROG LOAD LOG' "$log" | tr -d '\r' || true; fi
   if grep -q 'STALLWATCH-VM-RESULT rc=0' "$log"; then
