@@ -73,7 +73,7 @@ for k in "${kernels[@]}"; do
   boot "$v" "$vmlinuz" "$mods" &
   runs+=("$v")
   # Counter conservation with every CPU advancing the same device clock.
-  if [[ " ${STALLWATCH_VM_SMP-6.12} " == *" $v "* ]]; then
+  if [[ " ${STALLWATCH_VM_SMP-5.10 6.12} " == *" $v "* ]]; then
     boot "$v-smp4" "$vmlinuz" "$mods" 4 &
     runs+=("$v-smp4")
   fi
