@@ -149,19 +149,11 @@ struct MetricsServer::State {
 
 namespace {
 
+// Called once the headers are in. Answering on that first call means a
+// request body (nobody should send one) is never read: libmicrohttpd closes
+// such a connection after the answer instead of keeping it alive.
 MHD_Result on_request(void* cls, MHD_Connection* conn, const char* url, const char* method, const char*,
-                      const char*, size_t* upload_size, void** con_cls) {
-  // A request body (nobody should send one) is read and thrown away before
-  // the answer; the first call comes once the headers are in.
-  if (*con_cls == nullptr) {
-    static int seen;
-    *con_cls = &seen;
-    if (*upload_size == 0) return static_cast<MetricsServer::State*>(cls)->handle(conn, url, method);
-  }
-  if (*upload_size != 0) {
-    *upload_size = 0;
-    return MHD_YES;
-  }
+                      const char*, size_t*, void**) {
   return static_cast<MetricsServer::State*>(cls)->handle(conn, url, method);
 }
 
