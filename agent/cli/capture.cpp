@@ -27,6 +27,7 @@
 #include "events/probe_event.h"
 #include "exporters/report/html.h"
 #include "exporters/report/summary.h"
+#include "identity/node_name.h"
 #include "live/sampler.h"
 #include "loader/host_facts.h"
 #include "reader/map_reader.h"
@@ -67,7 +68,8 @@ nlohmann::json host_json(const Session& session, const Options& options) {
   for (const auto& h : session.hooks()) hooks[h.subsystem] = h.mode;
   nlohmann::json victims = nlohmann::json::array();
   for (const auto& v : session.victim_selectors()) victims.push_back(v.text);
-  return {{"kernel", f.kernel_release},
+  return {{"node", session.node()},
+          {"kernel", f.kernel_release},
           {"btf", f.btf},
           {"cgroup_layout", std::string(loader::to_string(f.cgroups.layout))},
           {"cgroup2_mount", f.cgroups.cgroup2_mount},
@@ -109,8 +111,16 @@ int run_capture(const Options& options) {
                                 : "--max-size: " + max_size.error().message);
     return 2;
   }
-  const fs::path dir =
-      options.capture_out.empty() ? fs::path("stallwatch-capture-" + utc_stamp()) : fs::path(options.capture_out);
+  fs::path dir = options.capture_out;
+  if (dir.empty()) {
+    // Bundles gathered from several nodes keep apart by name.
+    auto node = identity::node_name();
+    if (!node) {
+      spdlog::error("{}", node.error().message);
+      return 2;
+    }
+    dir = "stallwatch-capture-" + *node + "-" + utc_stamp();
+  }
   std::error_code ec;
   // A second capture into the same directory would interleave two bundles.
   if (fs::is_directory(dir, ec) && !fs::is_empty(dir, ec)) {

@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
                       "wait for fsync>DURATION, probe=RESULT or verdict=VERDICT before recording --post");
   capture->add_option("--pre", opt.capture_pre, "with --trigger: what to keep from before it")->capture_default_str();
   capture->add_option("--post", opt.capture_post, "with --trigger: how long to record after it")->capture_default_str();
-  capture->add_option("--out", opt.capture_out, "bundle directory (default ./stallwatch-capture-<UTC time>)");
+  capture->add_option("--out", opt.capture_out, "bundle directory (default ./stallwatch-capture-<node>-<UTC time>)");
   capture->add_option("--max-size", opt.capture_max_size, "bound on the bundle's size (e.g. 100MB, 1GiB)")
       ->capture_default_str();
   capture->add_flag("!--no-progress", opt.progress, "no progress line on a terminal");

@@ -42,7 +42,7 @@ struct Options {
   std::string capture_trigger;   // empty: record from the start
   std::string capture_pre = "30s";
   std::string capture_post = "30s";
-  std::string capture_out;  // empty: ./stallwatch-capture-<UTC time>
+  std::string capture_out;  // empty: ./stallwatch-capture-<node>-<UTC time>
   std::string capture_max_size = "100MB";
   bool progress = true;  // capture: a progress line on a terminal
   // report

@@ -12,6 +12,7 @@
 #include "events/slow_event.h"
 #include "identity/device_names.h"
 #include "identity/identity.h"
+#include "identity/node_name.h"
 #include "identity/pod_addresses.h"
 #include "identity/storage_stacks.h"
 #include "identity/processes.h"
@@ -81,6 +82,12 @@ std::expected<std::unique_ptr<Session>, int> Session::start(const Options& optio
     return std::unexpected(1);
   }
   // Usage errors are caught before anything loads, so they never leave programs behind.
+  auto node = identity::node_name();
+  if (!node) {
+    spdlog::error("{}", node.error().message);
+    return std::unexpected(2);
+  }
+  s->node_ = std::move(*node);
   auto configs = parse_configs(options);
   if (!configs) {
     spdlog::error("{}", configs.error().message);
@@ -189,7 +196,7 @@ int Session::start_views() {
       [identity] {
         return exporters::IdentityStats{identity->tracked(), identity->series_dropped()};
       },
-      hooks_, build_info(), selftest_rows_);
+      hooks_, build_info(node_), selftest_rows_);
   collector_->enable_stacks([stacks = stacks_] {
     std::lock_guard lock(stacks->mu);
     return stacks->rows;
@@ -215,7 +222,7 @@ int Session::start_event_streams() {
     collector_->enable_probes(namer);
     probe_queue_ = std::make_unique<events::ProbeEventQueue>(
         events::ProbeContext{[identity](std::uint64_t id) { return identity->labels(id); }, namer,
-                             realtime_offset_ns()},
+                             realtime_offset_ns(), node_},
         *fsync_history_, [raw](const nlohmann::json& event) { raw->sink_.write(event); });
     auto events = reader::RingEvents::start_typed<sw_probe_event>(
         loaded.probe->events_fd(), [q = probe_queue_.get()](const sw_probe_event& e) { q->push(e); });
@@ -230,7 +237,8 @@ int Session::start_event_streams() {
     events::EventContext ctx{[identity](std::uint64_t id) { return identity->labels(id); },
                              [devices](std::uint32_t dev) { return devices->name(dev); },
                              {},
-                             realtime_offset_ns()};
+                             realtime_offset_ns(),
+                             node_};
     for (const auto& h : hooks_) ctx.hooks.emplace_back(h.subsystem, h.mode);
     auto events = reader::RingEvents::start_typed<sw_blame_event>(
         loaded.blame->maps().blame_events, [ctx = std::move(ctx), raw](const sw_blame_event& e) {
@@ -363,8 +371,8 @@ void Session::update_cost_model() {
 void Session::log_started(const std::string& serving) const {
   const auto& loaded = *loaded_;
   spdlog::info(
-      "stallwatch {} on kernel {}: fsync hook {} (io_uring {}), block hook {}{}, cgroup {} at {}{}",
-      build_info().version, facts_.kernel_release, loader::to_string(loaded.fsync.rung()),
+      "stallwatch {} on node {}, kernel {}: fsync hook {} (io_uring {}), block hook {}{}, cgroup {} at {}{}",
+      build_info(node_).version, node_, facts_.kernel_release, loader::to_string(loaded.fsync.rung()),
       loaded.fsync.io_uring() ? "traced" : "not traced", loader::to_string(rung_of(loaded.block)),
       loaded.block ? (block_owner_ ? " (I/O charged to the owning cgroup)" : " (I/O charged to the submitter)") : "",
       loader::to_string(facts_.cgroups.layout), facts_.cgroups.cgroup2_mount, serving);

@@ -65,6 +65,7 @@ class Session {
   const identity::Labeler& labeler() const { return labeler_; }
   const std::vector<exporters::HookInfo>& hooks() const { return hooks_; }
   const loader::HostFacts& facts() const { return facts_; }
+  const std::string& node() const { return node_; }
   identity::Identity& identity() { return *identity_; }
   std::string device_name(std::uint32_t dev) const;
   bool blame_on() const;
@@ -84,6 +85,7 @@ class Session {
 
   Options options_;
   loader::HostFacts facts_;
+  std::string node_;
   Configs configs_;
   EventSink sink_;
   std::vector<loader::RungReport> report_;

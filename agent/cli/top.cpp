@@ -82,6 +82,7 @@ int run_top(const Options& options) {
   // Logs would tear the screen: only errors, and only before it is taken.
   auto session = Session::start(options, {[view](const nlohmann::json& e) { view->event(e); }, {}});
   if (!session) return session.error();
+  view->set_node((*session)->node());
   const bool interactive = !options.top_once && ::isatty(STDOUT_FILENO) && ::isatty(STDIN_FILENO);
   live::Sampler sampler((*session)->labeler());
   (void)sampler.next(*(*session)->maps().snapshot(), realtime_ns(), 0);

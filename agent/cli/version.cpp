@@ -12,7 +12,9 @@
 
 namespace stallwatch::cli {
 
-exporters::BuildInfo build_info() { return {STALLWATCH_VERSION, STALLWATCH_REVISION, libbpf_version_string()}; }
+exporters::BuildInfo build_info(const std::string& node) {
+  return {STALLWATCH_VERSION, STALLWATCH_REVISION, libbpf_version_string(), node};
+}
 
 void print_version() {
   const auto b = build_info();

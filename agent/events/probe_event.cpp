@@ -56,6 +56,7 @@ nlohmann::json probe_event(const sw_probe_event& e, const ProbeContext& ctx, con
   nlohmann::json j = {
       {"time", rfc3339(static_cast<std::int64_t>(e.start_ns) + ctx.realtime_offset_ns)},
       {"event", "probe"},
+      {"node", ctx.node},
       {"namespace", pod.ns},
       {"pod", pod.pod},
       {"type", names::probe_type_name(e.type)},

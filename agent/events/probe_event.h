@@ -43,6 +43,7 @@ struct ProbeContext {
   std::function<identity::Labels(std::uint64_t cgroup_id)> labels;
   std::function<std::optional<identity::Labels>(const identity::Address&, int family)> address;
   std::int64_t realtime_offset_ns = 0;
+  std::string node;
 };
 
 nlohmann::json probe_event(const sw_probe_event& e, const ProbeContext& ctx, const SlowFsyncHistory& fsyncs);

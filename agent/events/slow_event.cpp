@@ -109,6 +109,7 @@ nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
   nlohmann::json j = {
       {"time", rfc3339(static_cast<std::int64_t>(e.start_ns) + ctx.realtime_offset_ns)},
       {"event", "slow_fsync"},
+      {"node", ctx.node},
       {"victim", std::move(victim)},
       {"op", names::fsync_op_name(e.op)},
       // The file's filesystem as the fsync series name it (dm-0, overlay:0:40);

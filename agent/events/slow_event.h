@@ -20,6 +20,7 @@ struct EventContext {
   std::vector<std::pair<std::string, std::string>> hooks;  // subsystem -> rung in use
   // CLOCK_REALTIME - CLOCK_MONOTONIC, ns: turns the kernel's timestamps into wall-clock time.
   std::int64_t realtime_offset_ns = 0;
+  std::string node;
 };
 
 nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx);

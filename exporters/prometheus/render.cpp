@@ -254,7 +254,10 @@ std::vector<MetricFamily> render_agent_info(const std::vector<HookInfo>& hooks, 
   }
   MetricFamily info{"stallwatch_build_info", "Build of the running agent (value is always 1).", MetricType::Gauge, {}};
   ClientMetric m;
-  m.label = {{"libbpf_version", build.libbpf_version}, {"revision", build.revision}, {"version", build.version}};
+  m.label = {{"libbpf_version", build.libbpf_version},
+             {"nodename", build.node},
+             {"revision", build.revision},
+             {"version", build.version}};
   m.gauge.value = 1;
   info.metric.push_back(std::move(m));
   MetricFamily test{"stallwatch_fsync_selftest_calls",

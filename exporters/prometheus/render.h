@@ -37,6 +37,9 @@ struct BuildInfo {
   std::string version;
   std::string revision;
   std::string libbpf_version;
+  // Named `nodename` as node_exporter's node_uname_info has it: a scrape
+  // config's own `node` target label would clash.
+  std::string node;
 };
 
 using identity::Labeler;

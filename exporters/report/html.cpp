@@ -228,7 +228,10 @@ svg{width:100%;height:auto;background:#fafafa;border:1px solid #eee}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eee;padding:4px 8px;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums}.meta{color:#666;font-size:12px}
 </style></head><body>)";
-  html += "<h1>stallwatch capture</h1>";
+  // Bundles before node names were recorded have none.
+  html += host.contains("node") ? "<h1>stallwatch capture on node <span id=\"node\">" +
+                                      esc(host.value("node", "")) + "</span></h1>"
+                                : std::string("<h1>stallwatch capture</h1>");
   html +=
       fmt::format("<p class=\"meta\">{} to {} UTC · kernel {} · {} slow fsync events, {} probe events · rungs: {}</p>",
                   clock(ax.t0), clock(ax.t1), esc(host.value("kernel", "?")), summary["events"].value("slow_fsync", 0),

@@ -72,7 +72,7 @@ std::string View::frame(int width, SortKey sort, const std::string& filter, bool
   const auto line = [&](const std::string& text) {
     out += (ansi ? "\x1b[2K" : "") + text.substr(0, static_cast<std::size_t>(width)) + "\n";
   };
-  const std::string title = fmt::format("stallwatch top  {}  sort: {}{}", clock(), sort_name(sort),
+  const std::string title = fmt::format("stallwatch top  {}  {}  sort: {}{}", node_, clock(), sort_name(sort),
                                         filter.empty() ? "" : "  filter: " + filter);
   line(ansi ? "\x1b[1m" + title + "\x1b[0m" : title);
   line("");

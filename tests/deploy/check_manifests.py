@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Asserts what a first-class node agent's DaemonSet must have, in both
 variants: the host access the agent needs and no more, probes on /healthz,
-control-plane tolerations, and flags the agent actually takes.
+every taint tolerated, flags the agent actually takes; monitors that keep the
+workloads' namespace/pod/container labels; and, where kubectl can render
+kustomizations, that it renders each overlay to the documents checked here.
 
     check_manifests.py deploy/kubernetes path/to/stallwatch
 """
@@ -26,16 +28,49 @@ def load(path):
 
 
 def resources(kdir):
-    """Every document a kustomization directory lists, recursively."""
+    """Every document a kustomization directory lists, recursively, less
+    those its `$patch: delete` patches remove."""
     docs = []
-    for res in load(os.path.join(kdir, "kustomization.yaml"))[0]["resources"]:
+    kust = load(os.path.join(kdir, "kustomization.yaml"))[0]
+    for res in kust["resources"]:
         path = os.path.join(kdir, res)
         check(os.path.exists(path), f"{kdir}: listed resource {res} exists")
         if os.path.isdir(path):
             docs += resources(path)
         elif os.path.exists(path):
             docs += load(path)
+    for patch in kust.get("patchesStrategicMerge", []):
+        for p in load(os.path.join(kdir, patch)):
+            if p.get("$patch") == "delete":
+                before = len(docs)
+                docs = [d for d in docs if (d["kind"], d["metadata"]["name"]) != (p["kind"], p["metadata"]["name"])]
+                check(len(docs) == before - 1, f"{kdir}: {patch} deletes one {p['kind']}")
     return docs
+
+
+def rendered_kinds(kdir):
+    """Kinds kubectl's kustomize renders the directory to; None without one."""
+    try:
+        r = subprocess.run(["kubectl", "kustomize", kdir], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if r.returncode != 0:
+        check(False, f"{kdir}: kubectl kustomize: {r.stderr.strip()[:300]}")
+        return None
+    return sorted(d["kind"] for d in yaml.safe_load_all(r.stdout) if d)
+
+
+def check_relabelings(tag, endpoint, dropped):
+    """The Operator's own namespace/pod/container (and service) target labels
+    are the agent's: dropped, so that the workloads' labels keep their names;
+    the node comes from the pod's."""
+    rl = endpoint.get("relabelings", [])
+    check(any(r.get("sourceLabels") == ["__meta_kubernetes_pod_node_name"] and r.get("targetLabel") == "node"
+              for r in rl), f"{tag} node from __meta_kubernetes_pod_node_name")
+    drops = [r for r in rl if r.get("action") == "labeldrop"]
+    check(len(drops) == 1 and set(drops[0]["regex"].split("|")) == dropped,
+          f"{tag} drops exactly {sorted(dropped)} from the target")
+    check(not endpoint.get("honorLabels"), f"{tag} no honorLabels (a series without namespace would take the agent's)")
 
 
 # run's own flags and the global ones, which run accepts too.
@@ -53,15 +88,31 @@ MOUNTS = {  # mountPath -> must be read-only
 for variant in ("privileged", "least-privilege"):
     docs = resources(os.path.join(root, variant))
     kinds = sorted(d["kind"] for d in docs)
-    check(kinds == ["DaemonSet", "Namespace", "PodMonitor", "PrometheusRule", "Service", "ServiceAccount"],
-          f"{variant}: kinds {kinds}")
+    expected = ["DaemonSet", "Namespace", "NetworkPolicy", "PodMonitor", "PrometheusRule", "Role", "RoleBinding",
+                "Service", "ServiceAccount"]
+    check(kinds == expected, f"{variant}: kinds {kinds}")
+    rendered = rendered_kinds(os.path.join(root, variant))
+    check(rendered is None or rendered == expected, f"{variant}: kubectl kustomize renders {rendered}")
+    ns = next(d for d in docs if d["kind"] == "Namespace")
+    check(ns["metadata"].get("labels", {}).get("pod-security.kubernetes.io/enforce") == "privileged",
+          f"{variant}: namespace admits privileged pods (Pod Security admission)")
+    pm = next(d for d in docs if d["kind"] == "PodMonitor")
+    check_relabelings(f"{variant}: PodMonitor", pm["spec"]["podMetricsEndpoints"][0], {"namespace", "pod", "container"})
+    np = next(d for d in docs if d["kind"] == "NetworkPolicy")
+    check(np["spec"]["ingress"][0]["ports"] == [{"port": "metrics", "protocol": "TCP"}] and
+          "podSelector" in np["spec"]["ingress"][0]["from"][0], f"{variant}: NetworkPolicy admits the scraper only")
+    rb = next(d for d in docs if d["kind"] == "RoleBinding")
+    check(rb["subjects"] == [{"kind": "ServiceAccount", "name": "prometheus-k8s", "namespace": "monitoring"}],
+          f"{variant}: kube-prometheus's Prometheus may discover the agents")
     ds = next(d for d in docs if d["kind"] == "DaemonSet")
     pod = ds["spec"]["template"]["spec"]
     c = pod["containers"][0]
     tag = f"{variant}:"
     check(pod.get("hostPID") is True, f"{tag} hostPID")
-    keys = {t.get("key") for t in pod.get("tolerations", [])}
-    check({"node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"} <= keys, f"{tag} control-plane tolerations")
+    check(pod.get("tolerations") == [{"operator": "Exists"}], f"{tag} tolerates every taint")
+    check(pod.get("nodeSelector") == {"kubernetes.io/os": "linux"}, f"{tag} Linux nodes only")
+    check(ds["spec"].get("updateStrategy", {}).get("rollingUpdate", {}).get("maxUnavailable") is not None,
+          f"{tag} rolling update with maxUnavailable")
     for probe in ("livenessProbe", "readinessProbe"):
         get = c.get(probe, {}).get("httpGet", {})
         check(get.get("path") == "/healthz" and get.get("port") == "metrics", f"{tag} {probe} on /healthz")
@@ -144,6 +195,24 @@ for probe in ("livenessProbe", "readinessProbe"):
 ep = next(d for d in docs if d["kind"] == "PodMonitor")["spec"]["podMetricsEndpoints"][0]
 check(ep.get("scheme") == "https" and "ca" in ep.get("tlsConfig", {}) and "password" in ep.get("basicAuth", {}),
       "web-config: PodMonitor scrapes over https with a CA and basic auth")
+
+# The ServiceMonitor overlay: the same DaemonSet, a ServiceMonitor in place of
+# the PodMonitor, with the same relabelings (and `service` dropped too).
+sm_dir = os.path.join(root, "servicemonitor")
+docs = resources(sm_dir)
+kinds = sorted(d["kind"] for d in docs)
+expected = ["DaemonSet", "Namespace", "NetworkPolicy", "PrometheusRule", "Role", "RoleBinding", "Service",
+            "ServiceAccount", "ServiceMonitor"]
+check(kinds == expected, f"servicemonitor: kinds {kinds}")
+rendered = rendered_kinds(sm_dir)
+check(rendered is None or rendered == expected, f"servicemonitor: kubectl kustomize renders {rendered}")
+sm = next(d for d in docs if d["kind"] == "ServiceMonitor")
+check_relabelings("servicemonitor:", sm["spec"]["endpoints"][0], {"namespace", "pod", "container", "service"})
+svc = next(d for d in docs if d["kind"] == "Service")
+check(sm["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items(),
+      "servicemonitor: selects the Service")
+check(rendered_kinds(overlay) in (None, sorted(d["kind"] for d in resources(os.path.join(root, "least-privilege")))),
+      "web-config: kubectl kustomize renders the least-privilege documents")
 
 for f in failures:
     print("FAIL", f)

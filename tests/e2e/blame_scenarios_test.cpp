@@ -93,8 +93,12 @@ TEST_F(BlameScenario, SameDeviceNeighbourIsNamed) {
   EXPECT_GT(o.disturbed.p50_s, 10 * o.alone.p50_s);
   EXPECT_EQ(largest_kind(d), "neighbor_io");
   const double neighbour = d.by(neighbour_->rel(), "neighbor_io");
-  std::printf("neighbour's share of the victim's blamed time: %.3f\n", neighbour / d.total());
-  EXPECT_GT(neighbour, 0.7 * d.total());
+  // Of the I/O part: waiting for a CPU is someone else's (on a loaded CI
+  // host, 9% of the windows went to stress-ng's CPU hogs in one run).
+  const double io = d.total() - d.of("cpu") - d.of("cpu_throttled");
+  std::printf("neighbour's share of the victim's blamed time: %.3f, of its I/O part: %.3f\n", neighbour / d.total(),
+              neighbour / io);
+  EXPECT_GT(neighbour, 0.7 * io);
   for (const auto& [key, v] : d.culprit) {
     if (key.first != neighbour_->rel() && !key.first.empty()) {
       EXPECT_LT(v, neighbour) << key.first;

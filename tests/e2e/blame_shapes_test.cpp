@@ -201,9 +201,16 @@ TEST_P(BlameShape, NeighbourIsBlamedForTheSlowdownItCaused) {
     std::printf("%zu slow events: too few to judge the verdicts\n", o.events.size());
     return;
   }
+  // On a loaded host some slow calls waited mostly for a CPU that other
+  // processes held (stress-ng: 28% of the windows in one CI-like run): those
+  // rightly say cpu, as many as the windows' CPU wait allows; the rest say
+  // neighbor.
   const auto v = verdicts(o.events);
-  const int neighbor = v.count("neighbor") ? v.at("neighbor") : 0;
-  EXPECT_GE(neighbor, static_cast<int>(o.events.size()) * 8 / 10);
+  const int neighbor = v.count("neighbor") ? v.at("neighbor") : 0, cpu = v.count("cpu") ? v.at("cpu") : 0;
+  const int n = static_cast<int>(o.events.size());
+  const double cpu_share = d.window_s > 0 ? d.of("cpu") / d.window_s : 0;
+  EXPECT_GE(neighbor, (n - cpu) * 8 / 10);
+  EXPECT_LE(cpu, static_cast<int>(n * std::min(1.0, 2 * cpu_share + 0.1))) << "cpu share of the windows " << cpu_share;
 }
 
 // Every shape, the ones the counterfactual check leaves out included.

@@ -5,6 +5,7 @@
 // on a fresh connection with a 1 s deadline, and prints its own outcomes and
 // durations, which the agent's must match.
 #include <gtest/gtest.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -190,12 +191,16 @@ TEST_F(Probes, ExactCountsAndDurationsPerPodAndResult) {
   double all = 0;
   for (const auto& s : m.all("stallwatch_probe_results_total")) all += s.value;
   EXPECT_EQ(all, 6.0 * n);
-  // Failing probes are events, each naming its pod.
+  // Failing probes are events, each naming its pod and the node.
+  utsname u{};
+  uname(&u);
+  const std::string node = std::getenv("NODE_NAME") && *std::getenv("NODE_NAME") ? std::getenv("NODE_NAME") : u.nodename;
   int timeouts = 0, refusals = 0;
   for (const auto& line : agent.events()) {
     const auto j = nlohmann::json::parse(line);
     if (j["event"] != "probe") continue;
     EXPECT_EQ(j["pod"], "web") << line;
+    EXPECT_EQ(j.value("node", ""), node) << line;
     timeouts += j["result"] == "timeout";
     refusals += j["result"] == "refused";
   }

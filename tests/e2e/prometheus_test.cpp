@@ -5,11 +5,16 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <sys/utsname.h>
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
 #include <thread>
 
 #include "support/pki.h"
@@ -23,6 +28,7 @@ namespace stallwatch::test {
 namespace {
 
 using namespace std::chrono_literals;
+namespace fs = std::filesystem;
 
 std::string url_encode(const std::string& s) {
   static const char* hex = "0123456789ABCDEF";
@@ -50,6 +56,20 @@ class Prometheus {
                                                   << "    static_configs:\n"
                                                      "      - targets: ['127.0.0.1:"
                                                   << target_port << "']\n";
+    start(dir);
+  }
+  // jobs: scrape_configs entries (JSON is YAML too), each scraped every second.
+  Prometheus(const TempDir& dir, const nlohmann::json& jobs) : port_(free_port()) {
+    const nlohmann::json config = {{"global", {{"scrape_interval", "1s"}, {"evaluation_interval", "1s"}}},
+                                   {"scrape_configs", jobs}};
+    std::ofstream(dir.path() + "/prometheus.yml") << config.dump(2) << "\n";
+    start(dir);
+  }
+  ~Prometheus() {
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+  }
+  void start(const TempDir& dir) {
     std::fflush(stdout);
     pid_ = fork();
     if (pid_ == 0) {
@@ -59,10 +79,6 @@ class Prometheus {
              ("--web.listen-address=127.0.0.1:" + std::to_string(port_)).c_str(), nullptr);
       _exit(127);
     }
-  }
-  ~Prometheus() {
-    kill(pid_, SIGTERM);
-    waitpid(pid_, nullptr, 0);
   }
   // The result vector of an instant query; empty when it failed.
   nlohmann::json query(const std::string& promql) const {
@@ -170,9 +186,12 @@ TEST(RealPrometheus, ScrapesOverTlsWithBasicAuth) {
               Prometheus::first_value(prom.query("scrape_samples_scraped{job=\"stallwatch\"}")));
 }
 
-// Grafana's variables, as the dashboard's own defaults would set them.
-std::string as_grafana_would(std::string expr) {
-  for (const auto& [from, to] : {std::pair<std::string, std::string>{"$__rate_interval", "10s"}, {"$instance", ".*"}}) {
+// Grafana's variables, as the dashboard's own defaults would set them, with
+// the agents narrowed to `instances` (a regex).
+std::string as_grafana_would(std::string expr, const std::string& instances) {
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"$__rate_interval", "10s"},
+                                 {"$instance", instances},
+                                 {"$node", ".*"}}) {
     for (auto at = expr.find(from); at != std::string::npos; at = expr.find(from, at + to.size())) {
       expr.replace(at, from.size(), to);
     }
@@ -180,10 +199,123 @@ std::string as_grafana_would(std::string expr) {
   return expr;
 }
 
-// Every panel of the Grafana dashboard, against a real Prometheus that
-// scraped a real agent during a scenario with a victim, a noisy neighbour,
-// block I/O and probes (some refused): every query parses and has data.
-TEST(RealPrometheus, EveryDashboardQueryAnswers) {
+// Prometheus's label names for a Kubernetes label (app.kubernetes.io/name ->
+// app_kubernetes_io_name).
+std::string sanitized(std::string s) {
+  for (auto& c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  }
+  return s;
+}
+
+// The scrape job the Prometheus Operator generates for a shipped PodMonitor
+// or ServiceMonitor: its own relabelings first (those of its golden test
+// files: selector, port, namespace/pod/container/service/job/endpoint target
+// labels), then the monitor's. The target is static but carries the labels
+// Kubernetes service discovery gives the agent's pod on node "node-a";
+// relabeling drops every __meta_ label once done. ours=false leaves the
+// monitor's relabelings out: the config a user gets without them.
+nlohmann::json operator_job(const std::string& monitor_file, const std::string& address, bool ours = true) {
+  using nlohmann::json;
+  const YAML::Node m = YAML::LoadFile(std::string(STALLWATCH_SOURCE_DIR) + "/deploy/kubernetes/" + monitor_file);
+  const bool pod = m["kind"].as<std::string>() == "PodMonitor";
+  const YAML::Node ep = pod ? m["spec"]["podMetricsEndpoints"][0] : m["spec"]["endpoints"][0];
+  const std::string ns = m["metadata"]["namespace"].as<std::string>(), name = m["metadata"]["name"].as<std::string>();
+  const std::string port = ep["port"].as<std::string>();
+  json meta = {{"__meta_kubernetes_namespace", ns},
+               {"__meta_kubernetes_pod_name", "stallwatch-x7k2p"},
+               {"__meta_kubernetes_pod_container_name", "stallwatch"},
+               {"__meta_kubernetes_pod_container_port_name", port},
+               {"__meta_kubernetes_pod_node_name", "node-a"},
+               {"__meta_kubernetes_pod_phase", "Running"},
+               {"__meta_kubernetes_pod_ready", "true"}};
+  json relabel = json::array({{{"source_labels", {"job"}}, {"target_label", "__tmp_prometheus_job_name"}}});
+  const std::string on = pod ? "__meta_kubernetes_pod_label" : "__meta_kubernetes_service_label";
+  const std::string present = pod ? "__meta_kubernetes_pod_labelpresent" : "__meta_kubernetes_service_labelpresent";
+  for (const auto& kv : m["spec"]["selector"]["matchLabels"]) {
+    const std::string k = sanitized(kv.first.as<std::string>()), v = kv.second.as<std::string>();
+    meta[on + "_" + k] = v;
+    meta[present + "_" + k] = "true";
+    relabel.push_back(
+        {{"action", "keep"}, {"source_labels", {on + "_" + k, present + "_" + k}}, {"regex", "(" + v + ");true"}});
+  }
+  const auto set = [](const std::string& from, const std::string& to) {
+    return json{{"source_labels", {from}}, {"target_label", to}};
+  };
+  if (pod) {
+    relabel.push_back(
+        {{"action", "drop"}, {"source_labels", {"__meta_kubernetes_pod_phase"}}, {"regex", "(Failed|Succeeded)"}});
+    relabel.push_back(
+        {{"action", "keep"}, {"source_labels", {"__meta_kubernetes_pod_container_port_name"}}, {"regex", port}});
+    relabel.push_back(set("__meta_kubernetes_namespace", "namespace"));
+    relabel.push_back(set("__meta_kubernetes_pod_container_name", "container"));
+    relabel.push_back(set("__meta_kubernetes_pod_name", "pod"));
+    relabel.push_back({{"target_label", "job"}, {"replacement", ns + "/" + name}});
+  } else {
+    meta["__meta_kubernetes_service_name"] = name;
+    meta["__meta_kubernetes_endpoint_port_name"] = port;
+    meta["__meta_kubernetes_endpoint_address_target_kind"] = "Pod";
+    meta["__meta_kubernetes_endpoint_address_target_name"] = "stallwatch-x7k2p";
+    relabel.push_back({{"action", "keep"}, {"source_labels", {"__meta_kubernetes_endpoint_port_name"}}, {"regex", port}});
+    for (const auto& [kind, label] : {std::pair{"Node", "node"}, {"Pod", "pod"}}) {
+      relabel.push_back({{"source_labels",
+                          {"__meta_kubernetes_endpoint_address_target_kind",
+                           "__meta_kubernetes_endpoint_address_target_name"}},
+                         {"separator", ";"},
+                         {"regex", std::string(kind) + ";(.*)"},
+                         {"replacement", "${1}"},
+                         {"target_label", label}});
+    }
+    relabel.push_back(set("__meta_kubernetes_namespace", "namespace"));
+    relabel.push_back(set("__meta_kubernetes_service_name", "service"));
+    relabel.push_back(set("__meta_kubernetes_pod_name", "pod"));
+    relabel.push_back(set("__meta_kubernetes_pod_container_name", "container"));
+    relabel.push_back(
+        {{"action", "drop"}, {"source_labels", {"__meta_kubernetes_pod_phase"}}, {"regex", "(Failed|Succeeded)"}});
+    relabel.push_back(
+        {{"source_labels", {"__meta_kubernetes_service_name"}}, {"target_label", "job"}, {"replacement", "${1}"}});
+  }
+  relabel.push_back({{"target_label", "endpoint"}, {"replacement", port}});
+  if (ours && ep["relabelings"]) {
+    static const std::map<std::string, std::string> keys = {
+        {"sourceLabels", "source_labels"}, {"targetLabel", "target_label"}, {"action", "action"},
+        {"regex", "regex"},               {"replacement", "replacement"},  {"separator", "separator"}};
+    for (const auto& r : ep["relabelings"]) {
+      json out = json::object();
+      for (const auto& kv : r) {
+        const auto key = keys.at(kv.first.as<std::string>());
+        if (kv.second.IsSequence()) {
+          out[key] = kv.second.as<std::vector<std::string>>();
+        } else {
+          out[key] = kv.second.as<std::string>();
+        }
+      }
+      relabel.push_back(out);
+    }
+  }
+  const std::string job = (pod ? "podMonitor/" : "serviceMonitor/") + ns + "/" + name + "/0" + (ours ? "" : "/as-is");
+  return {{"job_name", job},
+          {"honor_labels", ep["honorLabels"] ? ep["honorLabels"].as<bool>() : false},
+          {"static_configs", json::array({{{"targets", {address}}, {"labels", meta}}})},
+          {"relabel_configs", relabel}};
+}
+
+std::string node_name() {
+  if (const char* n = std::getenv("NODE_NAME"); n && *n) return n;
+  utsname u{};
+  uname(&u);
+  return u.nodename;
+}
+
+// A real Prometheus scrapes the agent as the Prometheus Operator would
+// through the shipped PodMonitor and ServiceMonitor, during a scenario with
+// an etcd pod, a noisy neighbour pod on its disk, block I/O and probes (some
+// refused). The workloads keep their namespace/pod/container labels (none
+// becomes exported_*), the agent is known by node, every alert expression
+// that fires names the workload and the node, and every dashboard panel has
+// data. The same PodMonitor without its relabelings is scraped too: the
+// check fails there, as it did for users.
+TEST(RealPrometheus, OperatorTargetLabelsLeaveTheWorkloadsLabelsInAlertsAndPanels) {
   SW_REQUIRE_ROOT();
   if (run_shell("command -v prometheus").rc != 0) {
     if (in_ci()) FAIL() << "prometheus not installed";
@@ -191,14 +323,24 @@ TEST(RealPrometheus, EveryDashboardQueryAnswers) {
   }
   std::ifstream in(std::string(STALLWATCH_SOURCE_DIR) + "/deploy/grafana/stallwatch-dashboard.json");
   const auto dashboard = nlohmann::json::parse(in);
-  Agent agent;
-  ASSERT_TRUE(agent.wait_ready()) << agent.log();
-  TempDir dir;
+  TempDir dir, logs;
   LoopFs disk("/var/tmp", 512);
-  TestCgroup etcd("stallwatch-e2e-dash-etcd-" + std::to_string(getpid()));
-  TestCgroup noisy("stallwatch-e2e-dash-noisy-" + std::to_string(getpid()));
+  const std::string parent = "stallwatch-e2e-op-" + std::to_string(getpid());
+  const std::string etcd_hash = "8c0b3c0ec0c8270f0805ea6b7b250885", backup_uid = "5f0c2a51-86a4-4d1e-9d0f-2b7e2c1f9a10";
+  fs::create_directories(fs::path(logs.path()) / ("kube-system_etcd-node-a_" + etcd_hash) / "etcd");
+  fs::create_directories(fs::path(logs.path()) / ("batch_backup-28911-x2x9q_" + backup_uid) / "backup");
+  TestCgroup etcd(parent + "/kubepods/pod" + etcd_hash + "/" + std::string(64, 'e'));
+  TestCgroup noisy(parent + "/kubepods/besteffort/pod" + backup_uid + "/" + std::string(64, 'b'));
   sh("mkdir -p " + disk.path() + "/member/wal");
-  Prometheus prom(dir, agent.port());
+  // Dual stack: the three jobs reach it on three loopback addresses, so each
+  // job's series have an instance of their own.
+  Agent agent({"--web.listen-address=:0", "--pod-logs-dir=" + logs.path()});
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  const auto at = [&](int n) { return "127.0.0." + std::to_string(n) + ":" + std::to_string(agent.port()); };
+  const std::string pod_job = "stallwatch/stallwatch", service_job = "stallwatch", as_is = at(3);
+  Prometheus prom(dir, {operator_job("base/podmonitor.yaml", at(1)),
+                        operator_job("servicemonitor/servicemonitor.yaml", at(2)),
+                        operator_job("base/podmonitor.yaml", as_is, false)});
   const int port = free_port();
   Background server({probe_server(), std::to_string(port), "ok"});
   Background probing({"/bin/sh", "-c",
@@ -212,17 +354,83 @@ TEST(RealPrometheus, EveryDashboardQueryAnswers) {
                      "100000", "--delay-ms", "1500", "--interval-us", "20000"},
                     etcd.dir());
   std::this_thread::sleep_for(15s);  // windows of 10 s need a few scrapes of steady load
+  const std::string node = node_name();
 
+  // Per job: the workloads' labels under their own names, the agent's aside.
+  for (const auto& [address, shipped] : {std::pair{at(1), true}, {at(2), true}, {as_is, false}}) {
+    const std::string sel = "instance=\"" + address + "\"";
+    const auto etcd_series = prom.query("stallwatch_fsync_duration_seconds_count{" + sel +
+                                        ", namespace=\"kube-system\", pod=\"etcd-node-a\", container=\"etcd\"}");
+    const auto exported = prom.query("count by (__name__) ({" + sel + ", exported_namespace=~\".+\"})");
+    const auto info = prom.query("stallwatch_build_info{" + sel + "}");
+    ASSERT_EQ(info.size(), 1U) << address;
+    const auto& labels = info[0]["metric"];
+    std::printf("%s build_info: %s\n  etcd's fsync series under namespace/pod: %zu; metrics with exported_namespace: %zu\n",
+                shipped ? "shipped relabelings" : "operator defaults only", labels.dump().c_str(), etcd_series.size(),
+                exported.size());
+    if (shipped) {
+      EXPECT_FALSE(etcd_series.empty()) << address;
+      EXPECT_TRUE(exported.empty()) << address << ": " << exported.dump();
+      EXPECT_TRUE(prom.query("count({" + sel + ", exported_pod=~\".+\"}) or count({" + sel +
+                             ", exported_container=~\".+\"}) or count({" + sel + ", exported_node=~\".+\"})")
+                      .empty())
+          << address;
+      EXPECT_EQ(labels.value("node", ""), "node-a");
+      EXPECT_EQ(labels.value("agent_pod", ""), "stallwatch-x7k2p");
+      EXPECT_EQ(labels.value("nodename", ""), node);
+      for (const char* gone : {"namespace", "pod", "container", "service"}) EXPECT_FALSE(labels.contains(gone)) << gone;
+      // A host-level series (no pod) must not take the agent's namespace.
+      EXPECT_TRUE(prom.query("count({" + sel + ", namespace=\"stallwatch\"})").empty()) << address;
+    } else {
+      EXPECT_TRUE(etcd_series.empty()) << "without the relabelings etcd's namespace is pushed aside";
+      EXPECT_FALSE(exported.empty());
+    }
+  }
+
+  // Every alert of the rules file, its expression evaluated now: where it
+  // fires on a shipped job, the labels name the workload and the node.
+  // As Grafana interpolates a multi-value variable into a regex: dots
+  // escaped, the backslash doubled inside a PromQL string.
+  const std::string shipped_instances = std::regex_replace(at(1) + "|" + at(2), std::regex(R"(\.)"), R"(\\.)");
+  const YAML::Node rules =
+      YAML::LoadFile(std::string(STALLWATCH_SOURCE_DIR) + "/deploy/prometheus/stallwatch-rules.yaml");
+  std::set<std::string> fired;
+  for (const auto& group : rules["groups"]) {
+    for (const auto& rule : group["rules"]) {
+      const std::string alert = rule["alert"].as<std::string>();
+      const auto a = prom.answer(rule["expr"].as<std::string>());
+      ASSERT_EQ(a.value("status", ""), "success") << alert << ": " << a.value("error", "");
+      for (const auto& r : a["data"]["result"]) {
+        const auto& l = r["metric"];
+        if (l.value("instance", "") == as_is) continue;
+        fired.insert(alert);
+        EXPECT_EQ(l.value("nodename", ""), node) << alert << " " << l.dump();
+        EXPECT_NE(l.value("namespace", ""), "stallwatch") << alert << " " << l.dump();
+        for (const auto& [k, v] : l.items()) EXPECT_NE(k.rfind("exported_", 0), 0U) << alert << " " << l.dump();
+        std::printf("alert %-28s %s\n", alert.c_str(), l.dump().c_str());
+      }
+    }
+  }
+  EXPECT_TRUE(fired.count("StallwatchEtcdWalFsyncSlow")) << "etcd's WAL p99 behind a 1 MiB direct writer";
+  EXPECT_TRUE(fired.count("StallwatchNoisyNeighbour")) << "the backup pod holds most of etcd's waiting";
+  const auto wal = prom.query("stallwatch_fsync_duration_seconds_count{instance=~\"" + shipped_instances +
+                              "\", file_class=\"wal\", namespace=\"kube-system\", pod=\"etcd-node-a\"}");
+  EXPECT_FALSE(wal.empty());
+
+  // Every panel of the Grafana dashboard, on the shipped jobs' agents.
   int queries = 0;
   for (const auto& panel : dashboard["panels"]) {
     for (const auto& target : panel.value("targets", nlohmann::json::array())) {
-      const std::string expr = as_grafana_would(target["expr"]);
+      const std::string expr = as_grafana_would(target["expr"], shipped_instances);
       const auto a = prom.answer(expr);
       ++queries;
       ASSERT_FALSE(a.is_discarded()) << panel["title"];
-      EXPECT_EQ(a.value("status", ""), "success") << panel["title"] << ": " << a.value("error", "") << "\n" << expr;
+      ASSERT_EQ(a.value("status", ""), "success") << panel["title"] << ": " << a.value("error", "") << "\n" << expr;
       const auto& result = a["data"]["result"];
       EXPECT_FALSE(result.empty()) << panel["title"] << " has no data:\n" << expr;
+      for (const auto& r : result) {
+        EXPECT_NE(r["metric"].value("namespace", ""), "stallwatch") << panel["title"] << " " << r["metric"].dump();
+      }
       std::printf("%-28s %2zu series\n", panel["title"].get<std::string>().c_str(), result.size());
     }
   }

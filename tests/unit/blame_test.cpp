@@ -114,12 +114,14 @@ stallwatch::events::EventContext context() {
           },
           [](std::uint32_t dev) { return std::string(dev == 253U << 20 ? "dm-0" : "loop0"); },
           {{"fsync", "tracepoint"}, {"blame", "tp_btf"}},
-          0};
+          0,
+          "ctrl-1"};
 }
 
 TEST(SlowEvent, CarriesTheWindowAndItsVerdict) {
   const auto j = nlohmann::json::parse(stallwatch::events::slow_event_json(sample_event(), context()));
   EXPECT_EQ(j["event"], "slow_fsync");
+  EXPECT_EQ(j["node"], "ctrl-1");
   EXPECT_EQ(j["verdict"], "neighbor");
   EXPECT_EQ(j["op"], "fdatasync");
   EXPECT_EQ(j["file_class"], "wal");

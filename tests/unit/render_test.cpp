@@ -108,10 +108,12 @@ TEST(Render, UnknownOpKeepsItsNumber) {
 
 TEST(Render, HookAndBuildInfo) {
   const std::string text =
-      serialize(stallwatch::exporters::render_agent_info({{"fsync", "tracepoint"}}, {"0.1.0", "abc", "v1.1"}));
+      serialize(stallwatch::exporters::render_agent_info({{"fsync", "tracepoint"}}, {"0.1.0", "abc", "v1.1", "ctrl-1"}));
   EXPECT_NE(text.find(R"(stallwatch_hook_info{mode="tracepoint",subsystem="fsync"} 1)"), std::string::npos);
-  EXPECT_NE(text.find(R"(stallwatch_build_info{libbpf_version="v1.1",revision="abc",version="0.1.0"} 1)"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find(R"(stallwatch_build_info{libbpf_version="v1.1",nodename="ctrl-1",revision="abc",version="0.1.0"} 1)"),
+      std::string::npos)
+      << text;
 }
 
 }  // namespace

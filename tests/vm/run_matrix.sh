@@ -73,7 +73,7 @@ for k in "${kernels[@]}"; do
   boot "$v" "$vmlinuz" "$mods" &
   runs+=("$v")
   # Counter conservation with every CPU advancing the same device clock.
-  if [[ " ${STALLWATCH_VM_SMP-5.10 6.12} " == *" $v "* ]]; then
+  if [[ " ${STALLWATCH_VM_SMP-6.12} " == *" $v "* ]]; then
     boot "$v-smp4" "$vmlinuz" "$mods" 4 &
     runs+=("$v-smp4")
   fi
@@ -84,7 +84,7 @@ rc=0
 for v in "${runs[@]}"; do
   log=$work/serial-$v.log
   echo "=== kernel $v ($(cat "$work/time-$v") s) ==="
-  grep -E '^(kernel|ok|FAIL|rungs|agent|fsync|block|verdict|cpu|journal|writeback|stack|storage|smp|  blame|usage_usec|  [a-z_]+ +(chosen|refused))|stallwatch .* on kernel|^[0-9]+: |^-- END|^[A-Za-z].*(invalid|unknown|not allowed|denied)' "$log" | tr -d '\r' || true
+  grep -E '^(kernel|ok|FAIL|rungs|agent|fsync|block|verdict|cpu|journal|writeback|stack|storage|smp|  blame|usage_usec|  [a-z_]+ +(chosen|refused))|stallwatch .* on node .*, kernel|^[0-9]+: |^-- END|^[A-Za-z].*(invalid|unknown|not allowed|denied)' "$log" | tr -d '\r' || true
   # STALLWATCH_VM_DEBUG: the verifier's last words before each refusal, unfiltered.
   if [[ -n "${STALLWATCH_VM_DEBUG:-}" ]]; then grep -B12 'END PROG LOAD LOG' "$log" | tr -d '\r' || true; fi
   if grep -q 'STALLWATCH-VM-RESULT rc=0' "$log"; then

@@ -9,7 +9,7 @@ port=9688
 
 mkdir -p /sys/fs/cgroup/v-$hook /sys/fs/cgroup/c-$hook /sys/fs/cgroup/q-$hook /sys/fs/cgroup/n-$hook
 start_agent --fsync-hook=$hook --victim=cgroup=/v-$hook --victim=cgroup=/c-$hook --victim=cgroup=/q-$hook
-grep -E 'stallwatch .* on kernel' /tmp/agent-$hook.log
+grep -E 'stallwatch .* on node .*, kernel' /tmp/agent-$hook.log
 echo "rungs [$hook]: $(wget -qO- http://127.0.0.1:$port/metrics | grep -o 'hook_info{[^}]*}' | tr '\n' ' ')"
 
 # The sweep can make a lost request leave service in the kernel
