@@ -86,7 +86,7 @@ nlohmann::json host_json(const Session& session, const Options& options) {
 int run_capture(const Options& options) {
   std::optional<std::uint64_t> duration_ns;
   if (!options.capture_duration.empty()) {
-    auto d = parse_duration_ns(options.capture_duration);
+    auto d = parse_duration_ns(options.capture_duration, 24 * kHourNs);
     if (!d || *d == 0) {
       spdlog::error("--duration: {}", d ? "must be more than 0" : d.error().message);
       return 2;

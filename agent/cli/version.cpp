@@ -16,10 +16,11 @@ exporters::BuildInfo build_info(const std::string& node) {
   return {STALLWATCH_VERSION, STALLWATCH_REVISION, libbpf_version_string(), node};
 }
 
-void print_version() {
+std::string version_line() {
   const auto b = build_info();
-  std::printf("stallwatch %s (revision %s, libbpf %s)\n", b.version.c_str(), b.revision.c_str(),
-              b.libbpf_version.c_str());
+  return "stallwatch " + b.version + " (revision " + b.revision + ", libbpf " + b.libbpf_version + ")";
 }
+
+void print_version() { std::printf("%s\n", version_line().c_str()); }
 
 }  // namespace stallwatch::cli

@@ -5,4 +5,6 @@
 
 namespace stallwatch::cli {
 exporters::BuildInfo build_info(const std::string& node = "");
+// "stallwatch 0.1.0 (revision abc, libbpf v1.1)", for --version and `version`.
+std::string version_line();
 }

@@ -226,5 +226,33 @@ TEST_F(CliErrors, ForcedFentryRungLoadsOrIsRefusedClearly) {
   expect_refusal({"run", "--fsync-hook=fentry"}, 1, "fsync hook 'fentry' cannot load: load fentry programs: EPERM");
 }
 
+// A flag that does not exist is refused with the one closest to it, when
+// one is close; nothing is suggested for a word that resembles none.
+TEST_F(CliErrors, AMistypedFlagIsAnsweredWithTheClosestOne) {
+  for (const auto& [typed, meant] : {std::pair<std::string, std::string>{"--slow-treshold=5ms", "--slow-threshold"},
+                                     {"--victm=comm=etcd", "--victim"},
+                                     {"--web.listen-adress=:9", "--web.listen-address"},
+                                     {"--stale-afer=1m", "--stale-after"}}) {
+    const Completed c = run_command({agent_binary(), "run", typed});
+    EXPECT_EQ(c.exit.code, 2) << typed;
+    EXPECT_NE(c.err.find("did you mean " + meant + "?"), std::string::npos) << c.err;
+    EXPECT_EQ(std::count(c.err.begin(), c.err.end(), '\n'), 1) << c.err;
+  }
+  const Completed far = run_command({agent_binary(), "run", "--frobnicate=1"});
+  EXPECT_EQ(far.exit.code, 2);
+  EXPECT_EQ(far.err.find("did you mean"), std::string::npos) << far.err;
+}
+
+// `--version` and `version` print the same line, on stdout, and exit 0.
+TEST_F(CliErrors, VersionFlagAndSubcommandAgree) {
+  const Completed flag = run_command({agent_binary(), "--version"});
+  const Completed sub = run_command({agent_binary(), "version"});
+  EXPECT_EQ(flag.exit.code, 0) << flag.err;
+  EXPECT_EQ(sub.exit.code, 0) << sub.err;
+  EXPECT_EQ(flag.out.rfind("stallwatch ", 0), 0U) << flag.out;
+  EXPECT_NE(flag.out.find("libbpf v"), std::string::npos) << flag.out;
+  EXPECT_EQ(flag.out, sub.out);
+}
+
 }  // namespace
 }  // namespace stallwatch::test

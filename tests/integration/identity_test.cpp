@@ -119,7 +119,7 @@ void churn(int n, const std::string& tag, const std::string& dir) {
 
 TEST(Identity, ChurnOfTwoThousandCgroupsReturnsToBaseline) {
   SW_REQUIRE_ROOT();
-  Agent agent({"--stale-after=1"});
+  Agent agent({"--stale-after=1s"});
   ASSERT_TRUE(agent.wait_ready()) << agent.log();
   Tmpfs tmpfs;
   const auto settle = [&] {

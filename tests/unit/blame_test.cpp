@@ -81,9 +81,24 @@ TEST(Duration, UnitsAndErrors) {
   EXPECT_EQ(*stallwatch::parse_duration_ns("1.5s"), 1500 * kMs);
   EXPECT_EQ(*stallwatch::parse_duration_ns("250us"), 250'000U);
   EXPECT_EQ(*stallwatch::parse_duration_ns("0ms"), 0U);
-  for (const char* bad : {"10", "ms", "-1ms", "10 ms", "2h", "5m", "nanms"}) {
-    EXPECT_FALSE(stallwatch::parse_duration_ns(bad)) << bad;
+  // Prometheus's forms: minutes, hours and compounds, largest unit first.
+  EXPECT_EQ(*stallwatch::parse_duration_ns("2m"), 120'000 * kMs);
+  EXPECT_EQ(*stallwatch::parse_duration_ns("1m30s"), 90'000 * kMs);
+  EXPECT_EQ(*stallwatch::parse_duration_ns("1h"), 3'600'000 * kMs);
+  EXPECT_EQ(*stallwatch::parse_duration_ns("1h30m", 24 * stallwatch::kHourNs), 5'400'000 * kMs);
+  EXPECT_EQ(*stallwatch::parse_duration_ns("1s500ms"), 1500 * kMs);
+  for (const char* bad : {"10", "ms", "-1ms", "10 ms", "2h", "nanms", "", "1s1h", "1s2s", "5x", "1h-5m", "1e400s"}) {
+    const auto r = stallwatch::parse_duration_ns(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().message.rfind("bad duration '" + std::string(bad) + "'", 0), 0U) << r.error().message;
   }
+  EXPECT_EQ(stallwatch::parse_duration_ns("2h").error().message, "bad duration '2h': must be between 0 and 1h");
+  EXPECT_EQ(stallwatch::parse_duration_ns("25h", 24 * stallwatch::kHourNs).error().message,
+            "bad duration '25h': must be between 0 and 24h");
+  EXPECT_EQ(stallwatch::parse_duration_ns("10").error().message,
+            "bad duration '10': unit must be h, m, s, ms, us or ns");
+  EXPECT_EQ(stallwatch::duration_text(90'000 * kMs), "90s");
+  EXPECT_EQ(stallwatch::duration_text(2 * stallwatch::kHourNs), "2h");
 }
 
 sw_blame_event sample_event() {
