@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "capture/trigger.h"
+#include "events/event_line.h"
 #include "live/sampler.h"
 
 namespace stallwatch::capture {
@@ -133,7 +134,7 @@ class Recorder {
     return true;
   }
   void keep_locked(const nlohmann::json& e) {
-    const std::string line = e.dump() + "\n";
+    const std::string line = events::event_line(e) + "\n";
     if (!room_locked(line.size())) return;
     if (!(events_ << line) || !events_.flush()) {
       full_ = true;

@@ -12,6 +12,7 @@
 #include "cli/preflight.h"
 #include "cli/session.h"
 #include "common/clock.h"
+#include "events/event_line.h"
 #include "exporters/jsonl/event_log.h"
 #include "exporters/jsonl/rate_limit.h"
 #include "exporters/prometheus/metrics_server.h"
@@ -109,10 +110,12 @@ int run_agent(const Options& options) {
                                             const auto admit =
                                                 limit->admit(victim_key(e), static_cast<double>(monotonic_ns()) / 1e9);
                                             if (!admit.pass) return;
-                                            if (admit.suppressed_before == 0) return event_log->write(e.dump());
+                                            if (admit.suppressed_before == 0) {
+                                              return event_log->write(events::event_line(e));
+                                            }
                                             nlohmann::json with = e;
                                             with["suppressed"] = admit.suppressed_before;
-                                            event_log->write(with.dump());
+                                            event_log->write(events::event_line(with));
                                           },
                                           [event_log] {
                                             const auto s = event_log->stats();

@@ -4,6 +4,7 @@
 
 #include "common/clock.h"
 #include "common/names.h"
+#include "events/event_line.h"
 #include "events/slow_event.h"
 
 namespace stallwatch::events {
@@ -56,6 +57,7 @@ nlohmann::json probe_event(const sw_probe_event& e, const ProbeContext& ctx, con
   nlohmann::json j = {
       {"time", rfc3339(static_cast<std::int64_t>(e.start_ns) + ctx.realtime_offset_ns)},
       {"event", "probe"},
+      {"schema_version", kEventSchemaVersion},
       {"node", ctx.node},
       {"namespace", pod.ns},
       {"pod", pod.pod},

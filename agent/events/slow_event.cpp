@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "blame/verdict.h"
+#include "events/event_line.h"
 #include "common/names.h"
 
 namespace stallwatch::events {
@@ -49,7 +50,7 @@ void scale_to_kinds(std::vector<sw_blame_culprit>& top, const sw_blame_event& e)
 
 }  // namespace
 
-std::string slow_event_json(const sw_blame_event& e, const EventContext& ctx) { return slow_event(e, ctx).dump(); }
+std::string slow_event_json(const sw_blame_event& e, const EventContext& ctx) { return event_line(slow_event(e, ctx)); }
 
 nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
   blame::Kinds kinds{};
@@ -109,6 +110,7 @@ nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
   nlohmann::json j = {
       {"time", rfc3339(static_cast<std::int64_t>(e.start_ns) + ctx.realtime_offset_ns)},
       {"event", "slow_fsync"},
+      {"schema_version", kEventSchemaVersion},
       {"node", ctx.node},
       {"victim", std::move(victim)},
       {"op", names::fsync_op_name(e.op)},

@@ -133,6 +133,27 @@ stallwatch::events::EventContext context() {
           "ctrl-1"};
 }
 
+// Lines read in the order people look: what, when, where, the verdict, then who.
+TEST(SlowEvent, KeysComeInTheDocumentedOrder) {
+  const std::string line = stallwatch::events::slow_event_json(sample_event(), context());
+  EXPECT_EQ(line.rfind(R"({"event":"slow_fsync","schema_version":1,"time":")", 0), 0U) << line;
+  const auto at = [&](const std::string& key) { return line.find("\"" + key + "\":"); };
+  std::vector<std::string> keys = {"time", "node", "verdict", "duration_ms", "victim", "op", "device", "file",
+                                   "kinds_ms", "culprits", "other_culprits", "window", "hooks"};
+  for (std::size_t i = 1; i < keys.size(); ++i) {
+    ASSERT_NE(at(keys[i]), std::string::npos) << keys[i];
+    EXPECT_LT(at(keys[i - 1]), at(keys[i])) << keys[i - 1] << " before " << keys[i] << ": " << line;
+  }
+  // Inside the victim: who first, then the process.
+  const auto victim = line.substr(at("victim"));
+  EXPECT_EQ(victim.rfind(R"("victim":{"namespace":"ns","pod":"pod-)", 0), 0U) << victim;
+  EXPECT_LT(victim.find("\"cgroup\""), victim.find("\"comm\""));
+  // kinds_ms in the order of the kinds, not of the alphabet.
+  const auto kinds = line.substr(at("kinds_ms"));
+  EXPECT_EQ(kinds.rfind(R"("kinds_ms":{"own_io":)", 0), 0U) << kinds;
+  EXPECT_EQ(nlohmann::json::parse(line).value("schema_version", 0), 1);
+}
+
 TEST(SlowEvent, CarriesTheWindowAndItsVerdict) {
   const auto j = nlohmann::json::parse(stallwatch::events::slow_event_json(sample_event(), context()));
   EXPECT_EQ(j["event"], "slow_fsync");
