@@ -269,8 +269,11 @@ TEST_F(Incident, TopShowsTheCulpritSortsAndQuitsCleanly) {
   t.keys("'clear; echo BEFORE-TOP' Enter");
   ASSERT_TRUE(t.wait_for("BEFORE-TOP", 5s));
   t.keys("'" + agent_binary() + " top --victim=cgroup=" + victim_->rel() + "; echo TOP-EXIT=$?' Enter");
-  // Start-up takes about a second (self-test, loading); then the neighbour
-  // must be on screen within 3 s.
+  // Start-up takes about a second (self-test, loading), several when
+  // another process keeps syncing the disks (stress-ng --io); the first
+  // sample a second after the first frame; then the neighbour must be on
+  // screen within 3 s.
+  ASSERT_TRUE(t.wait_for("q quit", 30s)) << t.screen();  // the first frame's key line
   ASSERT_TRUE(t.wait_for("CGROUP", 10s)) << t.screen();
   const auto shown = std::chrono::steady_clock::now();
   ASSERT_TRUE(t.wait_for(neighbour_->rel(), 3s)) << t.screen();
