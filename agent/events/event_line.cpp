@@ -8,17 +8,20 @@ namespace stallwatch::events {
 namespace {
 
 // One rank for every level: a key means the same wherever it appears.
-constexpr std::string_view kOrder[] = {
-    "event",       "schema_version", "time",      "node",       "verdict",     "result",         "namespace",
-    "pod",         "container",      "cgroup",    "comm",       "pid",         "tid",            "type",
-    "kind",        "duration_ms",    "blamed_ms", "share",      "victim",      "op",             "device",
-    "disk",        "file",           "file_class", "inode",     "kinds_ms",    "culprits",       "other_culprits",
-    "window",      "requests",       "bytes",     "overlapping_windows", "code", "connect_ms",   "address",
-    "port",        "command",        "exit_code", "prober_pid", "slow_fsyncs", "top_culprit",    "suppressed",
-    "hooks"};
+constexpr std::string_view kOrder[] = {"event",       "schema_version", "time",       "node",
+                                       "verdict",     "result",         "namespace",  "pod",
+                                       "container",   "cgroup",         "comm",       "pid",
+                                       "tid",         "type",           "kind",       "duration_ms",
+                                       "blamed_ms",   "share",          "victim",     "op",
+                                       "device",      "disk",           "file",       "file_class",
+                                       "inode",       "kinds_ms",       "culprits",   "other_culprits",
+                                       "window",      "requests",       "bytes",      "overlapping_windows",
+                                       "code",        "connect_ms",     "address",    "port",
+                                       "command",     "exit_code",      "prober_pid", "slow_fsyncs",
+                                       "top_culprit", "suppressed",     "hooks"};
 // kinds_ms: the order of the kinds in the README's table, I/O first.
-constexpr std::string_view kKinds[] = {"own_io", "neighbor_io", "journal", "writeback",
-                                       "cpu",    "cpu_throttled", "device", "other"};
+constexpr std::string_view kKinds[] = {"own_io", "neighbor_io",   "journal", "writeback",
+                                       "cpu",    "cpu_throttled", "device",  "other"};
 
 template <std::size_t N>
 std::size_t rank(const std::string_view (&order)[N], const std::string& key) {

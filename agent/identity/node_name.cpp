@@ -45,9 +45,8 @@ Result<std::string> node_name(const char* node_name_env, std::string_view host_n
   }
   // The kernel's own host name is taken as it is ("(none)" on a host that
   // never set one), unless it holds what no log line should.
-  const bool printable = !host_name.empty() && std::all_of(host_name.begin(), host_name.end(), [](unsigned char c) {
-    return c > ' ' && c < 0x7f;
-  });
+  const bool printable = !host_name.empty() && std::all_of(host_name.begin(), host_name.end(),
+                                                           [](unsigned char c) { return c > ' ' && c < 0x7f; });
   if (!printable) return fail("no NODE_NAME, and the host name is empty or unprintable: set NODE_NAME");
   return std::string(host_name);
 }

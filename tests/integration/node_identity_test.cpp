@@ -72,8 +72,8 @@ TEST_F(NodeIdentity, TheBundleItsReportAndTopNameTheNode) {
   std::string argv;
   for (const auto& a : victim_args()) argv += " '" + a + "'";
   // No --out: the bundle is named after the node, in the working directory.
-  const auto c = run_shell("cd " + cwd.path() + " && " + agent_binary() + " capture --duration=2s --no-progress" + argv +
-                           " 2>&1");
+  const auto c =
+      run_shell("cd " + cwd.path() + " && " + agent_binary() + " capture --duration=2s --no-progress" + argv + " 2>&1");
   ASSERT_EQ(c.rc, 0) << c.out;
   fs::path bundle;
   for (const auto& e : fs::directory_iterator(cwd.path())) bundle = e.path();

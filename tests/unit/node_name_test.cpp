@@ -25,7 +25,8 @@ TEST(NodeName, HostNameWithoutNodeName) {
 }
 
 TEST(NodeName, ANodeNameNoDnsNameAllowsIsRefusedInOneLine) {
-  for (const std::string& bad : std::vector<std::string>{"node a", "node\"a", "node\na", "nöde", std::string(254, 'a'), "a/b"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"node a", "node\"a", "node\na", "nöde", std::string(254, 'a'), "a/b"}) {
     const auto r = node_name(bad.c_str(), "ctrl-1");
     ASSERT_FALSE(r.has_value()) << bad;
     EXPECT_EQ(r.error().message.rfind("NODE_NAME is not a node name", 0), 0U) << r.error().message;
