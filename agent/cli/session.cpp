@@ -1,6 +1,7 @@
 #include "cli/session.h"
 
 #include <malloc.h>
+#include <algorithm>
 #include <spdlog/spdlog.h>
 
 #include "blame/victims.h"
@@ -377,8 +378,19 @@ void Session::log_started(const std::string& serving) const {
       loaded.block ? (block_owner_ ? " (I/O charged to the owning cgroup)" : " (I/O charged to the submitter)") : "",
       loader::to_string(facts_.cgroups.layout), facts_.cgroups.cgroup2_mount, serving);
   // Logged after start-up so that a failing start prints its one error line only.
+  // A kernel without a better hook is the normal case on most nodes: info,
+  // naming the rung that runs instead. A subsystem left with none: warning.
   for (const auto& r : report_) {
-    if (!r.chosen) spdlog::warn("{} rung {} not used: {}", r.subsystem, loader::to_string(r.rung), r.detail);
+    if (r.chosen) continue;
+    const auto ran = std::find_if(report_.begin(), report_.end(), [&](const loader::RungReport& c) {
+      return c.chosen && c.subsystem == r.subsystem && c.rung != loader::Rung::kOff;
+    });
+    if (ran != report_.end()) {
+      spdlog::info("{} rung {} not used: {}; running on {}", r.subsystem, loader::to_string(r.rung), r.detail,
+                   loader::to_string(ran->rung));
+    } else {
+      spdlog::warn("{} rung {} not used: {}", r.subsystem, loader::to_string(r.rung), r.detail);
+    }
   }
   if (loaded.probe && !loaded.probe->answers_unread().empty()) {
     spdlog::warn("probe answers not read ({}): HTTP status, gRPC health and a silent TLS server are not seen; "

@@ -148,7 +148,17 @@ TEST(Logging, JsonFormatIsOneObjectPerLine) {
     const auto j = nlohmann::json::parse(line, nullptr, false);
     ASSERT_FALSE(j.is_discarded()) << "not JSON: " << line;
     ASSERT_TRUE(j.contains("time") && j.contains("level") && j.contains("msg")) << line;
-    saw_start |= j["level"] == "info" && j["msg"].get<std::string>().find("serving /metrics") != std::string::npos;
+    const std::string msg = j["msg"];
+    saw_start |= j["level"] == "info" && msg.find("serving /metrics") != std::string::npos;
+    // A better rung this kernel refuses is the normal case: info, naming the
+    // rung that runs (here: fentry refused, tracepoints run); a warning only
+    // for a subsystem left with none.
+    if (msg.find(" not used: ") != std::string::npos) {
+      EXPECT_EQ(j["level"], msg.find("; running on ") != std::string::npos ? "info" : "warning") << line;
+      if (msg.rfind("fsync rung fentry not used", 0) == 0) {
+        EXPECT_NE(msg.find("; running on tracepoint"), std::string::npos) << line;
+      }
+    }
     ++n;
   }
   EXPECT_GE(n, 3);
