@@ -315,8 +315,17 @@ int main(int argc, char** argv) {
   auto* top = app.add_subcommand("top", "Live terminal view: victims, per-cgroup I/O and blame, probe failures");
   add_session_options(top);
   top->add_flag("--once", opt.top_once, "print one frame (after a second of sampling) and exit");
-  auto* doctor = app.add_subcommand("doctor", "Say what this host supports and which hooks load");
-  add_hook_options(doctor);
+  auto* doctor = app.add_subcommand(
+      "doctor", "Say what this host supports, which hooks load, and whether run's directories and port are usable");
+  add_session_options(doctor);
+  doctor->add_option("--web.listen-address", opt.listen_address, "the address run would listen on")
+      ->capture_default_str()
+      ->type_name("ADDRESS")
+      ->group(kServe);
+  doctor->add_option("--output", opt.doctor_output, "text, or json for scripts")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}))
+      ->type_name("FORMAT");
   auto* version = app.add_subcommand("version", "Print the version");
 
   try {

@@ -49,6 +49,7 @@ struct Options {
   std::string report_dir;
   // top
   bool top_once = false;
+  std::string doctor_output = "text";  // or json
 };
 
 int run_agent(const Options& options);

@@ -8,8 +8,10 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
 #include <sstream>
@@ -23,6 +25,8 @@
 
 namespace stallwatch::test {
 namespace {
+
+namespace fs = std::filesystem;
 
 int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 
@@ -252,6 +256,52 @@ TEST_F(CliErrors, VersionFlagAndSubcommandAgree) {
   EXPECT_EQ(flag.out.rfind("stallwatch ", 0), 0U) << flag.out;
   EXPECT_NE(flag.out.find("libbpf v"), std::string::npos) << flag.out;
   EXPECT_EQ(flag.out, sub.out);
+}
+
+// doctor as a script reads it: the capabilities that matter (NET_ADMIN
+// taken away here), the pod log tree counted, a port already taken, the
+// rung ladders and the self-test, and a verdict; all in one JSON object.
+TEST_F(CliErrors, DoctorJsonNamesAMissingCapabilityTheDirectoriesAndABusyPort) {
+  TempDir logs;
+  for (const char* pod : {"default_web-1_0a3bf4d9-c097-4e13-89a5-b1d8560d8297",
+                          "kube-system_etcd-cp-1_8c0b3c0ec0c8270f0805ea6b7b250885"}) {
+    fs::create_directories(fs::path(logs.path()) / pod / "c");
+  }
+  const int busy = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(busy, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(busy, 1), 0);
+  socklen_t len = sizeof a;
+  getsockname(busy, reinterpret_cast<sockaddr*>(&a), &len);
+  const std::string address = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  const auto r = run_shell(capsh_keeping({"cap_bpf", "cap_perfmon", "cap_dac_override"},
+                                         agent_binary() + " doctor --output=json --pod-logs-dir=" + logs.path() +
+                                             " --web.listen-address=" + address) +
+                           " 2>/dev/null");
+  close(busy);
+  const auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(j["capabilities"], nlohmann::json({{"BPF", true},
+                                                {"PERFMON", true},
+                                                {"DAC_OVERRIDE", true},
+                                                {"NET_ADMIN", false},
+                                                {"SYS_ADMIN", false}}));
+  EXPECT_EQ(j["pod_logs"]["pods"], 2);
+  EXPECT_EQ(j["listen"]["ok"], false);
+  EXPECT_NE(j["listen"]["error"].get<std::string>().find("in use"), std::string::npos) << j["listen"];
+  EXPECT_FALSE(j["ladders"].empty());
+  EXPECT_EQ(j["selftest"][0]["verdict"], "ok");
+  EXPECT_EQ(j["verdict"]["ok"], true);
+  EXPECT_NE(j["probes"].get<std::string>().find("answers not read"), std::string::npos) << j["probes"];
+  // The text says the same for people, the missing capability with its cost.
+  const auto text = run_shell(capsh_keeping({"cap_bpf", "cap_perfmon", "cap_dac_override"},
+                                            agent_binary() + " doctor --pod-logs-dir=" + logs.path()) +
+                              " 2>/dev/null");
+  EXPECT_NE(text.out.find("missing NET_ADMIN: probe answers"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find(logs.path() + ": 2 pods"), std::string::npos) << text.out;
 }
 
 }  // namespace
