@@ -72,7 +72,14 @@ class Prometheus {
     kill(pid_, SIGTERM);
     waitpid(pid_, nullptr, 0);
   }
+  // The end of its own log, for a failure message.
+  std::string log() const {
+    std::ifstream in(log_path_);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    return text.size() > 3000 ? text.substr(text.size() - 3000) : text;
+  }
   void start(const TempDir& dir) {
+    log_path_ = dir.path() + "/prometheus.log";
     std::fflush(stdout);
     pid_ = fork();
     if (pid_ == 0) {
@@ -108,6 +115,7 @@ class Prometheus {
  private:
   int port_;
   pid_t pid_ = -1;
+  std::string log_path_;
 };
 
 TEST(RealPrometheus, ScrapesCleanlyAndAnswersQuantileQueries) {
@@ -346,7 +354,7 @@ TEST(RealPrometheus, OperatorTargetLabelsLeaveTheWorkloadsLabelsInAlertsAndPanel
                   {operator_job("base/podmonitor.yaml", at(1)), operator_job("servicemonitor/servicemonitor.yaml", at(2))},
                   {rules_file});
   // Apart: its series would reach the history rules, which sum by node.
-  Prometheus prom_as_is(as_is_dir, {operator_job("base/podmonitor.yaml", as_is, false)});
+  Prometheus prom_as_is(as_is_dir, nlohmann::json::array({operator_job("base/podmonitor.yaml", as_is, false)}));
   const int port = free_port();
   Background server({probe_server(), std::to_string(port), "ok"});
   Background probing({"/bin/sh", "-c",
@@ -370,11 +378,15 @@ TEST(RealPrometheus, OperatorTargetLabelsLeaveTheWorkloadsLabelsInAlertsAndPanel
                                         ", namespace=\"kube-system\", pod=\"etcd-node-a\", container=\"etcd\"}");
     const auto exported = scraper.query("count by (__name__) ({" + sel + ", exported_namespace=~\".+\"})");
     const auto info = scraper.query("stallwatch_build_info{" + sel + "}");
-    ASSERT_EQ(info.size(), 1U) << address;
+    ASSERT_EQ(info.size(), 1U) << address << "\n" << scraper.log();
     const auto& labels = info[0]["metric"];
     std::printf("%s build_info: %s\n  etcd's fsync series under namespace/pod: %zu; metrics with exported_namespace: %zu\n",
                 shipped ? "shipped relabelings" : "operator defaults only", labels.dump().c_str(), etcd_series.size(),
                 exported.size());
+    // One of etcd's series as stored, for the reader of the log.
+    const auto etcd_any = scraper.query("stallwatch_fsync_duration_seconds_count{" + sel +
+                                        ", file_class=\"wal\", pod=~\"etcd-node-a|stallwatch-x7k2p\"}");
+    if (!etcd_any.empty()) std::printf("  etcd's WAL series: %s\n", etcd_any[0]["metric"].dump().c_str());
     if (shipped) {
       EXPECT_FALSE(etcd_series.empty()) << address;
       EXPECT_TRUE(exported.empty()) << address << ": " << exported.dump();
