@@ -4,12 +4,14 @@
 // for real, so "ok" here means `run` works. Text for people, --output=json
 // for scripts; both from the same answers.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sys/stat.h>
 
 #include <cctype>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "cli/options.h"
 #include "cli/preflight.h"
@@ -73,18 +75,22 @@ void capabilities(Findings& out, std::uint64_t caps) {
       {"DAC_OVERRIDE", 1, "cgroups, pod logs and runtime state readable by mode only; no self-test cgroup"},
       {"NET_ADMIN", 12, "probe answers (HTTP status, gRPC health) not read"},
   };
-  std::string present, missing;
+  std::vector<std::string> present, missing;
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
   for (const auto& n : kNeeds) {
     const bool ok = has(caps, n.cap);
     j[n.name] = ok;
-    (ok ? present : missing) += (ok ? (present.empty() ? "" : " ") : (missing.empty() ? "" : "; ")) +
-                                std::string(n.name) + (ok ? "" : std::string(": ") + n.without);
+    if (ok) {
+      present.push_back(n.name);
+    } else {
+      missing.push_back(std::string(n.name) + ": " + n.without);
+    }
   }
   const bool admin = has(caps, loader::kCapSysAdmin);
   j["SYS_ADMIN"] = admin;
-  std::string text = present.empty() ? "none of BPF PERFMON DAC_OVERRIDE NET_ADMIN" : present + " present";
-  if (!missing.empty()) text += "; missing " + missing;
+  std::string text = present.empty() ? "none of BPF PERFMON DAC_OVERRIDE NET_ADMIN"
+                                     : fmt::format("{} present", fmt::join(present, " "));
+  if (!missing.empty()) text += fmt::format("; missing {}", fmt::join(missing, "; "));
   if (admin) text += " (SYS_ADMIN too)";
   out.line("capabilities", text, j);
 }

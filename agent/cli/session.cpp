@@ -373,7 +373,7 @@ void Session::log_started(const std::string& serving) const {
   const auto& loaded = *loaded_;
   spdlog::info(
       "stallwatch {} on node {}, kernel {}: fsync hook {} (io_uring {}), block hook {}{}, cgroup {} at {}{}",
-      build_info(node_).version, node_, facts_.kernel_release, loader::to_string(loaded.fsync.rung()),
+      build_info().version, node_, facts_.kernel_release, loader::to_string(loaded.fsync.rung()),
       loaded.fsync.io_uring() ? "traced" : "not traced", loader::to_string(rung_of(loaded.block)),
       loaded.block ? (block_owner_ ? " (I/O charged to the owning cgroup)" : " (I/O charged to the submitter)") : "",
       loader::to_string(facts_.cgroups.layout), facts_.cgroups.cgroup2_mount, serving);
