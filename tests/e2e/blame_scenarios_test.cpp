@@ -129,26 +129,51 @@ TEST_F(BlameScenario, NeighbourOnAnotherDeviceIsCpu) {
   LoopFs shm("/dev/shm", 512);
   CpuWeight low(*victim_, 1);
   CpuWeight quarter(*neighbour_, 25);
-  const auto o = alone_then([&] {
-    return std::make_unique<Background>(
-        std::vector<std::string>{"/usr/bin/fio", "--name=neighbour", "--filename=" + shm.path() + "/bulk",
-                                 "--size=256M", "--rw=randwrite", "--bs=4k", "--direct=1", "--iodepth=16",
-                                 "--ioengine=libaio", "--numjobs=2", "--time_based", "--runtime=120"},
-        neighbour_->join_spec());
-  });
-  const Blame& d = o.blame_disturbed;
-  std::printf("neighbour on /dev/shm device: %s\n", describe(o.alone, o.disturbed, d, o.events).c_str());
+  // With the least weight the victim waits behind any host load, alone as
+  // well: one lone run of 200 calls under stress-ng caught a second more
+  // CPU wait than the disturbed run after it. So the counterfactual is
+  // taken five times, alone then disturbed, and judged by the median pair.
+  const std::vector<std::string> fio = {
+      "/usr/bin/fio", "--name=neighbour", "--filename=" + shm.path() + "/bulk", "--size=256M", "--rw=randwrite",
+      "--bs=4k", "--direct=1", "--iodepth=16", "--ioengine=libaio", "--numjobs=2", "--time_based", "--runtime=120"};
+  const std::string wal = disk_->path() + "/wal";
+  run_victim(*victim_, wal, 1);  // allocates the file outside every pair
+  std::vector<double> more_cpu, slower;
+  Blame d;  // all disturbed runs together
+  std::vector<nlohmann::json> events;
+  for (int pair = 0; pair < 5; ++pair) {
+    const Blame b0 = blame_of(*agent_, victim_->rel());
+    const VictimRun alone = run_victim(*victim_, wal, 60);
+    const Blame b1 = blame_of(*agent_, victim_->rel());
+    const std::size_t first = agent_->events().size();
+    VictimRun disturbed;
+    {
+      Background neighbour(fio, neighbour_->join_spec());
+      std::this_thread::sleep_for(1s);  // let it reach its steady state
+      disturbed = run_victim(*victim_, wal, 60);
+    }
+    const Blame b2 = blame_of(*agent_, victim_->rel());
+    const Blame a = b1 - b0, p = b2 - b1;
+    const auto ev = events_since(*agent_, first);
+    std::printf("pair %d: %s\n", pair, describe(alone, disturbed, p, ev).c_str());
+    more_cpu.push_back(p.of("cpu") - a.of("cpu"));
+    slower.push_back(p.window_s - a.window_s);
+    d = pair == 0 ? p : d + p;
+    events.insert(events.end(), ev.begin(), ev.end());
+  }
+  const auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
   const double neighbour_io = d.by(neighbour_->rel(), "neighbor_io");
+  const double neighbour_cpu = d.by(neighbour_->rel(), "cpu");
+  std::printf("median pair: slowdown %.1f ms, of which cpu %.1f ms; named on the neighbour: cpu %.1f ms, I/O %.1f ms\n",
+              median(slower) * 1e3, median(more_cpu) * 1e3, neighbour_cpu * 1e3, neighbour_io * 1e3);
   EXPECT_LT(neighbour_io, 0.05 * d.window_s);
-  const double slower = d.window_s - o.blame_alone.window_s;
-  const double more_cpu = d.of("cpu") - o.blame_alone.of("cpu");
-  std::printf("slowdown %.1f ms, of which cpu %.1f ms\n", slower * 1e3, more_cpu * 1e3);
-  // The neighbour's CPU use shows as more CPU wait. The windows' total can
-  // still come out lower than alone: under stress-ng --io one lone run
-  // caught a 100 ms stall of its own (p99 100 ms alone, 18 ms disturbed).
-  EXPECT_GT(more_cpu, 0) << "the neighbour's CPU use must show as CPU wait";
-  EXPECT_GT(more_cpu, 0.5 * slower) << "cpu must explain most of the slowdown";
-  expect_conservation(d, o.events);
+  EXPECT_GT(neighbour_cpu, 0) << "the neighbour held the victim's CPU at times";
+  EXPECT_GT(median(more_cpu), 0) << "the neighbour's CPU use must show as CPU wait";
+  EXPECT_GT(median(more_cpu), 0.5 * median(slower)) << "cpu must explain most of the slowdown";
+  expect_conservation(d, events);
 }
 
 TEST_F(BlameScenario, ThrottledVictimIsDevice) {

@@ -47,6 +47,15 @@ struct Blame {
     for (const auto& [k, v] : kind) t += v;
     return t;
   }
+  Blame operator+(const Blame& o) const {
+    Blame s = *this;
+    for (const auto& [k, v] : o.kind) s.kind[k] += v;
+    for (const auto& [k, v] : o.culprit) s.culprit[k] += v;
+    s.windows += o.windows;
+    s.window_s += o.window_s;
+    s.fsync_sum_s += o.fsync_sum_s;
+    return s;
+  }
   Blame operator-(const Blame& o) const {
     Blame d = *this;
     for (const auto& [k, v] : o.kind) d.kind[k] -= v;
