@@ -41,6 +41,16 @@ struct {
 	__type(value, __u8);
 } victim_cgroups SEC(".maps");
 
+/* comm= selectors without glob characters, by name: a process that execs,
+ * syncs and exits between two of user space's scans is still a victim.
+ * Keyed by the thread group leader's comm, as /proc/PID/comm names it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SW_VICTIM_COMMS_MAX);
+	__type(key, struct sw_comm);
+	__type(value, __u8);
+} victim_comms SEC(".maps");
+
 /* Whole-disk dev_t -> blame state. An entry exists only for devices a
  * victim has synced on; block events of other devices miss this lookup
  * and do nothing more. */
@@ -176,8 +186,16 @@ const volatile __u64 cfg_blame_slow_ns = 10 * SW_NSEC_PER_MSEC;
 static __always_inline bool blame_is_victim(__u64 cgroup_id)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct task_struct *task;
+	struct sw_comm comm = {};
 
-	return bpf_map_lookup_elem(&victim_tasks, &tgid) || bpf_map_lookup_elem(&victim_cgroups, &cgroup_id);
+	if (bpf_map_lookup_elem(&victim_tasks, &tgid) || bpf_map_lookup_elem(&victim_cgroups, &cgroup_id))
+		return true;
+	/* Read as a string into zeros: before 5.19 a shorter name left the
+	 * tail of the previous one in place. */
+	task = (struct task_struct *)bpf_get_current_task();
+	BPF_CORE_READ_STR_INTO(&comm.name, task, group_leader, comm);
+	return bpf_map_lookup_elem(&victim_comms, &comm);
 }
 
 /* Opens a window for the current thread's call; false if it is no victim. */

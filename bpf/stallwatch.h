@@ -328,6 +328,10 @@ enum sw_blame_clock {
 #define SW_CREDIT_SHIFT 16
 
 #define SW_BLAME_SLOTS 4 /* victims per device at once */
+#define SW_VICTIM_COMMS_MAX 64 /* comm= selectors matched by name in the kernel */
+struct sw_comm {
+	char name[16]; /* NUL-padded */
+};
 #define SW_BLAME_TOP 4	 /* culprits named in one slow event */
 #define SW_BLAME_KIND_MIXED 0xff /* kind of the rest of an event's culprits: several */
 

@@ -2,6 +2,7 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace stallwatch::blame {
@@ -63,6 +64,15 @@ bool Victims::wants_processes() const {
     if (s.kind == VictimSelector::Kind::kComm) return true;
   }
   return false;
+}
+
+std::vector<std::string> Victims::exact_comms() const {
+  std::vector<std::string> out;
+  for (const auto& s : selectors_) {
+    if (s.kind != VictimSelector::Kind::kComm || s.pattern.find_first_of("*?[\\") != std::string::npos) continue;
+    if (std::find(out.begin(), out.end(), s.pattern) == out.end()) out.push_back(s.pattern);
+  }
+  return out;
 }
 
 VictimSet Victims::resolve(const std::vector<std::pair<std::uint64_t, identity::Labels>>& cgroups,

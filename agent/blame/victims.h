@@ -44,6 +44,9 @@ class Victims {
 
   bool wants_cgroups() const;    // any cgroup= or pod= selector
   bool wants_processes() const;  // any comm= selector
+  // comm= names without glob characters: the kernel matches these itself at
+  // each call, so a process that lives less than a scan is still a victim.
+  std::vector<std::string> exact_comms() const;
   const std::vector<VictimSelector>& selectors() const { return selectors_; }
 
  private:

@@ -98,6 +98,7 @@ int run_agent(const Options& options) {
       options.events_file.empty() ? exporters::default_events_path(options.state_dir) : options.events_file;
   log_config.max_bytes = *max_size;
   log_config.keep = options.events_keep;
+  log_config.hold_until_header = true;  // the start event, once the hooks are known, comes first
   auto log = exporters::EventLog::open(log_config);
   if (!log) {
     spdlog::error("{}", log.error().message);
@@ -122,6 +123,7 @@ int run_agent(const Options& options) {
                                             return std::pair{s.written, s.failed + s.dropped};
                                           }});
   if (!session) return session.error();
+  event_log->set_header(events::event_line((*session)->start_event()));
   (*session)->collector()->enable_event_log([event_log, limit] {
     const auto s = event_log->stats();
     return exporters::EventLogInfo{s.written, s.failed, s.dropped, limit->suppressed_total(), s.rotations};

@@ -1,6 +1,7 @@
 #include "cli/session.h"
 
 #include <malloc.h>
+#include <unistd.h>
 #include <algorithm>
 #include <spdlog/spdlog.h>
 
@@ -9,8 +10,10 @@
 #include "cli/selftest.h"
 #include "cli/version.h"
 #include "common/clock.h"
+#include "common/duration.h"
 #include "events/probe_event.h"
 #include "events/slow_event.h"
+#include "events/start_event.h"
 #include "identity/device_names.h"
 #include "identity/identity.h"
 #include "identity/node_name.h"
@@ -235,12 +238,14 @@ int Session::start_event_streams() {
   }
   if (loaded.blame) {
     victims_ = std::make_unique<blame::Victims>(configs_.victims);
+    if (auto ok = loaded.blame->set_victim_comms(victims_->exact_comms()); !ok) {
+      spdlog::error("--victim: {}", ok.error().message);
+      return 1;
+    }
     events::EventContext ctx{[identity](std::uint64_t id) { return identity->labels(id); },
                              [devices](std::uint32_t dev) { return devices->name(dev); },
-                             {},
                              realtime_offset_ns(),
                              node_};
-    for (const auto& h : hooks_) ctx.hooks.emplace_back(h.subsystem, h.mode);
     auto events = reader::RingEvents::start_typed<sw_blame_event>(
         loaded.blame->maps().blame_events, [ctx = std::move(ctx), raw](const sw_blame_event& e) {
           const auto event = events::slow_event(e, ctx);
@@ -367,6 +372,25 @@ void Session::update_cost_model() {
     spdlog::info("cost model {} {}: {:.1f} us + {:.2f} us per 4 KiB ({} requests)", devices_->name(key.first),
                  kOps[key.second % SW_COST__OPS], fit.base_us, fit.per_page_us, fit.samples);
   }
+}
+
+nlohmann::json Session::start_event() const {
+  const auto build = build_info();
+  events::StartFacts f;
+  f.realtime_ns = static_cast<std::int64_t>(monotonic_ns()) + realtime_offset_ns();
+  f.node = node_;
+  f.version = build.version;
+  f.revision = build.revision;
+  f.libbpf_version = build.libbpf_version;
+  f.kernel = facts_.kernel_release;
+  f.cgroup_layout = std::string(loader::to_string(facts_.cgroups.layout));
+  for (const auto& h : hooks_) f.hooks.emplace_back(h.subsystem, h.mode);
+  for (const auto& v : configs_.victims) f.victims.push_back(v.text);
+  f.slow_threshold_ms = static_cast<double>(parse_duration_ns(options_.slow_threshold).value_or(0)) / 1e6;
+  f.probe_slow_threshold_ms =
+      static_cast<double>(parse_duration_ns(options_.probe_slow_threshold).value_or(0)) / 1e6;
+  f.pid = ::getpid();
+  return events::start_event(f);
 }
 
 void Session::log_started(const std::string& serving) const {

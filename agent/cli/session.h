@@ -59,6 +59,8 @@ class Session {
   // Logs the start-up summary (rungs, self-test, victims); `serving` is the
   // metrics server's part of the first line, empty without one.
   void log_started(const std::string& serving) const;
+  // The event log's first line (docs/events.md): version, hooks, victims.
+  nlohmann::json start_event() const;
 
   reader::MapReader& maps() { return *maps_; }
   const std::shared_ptr<exporters::AgentCollector>& collector() const { return collector_; }

@@ -18,7 +18,9 @@ constexpr std::string_view kOrder[] = {"event",       "schema_version", "time", 
                                        "window",      "requests",       "bytes",      "overlapping_windows",
                                        "code",        "connect_ms",     "address",    "port",
                                        "command",     "exit_code",      "prober_pid", "slow_fsyncs",
-                                       "top_culprit", "suppressed",     "hooks"};
+                                       "top_culprit", "suppressed",     "version",    "revision",
+                                       "libbpf_version", "kernel",      "cgroup_layout", "hooks",
+                                       "victims",     "slow_threshold_ms", "probe_slow_threshold_ms"};
 // kinds_ms: the order of the kinds in the README's table, I/O first.
 constexpr std::string_view kKinds[] = {"own_io", "neighbor_io",   "journal", "writeback",
                                        "cpu",    "cpu_throttled", "device",  "other"};

@@ -100,9 +100,6 @@ nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
     requests += c.requests;
     bytes += c.bytes;
   }
-  nlohmann::json hooks = nlohmann::json::object();
-  for (const auto& [subsystem, rung] : ctx.hooks) hooks[subsystem] = rung;
-
   auto victim = identity::labels_json(ctx.labels(e.victim));
   victim["comm"] = cstr(e.comm, sizeof(e.comm));
   victim["pid"] = e.tgid;
@@ -127,7 +124,6 @@ nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
       {"culprits", std::move(culprits)},
       {"other_culprits", {{"blamed_ms", ms(e.rest.ns)}, {"bytes", e.rest.bytes}, {"requests", e.rest.requests}}},
       {"window", {{"requests", requests}, {"bytes", bytes}, {"overlapping_windows", e.overlapping}}},
-      {"hooks", std::move(hooks)},
   };
   return j;
 }

@@ -17,7 +17,6 @@ namespace stallwatch::events {
 struct EventContext {
   std::function<identity::Labels(std::uint64_t cgroup_id)> labels;
   std::function<std::string(std::uint32_t dev)> device;    // "" for none
-  std::vector<std::pair<std::string, std::string>> hooks;  // subsystem -> rung in use
   // CLOCK_REALTIME - CLOCK_MONOTONIC, ns: turns the kernel's timestamps into wall-clock time.
   std::int64_t realtime_offset_ns = 0;
   std::string node;

@@ -5,9 +5,11 @@
 
 #include <cerrno>
 #include <string>
+#include <vector>
 
 #include "blame.skel.h"
 #include "loader/insn_compat.h"
+#include "stallwatch.h"
 
 namespace stallwatch::loader {
 
@@ -17,6 +19,7 @@ Result<void> reuse_blame_maps(bpf_object* obj, const SharedBlameMaps& maps) {
     int fd;
   } shared[] = {{"victim_tasks", maps.victim_tasks},
                 {"victim_cgroups", maps.victim_cgroups},
+                {"victim_comms", maps.victim_comms},
                 {"blame_dev", maps.blame_dev},
                 {"blame_win", maps.blame_win},
                 {"blame", maps.blame},
@@ -35,10 +38,10 @@ Result<void> reuse_blame_maps(bpf_object* obj, const SharedBlameMaps& maps) {
 }
 
 SharedBlameMaps BlameProbes::maps() const {
-  return {bpf_map__fd(programs_.skel().maps.victim_tasks), bpf_map__fd(programs_.skel().maps.victim_cgroups),
-          bpf_map__fd(programs_.skel().maps.blame_dev),    bpf_map__fd(programs_.skel().maps.blame_win),
-          bpf_map__fd(programs_.skel().maps.blame),        bpf_map__fd(programs_.skel().maps.blame_events),
-          bpf_map__fd(programs_.skel().maps.run_ring),     bpf_map__fd(programs_.skel().maps.blame_disk_of)};
+  const auto& m = programs_.skel().maps;
+  return {bpf_map__fd(m.victim_tasks), bpf_map__fd(m.victim_cgroups), bpf_map__fd(m.victim_comms),
+          bpf_map__fd(m.blame_dev),    bpf_map__fd(m.blame_win),      bpf_map__fd(m.blame),
+          bpf_map__fd(m.blame_events), bpf_map__fd(m.run_ring),       bpf_map__fd(m.blame_disk_of)};
 }
 
 int BlameProbes::drops_fd() const { return bpf_map__fd(programs_.skel().maps.drops); }
@@ -71,6 +74,22 @@ Result<void> sync_map(int fd, const std::set<Key>& want, std::set<Key>& have, co
 Result<void> BlameProbes::set_victims(const std::set<std::uint32_t>& tasks, const std::set<std::uint64_t>& cgroups) {
   if (auto ok = sync_map(bpf_map__fd(programs_.skel().maps.victim_tasks), tasks, tasks_, "process"); !ok) return ok;
   return sync_map(bpf_map__fd(programs_.skel().maps.victim_cgroups), cgroups, cgroups_, "cgroup");
+}
+
+Result<void> BlameProbes::set_victim_comms(const std::vector<std::string>& names) {
+  if (names.size() > SW_VICTIM_COMMS_MAX) {
+    return fail("at most " + std::to_string(SW_VICTIM_COMMS_MAX) + " comm= victims without glob characters, got " +
+                std::to_string(names.size()));
+  }
+  const int fd = bpf_map__fd(programs_.skel().maps.victim_comms);
+  const std::uint8_t one = 1;
+  for (const auto& name : names) {
+    char key[sizeof(sw_comm::name)] = {};
+    if (name.empty() || name.size() >= sizeof key) return fail("comm victim '" + name + "': 1 to 15 characters");
+    name.copy(key, name.size());
+    if (bpf_map_update_elem(fd, key, &one, BPF_ANY) != 0) return fail_errno("add comm victim " + name, errno);
+  }
+  return {};
 }
 
 Result<void> BlameProbes::set_stacked_disks(const std::map<std::uint32_t, std::uint32_t>& disk_of) {

@@ -35,6 +35,7 @@ struct BlameConfig {
 struct SharedBlameMaps {
   int victim_tasks = -1;
   int victim_cgroups = -1;
+  int victim_comms = -1;
   int blame_dev = -1;
   int blame_win = -1;
   int blame = -1;
@@ -56,6 +57,9 @@ class BlameProbes {
   int drops_fd() const;
   // Makes the kernel's victim maps hold exactly these, by difference.
   Result<void> set_victims(const std::set<std::uint32_t>& tasks, const std::set<std::uint64_t>& cgroups);
+  // comm= selectors without glob characters, matched in the kernel at each
+  // call (a process may exec, sync and exit between two scans); set once.
+  Result<void> set_victim_comms(const std::vector<std::string>& names);
   // Superblock dev_t -> the disk windows on it watch (filesystems on stacks).
   Result<void> set_stacked_disks(const std::map<std::uint32_t, std::uint32_t>& disk_of);
 

@@ -11,6 +11,7 @@ namespace stallwatch::exporters {
 
 Result<std::unique_ptr<EventLog>> EventLog::open(const EventLogConfig& config) {
   std::unique_ptr<EventLog> log(new EventLog(config));
+  log->held_ = config.hold_until_header;
   if (config.path == "-") {
     log->out_ = stdout;
   } else {
@@ -54,6 +55,16 @@ void EventLog::write(std::string line) {
   wake_.notify_one();
 }
 
+void EventLog::set_header(std::string line) {
+  {
+    std::lock_guard lock(mu_);
+    header_ = std::move(line);
+    header_due_ = true;
+    held_ = false;
+  }
+  wake_.notify_one();
+}
+
 void EventLog::reopen() {
   {
     std::lock_guard lock(mu_);
@@ -70,7 +81,7 @@ EventLogStats EventLog::stats() const {
 void EventLog::run() {
   std::unique_lock lock(mu_);
   for (;;) {
-    wake_.wait(lock, [this] { return stop_ || reopen_ || !queue_.empty(); });
+    wake_.wait(lock, [this] { return stop_ || reopen_ || header_due_ || (!held_ && !queue_.empty()); });
     if (reopen_ && out_ != stdout) {
       reopen_ = false;
       lock.unlock();
@@ -78,8 +89,19 @@ void EventLog::run() {
       out_ = nullptr;
       if (auto ok = open_file(); !ok) spdlog::error("{}; events fail until the next SIGHUP", ok.error().message);
       lock.lock();
+      // A file logrotate moved away is new here: it starts with the header.
+      header_due_ = header_due_ || (!header_.empty() && bytes_ == 0);
     }
     reopen_ = false;
+    if (header_due_) {
+      header_due_ = false;
+      const std::string header = header_;
+      lock.unlock();
+      put_raw(header);
+      lock.lock();
+      continue;
+    }
+    if (held_ && !stop_) continue;  // stopping without a header: write what came
     if (queue_.empty()) {
       if (stop_) return;
       continue;
@@ -93,11 +115,16 @@ void EventLog::run() {
 }
 
 // The writer thread only: out_ and bytes_ are its own.
-void EventLog::put(const std::string& line) {
+bool EventLog::put_raw(const std::string& line) {
   const bool ok = out_ && std::fwrite(line.data(), 1, line.size(), out_) == line.size() &&
                   std::fputc('\n', out_) != EOF && std::fflush(out_) == 0;
   if (out_) std::clearerr(out_);
-  bool rotate_now = false;
+  if (ok) bytes_ += line.size() + 1;
+  return ok;
+}
+
+void EventLog::put(const std::string& line) {
+  const bool ok = put_raw(line);
   {
     std::lock_guard lock(mu_);
     if (ok) {
@@ -106,11 +133,7 @@ void EventLog::put(const std::string& line) {
       ++stats_.failed;
     }
   }
-  if (ok) {
-    bytes_ += line.size() + 1;
-    rotate_now = out_ != stdout && config_.max_bytes && bytes_ >= config_.max_bytes;
-  }
-  if (rotate_now) rotate();
+  if (ok && out_ != stdout && config_.max_bytes && bytes_ >= config_.max_bytes) rotate();
 }
 
 // path.keep goes, path.N becomes path.N+1, path becomes path.1.
@@ -128,6 +151,7 @@ void EventLog::rotate() {
   if (auto ok = open_file(); !ok) spdlog::error("{}; events fail until the next SIGHUP", ok.error().message);
   std::lock_guard lock(mu_);
   ++stats_.rotations;
+  header_due_ = !header_.empty();
 }
 
 std::string default_events_path(const std::string& state_dir) {

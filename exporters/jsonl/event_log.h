@@ -28,6 +28,7 @@ struct EventLogConfig {
   std::uint64_t max_bytes = 64ull << 20;   // a file past this is rotated; 0: never
   unsigned keep = 4;                       // rotated files kept: path.1 (newest) .. path.keep
   std::size_t queue_lines = 8192;          // lines waiting for the writer; past it, dropped
+  bool hold_until_header = false;          // queue lines until set_header(): the header comes first
 };
 
 struct EventLogStats {
@@ -45,6 +46,11 @@ class EventLog {
 
   // Queues one line; never waits for the output.
   void write(std::string line);
+  // The line every file starts with (the agent's start event): written now,
+  // before anything queued, and again at the top of each new file after a
+  // rotation or a reopen, so that each file shipped on its own says what
+  // wrote it. Not counted in stats().
+  void set_header(std::string line);
   // Closes and reopens the file by its path (after logrotate moved it).
   void reopen();
   const std::string& path() const { return config_.path; }
@@ -55,6 +61,7 @@ class EventLog {
   Result<void> open_file();
   void run();
   void put(const std::string& line);
+  bool put_raw(const std::string& line);
   void rotate();
 
   EventLogConfig config_;
@@ -65,6 +72,9 @@ class EventLog {
   std::deque<std::string> queue_;
   bool stop_ = false;
   bool reopen_ = false;
+  bool held_ = false;         // lines wait for the header
+  bool header_due_ = false;   // the header goes out before the next line
+  std::string header_;
   EventLogStats stats_;
   std::jthread writer_;
 };

@@ -84,7 +84,9 @@ TEST_F(EventLogTest, RotatesBySizeAndKeepsOnlyTheNewestFiles) {
   std::size_t kept = 0;
   for (const auto& f : {path, path + ".1", path + ".2"}) {
     const auto lines = lines_of(f);
-    kept += lines.size();
+    ASSERT_FALSE(lines.empty()) << f;
+    EXPECT_EQ(nlohmann::json::parse(lines.front()).value("event", ""), "start") << f << " starts with " << lines.front();
+    kept += lines.size() - 1;
     std::size_t longest = 0;
     for (const auto& l : lines) {
       longest = std::max(longest, l.size() + 1);
@@ -94,6 +96,32 @@ TEST_F(EventLogTest, RotatesBySizeAndKeepsOnlyTheNewestFiles) {
   }
   EXPECT_LT(kept, 600u) << "the oldest files went";
   std::printf("600 events: %.0f rotations, %zu lines kept in 3 files\n", *rotations, kept);
+}
+
+TEST_F(EventLogTest, TheFirstLineSaysOnceWhatWroteTheRest) {
+  const std::string path = logs_.path() + "/events.jsonl";
+  Agent agent(agent_args({"--events-file=" + path, "--events-rate=0"}));
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  syncs(5);
+  wait_accounted(agent.port(), 5);
+  const auto lines = lines_of(path);
+  ASSERT_EQ(lines.size(), 6u);
+  const auto start = nlohmann::json::parse(lines.front());
+  EXPECT_EQ(lines.front().rfind(R"({"event":"start","schema_version":1,"time":")", 0), 0u) << lines.front();
+  EXPECT_EQ(start.at("pid"), agent.pid());
+  EXPECT_EQ(start.at("hooks").at("fsync"), "tracepoint");
+  EXPECT_EQ(start.at("hooks").at("probe"), "off");
+  EXPECT_EQ(start.at("victims"), nlohmann::json::array({"cgroup=" + victim_->rel()}));
+  EXPECT_EQ(start.at("slow_threshold_ms"), 0.0);
+  EXPECT_EQ(start.at("probe_slow_threshold_ms"), 500.0);
+  EXPECT_FALSE(start.at("kernel").get<std::string>().empty());
+  EXPECT_FALSE(start.at("version").get<std::string>().empty());
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    const auto e = nlohmann::json::parse(lines[i]);
+    EXPECT_EQ(e.value("event", ""), "slow_fsync");
+    EXPECT_FALSE(e.contains("hooks")) << "said once, in the start event";
+  }
+  EXPECT_EQ(lines_total(agent.port(), "written"), 5) << "the start line is no event";
 }
 
 TEST_F(EventLogTest, SighupReopensAFileLogrotateMoved) {
@@ -107,8 +135,13 @@ TEST_F(EventLogTest, SighupReopensAFileLogrotateMoved) {
   for (int i = 0; i < 100 && !fs::exists(path); ++i) std::this_thread::sleep_for(50ms);
   syncs(30);
   wait_accounted(agent.port(), 80);
-  EXPECT_EQ(lines_of(path + ".old").size(), 50u);
-  EXPECT_EQ(lines_of(path).size(), 30u);
+  // Each file starts with the agent's start event, then its own events.
+  const auto old_lines = lines_of(path + ".old"), new_lines = lines_of(path);
+  ASSERT_EQ(old_lines.size(), 51u);
+  ASSERT_EQ(new_lines.size(), 31u);
+  EXPECT_EQ(old_lines.front(), new_lines.front());
+  const auto start = nlohmann::json::parse(new_lines.front());
+  EXPECT_EQ(start.value("event", ""), "start") << new_lines.front();
   EXPECT_EQ(lines_total(agent.port(), "written"), 80);
   EXPECT_NE(agent.log().find("received SIGHUP, reopening " + path), std::string::npos) << agent.log();
 }

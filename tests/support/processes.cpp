@@ -125,7 +125,9 @@ Agent::~Agent() {
 std::vector<std::string> Agent::events() const {
   std::vector<std::string> lines;
   std::ifstream in(events_path_);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(R"({"event":"start",)", 0) != 0) lines.push_back(line);
+  }
   return lines;
 }
 

@@ -36,7 +36,8 @@ class Agent {
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
   std::string log() const;
-  // Lines of its event log (a file of the test's own unless --events-file was given).
+  // Event lines of its event log (a file of the test's own unless
+  // --events-file was given); the agent's start line left out.
   std::vector<std::string> events() const;
   const std::string& events_path() const { return events_path_; }
   // Sends sig and waits up to timeout for the exit.

@@ -9,6 +9,8 @@
 #include "blame/victims.h"
 #include "common/duration.h"
 #include "events/slow_event.h"
+#include "events/start_event.h"
+#include "events/event_line.h"
 #include "exporters/prometheus/render_blame.h"
 
 namespace {
@@ -65,6 +67,16 @@ TEST(VictimSelector, ParsesTheThreeKinds) {
   EXPECT_TRUE(pod->matches(Labels{"kube-system", "etcd-cp-1", "etcd", "/kubepods/x"}));
   EXPECT_FALSE(pod->matches(Labels{"default", "etcd-cp-1", "etcd", "/kubepods/x"}));
   EXPECT_FALSE(pod->matches(Labels{"", "", "", "/kubepods/x"}));
+}
+
+TEST(Victims, ExactCommsGoToTheKernelGlobsStayWithTheScan) {
+  std::vector<VictimSelector> sel;
+  for (const char* t : {"comm=etcd", "comm=etcd*", "comm=pg?", "comm=[ab]x", "comm=a\\*", "cgroup=/x", "comm=etcd",
+                        "comm=postgres"}) {
+    sel.push_back(*VictimSelector::parse(t));
+  }
+  EXPECT_EQ(stallwatch::blame::Victims(sel).exact_comms(), (std::vector<std::string>{"etcd", "postgres"}));
+  EXPECT_TRUE(stallwatch::blame::Victims({*VictimSelector::parse("pod=a/b")}).exact_comms().empty());
 }
 
 TEST(VictimSelector, BadInputIsOneClearLine) {
@@ -128,7 +140,6 @@ stallwatch::events::EventContext context() {
             return Labels{"ns", "pod-" + std::to_string(id), "c", "/cg" + std::to_string(id)};
           },
           [](std::uint32_t dev) { return std::string(dev == 253U << 20 ? "dm-0" : "loop0"); },
-          {{"fsync", "tracepoint"}, {"blame", "tp_btf"}},
           0,
           "ctrl-1"};
 }
@@ -139,7 +150,7 @@ TEST(SlowEvent, KeysComeInTheDocumentedOrder) {
   EXPECT_EQ(line.rfind(R"({"event":"slow_fsync","schema_version":1,"time":")", 0), 0U) << line;
   const auto at = [&](const std::string& key) { return line.find("\"" + key + "\":"); };
   std::vector<std::string> keys = {"time", "node", "verdict", "duration_ms", "victim", "op", "device", "file",
-                                   "kinds_ms", "culprits", "other_culprits", "window", "hooks"};
+                                   "kinds_ms", "culprits", "other_culprits", "window"};
   for (std::size_t i = 1; i < keys.size(); ++i) {
     ASSERT_NE(at(keys[i]), std::string::npos) << keys[i];
     EXPECT_LT(at(keys[i - 1]), at(keys[i])) << keys[i - 1] << " before " << keys[i] << ": " << line;
@@ -152,6 +163,36 @@ TEST(SlowEvent, KeysComeInTheDocumentedOrder) {
   const auto kinds = line.substr(at("kinds_ms"));
   EXPECT_EQ(kinds.rfind(R"("kinds_ms":{"own_io":)", 0), 0U) << kinds;
   EXPECT_EQ(nlohmann::json::parse(line).value("schema_version", 0), 1);
+}
+
+TEST(StartEvent, SaysOnceWhatWroteTheLinesAfterIt) {
+  stallwatch::events::StartFacts f;
+  f.realtime_ns = 1'000'000'000;
+  f.node = "ctrl-1";
+  f.version = "0.1.0";
+  f.revision = "abc";
+  f.libbpf_version = "v1.1";
+  f.kernel = "6.1.0-13-amd64";
+  f.cgroup_layout = "v2";
+  f.hooks = {{"fsync", "tracepoint"}, {"blame", "tp_btf"}};
+  f.victims = {"comm=etcd", "pod=kube-system/etcd-*"};
+  f.slow_threshold_ms = 10;
+  f.probe_slow_threshold_ms = 500;
+  f.pid = 42;
+  const std::string line = stallwatch::events::event_line(stallwatch::events::start_event(f));
+  EXPECT_EQ(line.rfind(R"({"event":"start","schema_version":1,"time":"1970-01-01T00:00:01.000000Z","node":"ctrl-1",)", 0),
+            0U)
+      << line;
+  const auto j = nlohmann::json::parse(line);
+  EXPECT_EQ(j["hooks"]["blame"], "tp_btf");
+  EXPECT_EQ(j["victims"], nlohmann::json::array({"comm=etcd", "pod=kube-system/etcd-*"}));
+  EXPECT_EQ(j["kernel"], "6.1.0-13-amd64");
+  EXPECT_EQ(j["cgroup_layout"], "v2");
+  EXPECT_EQ(j["pid"], 42);
+  EXPECT_DOUBLE_EQ(j["slow_threshold_ms"], 10.0);
+  EXPECT_DOUBLE_EQ(j["probe_slow_threshold_ms"], 500.0);
+  EXPECT_LT(line.find("\"version\""), line.find("\"hooks\""));
+  EXPECT_LT(line.find("\"hooks\""), line.find("\"victims\""));
 }
 
 TEST(SlowEvent, CarriesTheWindowAndItsVerdict) {
@@ -168,7 +209,7 @@ TEST(SlowEvent, CarriesTheWindowAndItsVerdict) {
   EXPECT_EQ(j["victim"]["pid"], 77);
   EXPECT_DOUBLE_EQ(j["duration_ms"], 40.0);
   EXPECT_DOUBLE_EQ(j["kinds_ms"]["neighbor_io"], 30.0);
-  EXPECT_EQ(j["hooks"]["blame"], "tp_btf");
+  EXPECT_FALSE(j.contains("hooks")) << "the start event says them once";
   EXPECT_EQ(j["time"], "1970-01-01T00:00:01.000000Z");
 }
 
