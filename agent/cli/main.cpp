@@ -251,7 +251,7 @@ int main(int argc, char** argv) {
       ->type_name("ADDRESS")
       ->group(kServe);
   run->add_option("--web.config.file", opt.web_config_file,
-                  "TLS and basic-auth settings in the Prometheus exporter-toolkit format (README: TLS and basic auth)")
+                  "TLS and basic-auth settings in the Prometheus exporter-toolkit format (docs/metrics.md: TLS and basic auth)")
       ->type_name("FILE")
       ->group(kServe);
   add_session_options(run);

@@ -21,7 +21,7 @@ constexpr std::string_view kOrder[] = {"event",       "schema_version", "time", 
                                        "top_culprit", "suppressed",     "version",    "revision",
                                        "libbpf_version", "kernel",      "cgroup_layout", "hooks",
                                        "victims",     "slow_threshold_ms", "probe_slow_threshold_ms"};
-// kinds_ms: the order of the kinds in the README's table, I/O first.
+// kinds_ms: the order of the kinds in docs/blame.md's table, I/O first.
 constexpr std::string_view kKinds[] = {"own_io", "neighbor_io",   "journal", "writeback",
                                        "cpu",    "cpu_throttled", "device",  "other"};
 
