@@ -20,6 +20,7 @@
 
 #include "capture/recorder.h"
 #include "capture/trigger.h"
+#include "cli/logging.h"
 #include "cli/options.h"
 #include "cli/session.h"
 #include "common/clock.h"
@@ -159,6 +160,7 @@ int run_capture(const Options& options) {
     return 2;
   }
   recorder->set_budget(*max_size - fixed);
+  mark_running();
 
   live::Sampler sampler(session_ptr->labeler());
   const bool progress = options.progress && ::isatty(STDERR_FILENO);

@@ -4,6 +4,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
 
 namespace stallwatch::cli {
@@ -31,7 +32,30 @@ class JsonFormatter final : public spdlog::formatter {
   std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
 };
 
+std::atomic<bool> running{false};
+
+class TextFormatter final : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    if (msg.level >= spdlog::level::err && !running.load(std::memory_order_relaxed)) {
+      constexpr std::string_view prefix = "stallwatch: error: ";
+      dest.append(prefix.data(), prefix.data() + prefix.size());
+      dest.append(msg.payload.data(), msg.payload.data() + msg.payload.size());
+      dest.push_back('\n');
+      return;
+    }
+    stamped_->format(msg, dest);
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<TextFormatter>(); }
+
+ private:
+  std::unique_ptr<spdlog::pattern_formatter> stamped_ =
+      std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+};
+
 }  // namespace
+
+void mark_running() { running = true; }
 
 Result<void> setup_logging(const std::string& level, const std::string& format) {
   const auto lvl = spdlog::level::from_str(level);
@@ -43,7 +67,7 @@ Result<void> setup_logging(const std::string& level, const std::string& format) 
   if (format == "json") {
     logger->set_formatter(std::make_unique<JsonFormatter>());
   } else if (format == "text") {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+    logger->set_formatter(std::make_unique<TextFormatter>());
   } else {
     return fail("unknown --log-format '" + format + "' (text or json)");
   }

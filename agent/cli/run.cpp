@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "capture/trigger.h"
+#include "cli/logging.h"
 #include "cli/options.h"
 #include "cli/other_agent.h"
 #include "cli/preflight.h"
@@ -139,6 +140,7 @@ int run_agent(const Options& options) {
                                       !web->tls              ? ""
                                       : web->users.empty()   ? " over TLS"
                                                              : " over TLS with basic auth"));
+  mark_running();
   if (!web->tls && !web->users.empty()) {
     spdlog::warn("basic auth without TLS: passwords cross the network in clear (add tls_server_config)");
   }

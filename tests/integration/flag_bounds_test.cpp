@@ -94,6 +94,8 @@ TEST(FlagBounds, PastEveryBoundIsOneLineNamingTheFlag) {
     EXPECT_EQ(c.exit.code, r.code) << r.flag << ": " << c.err;
     EXPECT_EQ(std::count(c.err.begin(), c.err.end(), '\n'), 1) << r.flag << ": " << c.err;
     EXPECT_NE(c.err.find(r.says), std::string::npos) << r.flag << ": " << c.err;
+    // One style whoever found it: the parser, or a check after it.
+    EXPECT_EQ(c.err.rfind("stallwatch: error: ", 0), 0U) << r.flag << ": " << c.err;
   }
   EXPECT_EQ(loaded_stallwatch_programs(), before) << "programs left attached";
 }
