@@ -27,6 +27,24 @@ std::string esc(const std::string& s) {
   return out;
 }
 
+// {"neighbor":762,"self":20} as "neighbor 762, self 20": by count when
+// counts, else in the object's order ("fsync: tracepoint, block: tp_btf").
+std::string listed(const nlohmann::json& obj, bool counts) {
+  std::vector<std::pair<std::string, nlohmann::json>> items;
+  for (const auto& [k, v] : obj.items()) items.emplace_back(k, v);
+  if (counts) {
+    std::stable_sort(items.begin(), items.end(), [](const auto& a, const auto& b) {
+      return a.second.template get<double>() > b.second.template get<double>();
+    });
+  }
+  std::string out;
+  for (const auto& [k, v] : items) {
+    if (!out.empty()) out += ", ";
+    out += k + (counts ? " " : ": ") + (v.is_string() ? v.template get<std::string>() : v.dump());
+  }
+  return out;
+}
+
 std::string who(const nlohmann::json& l) {
   const std::string pod = l.value("pod", "");
   return pod.empty() ? l.value("cgroup", "?") : l.value("namespace", "") + "/" + pod;
@@ -235,7 +253,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}.meta{color:#666;font-si
   html +=
       fmt::format("<p class=\"meta\">{} to {} UTC · kernel {} · {} slow fsync events, {} probe events · rungs: {}</p>",
                   clock(ax.t0), clock(ax.t1), esc(host.value("kernel", "?")), summary["events"].value("slow_fsync", 0),
-                  summary["events"].value("probe", 0), esc(host.contains("hooks") ? host["hooks"].dump() : "?"));
+                  summary["events"].value("probe", 0), esc(host.contains("hooks") ? listed(host["hooks"], false) : "?"));
   if (summary.contains("capture") && summary["capture"].value("incomplete", false)) {
     html += "<p class=\"verdict\" id=\"incomplete\" style=\"color:#b00\">Incomplete bundle: " +
             esc(summary["capture"].value("ended_because", "")) + ". Shown: what it had written until then.</p>";
@@ -244,7 +262,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}.meta{color:#666;font-si
   html += "<h2>Victim fsync latency</h2>" +
           timeline(ax, events, samples, victim.empty() ? "" : victim["labels"].value("cgroup", ""));
   html += "<h2>Throughput on the victim's device, top cgroups</h2>" + throughput(ax, samples, devices);
-  html += "<h2>Where the victim's time went</h2>" + kind_bar(victim.value("kinds_s", nlohmann::json::object()));
+  html += "<h2>Where the victim's time went (all its calls)</h2>" + kind_bar(victim.value("kinds_s", nlohmann::json::object()));
   html +=
       "<h2>Culprits</h2><table id=\"culprits\"><tr><th>#</th><th>namespace/pod</th><th>container</th><th>cgroup</th>"
       "<th>kind</th><th class=\"n\">blamed (slow calls)</th><th class=\"n\">share</th></tr>";
@@ -260,15 +278,16 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}.meta{color:#666;font-si
   }
   html +=
       "</table><h2>Victims</h2><table><tr><th>victim</th><th class=\"n\">calls</th><th class=\"n\">p50</th>"
-      "<th class=\"n\">p99</th><th class=\"n\">slow</th><th>verdicts</th></tr>";
+      "<th class=\"n\">p99 (worst second)</th><th class=\"n\">slow</th><th>verdicts of the slow calls</th></tr>";
   for (const auto& v : victims) {
     html += fmt::format(
-        "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{:.2f} ms</td><td class=\"n\">{:.2f} ms</td><td "
+        "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">&le; {:g} ms</td><td class=\"n\">&le; {:g} ms</td><td "
         "class=\"n\">{}</td><td>{}</td></tr>",
         esc(who(v["labels"])), v.value("calls", 0), v.value("p50_ms", 0.0), v.value("p99_ms", 0.0),
-        v.value("slow_events", 0), esc(v["verdicts"].dump()));
+        v.value("slow_events", 0), esc(listed(v["verdicts"], true)));
   }
-  html += "</table></body></html>\n";
+  html += "</table><p class=\"meta\">p50 and p99 are the bounds of the histogram buckets they fall in, per "
+          "second; the culprits' shares are of the blame in the slow calls' events.</p></body></html>\n";
   return html;
 }
 

@@ -22,8 +22,8 @@ std::string who(const nlohmann::json& l) {
 std::string sentence(const nlohmann::json& v) {
   const std::string victim = who(v["labels"]);
   if (v.value("calls", 0) == 0) return victim + ": no fsync calls recorded.";
-  std::string s = fmt::format("{}: {} fsync calls, p99 {:.1f} ms (worst second), {} slow.", victim, v.value("calls", 0),
-                              v.value("p99_ms", 0.0), v.value("slow_events", 0));
+  std::string s = fmt::format("{}: {} fsync calls, p99 up to {:g} ms in its worst second, {} slow.", victim,
+                              v.value("calls", 0), v.value("p99_ms", 0.0), v.value("slow_events", 0));
   const double wait = v.value("wait_s", 0.0);
   if (!v["culprits"].empty() && wait > 0) {
     const auto& c = v["culprits"][0];
@@ -43,7 +43,8 @@ nlohmann::json summarize(const std::vector<nlohmann::json>& events, const std::v
     double wall_s = 0, p99_s = 0, journal_of_neighbours_s = 0, cpu_of_neighbours_s = 0;
     std::vector<double> p50s;
     std::map<std::string, double> kinds;
-    std::map<std::string, std::pair<double, std::string>> culprits;  // cgroup -> seconds, kind
+    // (cgroup, kind) -> seconds: one workload may hold the disk and the CPU.
+    std::map<std::pair<std::string, std::string>, double> culprits;
     std::map<std::string, nlohmann::json> culprit_labels;
     std::map<std::string, int> verdicts;
     int slow = 0;
@@ -87,9 +88,7 @@ nlohmann::json summarize(const std::vector<nlohmann::json>& events, const std::v
     ++a.verdicts[e.value("verdict", "mixed")];
     for (const auto& c : e["culprits"]) {
       const std::string cg = c.value("cgroup", "");
-      auto& x = a.culprits[cg];
-      x.first += c.value("blamed_ms", 0.0) / 1e3;
-      x.second = c.value("kind", "");
+      a.culprits[{cg, c.value("kind", "")}] += c.value("blamed_ms", 0.0) / 1e3;
       a.culprit_labels[cg] = {{"namespace", c.value("namespace", "")},
                               {"pod", c.value("pod", "")},
                               {"container", c.value("container", "")},
@@ -106,18 +105,19 @@ nlohmann::json summarize(const std::vector<nlohmann::json>& events, const std::v
     double wait = 0;
     for (const auto& [k, x] : a.kinds) wait += x;
     v["wait_s"] = wait;
-    std::vector<std::pair<std::string, std::pair<double, std::string>>> ranked(a.culprits.begin(), a.culprits.end());
-    std::sort(ranked.begin(), ranked.end(),
-              [](const auto& x, const auto& y) { return x.second.first > y.second.first; });
+    std::vector<std::pair<std::pair<std::string, std::string>, double>> ranked(a.culprits.begin(),
+                                                                               a.culprits.end());
+    std::sort(ranked.begin(), ranked.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
     double blamed = 0;
-    for (const auto& [c, x] : ranked) blamed += x.first;
+    for (const auto& [key, seconds] : ranked) blamed += seconds;
     nlohmann::json culprits = nlohmann::json::array();
-    for (const auto& [c, x] : ranked) {
-      if (c.empty() && x.second != "own_io") continue;
+    for (const auto& [key, seconds] : ranked) {
+      const auto& [c, kind] = key;
+      if (c.empty() && kind != "own_io") continue;
       culprits.push_back({{"labels", a.culprit_labels[c]},
-                          {"seconds", x.first},
-                          {"kind", x.second},
-                          {"share", blamed > 0 ? x.first / blamed : 0.0}});
+                          {"seconds", seconds},
+                          {"kind", kind},
+                          {"share", blamed > 0 ? seconds / blamed : 0.0}});
     }
     // Seconds per kind from the samples are exact; the slow events only
     // rank the culprits, so their shares are of the slow events' blame.

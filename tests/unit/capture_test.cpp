@@ -101,6 +101,35 @@ TEST(Summary, SentenceNamesTheTopCulprit) {
   EXPECT_NE(sentence.find("Verdict: neighbor."), std::string::npos) << sentence;
 }
 
+// One workload that held the victim's disk and, later, its CPU: two rows,
+// each with its own kind (the last kind seen used to name both).
+TEST(Summary, AWorkloadBlamedForTwoKindsKeepsBoth) {
+  stallwatch::live::Sample s;
+  s.victims.push_back(etcd_second({{"neighbor_io", 0.8}, {"cpu", 0.1}, {"own_io", 0.1}}));
+  const nlohmann::json etl = {{"namespace", "batch"}, {"pod", "etl-7"}, {"container", "load"},
+                              {"cgroup", "/kubepods/etl"}};
+  auto culprit = [&](const char* kind, double ms) {
+    nlohmann::json c = etl;
+    c["kind"] = kind;
+    c["blamed_ms"] = ms;
+    return c;
+  };
+  const nlohmann::json victim = {{"cgroup", "/kubepods/etcd"}};
+  const std::vector<nlohmann::json> events = {
+      {{"event", "slow_fsync"}, {"verdict", "neighbor"}, {"victim", victim},
+       {"culprits", nlohmann::json::array({culprit("neighbor_io", 40)})}},
+      {{"event", "slow_fsync"}, {"verdict", "neighbor"}, {"victim", victim},
+       {"culprits", nlohmann::json::array({culprit("cpu", 10)})}}};
+  const auto summary = stallwatch::report::summarize(events, {s});
+  const auto& rows = summary["victims"][0]["culprits"];
+  ASSERT_EQ(rows.size(), 2U) << rows.dump();
+  EXPECT_EQ(rows[0]["kind"], "neighbor_io");
+  EXPECT_DOUBLE_EQ(rows[0]["seconds"].get<double>(), 0.04);
+  EXPECT_EQ(rows[1]["kind"], "cpu");
+  EXPECT_NE(summary["sentence"].get<std::string>().find("behind batch/etl-7 (neighbor_io)"), std::string::npos)
+      << summary["sentence"];
+}
+
 TEST(Recorder, KeepsThePreTriggerRingOnceTheTriggerFires) {
   const auto dir = std::filesystem::temp_directory_path() / ("sw-recorder-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
