@@ -84,10 +84,23 @@ std::string clock(double t) {
   return fmt::format("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+// Five clock labels along the bottom; the last one ends at its tick, so
+// that the edge does not cut it.
+std::string time_ticks(const Axis& ax, double w, double y) {
+  std::string out;
+  for (int i = 0; i <= 4; ++i) {
+    const double t = ax.t0 + (ax.t1 - ax.t0) * i / 4;
+    out += fmt::format(R"(<text x="{:.1f}" y="{}" class="tick" text-anchor="{}">{}</text>)", ax.x(t, w), y,
+                       i == 4 ? "end" : "middle", clock(t));
+  }
+  return out;
+}
+
 // Latency timeline: p50/p99 per second as lines, slow events as points,
 // probe failures as marks along the bottom; log scale from 50 us to 10 s.
 std::string timeline(const Axis& ax, const std::vector<nlohmann::json>& events,
-                     const std::vector<live::Sample>& samples, const std::string& victim_cgroup) {
+                     const std::vector<live::Sample>& samples, const std::string& victim_cgroup,
+                     const std::string& id) {
   const double w = 1000, h = 300, top = 20, bottom = 250;
   const auto y = [&](double ms) {
     const double lo = std::log10(0.05), hi = std::log10(10000.0);
@@ -95,17 +108,13 @@ std::string timeline(const Axis& ax, const std::vector<nlohmann::json>& events,
     return bottom - (v - lo) / (hi - lo) * (bottom - top);
   };
   std::string svg =
-      fmt::format(R"(<svg id="timeline" viewBox="0 0 {} {}" role="img" aria-label="fsync latency timeline">)", w, h);
+      fmt::format(R"(<svg id="{}" viewBox="0 0 {} {}" role="img" aria-label="fsync latency timeline">)", id, w, h);
   for (double ms : {0.1, 1.0, 10.0, 100.0, 1000.0}) {
     svg += fmt::format(
         R"(<line x1="60" x2="{}" y1="{:.1f}" y2="{:.1f}" class="grid"/><text x="55" y="{:.1f}" class="tick" text-anchor="end">{} ms</text>)",
         w - 20, y(ms), y(ms), y(ms) + 4, ms);
   }
-  for (int i = 0; i <= 4; ++i) {
-    const double t = ax.t0 + (ax.t1 - ax.t0) * i / 4;
-    svg += fmt::format(R"(<text x="{:.1f}" y="{}" class="tick" text-anchor="middle">{}</text>)", ax.x(t, w),
-                       bottom + 16, clock(t));
-  }
+  svg += time_ticks(ax, w, bottom + 16);
   for (const auto& [q, cls] : {std::pair{"p50", "p50"}, std::pair{"p99", "p99"}}) {
     std::string points;
     for (const auto& s : samples) {
@@ -121,6 +130,7 @@ std::string timeline(const Axis& ax, const std::vector<nlohmann::json>& events,
   for (const auto& e : events) {
     const double t = seconds_of(e.value("time", ""));
     if (e.value("event", "") == "slow_fsync") {
+      if (e.contains("victim") && e["victim"].value("cgroup", "") != victim_cgroup) continue;
       ++n;
       svg += fmt::format(
           R"(<circle class="slow v-{}" cx="{:.1f}" cy="{:.1f}" r="3"><title>{} {:.1f} ms, {}</title></circle>)",
@@ -132,18 +142,75 @@ std::string timeline(const Axis& ax, const std::vector<nlohmann::json>& events,
           bottom + 22, esc(e.value("result", "")), esc(e.value("namespace", "")), esc(e.value("pod", "")));
     }
   }
-  svg += fmt::format(
-      R"(<text x="60" y="14" class="tick">{} slow calls; lines: p50 and p99 per second; triangles: probe failures</text></svg>)",
-      n);
-  return svg;
+  svg += fmt::format(R"(<text x="60" y="14" class="tick">{} slow calls</text></svg>)", n);
+  std::string legend = R"(<div class="legend"><span class="swatch" style="background:#4e79a7;height:3px"></span>p50 per second)"
+                       R"(<span class="swatch" style="background:#e15759;height:3px"></span>p99 per second)";
+  for (const auto& [verdict, color] : {std::pair{"neighbor", "#e15759"}, std::pair{"self", "#4e79a7"},
+                                       std::pair{"cpu", "#edc948"}, std::pair{"device", "#76b7b2"},
+                                       std::pair{"journal", "#f28e2b"}}) {
+    legend += fmt::format(R"(<span class="swatch dot" style="background:{}"></span>slow call: {})", color, verdict);
+  }
+  return svg + legend + R"(<span class="swatch tri"></span>probe failure (any pod)</div>)";
+}
+
+// What the victim waited for, second by second: its blamed time per kind,
+// stacked, in milliseconds per second of wall time.
+std::string kinds_over_time(const Axis& ax, const std::vector<live::Sample>& samples, const std::string& cgroup,
+                            const std::string& id) {
+  static const char* kKinds[] = {"own_io", "neighbor_io", "journal", "writeback",
+                                 "device", "cpu",         "cpu_throttled", "other"};
+  const double w = 1000, h = 220, bottom = 190, topy = 20;
+  std::vector<std::pair<double, std::map<std::string, double>>> rows;  // x, kind -> ms per second
+  double peak = 1e-9;
+  for (const auto& s : samples) {
+    for (const auto& v : s.victims) {
+      if (v.labels.cgroup != cgroup) continue;
+      std::map<std::string, double> per_s;
+      double sum = 0;
+      for (const auto& [k, sec] : v.kinds_s) {
+        per_s[k] = sec * 1e3 / std::max(0.001, s.interval_s);
+        sum += per_s[k];
+      }
+      peak = std::max(peak, sum);
+      rows.push_back({ax.x(s.realtime_ns / 1e9, w), std::move(per_s)});
+    }
+  }
+  std::string svg = fmt::format(
+      R"(<svg id="{}" viewBox="0 0 {} {}" role="img" aria-label="wait by kind over time">)", id, w, h);
+  svg += fmt::format(R"(<text x="62" y="{}" class="tick">{:.0f} ms waited per second</text>)", topy - 6, peak);
+  svg += fmt::format(R"(<text x="55" y="{}" class="tick" text-anchor="end">0</text>)", bottom + 4);
+  svg += time_ticks(ax, w, bottom + 16);
+  std::vector<double> base(rows.size(), 0);
+  std::string legend;
+  for (const char* k : kKinds) {
+    bool any = false;
+    std::string upper, lower;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto it = rows[i].second.find(k);
+      const double ms = it == rows[i].second.end() ? 0 : it->second;
+      any = any || ms > 0;
+      lower = fmt::format("{:.1f},{:.1f} ", rows[i].first, bottom - base[i] / peak * (bottom - topy)) + lower;
+      base[i] += ms;
+      upper += fmt::format("{:.1f},{:.1f} ", rows[i].first, bottom - base[i] / peak * (bottom - topy));
+    }
+    if (!any) continue;
+    svg += fmt::format(R"(<polygon fill="{}" opacity="0.85" points="{}{}"><title>{}</title></polygon>)", kind_color(k),
+                       upper, lower, k);
+    legend += fmt::format(R"(<span class="swatch" style="background:{}"></span>{} )", kind_color(k), k);
+  }
+  return svg + "</svg><div class=\"legend\">" + legend + "</div>";
 }
 
 // Stacked bytes per second of the top cgroups on the victims' devices.
-std::string throughput(const Axis& ax, const std::vector<live::Sample>& samples, const std::set<std::string>& devices) {
+std::string throughput(const Axis& ax, const std::vector<live::Sample>& samples, const std::set<std::string>& devices,
+                       const std::string& id) {
   std::map<std::string, double> total;
+  std::map<std::string, std::string> name;  // cgroup -> namespace/pod, or the cgroup outside pods
   for (const auto& s : samples) {
     for (const auto& io : s.io) {
-      if (devices.count(io.device)) total[io.labels.cgroup] += static_cast<double>(io.bytes);
+      if (!devices.count(io.device)) continue;
+      total[io.labels.cgroup] += static_cast<double>(io.bytes);
+      name[io.labels.cgroup] = io.labels.pod.empty() ? io.labels.cgroup : io.labels.ns + "/" + io.labels.pod;
     }
   }
   std::vector<std::pair<double, std::string>> top;
@@ -160,8 +227,10 @@ std::string throughput(const Axis& ax, const std::vector<live::Sample>& samples,
     peak = std::max(peak, sum);
   }
   std::string svg =
-      fmt::format(R"(<svg id="throughput" viewBox="0 0 {} {}" role="img" aria-label="throughput by cgroup">)", w, h);
-  svg += fmt::format(R"(<text x="55" y="{}" class="tick" text-anchor="end">{:.0f} MB/s</text>)", topy + 4, peak / 1e6);
+      fmt::format(R"(<svg id="{}" viewBox="0 0 {} {}" role="img" aria-label="throughput by cgroup">)", id, w, h);
+  svg += fmt::format(R"(<text x="62" y="{}" class="tick">{:.0f} MB/s</text>)", topy - 6, peak / 1e6);
+  svg += fmt::format(R"(<text x="55" y="{}" class="tick" text-anchor="end">0</text>)", bottom + 4);
+  svg += time_ticks(ax, w, bottom + 16);
   std::vector<double> base(samples.size(), 0);
   std::string legend;
   for (std::size_t c = 0; c < top.size(); ++c) {
@@ -179,8 +248,9 @@ std::string throughput(const Axis& ax, const std::vector<live::Sample>& samples,
       upper += fmt::format("{:.1f},{:.1f} ", x, bottom - base[i] / peak * (bottom - topy));
     }
     svg += fmt::format(R"(<polygon fill="{}" opacity="0.8" points="{}{}"><title>{}</title></polygon>)", palette(c),
-                       upper, lower, esc(top[c].second));
-    legend += fmt::format(R"(<span class="swatch" style="background:{}"></span>{} )", palette(c), esc(top[c].second));
+                       upper, lower, esc(name[top[c].second]));
+    legend += fmt::format(R"(<span class="swatch" style="background:{}"></span>{} )", palette(c),
+                          esc(name[top[c].second]));
   }
   svg += "</svg>";
   return svg + "<div class=\"legend\">" + legend + "</div>";
@@ -222,14 +292,6 @@ std::string render_html(const nlohmann::json& summary, const nlohmann::json& hos
   }
   if (ax.t1 <= ax.t0) ax.t1 = ax.t0 + 1;
   const auto& victims = summary.value("victims", nlohmann::json::array());
-  const nlohmann::json victim = victims.empty() ? nlohmann::json::object() : victims[0];
-  std::set<std::string> devices;
-  for (const auto& s : samples) {
-    for (const auto& v : s.victims) {
-      if (!victim.empty() && v.labels.cgroup == victim["labels"].value("cgroup", ""))
-        devices.insert(v.devices.begin(), v.devices.end());
-    }
-  }
   std::string html = R"(<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <title>stallwatch capture</title><style>
@@ -242,8 +304,10 @@ svg{width:100%;height:auto;background:#fafafa;border:1px solid #eee}
 .slow{fill:#e15759;opacity:.7}.v-cpu{fill:#edc948}.v-device{fill:#76b7b2}.v-journal{fill:#f28e2b}.v-self{fill:#4e79a7}
 .probefail{fill:#000}
 .bar{display:flex;height:22px;border:1px solid #ccc}.bar span{display:block;height:100%}
-.swatch{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px}
-table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eee;padding:4px 8px;text-align:left}
+.swatch{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px;vertical-align:middle}
+.swatch.dot{border-radius:50%}.swatch.tri{width:0;height:0;border:5px solid transparent;border-bottom:9px solid #000;border-top:0}
+h3{font-size:14px;margin:16px 0 6px;color:#444}.legend{font-size:12px;color:#444;margin:4px 0}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eee;padding:4px 8px;text-align:left;overflow-wrap:anywhere}
 td.n{text-align:right;font-variant-numeric:tabular-nums}.meta{color:#666;font-size:12px}
 </style></head><body>)";
   // Bundles before node names were recorded have none.
@@ -259,25 +323,48 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}.meta{color:#666;font-si
             esc(summary["capture"].value("ended_because", "")) + ". Shown: what it had written until then.</p>";
   }
   html += "<p class=\"verdict\" id=\"verdict\">" + esc(summary.value("sentence", "")) + "</p>";
-  html += "<h2>Victim fsync latency</h2>" +
-          timeline(ax, events, samples, victim.empty() ? "" : victim["labels"].value("cgroup", ""));
-  html += "<h2>Throughput on the victim's device, top cgroups</h2>" + throughput(ax, samples, devices);
-  html += "<h2>Where the victim's time went (all its calls)</h2>" + kind_bar(victim.value("kinds_s", nlohmann::json::object()));
-  html +=
-      "<h2>Culprits</h2><table id=\"culprits\"><tr><th>#</th><th>namespace/pod</th><th>container</th><th>cgroup</th>"
-      "<th>kind</th><th class=\"n\">blamed (slow calls)</th><th class=\"n\">share</th></tr>";
-  int rank = 0;
-  for (const auto& c : victim.value("culprits", nlohmann::json::array())) {
-    const auto& l = c["labels"];
+  if (victims.empty()) html += "<p>No victim made an fsync call during the capture.</p>";
+  // One section per victim, the one that waited longest first; the first
+  // keeps the plain element ids.
+  for (std::size_t i = 0; i < victims.size(); ++i) {
+    const auto& victim = victims[i];
+    const std::string cgroup = victim["labels"].value("cgroup", "");
+    const std::string sfx = i == 0 ? "" : "-" + std::to_string(i);
+    std::set<std::string> devices;
+    for (const auto& s : samples) {
+      for (const auto& v : s.victims) {
+        if (v.labels.cgroup == cgroup) devices.insert(v.devices.begin(), v.devices.end());
+      }
+    }
+    html += fmt::format(R"(<section class="victim" id="victim-{}" data-cgroup="{}"><h2>Victim {}</h2>)", i,
+                        esc(cgroup), esc(who(victim["labels"])));
+    if (victims.size() > 1) html += "<p class=\"sentence\">" + esc(victim.value("sentence", "")) + "</p>";
+    html += "<h3>fsync latency</h3>" + timeline(ax, events, samples, cgroup, "timeline" + sfx);
+    html += "<h3>Throughput on its disks, top cgroups</h3>" + throughput(ax, samples, devices, "throughput" + sfx);
+    html += "<h3>What it waited for, second by second (all its calls)</h3>" +
+            kinds_over_time(ax, samples, cgroup, "kinds" + sfx);
+    html += "<h3>Where its time went (all its calls)</h3>" +
+            kind_bar(victim.value("kinds_s", nlohmann::json::object()));
     html += fmt::format(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{:.1f} ms</td><td "
-        "class=\"n\">{:.1f}%</td></tr>",
-        ++rank, esc(l.value("pod", "").empty() ? "-" : l.value("namespace", "") + "/" + l.value("pod", "")),
-        esc(l.value("container", "")), esc(l.value("cgroup", "")), esc(c.value("kind", "")),
-        c.value("seconds", 0.0) * 1e3, c.value("share", 0.0) * 100);
+        "<h3>Culprits (its slow calls)</h3><table id=\"culprits{}\"><tr><th>#</th><th>namespace/pod</th>"
+        "<th>container</th><th>cgroup</th><th>kind</th><th class=\"n\">blamed (slow calls)</th>"
+        "<th class=\"n\">share</th></tr>",
+        sfx);
+    int rank = 0;
+    for (const auto& c : victim.value("culprits", nlohmann::json::array())) {
+      const auto& l = c["labels"];
+      html += fmt::format(
+          "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{:.1f} ms</td><td "
+          "class=\"n\">{:.1f}%</td></tr>",
+          ++rank, esc(l.value("pod", "").empty() ? "-" : l.value("namespace", "") + "/" + l.value("pod", "")),
+          esc(l.value("container", "")), esc(l.value("cgroup", "")), esc(c.value("kind", "")),
+          c.value("seconds", 0.0) * 1e3, c.value("share", 0.0) * 100);
+    }
+    if (rank == 0) html += "<tr><td colspan=\"7\">No slow call named a culprit.</td></tr>";
+    html += "</table></section>";
   }
   html +=
-      "</table><h2>Victims</h2><table><tr><th>victim</th><th class=\"n\">calls</th><th class=\"n\">p50</th>"
+      "<h2>Victims</h2><table id=\"victims\"><tr><th>victim</th><th class=\"n\">calls</th><th class=\"n\">p50</th>"
       "<th class=\"n\">p99 (worst second)</th><th class=\"n\">slow</th><th>verdicts of the slow calls</th></tr>";
   for (const auto& v : victims) {
     html += fmt::format(
