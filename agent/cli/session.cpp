@@ -10,7 +10,6 @@
 #include "cli/selftest.h"
 #include "cli/version.h"
 #include "common/clock.h"
-#include "common/duration.h"
 #include "events/probe_event.h"
 #include "events/slow_event.h"
 #include "events/start_event.h"
@@ -386,9 +385,8 @@ nlohmann::json Session::start_event() const {
   f.cgroup_layout = std::string(loader::to_string(facts_.cgroups.layout));
   for (const auto& h : hooks_) f.hooks.emplace_back(h.subsystem, h.mode);
   for (const auto& v : configs_.victims) f.victims.push_back(v.text);
-  f.slow_threshold_ms = static_cast<double>(parse_duration_ns(options_.slow_threshold).value_or(0)) / 1e6;
-  f.probe_slow_threshold_ms =
-      static_cast<double>(parse_duration_ns(options_.probe_slow_threshold).value_or(0)) / 1e6;
+  f.slow_threshold_ms = static_cast<double>(configs_.fsync.slow_ns) / 1e6;
+  f.probe_slow_threshold_ms = static_cast<double>(configs_.probe.slow_ns) / 1e6;
   f.pid = ::getpid();
   return events::start_event(f);
 }
