@@ -306,6 +306,10 @@ static __noinline int blame_issue(struct sw_blk_rq *r, __u64 now)
 		r->blame_class = SW_IO_USER;
 	if (r->op == SW_BLK_FLUSH)
 		held = blame_flush_takes_cache(r);
+	r->blame_alone = d->by_class[SW_IO_USER] <= 0 && d->by_class[SW_IO_JOURNAL] <= 0 &&
+			 d->by_class[SW_IO_WRITEBACK] <= 0 && d->by_class[SW_IO_KTHREAD] <= 0;
+	__sync_fetch_and_add(&d->issued, 1);
+	r->blame_issue_seq = (__u32)d->issued;
 	culprit = blame_culprit(r);
 	w = blame_weight(r->dev, cost_op_of(r->op), held ? (__u64)r->blame_held_pages << 12 : r->bytes);
 	r->blame_weight = w;
@@ -450,11 +454,17 @@ static __noinline int blame_end(struct sw_blk_rq *r, __u64 now, bool done)
 			__sync_fetch_and_add(&d->by_class[c], -(__s64)r->blame_class_w[c]);
 	}
 	culprit = blame_culprit(r);
-	if (done) {
+	/* The cost model learns what a request costs alone: a request that
+	 * shared the device took its own time plus part of the others', and
+	 * fitted on those the victim's own requests would be expected to take
+	 * what waiting behind a neighbour takes. */
+	if (done && r->blame_alone && (__u32)d->issued == r->blame_issue_seq) {
 		if (r->op == SW_BLK_FLUSH)
 			blame_cost_sample(r->dev, SW_COST_FLUSH, (__u64)r->blame_held_pages << 12, now - r->issue_ns);
 		else
 			blame_cost_sample(r->dev, cost_op_of(r->op), r->done_bytes, now - r->issue_ns);
+	}
+	if (done) {
 		if (r->op == SW_BLK_WRITE && r->tx_share && r->dirtier2) {
 			__u64 first = r->done_bytes * r->tx_share >> 16;
 

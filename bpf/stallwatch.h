@@ -205,7 +205,7 @@ struct sw_blk_rq {
 	__u8 blame_counted; /* counted in its device's blame state (sw_blame_dev) */
 	__u8 blame_class;   /* enum sw_blame_io_class of its submitter */
 	__u8 blame_class2;  /* a flush: dirtier2's class */
-	__u8 pad;
+	__u8 blame_alone;   /* nothing else was in service on its device at issue */
 	__u32 blame_weight;		      /* cost weight in service (sum of blame_class_w) */
 	__u32 blame_class_w[SW_IO__CLASSES_]; /* weight counted per I/O class */
 	__u32 blame_own_w[SW_BLAME_SLOTS_];   /* weight counted as victim slot k's own */
@@ -213,7 +213,7 @@ struct sw_blk_rq {
 	/* A journal write of a transaction: dirtier's share of it in 1/65536
 	 * (dirtier2 has the rest); 0: not split. */
 	__u32 tx_share;
-	__u32 pad2;
+	__u32 blame_issue_seq; /* its device's issue count after its own (low bits) */
 	/* Whose data it writes: for a kernel thread writing pages, the cgroup
 	 * that dirtied them; for the journal's own blocks, the transaction's
 	 * largest contributor; for a flush, the largest writer to the cache.
@@ -413,7 +413,7 @@ struct sw_cost_stats {
 /* Value of blame_dev: one block device's state. */
 struct sw_blame_dev {
 	__u64 last_ns;	/* clocks advanced up to here */
-	__s64 inflight; /* requests in service */
+	__u64 issued; /* requests issued: one alone at issue and still alone at completion saw none after it */
 	__s64 by_class[SW_IO__CLASSES];
 	struct sw_blame_slot slot[SW_BLAME_SLOTS];
 };

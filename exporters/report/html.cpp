@@ -8,6 +8,8 @@
 #include <map>
 #include <set>
 
+#include "exporters/report/summary.h"
+
 namespace stallwatch::report {
 
 namespace {
@@ -43,11 +45,6 @@ std::string listed(const nlohmann::json& obj, bool counts) {
     out += k + (counts ? " " : ": ") + (v.is_string() ? v.template get<std::string>() : v.dump());
   }
   return out;
-}
-
-std::string who(const nlohmann::json& l) {
-  const std::string pod = l.value("pod", "");
-  return pod.empty() ? l.value("cgroup", "?") : l.value("namespace", "") + "/" + pod;
 }
 
 const char* kind_color(const std::string& k) {

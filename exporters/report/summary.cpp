@@ -12,12 +12,6 @@ namespace stallwatch::report {
 
 namespace {
 
-std::string who(const nlohmann::json& l) {
-  const std::string pod = l.value("pod", "");
-  if (!pod.empty()) return l.value("namespace", "") + "/" + pod;
-  return l.value("cgroup", "?");
-}
-
 // The sentence at the top of the report and in summary.json.
 std::string sentence(const nlohmann::json& v) {
   const std::string victim = who(v["labels"]);
@@ -35,6 +29,12 @@ std::string sentence(const nlohmann::json& v) {
 }
 
 }  // namespace
+
+std::string who(const nlohmann::json& l) {
+  const std::string pod = l.value("pod", "");
+  if (!pod.empty()) return l.value("namespace", "") + "/" + pod;
+  return l.value("cgroup", "?");
+}
 
 nlohmann::json summarize(const std::vector<nlohmann::json>& events, const std::vector<live::Sample>& samples) {
   struct Acc {

@@ -27,7 +27,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string unique(const std::string& stem) { return "stallwatch-blk-" + stem + "-" + std::to_string(getpid()); }
+std::string blk_unique(const std::string& stem) { return "stallwatch-blk-" + stem + "-" + std::to_string(getpid()); }
 
 Exposition scrape(const Agent& agent) { return scrape_metrics(agent.port()); }
 
@@ -68,7 +68,7 @@ TEST_P(BlockRung, ExactRequestsAndBytesPerCgroupDeviceAndOp) {
   LoopFs disk;
   disk.set_nomerges(2);
   const std::string file = disk.make_file("data", 8 << 20);
-  TestCgroup cg(unique("exact-" + GetParam()));
+  TestCgroup cg(blk_unique("exact-" + GetParam()));
   const Exposition before = scrape(agent);
   run_block_helper(cg, file, 137, 59);
 
@@ -108,7 +108,7 @@ TEST(BlockIo, TwoCgroupsOnTwoDevicesSeeOnlyTheirOwn) {
   a_disk.set_nomerges(2);
   b_disk.set_nomerges(2);
   const std::string a_file = a_disk.make_file("a", 4 << 20), b_file = b_disk.make_file("b", 4 << 20);
-  TestCgroup a(unique("two-a")), b(unique("two-b"));
+  TestCgroup a(blk_unique("two-a")), b(blk_unique("two-b"));
   const Exposition before = scrape(agent);
   std::thread ta([&] { run_block_helper(a, a_file, 211, 0); });
   std::thread tb([&] { run_block_helper(b, b_file, 0, 173); });
@@ -134,7 +134,7 @@ TEST(BlockIo, BufferedWritesThenSyncAreChargedAsDocumented) {
   Agent agent;
   ASSERT_TRUE(agent.wait_ready()) << agent.log();
   LoopFs disk;
-  TestCgroup cg(unique("wb"));
+  TestCgroup cg(blk_unique("wb"));
   const long bytes = 16L << 20;
   const Completed w = run_command(
       {"/bin/dd", "if=/dev/zero", "of=" + disk.path() + "/buffered", "bs=1M", "count=16", "status=none"}, cg.dir());
@@ -184,7 +184,7 @@ TEST(BlockIo, AgreesWithBiolatency) {
   LoopFs disk;
   disk.set_nomerges(2);
   const std::string file = disk.make_file("data", 8 << 20);
-  TestCgroup cg(unique("oracle"));
+  TestCgroup cg(blk_unique("oracle"));
 
   const std::string out = "/tmp/stallwatch-biolatency." + std::to_string(getpid());
   const pid_t bio = fork();
@@ -253,7 +253,7 @@ TEST(BlockIo, HundredThousandRequestsLeaveNothingInFlight) {
   LoopFs disk("/dev/shm", 64);
   disk.set_nomerges(2);
   const std::string file = disk.make_file("data", 16 << 20);
-  TestCgroup cg(unique("leak"));
+  TestCgroup cg(blk_unique("leak"));
   const Exposition before = scrape(agent);
   run_block_helper(cg, file, 50000, 50000);
   const Exposition m = scrape(agent);
@@ -311,7 +311,7 @@ TEST(BlockIo, DevicesFlagLimitsTracingToTheNamedDisks) {
   Agent agent({"--devices=" + traced.label()});
   ASSERT_TRUE(agent.wait_ready()) << agent.log();
   const std::string t = traced.make_file("t", 4 << 20), i = ignored.make_file("i", 4 << 20);
-  TestCgroup cg(unique("devices"));
+  TestCgroup cg(blk_unique("devices"));
   const Exposition before = scrape(agent);
   run_block_helper(cg, t, 41, 0);
   run_block_helper(cg, i, 43, 0);
@@ -344,7 +344,7 @@ TEST(BlockIo, FsyncCacheFlushesAreCounted) {
   Agent agent;
   ASSERT_TRUE(agent.wait_ready()) << agent.log();
   LoopFs disk;
-  TestCgroup cg(unique("flush"));
+  TestCgroup cg(blk_unique("flush"));
   run_fsync_helper(cg.dir(), disk.path(), {"--fsync", "6"});
   const Exposition m = scrape(agent);
   double preflush = 0, fua = 0, flush_ops = 0;

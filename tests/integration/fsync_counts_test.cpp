@@ -15,7 +15,7 @@ namespace {
 
 constexpr const char* kHist = "stallwatch_fsync_duration_seconds";
 
-std::string unique(const std::string& stem) { return "stallwatch-it-" + stem + "-" + std::to_string(getpid()); }
+std::string it_unique(const std::string& stem) { return "stallwatch-it-" + stem + "-" + std::to_string(getpid()); }
 
 struct Expect {
   std::string cgroup, device, op;
@@ -58,7 +58,7 @@ class FsyncCounts : public ::testing::Test {
 TEST_F(FsyncCounts, ExactPerCgroupOpAndDeviceOnTmpfsAndExt4) {
   Tmpfs tmpfs;
   LoopFs ext4;
-  TestCgroup a(unique("a")), b(unique("b"));
+  TestCgroup a(it_unique("a")), b(it_unique("b"));
 
   // Distinct counts everywhere, so a series landing in the wrong place shows.
   auto a_ext4 = run_fsync_helper(a.dir(), ext4.path(),
@@ -91,7 +91,7 @@ TEST_F(FsyncCounts, ExactPerCgroupOpAndDeviceOnTmpfsAndExt4) {
 
 TEST_F(FsyncCounts, IoUringFsyncAndSyncFileRange) {
   LoopFs ext4;
-  TestCgroup c(unique("uring"));
+  TestCgroup c(it_unique("uring"));
   auto r = run_fsync_helper(c.dir(), ext4.path(), {"--uring-fsync", "9", "--uring-sync-file-range", "5"});
   const Exposition m = scrape();
   // The kernel times io_uring from submission to completion; the helper also
@@ -104,7 +104,7 @@ TEST_F(FsyncCounts, IoUringFsyncAndSyncFileRange) {
 
 TEST_F(FsyncCounts, RepeatedScrapesOnlyGrow) {
   Tmpfs tmpfs;
-  TestCgroup c(unique("grow"));
+  TestCgroup c(it_unique("grow"));
   const Labels l = {{"cgroup", c.rel()}, {"device", tmpfs.label()}, {"op", "fdatasync"}};
   run_fsync_helper(c.dir(), tmpfs.path(), {"--fdatasync", "3"});
   EXPECT_EQ(scrape().value(std::string(kHist) + "_count", l), 3.0);
@@ -117,7 +117,7 @@ TEST(FsyncMapBound, SeriesPastTheBoundAreCountedAsLost) {
   Agent agent({"--fsync-map-entries=2"});
   ASSERT_TRUE(agent.wait_ready()) << agent.log();
   Tmpfs tmpfs;
-  TestCgroup a(unique("bound-a")), b(unique("bound-b")), c(unique("bound-c"));
+  TestCgroup a(it_unique("bound-a")), b(it_unique("bound-b")), c(it_unique("bound-c"));
   for (const auto* cg : {&a, &b, &c}) run_fsync_helper(cg->dir(), tmpfs.path(), {"--fsync", "4"});
 
   const Exposition m = scrape_metrics(agent.port());

@@ -68,14 +68,6 @@ std::string ask(int port, const std::string& request, bool v6 = false) {
 
 const std::string kScrape = "GET /metrics HTTP/1.1\r\nHost: node\r\nConnection: close\r\n\r\n";
 
-long rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
-
 TEST(HttpEndpoint, IdleConnectionsFloodsAndBadRequestsDoNotStopScrapes) {
   SW_REQUIRE_ROOT();
   Agent agent;

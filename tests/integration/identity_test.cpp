@@ -96,15 +96,6 @@ TEST(Identity, ShortLivedCgroupIsNamedFromItsMkdirEvent) {
               static_cast<long long>(took.count()));
 }
 
-long rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
-
 std::size_t fsync_map_entries() {
   const auto dump = nlohmann::json::parse(sh("bpftool -j map dump name fsync_hist"), nullptr, false);
   return dump.is_array() ? dump.size() : 0;

@@ -97,8 +97,7 @@ TEST(StaleRequests, ForgettingOneNeverUndoesLiveBlameState) {
   // never reported (the sweep's purpose; a few per run on a loop device).
   EXPECT_GE(forgotten, planted);
   // The load reached the state: requests completed on the disk meanwhile.
-  std::uint64_t completed = 0;
-  for (const auto& [key, sums] : reader.cost_stats()) completed += key.dev == disk ? sums.n : 0;
+  const std::uint64_t completed = d.issued;
   EXPECT_GT(completed, 10000u) << "the load never reached " << fs.device();
   for (int c = 0; c < SW_IO__CLASSES; ++c) EXPECT_EQ(d.by_class[c], 0) << "in-service weight of class " << c;
   for (int k = 0; k < SW_BLAME_SLOTS; ++k) {
@@ -108,6 +107,65 @@ TEST(StaleRequests, ForgettingOneNeverUndoesLiveBlameState) {
   }
   std::printf("%llu lost requests forgotten while %llu completed\n", static_cast<unsigned long long>(forgotten),
               static_cast<unsigned long long>(completed));
+}
+
+// The cost model's samples are requests that had the disk to themselves:
+// one that shared it took part of the others' time as well, and a model
+// fitted on those expects a victim's 4 KiB write to take what waiting
+// behind a neighbour's 1 MiB one takes. One writer at depth 1 gives almost
+// only lone requests; two at depth 16 almost none.
+TEST(CostSamples, OnlyRequestsAloneOnTheDiskTeachTheModel) {
+  std::vector<loader::RungReport> report;
+  auto blame = loader::BlameProbes::load({}, report);
+  ASSERT_TRUE(blame) << blame.error().message;
+  loader::BlockConfig config;
+  config.blame_maps = blame->maps();
+  auto block = loader::BlockProbes::load(config, loader::ensure_tracefs(true), report);
+  ASSERT_TRUE(block) << block.error().message;
+
+  LoopFs fs("/var/tmp", 256);
+  fs.set_nomerges(2);
+  const std::uint32_t disk = disk_of(fs.device());
+  ASSERT_NE(disk, 0u);
+  const sw_blame_dev zero{};
+  ASSERT_EQ(bpf_map_update_elem(blame->maps().blame_dev, &disk, &zero, BPF_NOEXIST), 0);
+  reader::MapFds fds;
+  fds.blame_cost_stats = block->cost_stats_fd();
+  reader::MapReader reader(fds);
+
+  // (issued, sampled as writes) on the disk so far.
+  auto counts = [&] {
+    sw_blame_dev d{};
+    EXPECT_EQ(bpf_map_lookup_elem(blame->maps().blame_dev, &disk, &d), 0);
+    std::uint64_t sampled = 0;
+    for (const auto& [key, sums] : reader.cost_stats()) {
+      if (key.dev == disk && key.op == SW_COST_WRITE) sampled += sums.n;
+    }
+    return std::make_pair(d.issued, sampled);
+  };
+  auto fio = [&](const std::string& depth, const std::string& jobs) {
+    const Completed c = run_command({"/usr/bin/fio", "--name=load", "--directory=" + fs.path(), "--rw=randwrite",
+                                     "--bs=4k", "--size=16m", "--direct=1", "--ioengine=libaio",
+                                     "--iodepth=" + depth, "--numjobs=" + jobs, "--number_ios=3000",
+                                     "--group_reporting"});
+    ASSERT_EQ(c.exit.code, 0) << c.err;
+  };
+  fio("1", "1");  // lays out the files, and is the first sample
+  const auto before = counts();
+  fio("1", "1");
+  const auto lone = counts();
+  fio("16", "2");
+  const auto shared = counts();
+  const double lone_issued = static_cast<double>(lone.first - before.first);
+  const double lone_sampled = static_cast<double>(lone.second - before.second);
+  const double shared_issued = static_cast<double>(shared.first - lone.first);
+  const double shared_sampled = static_cast<double>(shared.second - lone.second);
+  std::printf("depth 1: %.0f of %.0f requests sampled; depth 16 x 2: %.0f of %.0f\n", lone_sampled, lone_issued,
+              shared_sampled, shared_issued);
+  EXPECT_GE(lone_issued, 3000);
+  EXPECT_GE(shared_issued, 6000);
+  EXPECT_GT(lone_sampled, 0.8 * lone_issued);
+  EXPECT_LT(shared_sampled, 0.2 * shared_issued);
 }
 
 std::uint64_t drops(int fd, std::uint32_t reason) {

@@ -87,4 +87,7 @@ std::map<std::string, OpTotals> run_fsync_helper(const std::string& cgroup_dir, 
 // Programs loaded right now whose names are ours (BPF truncates to 15 chars).
 std::vector<std::string> loaded_stallwatch_programs();
 
+// Resident set of pid in KiB (VmRSS), -1 when it is gone.
+long rss_kib(pid_t pid);
+
 }  // namespace stallwatch::test

@@ -11,7 +11,7 @@
 
 namespace {
 
-constexpr __u64 kMs = 1'000'000;
+constexpr __u64 kMsec = 1'000'000;
 
 struct Device {
   sw_blame_dev d{};
@@ -43,11 +43,11 @@ TEST(BlameMath, NoRequestInServiceIsDeviceTime) {
   Device dev;
   dev.d.slot[0].victim = 7;
   auto w = window(0, 0);
-  blame_win_block(&w, &dev.d, nullptr, 1 * kMs);  // ran 1 ms first
-  blame_win_wake(&w, &dev.d, nullptr, &kNoCpu, 6 * kMs);
-  blame_win_run(&w, &dev.d, nullptr, 0, true, 6 * kMs);
-  EXPECT_EQ(w.kinds[SW_BLAME_OTHER], 1 * kMs);
-  EXPECT_EQ(w.kinds[SW_BLAME_DEVICE], 5 * kMs);
+  blame_win_block(&w, &dev.d, nullptr, 1 * kMsec);  // ran 1 ms first
+  blame_win_wake(&w, &dev.d, nullptr, &kNoCpu, 6 * kMsec);
+  blame_win_run(&w, &dev.d, nullptr, 0, true, 6 * kMsec);
+  EXPECT_EQ(w.kinds[SW_BLAME_OTHER], 1 * kMsec);
+  EXPECT_EQ(w.kinds[SW_BLAME_DEVICE], 5 * kMsec);
   EXPECT_EQ(w.kinds[SW_BLAME_NEIGHBOR_IO], 0u);
   EXPECT_EQ(dev.d.slot[0].blocked, 0);
   EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_CREDIT], 0u) << "no request: nothing to credit";
@@ -58,16 +58,16 @@ TEST(BlameMath, OwnTimeIsWhatTheCostModelExpectsTheRestIsTheOthers) {
   dev.d.slot[0].victim = 7;
   dev.d.by_class[SW_IO_USER] = 2;  // the victim's own request and a neighbour's, equal weights
   dev.d.slot[0].own = 1;
-  dev.d.slot[0].own_budget = 4 * kMs;  // alone, its request would have taken 4 ms
+  dev.d.slot[0].own_budget = 4 * kMsec;  // alone, its request would have taken 4 ms
   auto w = window(0, 0);
   blame_win_block(&w, &dev.d, nullptr, 0);
-  blame_win_wake(&w, &dev.d, nullptr, &kNoCpu, 10 * kMs);
-  EXPECT_EQ(w.kinds[SW_BLAME_OWN_IO], 4 * kMs);
-  EXPECT_EQ(w.kinds[SW_BLAME_NEIGHBOR_IO], 6 * kMs) << "the wait past its own cost is the neighbour's";
+  blame_win_wake(&w, &dev.d, nullptr, &kNoCpu, 10 * kMsec);
+  EXPECT_EQ(w.kinds[SW_BLAME_OWN_IO], 4 * kMsec);
+  EXPECT_EQ(w.kinds[SW_BLAME_NEIGHBOR_IO], 6 * kMsec) << "the wait past its own cost is the neighbour's";
   EXPECT_EQ(dev.d.slot[0].own_budget, 0);
   // Credit per unit weight, own and others' apart.
-  EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_CREDIT_OWN], 4 * kMs << SW_CREDIT_SHIFT);
-  EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_CREDIT], 6 * kMs << SW_CREDIT_SHIFT);
+  EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_CREDIT_OWN], 4 * kMsec << SW_CREDIT_SHIFT);
+  EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_CREDIT], 6 * kMsec << SW_CREDIT_SHIFT);
 }
 
 TEST(BlameMath, AloneOnTheDeviceASlowOwnRequestIsOwn) {
@@ -75,11 +75,11 @@ TEST(BlameMath, AloneOnTheDeviceASlowOwnRequestIsOwn) {
   dev.d.slot[0].victim = 7;
   dev.d.by_class[SW_IO_USER] = 5;
   dev.d.slot[0].own = 5;
-  dev.d.slot[0].own_budget = 1 * kMs;  // the device is slower than its model: nobody else to blame
+  dev.d.slot[0].own_budget = 1 * kMsec;  // the device is slower than its model: nobody else to blame
   auto w = window(0, 0);
   blame_win_block(&w, &dev.d, nullptr, 0);
-  blame_win_wake(&w, &dev.d, nullptr, &kNoCpu, 3 * kMs);
-  EXPECT_EQ(w.kinds[SW_BLAME_OWN_IO], 3 * kMs);
+  blame_win_wake(&w, &dev.d, nullptr, &kNoCpu, 3 * kMsec);
+  EXPECT_EQ(w.kinds[SW_BLAME_OWN_IO], 3 * kMsec);
   EXPECT_EQ(w.kinds[SW_BLAME_NEIGHBOR_IO], 0u);
   EXPECT_EQ(dev.d.slot[0].own_budget, 0);
 }
@@ -96,10 +96,10 @@ TEST(BlameMath, OnlySlotsWithABlockedVictimAdvance) {
   dev.d.slot[1].victim = 8;
   dev.d.by_class[SW_IO_USER] = 1;
   dev.d.slot[0].blocked = 1;
-  blame_advance(&dev.d, 4 * kMs);
-  EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_NEIGHBOR], 4 * kMs);
+  blame_advance(&dev.d, 4 * kMsec);
+  EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_NEIGHBOR], 4 * kMsec);
   EXPECT_EQ(dev.d.slot[1].clock[SW_CLK_NEIGHBOR], 0u);
-  EXPECT_EQ(dev.d.last_ns, 4 * kMs);
+  EXPECT_EQ(dev.d.last_ns, 4 * kMsec);
 }
 
 // CPUs advancing one device at once each claim their own part of the
@@ -126,17 +126,17 @@ TEST(BlameMath, ABackwardsClockAddsNothing) {
   dev.d.slot[0].victim = 7;
   dev.d.slot[0].blocked = 1;
   dev.d.by_class[SW_IO_USER] = 1;
-  blame_advance(&dev.d, 10 * kMs);
+  blame_advance(&dev.d, 10 * kMsec);
   const auto before = dev.d.slot[0];
-  blame_advance(&dev.d, 9 * kMs);  // another CPU's older timestamp
-  EXPECT_EQ(dev.d.last_ns, 10 * kMs);
+  blame_advance(&dev.d, 9 * kMsec);  // another CPU's older timestamp
+  EXPECT_EQ(dev.d.last_ns, 10 * kMsec);
   EXPECT_EQ(std::memcmp(&before, &dev.d.slot[0], sizeof(before)), 0);
   // A window whose snapshot is ahead of the clock (clock reset under it) gets 0, not 2^64 - x.
   auto w = window(0, 0);
   w.state = SW_WIN_BLOCKED;
-  w.snap[SW_CLK_NEIGHBOR] = dev.d.slot[0].clock[SW_CLK_NEIGHBOR] + kMs;
+  w.snap[SW_CLK_NEIGHBOR] = dev.d.slot[0].clock[SW_CLK_NEIGHBOR] + kMsec;
   dev.d.slot[0].blocked = 1;
-  blame_win_wake(&w, &dev.d, nullptr, &kNoCpu, 10 * kMs);
+  blame_win_wake(&w, &dev.d, nullptr, &kNoCpu, 10 * kMsec);
   EXPECT_EQ(w.kinds[SW_BLAME_NEIGHBOR_IO], 0u);
 }
 
@@ -145,18 +145,18 @@ TEST(BlameMath, NegativeClassCountsAreNoRequests) {
   dev.d.slot[0].victim = 7;
   dev.d.slot[0].blocked = 1;
   dev.d.by_class[SW_IO_USER] = -1;  // a completion seen without its issue
-  blame_advance(&dev.d, 2 * kMs);
-  EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_IDLE], 2 * kMs);
+  blame_advance(&dev.d, 2 * kMsec);
+  EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_IDLE], 2 * kMsec);
   EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_NEIGHBOR], 0u);
 }
 
 TEST(BlameMath, AWindowWithoutADeviceIsOther) {
   auto w = window(0, SW_BLAME_SLOTS);
-  blame_win_block(&w, nullptr, nullptr, 1 * kMs);
-  blame_win_wake(&w, nullptr, nullptr, &kNoCpu, 3 * kMs);
-  blame_win_run(&w, nullptr, nullptr, 0, true, 4 * kMs);
-  EXPECT_EQ(w.kinds[SW_BLAME_OTHER], 3 * kMs);
-  EXPECT_EQ(w.kinds[SW_BLAME_CPU], 1 * kMs);
+  blame_win_block(&w, nullptr, nullptr, 1 * kMsec);
+  blame_win_wake(&w, nullptr, nullptr, &kNoCpu, 3 * kMsec);
+  blame_win_run(&w, nullptr, nullptr, 0, true, 4 * kMsec);
+  EXPECT_EQ(w.kinds[SW_BLAME_OTHER], 3 * kMsec);
+  EXPECT_EQ(w.kinds[SW_BLAME_CPU], 1 * kMsec);
 }
 
 // A CPU's run ring as its sched_switch fills it: slices ending at the given times.
@@ -181,31 +181,31 @@ TEST(BlameMath, RunnableTimeIsChargedToWhoRanOnThatCpu) {
   auto w = window(0, SW_BLAME_SLOTS);
   w.state = SW_WIN_BLOCKED;
   const blame_sched cpu1_target = on(1);
-  blame_win_wake(&w, nullptr, &cpu1.r, &cpu1_target, 10 * kMs);  // woken into CPU 1's queue
+  blame_win_wake(&w, nullptr, &cpu1.r, &cpu1_target, 10 * kMsec);  // woken into CPU 1's queue
   EXPECT_EQ(cpu1.r.watchers, 1);
-  cpu1.ran(50, 13 * kMs);  // the task running at the wakeup: charged from the wakeup on
-  cpu1.ran(0, 14 * kMs);   // the idle task: nobody
-  cpu1.ran(60, 16 * kMs);
-  blame_win_run(&w, nullptr, &cpu1.r, 0, true, 16 * kMs);
-  EXPECT_EQ(w.kinds[SW_BLAME_CPU], 6 * kMs);
-  EXPECT_EQ(cpu_of(w, 50), 3 * kMs);
-  EXPECT_EQ(cpu_of(w, 60), 2 * kMs);
+  cpu1.ran(50, 13 * kMsec);  // the task running at the wakeup: charged from the wakeup on
+  cpu1.ran(0, 14 * kMsec);   // the idle task: nobody
+  cpu1.ran(60, 16 * kMsec);
+  blame_win_run(&w, nullptr, &cpu1.r, 0, true, 16 * kMsec);
+  EXPECT_EQ(w.kinds[SW_BLAME_CPU], 6 * kMsec);
+  EXPECT_EQ(cpu_of(w, 50), 3 * kMsec);
+  EXPECT_EQ(cpu_of(w, 60), 2 * kMsec);
   EXPECT_EQ(cpu_of(w, 0), 0u);
   EXPECT_EQ(cpu1.r.watchers, 0) << "the wait no longer holds the ring";
 }
 
 TEST(BlameMath, APreemptedThreadChargesOnlyWhatRanAfterIt) {
   Ring cpu0;
-  cpu0.ran(7, 5 * kMs);  // before the window's wait: not its business
+  cpu0.ran(7, 5 * kMsec);  // before the window's wait: not its business
   auto w = window(0, SW_BLAME_SLOTS);
-  cpu0.ran(7, 8 * kMs);  // the victim's own slice, recorded as it is switched out
+  cpu0.ran(7, 8 * kMsec);  // the victim's own slice, recorded as it is switched out
   const blame_sched here = on(0);
-  blame_win_preempt(&w, &cpu0.r, &here, 8 * kMs);
-  cpu0.ran(50, 9 * kMs);
-  blame_win_run(&w, nullptr, &cpu0.r, 0, true, 9 * kMs);
-  EXPECT_EQ(w.kinds[SW_BLAME_OTHER], 8 * kMs);
-  EXPECT_EQ(w.kinds[SW_BLAME_CPU], 1 * kMs);
-  EXPECT_EQ(cpu_of(w, 50), 1 * kMs);
+  blame_win_preempt(&w, &cpu0.r, &here, 8 * kMsec);
+  cpu0.ran(50, 9 * kMsec);
+  blame_win_run(&w, nullptr, &cpu0.r, 0, true, 9 * kMsec);
+  EXPECT_EQ(w.kinds[SW_BLAME_OTHER], 8 * kMsec);
+  EXPECT_EQ(w.kinds[SW_BLAME_CPU], 1 * kMsec);
+  EXPECT_EQ(cpu_of(w, 50), 1 * kMsec);
   EXPECT_EQ(cpu_of(w, 7), 0u);
 }
 
@@ -213,16 +213,16 @@ TEST(BlameMath, AMigratedThreadChargesEachCpuForItsPart) {
   Ring cpu0, cpu1;
   auto w = window(0, SW_BLAME_SLOTS);
   const blame_sched here = on(0);
-  blame_win_preempt(&w, &cpu0.r, &here, 1 * kMs);
-  cpu0.ran(50, 3 * kMs);
-  blame_win_migrate(&w, &cpu0.r, &cpu1.r, 1, 4 * kMs);  // 50 still running on CPU 0 until 4 ms: unnamed
+  blame_win_preempt(&w, &cpu0.r, &here, 1 * kMsec);
+  cpu0.ran(50, 3 * kMsec);
+  blame_win_migrate(&w, &cpu0.r, &cpu1.r, 1, 4 * kMsec);  // 50 still running on CPU 0 until 4 ms: unnamed
   EXPECT_EQ(cpu0.r.watchers, 0);
   EXPECT_EQ(cpu1.r.watchers, 1);
-  cpu1.ran(60, 7 * kMs);
-  blame_win_run(&w, nullptr, &cpu1.r, 0, true, 7 * kMs);
-  EXPECT_EQ(w.kinds[SW_BLAME_CPU], 6 * kMs);
-  EXPECT_EQ(cpu_of(w, 50), 2 * kMs);
-  EXPECT_EQ(cpu_of(w, 60), 3 * kMs);
+  cpu1.ran(60, 7 * kMsec);
+  blame_win_run(&w, nullptr, &cpu1.r, 0, true, 7 * kMsec);
+  EXPECT_EQ(w.kinds[SW_BLAME_CPU], 6 * kMsec);
+  EXPECT_EQ(cpu_of(w, 50), 2 * kMsec);
+  EXPECT_EQ(cpu_of(w, 60), 3 * kMsec);
 }
 
 TEST(BlameMath, SlicesTheRingOverwroteStayUnnamed) {
@@ -230,14 +230,14 @@ TEST(BlameMath, SlicesTheRingOverwroteStayUnnamed) {
   auto w = window(0, SW_BLAME_SLOTS);
   const blame_sched here = on(0);
   blame_win_preempt(&w, &cpu0.r, &here, 0);
-  for (__u64 i = 1; i <= SW_RUN_RING + 4; i++) cpu0.ran(100 + i, i * kMs);
-  blame_win_run(&w, nullptr, &cpu0.r, 0, true, (SW_RUN_RING + 4) * kMs);
+  for (__u64 i = 1; i <= SW_RUN_RING + 4; i++) cpu0.ran(100 + i, i * kMsec);
+  blame_win_run(&w, nullptr, &cpu0.r, 0, true, (SW_RUN_RING + 4) * kMsec);
   __u64 named = 0;
   for (const auto& c : w.cpu_by) named += c.ns;
-  EXPECT_EQ(w.kinds[SW_BLAME_CPU], (SW_RUN_RING + 4) * kMs);
+  EXPECT_EQ(w.kinds[SW_BLAME_CPU], (SW_RUN_RING + 4) * kMsec);
   // Of the ring's slices the oldest's start is unknown, and of the rest the
   // table names the largest four.
-  EXPECT_EQ(named, SW_CPU_TOP * kMs);
+  EXPECT_EQ(named, SW_CPU_TOP * kMsec);
   EXPECT_EQ(cpu_of(w, 100 + 5), 0u) << "the oldest slice still kept has no known start";
 }
 
@@ -247,21 +247,21 @@ TEST(BlameMath, TheLargestCpuCulpritsAreNamed) {
   const blame_sched here = on(0);
   blame_win_preempt(&w, &cpu0.r, &here, 0);
   __u64 t = 0;
-  for (__u64 cg = 1; cg <= SW_CPU_TOP; cg++) cpu0.ran(cg, t += kMs);  // four small ones first
-  cpu0.ran(99, t += 10 * kMs);
+  for (__u64 cg = 1; cg <= SW_CPU_TOP; cg++) cpu0.ran(cg, t += kMsec);  // four small ones first
+  cpu0.ran(99, t += 10 * kMsec);
   blame_win_run(&w, nullptr, &cpu0.r, 0, true, t);
-  EXPECT_EQ(cpu_of(w, 99), 10 * kMs);
+  EXPECT_EQ(cpu_of(w, 99), 10 * kMsec);
 }
 
 TEST(BlameMath, AThrottledWaitIsItsOwnQuotasAndChargesNobody) {
   Ring cpu0;
   auto w = window(0, SW_BLAME_SLOTS);
   const blame_sched throttled = on(0, true);
-  blame_win_preempt(&w, &cpu0.r, &throttled, 1 * kMs);
+  blame_win_preempt(&w, &cpu0.r, &throttled, 1 * kMsec);
   EXPECT_EQ(cpu0.r.watchers, 0) << "a throttled wait needs no slices";
-  cpu0.ran(50, 30 * kMs);
-  blame_win_run(&w, nullptr, nullptr, 0, true, 91 * kMs);
-  EXPECT_EQ(w.kinds[SW_BLAME_CPU_THROTTLED], 90 * kMs);
+  cpu0.ran(50, 30 * kMsec);
+  blame_win_run(&w, nullptr, nullptr, 0, true, 91 * kMsec);
+  EXPECT_EQ(w.kinds[SW_BLAME_CPU_THROTTLED], 90 * kMsec);
   EXPECT_EQ(w.kinds[SW_BLAME_CPU], 0u);
   EXPECT_EQ(cpu_of(w, 50), 0u);
 }
@@ -270,10 +270,10 @@ TEST(BlameMath, AQuotaRunningOutDuringTheWaitMakesItThrottled) {
   Ring cpu0;
   auto w = window(0, SW_BLAME_SLOTS);
   const blame_sched unthrottled = on(0, false, 7);
-  blame_win_preempt(&w, &cpu0.r, &unthrottled, 1 * kMs);
-  cpu0.ran(0, 60 * kMs);  // the CPU idles: the group is throttled
-  blame_win_run(&w, nullptr, &cpu0.r, 8, true, 61 * kMs);  // one more throttled period since
-  EXPECT_EQ(w.kinds[SW_BLAME_CPU_THROTTLED], 60 * kMs);
+  blame_win_preempt(&w, &cpu0.r, &unthrottled, 1 * kMsec);
+  cpu0.ran(0, 60 * kMsec);  // the CPU idles: the group is throttled
+  blame_win_run(&w, nullptr, &cpu0.r, 8, true, 61 * kMsec);  // one more throttled period since
+  EXPECT_EQ(w.kinds[SW_BLAME_CPU_THROTTLED], 60 * kMsec);
   EXPECT_EQ(w.kinds[SW_BLAME_CPU], 0u);
   EXPECT_EQ(cpu0.r.watchers, 0);
 }
@@ -283,24 +283,24 @@ TEST(BlameMath, FinishScalesCpuCulpritsWithTheirKind) {
   auto w = window(0, SW_BLAME_SLOTS);
   const blame_sched here = on(0);
   blame_win_preempt(&w, &cpu0.r, &here, 0);
-  cpu0.ran(50, 10 * kMs);
-  blame_win_run(&w, nullptr, &cpu0.r, 0, true, 10 * kMs);
-  w.kinds[SW_BLAME_NEIGHBOR_IO] = 10 * kMs;  // over-counted: the clamp halves every kind
-  const __u64 wall = blame_win_finish(&w, nullptr, nullptr, 10 * kMs);
-  EXPECT_EQ(wall, 10 * kMs);
-  EXPECT_EQ(w.kinds[SW_BLAME_CPU], 5 * kMs);
-  EXPECT_EQ(cpu_of(w, 50), 5 * kMs);
+  cpu0.ran(50, 10 * kMsec);
+  blame_win_run(&w, nullptr, &cpu0.r, 0, true, 10 * kMsec);
+  w.kinds[SW_BLAME_NEIGHBOR_IO] = 10 * kMsec;  // over-counted: the clamp halves every kind
+  const __u64 wall = blame_win_finish(&w, nullptr, nullptr, 10 * kMsec);
+  EXPECT_EQ(wall, 10 * kMsec);
+  EXPECT_EQ(w.kinds[SW_BLAME_CPU], 5 * kMsec);
+  EXPECT_EQ(cpu_of(w, 50), 5 * kMsec);
   EXPECT_EQ(cpu0.r.watchers, 0);
 }
 
 TEST(BlameMath, FinishClampsKindsToTheWallTime) {
   Device dev;
   auto w = window(0, 0);
-  w.kinds[SW_BLAME_NEIGHBOR_IO] = 8 * kMs;  // over-counted: two CPUs advanced at once
-  w.kinds[SW_BLAME_DEVICE] = 4 * kMs;
-  w.since_ns = 10 * kMs;
-  const __u64 wall = blame_win_finish(&w, &dev.d, nullptr, 10 * kMs);
-  EXPECT_EQ(wall, 10 * kMs);
+  w.kinds[SW_BLAME_NEIGHBOR_IO] = 8 * kMsec;  // over-counted: two CPUs advanced at once
+  w.kinds[SW_BLAME_DEVICE] = 4 * kMsec;
+  w.since_ns = 10 * kMsec;
+  const __u64 wall = blame_win_finish(&w, &dev.d, nullptr, 10 * kMsec);
+  EXPECT_EQ(wall, 10 * kMsec);
   EXPECT_LE(sum_kinds(w), wall);
   EXPECT_NEAR(static_cast<double>(w.kinds[SW_BLAME_NEIGHBOR_IO]) / w.kinds[SW_BLAME_DEVICE], 2.0, 1e-6);
 }
@@ -308,11 +308,11 @@ TEST(BlameMath, FinishClampsKindsToTheWallTime) {
 TEST(BlameMath, FinishGivesUnaccountedTimeToOther) {
   Device dev;
   auto w = window(0, 0);
-  w.kinds[SW_BLAME_NEIGHBOR_IO] = 3 * kMs;
-  w.since_ns = 5 * kMs;
-  const __u64 wall = blame_win_finish(&w, &dev.d, nullptr, 10 * kMs);
+  w.kinds[SW_BLAME_NEIGHBOR_IO] = 3 * kMsec;
+  w.since_ns = 5 * kMsec;
+  const __u64 wall = blame_win_finish(&w, &dev.d, nullptr, 10 * kMsec);
   EXPECT_EQ(sum_kinds(w), wall);
-  EXPECT_EQ(w.kinds[SW_BLAME_OTHER], 7 * kMs);
+  EXPECT_EQ(w.kinds[SW_BLAME_OTHER], 7 * kMsec);
 }
 
 TEST(BlameMath, FinishEndsAWindowLeftBlocked) {
@@ -320,9 +320,9 @@ TEST(BlameMath, FinishEndsAWindowLeftBlocked) {
   dev.d.slot[0].victim = 7;
   auto w = window(0, 0);
   blame_win_block(&w, &dev.d, nullptr, 0);
-  const __u64 wall = blame_win_finish(&w, &dev.d, nullptr, 6 * kMs);  // no wakeup seen
-  EXPECT_EQ(wall, 6 * kMs);
-  EXPECT_EQ(w.kinds[SW_BLAME_DEVICE], 6 * kMs);
+  const __u64 wall = blame_win_finish(&w, &dev.d, nullptr, 6 * kMsec);  // no wakeup seen
+  EXPECT_EQ(wall, 6 * kMsec);
+  EXPECT_EQ(w.kinds[SW_BLAME_DEVICE], 6 * kMsec);
   EXPECT_EQ(dev.d.slot[0].blocked, 0) << "the slot is no longer counted as blocked";
 }
 
@@ -330,33 +330,33 @@ TEST(BlameMath, EpochNamesTheLargestCulpritsAndFoldsTheRest) {
   sw_blame_slot s{};
   std::memset(&s, 0, sizeof(s));
   // Four small culprits come first; the neighbour, much larger, fifth.
-  for (__u64 cg = 1; cg <= SW_BLAME_TOP; cg++) blame_epoch_add(&s, cg, SW_BLAME_JOURNAL, cg * kMs, 0, 1);
-  blame_epoch_add(&s, 99, SW_BLAME_NEIGHBOR_IO, 40 * kMs, 1 << 20, 1);
-  blame_epoch_add(&s, 99, SW_BLAME_NEIGHBOR_IO, 40 * kMs, 1 << 20, 1);  // again: same entry
-  blame_epoch_add(&s, 7, SW_BLAME_WRITEBACK, kMs / 2, 4096, 1);         // smaller than all: the rest
+  for (__u64 cg = 1; cg <= SW_BLAME_TOP; cg++) blame_epoch_add(&s, cg, SW_BLAME_JOURNAL, cg * kMsec, 0, 1);
+  blame_epoch_add(&s, 99, SW_BLAME_NEIGHBOR_IO, 40 * kMsec, 1 << 20, 1);
+  blame_epoch_add(&s, 99, SW_BLAME_NEIGHBOR_IO, 40 * kMsec, 1 << 20, 1);  // again: same entry
+  blame_epoch_add(&s, 7, SW_BLAME_WRITEBACK, kMsec / 2, 4096, 1);         // smaller than all: the rest
   __u64 named_ns = 0;
   bool neighbour = false;
   for (int i = 0; i < SW_BLAME_TOP; i++) {
     named_ns += s.top[i].ns;
     if (s.top[i].cgroup == 99) {
       neighbour = true;
-      EXPECT_EQ(s.top[i].ns, 80 * kMs);
+      EXPECT_EQ(s.top[i].ns, 80 * kMsec);
       EXPECT_EQ(s.top[i].requests, 2u);
       EXPECT_EQ(s.top[i].kind, SW_BLAME_NEIGHBOR_IO);
     }
     EXPECT_NE(s.top[i].cgroup, 1u) << "the smallest was not the one folded";
   }
   EXPECT_TRUE(neighbour) << "the largest culprit is not named";
-  EXPECT_EQ(s.rest.ns, kMs + kMs / 2);  // culprit 1, evicted, and culprit 7
+  EXPECT_EQ(s.rest.ns, kMsec + kMsec / 2);  // culprit 1, evicted, and culprit 7
   EXPECT_EQ(s.rest.requests, 2u);
   EXPECT_EQ(s.rest.kind, SW_BLAME_KIND_MIXED);
-  EXPECT_EQ(named_ns + s.rest.ns, (1 + 2 + 3 + 4) * kMs + 80 * kMs + kMs / 2) << "time lost or counted twice";
+  EXPECT_EQ(named_ns + s.rest.ns, (1 + 2 + 3 + 4) * kMsec + 80 * kMsec + kMsec / 2) << "time lost or counted twice";
 }
 
 TEST(BlameMath, EpochResetStartsAtTheCreditClock) {
   sw_blame_slot s{};
   std::memset(&s, 0, sizeof(s));
-  blame_epoch_add(&s, 3, SW_BLAME_NEIGHBOR_IO, kMs, 4096, 1);
+  blame_epoch_add(&s, 3, SW_BLAME_NEIGHBOR_IO, kMsec, 4096, 1);
   s.clock[SW_CLK_CREDIT] = 12345;
   blame_epoch_reset(&s);
   EXPECT_EQ(s.top[0].ns, 0u);
