@@ -2,13 +2,14 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer build of the agent and its
 # tests, then the unit, kernel and integration tests against it (as root).
 # Any report stops the process, so it fails its test. ctest runs this as
-# `Sanitizers` (label integration); -O1 with line tables only keeps the build
-# to about 7 minutes on 2 cores.
+# `Sanitizers` (label integration). -O1 with line tables only, and a unity
+# build (each target's sources compiled as one): 5 minutes on 2 cores from
+# nothing, where one object per source took about 10.
 #   scripts/sanitize.sh [build dir [--all]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build-asan}
-cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE= -DCMAKE_CXX_FLAGS="-O1 -g1" -DSTALLWATCH_SANITIZE=ON > /dev/null
+cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE= -DCMAKE_CXX_FLAGS="-O1 -g1" -DSTALLWATCH_SANITIZE=ON -DCMAKE_UNITY_BUILD=ON > /dev/null
 cmake --build "$dir" -j"$(nproc)" --target stallwatch stallwatch_unit_tests stallwatch_kernel_tests \
   stallwatch_integration_tests sw_fsync_helper sw_block_helper sw_victim_helper sw_probe_server sw_prober
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
