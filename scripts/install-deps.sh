@@ -26,6 +26,7 @@ test_deps=(
   yamllint python3-yaml  # manifest checks
   e2fsprogs xfsprogs util-linux mount libcap2-bin  # ext4 and XFS loop devices, setpriv, unshare, capsh
   btrfs-progs dmsetup mdadm  # storage stacks: btrfs here; device mapper and md in the VMs
+  stress-ng          # the load of scripts/e2e-under-load.sh and of the benchmarks
 )
 
 want=("${build_deps[@]}")
