@@ -43,11 +43,12 @@ bool Trigger::matches(const nlohmann::json& e) const {
   return false;
 }
 
-Result<std::uint64_t> parse_size(std::string_view text) {
+Result<std::uint64_t> parse_size(std::string_view text, bool zero_is_off) {
   std::uint64_t n = 0;
   const auto [p, err] = std::from_chars(text.data(), text.data() + text.size(), n);
   const std::string unit(p, text.data() + text.size());
   if (err != std::errc() || p == text.data()) return fail("bad size '" + std::string(text) + "' (expected e.g. 100MB)");
+  if (n == 0 && zero_is_off) return 0;
   const std::pair<const char*, std::uint64_t> units[] = {
       {"", 1},         {"B", 1},         {"KB", 1000},       {"KiB", 1024},
       {"MB", 1000000}, {"MiB", 1 << 20}, {"GB", 1000000000}, {"GiB", 1ULL << 30}};

@@ -24,6 +24,6 @@ struct Trigger {
 };
 
 // "100MB", "512KiB", "1GB", "4096" (bytes).
-Result<std::uint64_t> parse_size(std::string_view text);
+Result<std::uint64_t> parse_size(std::string_view text, bool zero_is_off = false);
 
 }  // namespace stallwatch::capture

@@ -5,7 +5,6 @@
 // metrics-start.prom, metrics-end.prom, host.json, summary.json and
 // report.html. Needs no network, Prometheus or Kubernetes.
 #include <fcntl.h>
-#include <prometheus/text_serializer.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 #include <mutex>
 #include <optional>
 
+#include "capture/bundle.h"
 #include "capture/recorder.h"
 #include "capture/trigger.h"
 #include "cli/logging.h"
@@ -36,6 +36,7 @@
 namespace stallwatch::cli {
 
 using capture::parse_size;
+using capture::write_file;
 using capture::Recorder;
 using capture::Trigger;
 
@@ -50,36 +51,6 @@ std::string utc_stamp() {
   char buf[32];
   std::strftime(buf, sizeof(buf), "%Y%m%dT%H%M%SZ", &tm);
   return buf;
-}
-
-bool write_file(const fs::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::trunc);
-  out << text;
-  out.flush();
-  return static_cast<bool>(out);
-}
-
-std::string prom_text(const Session& session) {
-  return prometheus::TextSerializer().Serialize(session.collector()->Collect());
-}
-
-nlohmann::json host_json(const Session& session, const Options& options) {
-  const auto& f = session.facts();
-  nlohmann::json hooks = nlohmann::json::object();
-  for (const auto& h : session.hooks()) hooks[h.subsystem] = h.mode;
-  nlohmann::json victims = nlohmann::json::array();
-  for (const auto& v : session.victim_selectors()) victims.push_back(v.text);
-  return {{"node", session.node()},
-          {"kernel", f.kernel_release},
-          {"btf", f.btf},
-          {"cgroup_layout", std::string(loader::to_string(f.cgroups.layout))},
-          {"cgroup2_mount", f.cgroups.cgroup2_mount},
-          {"io_controller_on_cgroup2", f.cgroups.io_on_v2},
-          {"capabilities", loader::cap_list(f.cap_effective)},
-          {"hooks", hooks},
-          {"victim_selectors", victims},
-          {"slow_threshold", options.slow_threshold},
-          {"probe_slow_threshold", options.probe_slow_threshold}};
 }
 
 }  // namespace
@@ -122,19 +93,10 @@ int run_capture(const Options& options) {
     }
     dir = "stallwatch-capture-" + *node + "-" + utc_stamp();
   }
-  std::error_code ec;
-  // A second capture into the same directory would interleave two bundles.
-  if (fs::is_directory(dir, ec) && !fs::is_empty(dir, ec)) {
-    spdlog::error("{} already holds files (an earlier capture?): --out takes a new or empty directory", dir.string());
-    return 2;
+  if (auto ok = capture::prepare_bundle_dir(dir, "--out"); !ok) {
+    spdlog::error("{}", ok.error().message);
+    return fs::is_directory(dir) ? 2 : 1;
   }
-  fs::create_directories(dir, ec);
-  const fs::path probe_file = dir / ".writable";
-  if (ec || !write_file(probe_file, "")) {
-    spdlog::error("cannot write the bundle to {}: {}", dir.string(), ec ? ec.message() : std::strerror(errno));
-    return 1;
-  }
-  fs::remove(probe_file, ec);
 
   Session* session_ptr = nullptr;
   auto recorder = std::make_shared<Recorder>(dir, trigger, std::chrono::nanoseconds(*pre), *max_size);
@@ -146,8 +108,8 @@ int run_capture(const Options& options) {
   session_ptr = session->get();
   session_ptr->log_started("; capturing to " + dir.string());
   const std::int64_t started = capture::wall_ns();
-  const std::string start_prom = prom_text(*session_ptr);
-  const std::string host = host_json(*session_ptr, options).dump(2) + "\n";
+  const std::string start_prom = session_ptr->metrics_text();
+  const std::string host = session_ptr->host_json(options).dump(2) + "\n";
   write_file(dir / "metrics-start.prom", start_prom);
   write_file(dir / "host.json", host);
   // What is not data: both metrics snapshots (the end one holds the new
@@ -222,7 +184,7 @@ int run_capture(const Options& options) {
   if (progress) std::fprintf(stderr, "\n");
   recorder->finish();
   const std::int64_t ended = capture::wall_ns();
-  write_file(dir / "metrics-end.prom", prom_text(*session_ptr));
+  write_file(dir / "metrics-end.prom", session_ptr->metrics_text());
   const auto events = recorder->events();
   const auto samples = recorder->samples();
   auto summary = report::summarize(events, samples);
@@ -237,10 +199,9 @@ int run_capture(const Options& options) {
                         {"truncated", recorder->full()},
                         {"max_size_bytes", *max_size},
                         {"data_bytes", recorder->bytes()}};
-  const bool ok =
-      write_file(dir / "summary.json", summary.dump(2) + "\n") &&
-      write_file(dir / "report.html", report::render_html(summary, host_json(*session_ptr, options), events, samples));
+  const bool ok = capture::write_report(dir, summary, session_ptr->host_json(options), events, samples);
   session->reset();
+  std::error_code ec;
   std::uintmax_t total = 0;
   for (const auto& f : fs::directory_iterator(dir, ec)) total += f.is_regular_file() ? f.file_size() : 0;
   if (recorder->full()) {
@@ -256,63 +217,6 @@ int run_capture(const Options& options) {
   }
   spdlog::info("bundle {}: {} events, {} samples, {} bytes ({}); {}", dir.string(), events.size(), samples.size(),
                total, why, summary.value("sentence", ""));
-  return 0;
-}
-
-int run_report(const Options& options) {
-  const fs::path dir(options.report_dir);
-  std::ifstream summary_in(dir / "summary.json"), host_in(dir / "host.json");
-  // A capture killed before its end (kill -9, a node reboot) leaves host.json
-  // and the lines it had flushed, but no summary: render what is there and
-  // say that it was cut short.
-  const bool cut_short = !summary_in && host_in && fs::exists(dir / "timeseries.jsonl");
-  if (!summary_in && !cut_short) {
-    spdlog::error("{} is not a capture bundle: no summary.json", dir.string());
-    return 1;
-  }
-  auto summary = cut_short ? nlohmann::json::object() : nlohmann::json::parse(summary_in, nullptr, false);
-  auto host = nlohmann::json::parse(host_in, nullptr, false);
-  if (summary.is_discarded()) {
-    spdlog::error("{}/summary.json is not JSON", dir.string());
-    return 1;
-  }
-  if (host.is_discarded()) host = nlohmann::json::object();
-  std::vector<nlohmann::json> events;
-  std::vector<live::Sample> samples;
-  std::size_t bad = 0;
-  {
-    std::ifstream in(dir / "events.jsonl");
-    for (std::string line; std::getline(in, line);) {
-      auto j = nlohmann::json::parse(line, nullptr, false);
-      j.is_discarded() ? ++bad : (events.push_back(std::move(j)), 0);
-    }
-  }
-  {
-    std::ifstream in(dir / "timeseries.jsonl");
-    for (std::string line; std::getline(in, line);) {
-      auto j = nlohmann::json::parse(line, nullptr, false);
-      j.is_discarded() ? ++bad : (samples.push_back(live::Sample::from_json(j)), 0);
-    }
-  }
-  auto fresh = report::summarize(events, samples);
-  if (summary.contains("capture")) fresh["capture"] = summary["capture"];
-  if (cut_short) {
-    fresh["capture"] = {{"ended_because", "cut short: the capture ended without writing its summary (killed?)"},
-                        {"incomplete", true},
-                        {"unreadable_lines", bad}};
-  }
-  if (!write_file(dir / "summary.json", fresh.dump(2) + "\n") ||
-      !write_file(dir / "report.html", report::render_html(fresh, host, events, samples))) {
-    spdlog::error("cannot write {}/report.html", dir.string());
-    return 1;
-  }
-  if (cut_short) {
-    spdlog::warn("{} was cut short (no summary.json): the report covers the {} samples and {} events it had written",
-                 dir.string(), samples.size(), events.size());
-  }
-  if (bad) spdlog::warn("{} lines of the bundle were not JSON (a capture cut short?): left out", bad);
-  spdlog::info("{}: {} events, {} samples; {}", (dir / "report.html").string(), events.size(), samples.size(),
-               fresh.value("sentence", ""));
   return 0;
 }
 

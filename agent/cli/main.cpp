@@ -280,6 +280,18 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->type_name("DIR")
       ->group(kLog);
+  static const char* kRecorderRun = "Flight recorder";
+  run->add_option("--recorder-max-size", opt.recorder_max_size,
+                  "the flight recorder (<state-dir>/recorder: samples, events, metrics every 10 s) keeps at most "
+                  "this much; oldest first; 0 turns it off")
+      ->capture_default_str()
+      ->type_name("SIZE")
+      ->group(kRecorderRun);
+  run->add_option("--recorder-max-age", opt.recorder_max_age, "and nothing older than this")
+      ->check(duration(366 * day))
+      ->capture_default_str()
+      ->type_name("DURATION")
+      ->group(kRecorderRun);
   auto* capture = app.add_subcommand(
       "capture", "Record a bounded incident bundle (events, samples, metrics, report.html), by hand or on a trigger");
   add_session_options(capture);
@@ -310,8 +322,25 @@ int main(int argc, char** argv) {
       ->type_name("SIZE")
       ->group(kBundle);
   capture->add_flag("!--no-progress", opt.progress, "no progress line on a terminal")->group(kBundle);
-  auto* report_cmd = app.add_subcommand("report", "Render a capture bundle's report.html again");
-  report_cmd->add_option("dir", opt.report_dir, "the bundle directory")->required()->check(CLI::ExistingDirectory);
+  auto* report_cmd = app.add_subcommand(
+      "report", "Render a capture bundle's report.html again, or a bundle for a past window from the flight recorder");
+  report_cmd->add_option("dir", opt.report_dir, "a capture bundle's directory")->check(CLI::ExistingDirectory);
+  static const char* kRecorder = "From the flight recorder";
+  report_cmd->add_option("--state-dir", opt.report_state_dir, "the agent's --state-dir (or a copy of it)")
+      ->type_name("DIR")
+      ->group(kRecorder);
+  report_cmd->add_option("--since", opt.report_since, "the window's start: RFC 3339 (2026-12-04T03:12:00Z) or -2h")
+      ->type_name("TIME")
+      ->group(kRecorder);
+  report_cmd->add_option("--until", opt.report_until, "the window's end")
+      ->capture_default_str()
+      ->type_name("TIME")
+      ->group(kRecorder);
+  report_cmd->add_option("--out", opt.report_out, "bundle directory (default ./stallwatch-report-<node>-<since>)")
+      ->type_name("DIR")
+      ->group(kRecorder);
+  report_cmd->add_flag("--list", opt.report_list, "what the recorder holds: time range, size, slow events per hour")
+      ->group(kRecorder);
   auto* top = app.add_subcommand("top", "Live terminal view: victims, per-cgroup I/O and blame, probe failures");
   add_session_options(top);
   top->add_flag("--once", opt.top_once, "print one frame (after a second of sampling) and exit");

@@ -30,6 +30,8 @@ struct Options {
   unsigned events_keep = 4;               // rotated files kept
   double events_rate = 20;                // per victim, per second (0: no limit); bursts of 10 s worth
   std::string state_dir = "/var/lib/stallwatch";
+  std::string recorder_max_size = "256MiB";  // the flight recorder under <state_dir>/recorder; 0: off
+  std::string recorder_max_age = "24h";
   std::uint32_t blame_map_entries = 4096;
   std::uint32_t blame_top_culprits = 10;
   // probes
@@ -46,7 +48,11 @@ struct Options {
   std::string capture_max_size = "100MB";
   bool progress = true;  // capture: a progress line on a terminal
   // report
-  std::string report_dir;
+  std::string report_dir;        // a bundle; or, from the flight recorder:
+  std::string report_state_dir;  // a state directory (or its recorder/)
+  std::string report_since, report_until = "now";
+  std::string report_out;  // empty: ./stallwatch-report-<node>-<since>
+  bool report_list = false;
   // top
   bool top_once = false;
   std::string doctor_output = "text";  // or json

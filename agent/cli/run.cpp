@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "capture/flight_recorder.h"
 #include "capture/trigger.h"
 #include "cli/logging.h"
 #include "cli/options.h"
@@ -13,11 +14,14 @@
 #include "cli/preflight.h"
 #include "cli/session.h"
 #include "common/clock.h"
+#include "common/duration.h"
 #include "events/event_line.h"
 #include "exporters/jsonl/event_log.h"
 #include "exporters/jsonl/rate_limit.h"
 #include "exporters/prometheus/metrics_server.h"
+#include "live/sampler.h"
 #include "loader/host_facts.h"
+#include "reader/map_reader.h"
 
 namespace stallwatch::cli {
 
@@ -87,6 +91,17 @@ int run_agent(const Options& options) {
     spdlog::error("--events-max-size: {}", max_size.error().message);
     return 2;
   }
+  const auto recorder_size = capture::parse_size(options.recorder_max_size, true);
+  const auto recorder_age = parse_duration_ns(options.recorder_max_age, 366 * 24 * kHourNs);
+  if (!recorder_size || !recorder_age) {
+    spdlog::error("{}", !recorder_size ? "--recorder-max-size: " + recorder_size.error().message
+                                       : "--recorder-max-age: " + recorder_age.error().message);
+    return 2;
+  }
+  if (*recorder_size > 0 && *recorder_size < capture::FlightRecorder::kMinBytes) {
+    spdlog::error("--recorder-max-size: '{}' is too small (1MiB at least, or 0: off)", options.recorder_max_size);
+    return 2;
+  }
   // SIGHUP is run's alone (the log reopens): blocked before the event
   // log's writer and the session's threads exist, so they inherit it.
   sigset_t hup;
@@ -106,9 +121,25 @@ int run_agent(const Options& options) {
     return 1;
   }
   std::shared_ptr<exporters::EventLog> event_log = std::move(*log);
+  std::shared_ptr<capture::FlightRecorder> recorder;
+  if (*recorder_size > 0) {
+    capture::FlightRecorderConfig rc;
+    rc.dir = std::filesystem::path(options.state_dir) / "recorder";
+    rc.max_bytes = *recorder_size;
+    rc.max_age_ns = static_cast<std::int64_t>(*recorder_age);
+    auto r = capture::FlightRecorder::open(rc);
+    if (!r) {
+      spdlog::error("{} (--recorder-max-size=0 turns it off)", r.error().message);
+      return 1;
+    }
+    recorder = std::move(*r);
+  }
   // Ring-buffer reader threads call in and share the limiter.
   auto limit = std::make_shared<exporters::RateLimit>(options.events_rate, options.events_rate * 10);
-  auto session = Session::start(options, {[event_log, limit](const nlohmann::json& e) {
+  auto session = Session::start(options, {[event_log, limit, recorder](const nlohmann::json& e) {
+                                            // Every event, past the log's rate limit too: the
+                                            // recorder has its own bound.
+                                            if (recorder) recorder->event(e, realtime_ns());
                                             const auto admit =
                                                 limit->admit(victim_key(e), static_cast<double>(monotonic_ns()) / 1e9);
                                             if (!admit.pass) return;
@@ -130,6 +161,14 @@ int run_agent(const Options& options) {
     return exporters::EventLogInfo{s.written, s.failed, s.dropped, limit->suppressed_total(), s.rotations};
   });
 
+  if (recorder) {
+    recorder->set_host((*session)->host_json(options), realtime_ns());
+    (*session)->collector()->enable_recorder([recorder] {
+      const auto s = recorder->stats();
+      return exporters::RecorderInfo{s.records, s.dropped, s.bytes, s.removed};
+    });
+  }
+
   auto server = exporters::MetricsServer::start(*address, *web, (*session)->collector());
   if (!server) {
     spdlog::error("{}", server.error().message);
@@ -145,9 +184,29 @@ int run_agent(const Options& options) {
     spdlog::warn("basic auth without TLS: passwords cross the network in clear (add tls_server_config)");
   }
   spdlog::info("events to {}", event_log->path() == "-" ? "stdout" : event_log->path());
+  if (recorder) {
+    spdlog::info("flight recorder in {} (at most {} and {}; `stallwatch report --state-dir {} --list`)",
+                 recorder->dir().string(), options.recorder_max_size, options.recorder_max_age, options.state_dir);
+  }
+  live::Sampler sampler((*session)->labeler());
+  unsigned ticks = 0;
   // Victims are re-resolved every second: a new etcd is followed within one.
+  // The recorder gets a sample every second and the metrics every 10 s.
+  auto last = std::chrono::steady_clock::now();
   const int sig = wait_for_stop_signal(
-      std::chrono::seconds(1), [&] { (*session)->tick(); },
+      std::chrono::seconds(1),
+      [&] {
+        (*session)->tick();
+        if (!recorder) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (auto snap = (*session)->maps().snapshot(); snap) {
+          if (auto s = sampler.next(*snap, realtime_ns(), std::chrono::duration<double>(now - last).count())) {
+            recorder->sample(*s);
+          }
+        }
+        last = now;
+        if (++ticks % 10 == 0) recorder->metrics((*session)->metrics_text(), realtime_ns());
+      },
       [&] {
         spdlog::info("received SIGHUP, reopening {}", event_log->path());
         event_log->reopen();

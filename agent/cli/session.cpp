@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <unistd.h>
 #include <algorithm>
+#include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
 #include "blame/victims.h"
@@ -372,6 +373,26 @@ void Session::update_cost_model() {
                  kOps[key.second % SW_COST__OPS], fit.base_us, fit.per_page_us, fit.samples);
   }
 }
+
+nlohmann::json Session::host_json(const Options& options) const {
+  nlohmann::json hooks = nlohmann::json::object();
+  for (const auto& h : hooks_) hooks[h.subsystem] = h.mode;
+  nlohmann::json victims = nlohmann::json::array();
+  for (const auto& v : configs_.victims) victims.push_back(v.text);
+  return {{"node", node_},
+          {"kernel", facts_.kernel_release},
+          {"btf", facts_.btf},
+          {"cgroup_layout", std::string(loader::to_string(facts_.cgroups.layout))},
+          {"cgroup2_mount", facts_.cgroups.cgroup2_mount},
+          {"io_controller_on_cgroup2", facts_.cgroups.io_on_v2},
+          {"capabilities", loader::cap_list(facts_.cap_effective)},
+          {"hooks", hooks},
+          {"victim_selectors", victims},
+          {"slow_threshold", options.slow_threshold},
+          {"probe_slow_threshold", options.probe_slow_threshold}};
+}
+
+std::string Session::metrics_text() const { return prometheus::TextSerializer().Serialize(collector_->Collect()); }
 
 nlohmann::json Session::start_event() const {
   const auto build = build_info();

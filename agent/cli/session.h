@@ -61,6 +61,10 @@ class Session {
   void log_started(const std::string& serving) const;
   // The event log's first line (docs/events.md): version, hooks, victims.
   nlohmann::json start_event() const;
+  // A bundle's host.json: the node, kernel, cgroups, hooks and victims.
+  nlohmann::json host_json(const Options& options) const;
+  // /metrics as a scrape would get it now.
+  std::string metrics_text() const;
 
   reader::MapReader& maps() { return *maps_; }
   const std::shared_ptr<exporters::AgentCollector>& collector() const { return collector_; }

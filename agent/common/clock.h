@@ -16,6 +16,13 @@ inline std::uint64_t monotonic_ns() {
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
+// CLOCK_REALTIME now, ns since the epoch.
+inline std::int64_t realtime_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
+
 // CLOCK_REALTIME - CLOCK_MONOTONIC now, ns: added to a kernel timestamp it
 // gives wall-clock time.
 inline std::int64_t realtime_offset_ns() {

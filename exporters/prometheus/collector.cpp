@@ -20,6 +20,8 @@ void AgentCollector::enable_blame(std::shared_ptr<CulpritBudget> budget, std::fu
 
 void AgentCollector::enable_event_log(std::function<EventLogInfo()> info) { event_log_ = std::move(info); }
 
+void AgentCollector::enable_recorder(std::function<RecorderInfo()> info) { recorder_ = std::move(info); }
+
 void AgentCollector::enable_probes(AddressNamer addresses) { addresses_ = std::move(addresses); }
 
 void AgentCollector::enable_stacks(std::function<std::vector<StackInfo>()> stacks) { stacks_ = std::move(stacks); }
@@ -28,6 +30,9 @@ std::vector<prometheus::MetricFamily> AgentCollector::Collect() const {
   auto families = render_agent_info(hooks_, build_, selftest_);
   if (event_log_) {
     for (auto& f : render_event_log(event_log_())) families.push_back(std::move(f));
+  }
+  if (recorder_) {
+    for (auto& f : render_recorder(recorder_())) families.push_back(std::move(f));
   }
   if (stacks_) {
     for (auto& f : render_stacks(stacks_())) families.push_back(std::move(f));

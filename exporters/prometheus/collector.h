@@ -25,6 +25,8 @@ class AgentCollector : public prometheus::Collectable {
 
   // The event log's counters (run only: capture writes a bundle instead).
   void enable_event_log(std::function<EventLogInfo()> info);
+  // The flight recorder's counters (run only, when it is on).
+  void enable_recorder(std::function<RecorderInfo()> info);
 
   // Probe series; addresses names the pods of probe destinations.
   void enable_probes(AddressNamer addresses);
@@ -45,6 +47,7 @@ class AgentCollector : public prometheus::Collectable {
   std::function<BlameStats()> blame_stats_;
   AddressNamer addresses_;
   std::function<EventLogInfo()> event_log_;
+  std::function<RecorderInfo()> recorder_;
   std::function<std::vector<StackInfo>()> stacks_;
 };
 

@@ -219,6 +219,25 @@ std::vector<MetricFamily> render_event_log(const EventLogInfo& info) {
                                    MetricType::Counter, static_cast<double>(info.rotations))};
 }
 
+std::vector<MetricFamily> render_recorder(const RecorderInfo& info) {
+  MetricFamily records{"stallwatch_recorder_records_total",
+                       "Flight recorder records (samples, events, metrics snapshots) by fate: written; dropped (the "
+                       "state directory refused them: disk full, I/O error).",
+                       MetricType::Counter,
+                       {}};
+  for (const auto& [result, n] : {std::pair{"written", info.written}, std::pair{"dropped", info.dropped}}) {
+    ClientMetric m = with_labels({{"result", result}});
+    m.counter.value = static_cast<double>(n);
+    records.metric.push_back(std::move(m));
+  }
+  return {std::move(records),
+          single("stallwatch_recorder_bytes", "Bytes the flight recorder's segments take now.", MetricType::Gauge,
+                 static_cast<double>(info.bytes)),
+          single("stallwatch_recorder_segments_removed_total",
+                 "Flight recorder segments removed, oldest first, for --recorder-max-size or --recorder-max-age.",
+                 MetricType::Counter, static_cast<double>(info.removed))};
+}
+
 std::vector<MetricFamily> render_identity(const IdentityStats& stats) {
   return {single("stallwatch_tracked_cgroups", "cgroups whose series carry their own labels.", MetricType::Gauge,
                  static_cast<double>(stats.tracked)),

@@ -66,4 +66,10 @@ struct EventLogInfo {
 };
 std::vector<prometheus::MetricFamily> render_event_log(const EventLogInfo& info);
 
+// The flight recorder's records by fate, its size, and segments it removed.
+struct RecorderInfo {
+  std::uint64_t written = 0, dropped = 0, bytes = 0, removed = 0;
+};
+std::vector<prometheus::MetricFamily> render_recorder(const RecorderInfo& info);
+
 }  // namespace stallwatch::exporters

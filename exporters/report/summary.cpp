@@ -16,6 +16,10 @@ namespace {
 std::string sentence(const nlohmann::json& v) {
   const std::string victim = who(v["labels"]);
   if (v.value("calls", 0) == 0) return victim + ": no fsync calls recorded.";
+  if (v.value("slow_events", 0) == 0) {
+    return fmt::format("{}: {} fsync calls, p99 up to {:g} ms in its worst second, none slow: no incident.", victim,
+                       v.value("calls", 0), v.value("p99_ms", 0.0));
+  }
   std::string s = fmt::format("{}: {} fsync calls, p99 up to {:g} ms in its worst second, {} slow.", victim,
                               v.value("calls", 0), v.value("p99_ms", 0.0), v.value("slow_events", 0));
   const double wait = v.value("wait_s", 0.0);

@@ -3,8 +3,11 @@
 // neighbour, a capture waiting on a trigger; the report opened in headless
 // Chromium; top driven in tmux.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -211,6 +214,105 @@ TEST_F(Incident, KillNineMidCaptureLeavesABundleReportRenders) {
   const std::string html = slurp(bundle / "report.html");
   EXPECT_NE(html.find("id=\"incomplete\""), std::string::npos);
   std::printf("killed mid-capture: %zu whole events and a torn line; report rendered from them\n", whole);
+}
+
+std::string utc(std::chrono::system_clock::time_point t) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Nobody ran capture: the agent's flight recorder had it. A quiet stretch,
+// a same-device neighbour, the agent restarted (and later killed -9), then
+// `report --state-dir` for the incident's window names the neighbour, the
+// quiet window says there was no incident, and --list shows both.
+TEST_F(Incident, TheFlightRecorderRendersAPastWindowAfterARestart) {
+  TempDir state, out;
+  const std::vector<std::string> args = {"--state-dir=" + state.path(), "--slow-threshold=3ms",
+                                         "--victim=cgroup=" + victim_->rel()};
+  using clock = std::chrono::system_clock;
+  clock::time_point quiet_from, quiet_to, incident_from, incident_to;
+  {
+    Agent agent(args);
+    ASSERT_TRUE(agent.wait_ready()) << agent.log();
+    start_victim();
+    quiet_from = clock::now() + 1s;
+    std::this_thread::sleep_for(8s);
+    quiet_to = clock::now();
+    start_neighbour();
+    incident_from = clock::now();
+    std::this_thread::sleep_for(10s);
+    incident_to = clock::now();
+    neighbour_proc_.reset();
+    EXPECT_EQ(agent.stop(SIGTERM).code, 0) << agent.log();
+  }
+  {
+    Agent again(args);  // keeps the first run's segments and begins its own
+    ASSERT_TRUE(again.wait_ready()) << again.log();
+    std::this_thread::sleep_for(3s);
+    EXPECT_EQ(again.stop(SIGKILL).signal, SIGKILL);
+  }
+  victim_proc_.reset();
+  const fs::path recorder = fs::path(state.path()) / "recorder";
+  std::size_t segments = 0;
+  std::uintmax_t bytes = 0;
+  for (const auto& f : fs::directory_iterator(recorder)) {
+    segments += f.path().extension() == ".jsonl";
+    bytes += f.file_size();
+  }
+  EXPECT_EQ(segments, 2U) << "one per agent run";
+
+  const Completed list = run_command({agent_binary(), "report", "--state-dir=" + state.path(), "--list"});
+  EXPECT_EQ(list.exit.code, 0) << list.err;
+  EXPECT_NE(list.out.find("2 segments"), std::string::npos) << list.out;
+  std::printf("%s", list.out.c_str());
+
+  const fs::path incident = fs::path(out.path()) / "incident";
+  const auto t0 = std::chrono::steady_clock::now();
+  const Completed r = run_command({agent_binary(), "report", "--state-dir=" + state.path(),
+                                   "--since=" + utc(incident_from), "--until=" + utc(incident_to + 1s),
+                                   "--out=" + incident.string()});
+  const double render_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(r.exit.code, 0) << r.err;
+  const auto summary = nlohmann::json::parse(slurp(incident / "summary.json"));
+  std::printf("incident window: %s (rendered in %.2f s; the recorder held %ju bytes after about 25 s)\n",
+              summary["sentence"].get<std::string>().c_str(), render_s, bytes);
+  ASSERT_TRUE(summary.contains("top_culprit")) << summary.dump(2);
+  EXPECT_EQ(summary["top_culprit"]["labels"]["cgroup"], neighbour_->rel());
+  EXPECT_GT(summary["events"]["slow_fsync"].get<int>(), 10);
+  EXPECT_GE(summary["samples"].get<int>(), 9);
+  EXPECT_EQ(summary["capture"]["source"], "flight recorder");
+  for (const char* f : {"events.jsonl", "timeseries.jsonl", "metrics-start.prom", "metrics-end.prom", "host.json",
+                        "report.html"}) {
+    EXPECT_TRUE(fs::exists(incident / f)) << f;
+  }
+  EXPECT_NE(slurp(incident / "report.html").find(neighbour_->rel()), std::string::npos);
+  EXPECT_TRUE(nlohmann::json::parse(slurp(incident / "host.json")).contains("hooks"));
+
+  const fs::path quiet = fs::path(out.path()) / "quiet";
+  const Completed q = run_command({agent_binary(), "report", "--state-dir=" + state.path(),
+                                   "--since=" + utc(quiet_from), "--until=" + utc(quiet_to - 1s),
+                                   "--out=" + quiet.string()});
+  ASSERT_EQ(q.exit.code, 0) << q.err;
+  const auto calm = nlohmann::json::parse(slurp(quiet / "summary.json"));
+  std::printf("quiet window: %s\n", calm["sentence"].get<std::string>().c_str());
+  EXPECT_EQ(calm["events"]["slow_fsync"].get<int>(), 0);
+  EXPECT_NE(calm["sentence"].get<std::string>().find("no incident"), std::string::npos) << calm["sentence"];
+
+  // Before anything was recorded: said, with what the recorder holds.
+  const Completed none = run_command({agent_binary(), "report", "--state-dir=" + state.path(),
+                                      "--since=2020-01-01T00:00:00Z", "--until=2020-01-01T01:00:00Z",
+                                      "--out=" + (fs::path(out.path()) / "none").string()});
+  EXPECT_EQ(none.exit.code, 1);
+  EXPECT_NE(none.err.find("the flight recorder holds nothing from 2020-01-01T00:00:00"), std::string::npos)
+      << none.err;
+  // The last run was killed: what it wrote renders.
+  const Completed killed = run_command({agent_binary(), "report", "--state-dir=" + state.path(), "--since=-15s",
+                                        "--out=" + (fs::path(out.path()) / "killed").string()});
+  EXPECT_EQ(killed.exit.code, 0) << killed.err;
 }
 
 TEST(CaptureErrors, BadInputIsOneLineAndNonZero) {

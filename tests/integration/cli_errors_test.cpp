@@ -41,7 +41,10 @@ class CliErrors : public ::testing::Test {
     std::vector<std::string> argv = {agent_binary()};
     argv.insert(argv.end(), args.begin(), args.end());
     // Nothing may land in the host's state directory.
-    if (std::find(args.begin(), args.end(), "run") != args.end()) argv.push_back("--events-file=/dev/null");
+    if (std::find(args.begin(), args.end(), "run") != args.end()) {
+      argv.push_back("--events-file=/dev/null");
+      argv.push_back("--recorder-max-size=0");
+    }
     expect_refusal_of(argv, code, needle);
   }
   void expect_refusal_of(const std::vector<std::string>& argv, int code, const std::string& needle) {
@@ -104,7 +107,7 @@ TEST_F(CliErrors, BusyListenAddress) {
 
 TEST_F(CliErrors, NotRoot) {
   expect_refusal_of({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
-                     agent_binary(), "run", "--events-file=/dev/null"},
+                     agent_binary(), "run", "--events-file=/dev/null", "--recorder-max-size=0"},
                     1, "missing CAP_BPF, CAP_PERFMON: loading BPF tracing programs needs CAP_BPF and CAP_PERFMON");
 }
 
@@ -136,7 +139,7 @@ std::string run_with_capabilities(const std::vector<std::string>& keep, const st
     setpgid(0, 0);  // capsh may fork: signal the whole group
     if (!freopen(log.c_str(), "w", stderr)) _exit(126);
     execl("/bin/sh", "sh", "-c",
-          capsh_keeping(keep, agent_binary() + " run --web.listen-address=127.0.0.1:0 --events-file=/dev/null").c_str(),
+          capsh_keeping(keep, agent_binary() + " run --web.listen-address=127.0.0.1:0 --events-file=/dev/null --recorder-max-size=0").c_str(),
           nullptr);
     _exit(127);
   }
@@ -198,9 +201,9 @@ TEST_F(CliErrors, WithoutNetAdminProbesAreTimedButAnswersNotRead) {
 }
 
 TEST_F(CliErrors, OneCapabilityFewerIsNamed) {
-  expect_refusal_of({"/bin/sh", "-c", capsh_keeping({"cap_bpf"}, agent_binary() + " run --events-file=/dev/null")}, 1,
+  expect_refusal_of({"/bin/sh", "-c", capsh_keeping({"cap_bpf"}, agent_binary() + " run --events-file=/dev/null --recorder-max-size=0")}, 1,
                     "missing CAP_PERFMON: loading BPF tracing programs needs CAP_BPF and CAP_PERFMON");
-  expect_refusal_of({"/bin/sh", "-c", capsh_keeping({"cap_perfmon"}, agent_binary() + " run --events-file=/dev/null")},
+  expect_refusal_of({"/bin/sh", "-c", capsh_keeping({"cap_perfmon"}, agent_binary() + " run --events-file=/dev/null --recorder-max-size=0")},
                     1, "missing CAP_BPF: loading BPF tracing programs needs CAP_BPF and CAP_PERFMON");
 }
 
@@ -211,7 +214,7 @@ TEST_F(CliErrors, ForcedTracepointRungWithoutTracefs) {
       "umount /sys/kernel/debug/tracing 2>/dev/null; umount /sys/kernel/tracing 2>/dev/null; "
       "umount /sys/kernel/debug 2>/dev/null; "
       "exec /usr/sbin/capsh --drop=cap_sys_admin -- -c 'exec " +
-      agent_binary() + " run --fsync-hook=tracepoint'";
+      agent_binary() + " run --fsync-hook=tracepoint --recorder-max-size=0'";
   expect_refusal_of({"/usr/bin/unshare", "--mount", "/bin/sh", "-c", script}, 1,
                     "fsync hook 'tracepoint' cannot load: tracefs is not mounted at /sys/kernel/tracing "
                     "and mounting it failed: EPERM (Operation not permitted) (needs CAP_SYS_ADMIN)");

@@ -193,7 +193,7 @@ TEST_F(EventLogTest, AFullDiskFailsEventsAndTheAgentGoesOn) {
 TEST_F(EventLogTest, AStdoutNobodyReadsDropsEventsAndStallsNothing) {
   const int port = free_port();
   std::string cmd = "exec " + agent_binary() + " run --web.listen-address=127.0.0.1:" + std::to_string(port) +
-                    " --events-file=- --events-rate=0";
+                    " --events-file=- --events-rate=0 --recorder-max-size=0";
   for (const auto& a : agent_args({})) cmd += " '" + a + "'";
   Background agent({"/bin/sh", "-c", cmd + " | sleep 3600"});
   for (int i = 0; i < 300; ++i) {

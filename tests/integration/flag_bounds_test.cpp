@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "support/processes.h"
+#include "support/scratch.h"
 #include "support/scrape.h"
 #include "support/shell.h"
 #include "support/test_env.h"
@@ -81,14 +82,28 @@ const Refusal kPastTheBounds[] = {
     {"capture", "--pre=-1s", 2, "--pre: bad duration '-1s'"},
     {"capture", "--post=3601s", 2, "--post: bad duration '3601s'"},
     {"capture", "--max-size=4095B", 2, "--max-size: size '4095B' is too small"},
+    {"run", "--recorder-max-size=lots", 2, "--recorder-max-size: bad size 'lots'"},
+    {"run", "--recorder-max-size=-1MB", 2, "--recorder-max-size: bad size '-1MB'"},
+    {"run", "--recorder-max-size=1023KiB", 2, "--recorder-max-size: '1023KiB' is too small (1MiB at least, or 0: off)"},
+    {"run", "--recorder-max-age=8785h", 2, "--recorder-max-age: bad duration '8785h'"},
+    {"run", "--recorder-max-age=24", 2, "--recorder-max-age: bad duration '24': unit must be"},
+    {"report", "--since=yesterday", 2, "--since: bad time 'yesterday'"},
+    {"report", "--until=2026-12-04T03:00:00", 2, "--until: bad time '2026-12-04T03:00:00': no time zone"},
+    {"report", "--since=-1h", 2, "is not before --until"},
 };
 
 TEST(FlagBounds, PastEveryBoundIsOneLineNamingTheFlag) {
   SW_REQUIRE_ROOT();
   const auto before = loaded_stallwatch_programs();
+  TempDir state;
   for (const auto& r : kPastTheBounds) {
     std::vector<std::string> argv = {agent_binary(), r.sub, r.flag};
     if (r.sub == "run" && r.flag.rfind("--events-file", 0) != 0) argv.push_back("--events-file=/dev/null");
+    if (r.sub == "run" && r.flag.rfind("--recorder", 0) != 0) argv.push_back("--recorder-max-size=0");
+    if (r.sub == "run" && r.flag.rfind("--recorder", 0) == 0) argv.push_back("--state-dir=" + state.path());
+    if (r.sub == "report") argv.push_back("--state-dir=" + state.path());
+    if (r.sub == "report" && r.flag.rfind("--since", 0) != 0) argv.push_back("--since=-1h");
+    if (r.flag == "--since=-1h") argv.push_back("--until=-2h");
     if (r.sub == "capture") argv.push_back("--out=/nonexistent-parent/bundle");
     const Completed c = run_command(argv);
     EXPECT_EQ(c.exit.code, r.code) << r.flag << ": " << c.err;
@@ -109,11 +124,12 @@ TEST(FlagBounds, AtEveryBoundTheAgentRunsAndStopsCleanly) {
       {"--fsync-map-entries=1", "--block-map-entries=1", "--blame-map-entries=1", "--max-series=1", "--stale-after=0s",
        "--blame-top-culprits=1", "--events-keep=1", "--events-rate=0", "--events-max-size=4096B",
        "--slow-threshold=0ns", "--probe-slow-threshold=0ns", "--probe-max-duration=1s", "--web.listen-address=127.0.0.1:0",
-       "--prober-comm=a,b,c,d"},
+       "--prober-comm=a,b,c,d", "--recorder-max-size=1MiB", "--recorder-max-age=1ns"},
       {"--fsync-map-entries=1048576", "--block-map-entries=1048576", "--blame-map-entries=1048576",
        "--max-series=1048576", "--stale-after=24h", "--blame-top-culprits=1000", "--events-keep=100",
        "--events-rate=1000000", "--slow-threshold=3600s", "--probe-slow-threshold=3600s",
-       "--probe-max-duration=3600s", "--prober-comm=fifteen-chars-x"},
+       "--probe-max-duration=3600s", "--prober-comm=fifteen-chars-x", "--recorder-max-size=1000GiB",
+       "--recorder-max-age=8784h"},
   };
   for (const auto& args : extremes) {
     Agent agent(args);

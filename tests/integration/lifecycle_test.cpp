@@ -71,7 +71,8 @@ TEST_F(Lifecycle, SecondAgentOnTheNodeRefusesWithOneLine) {
   const auto programs = loaded_stallwatch_programs().size();
   for (const std::string& where : {"127.0.0.1:" + std::to_string(first.port()), std::string("127.0.0.1:0")}) {
     const Completed second =
-        run_command({agent_binary(), "run", "--web.listen-address=" + where, "--events-file=/dev/null"});
+        run_command({agent_binary(), "run", "--web.listen-address=" + where, "--events-file=/dev/null",
+                     "--recorder-max-size=0"});
     EXPECT_EQ(second.exit.code, 1);
     EXPECT_NE(second.err.find("another stallwatch agent runs on this node (pid " + std::to_string(first.pid()) + ": "),
               std::string::npos)

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -96,17 +97,20 @@ std::string temp_path(const char* what) {
 }  // namespace
 
 Agent::Agent(std::vector<std::string> extra_args)
-    : log_path_(temp_path("agent.log")), events_path_(temp_path("events.jsonl")) {
+    : log_path_(temp_path("agent.log")), events_path_(temp_path("events.jsonl")), state_dir_(temp_path("state")) {
   std::vector<std::string> argv = {agent_binary(), "run"};
   // Slow events stay with the test, never in the host's state directory.
-  bool events = false, rate = false, listen = false;
+  bool events = false, rate = false, listen = false, state = false;
   for (const auto& a : extra_args) {
+    state = state || a.rfind("--state-dir", 0) == 0;
     events = events || a.rfind("--events-file", 0) == 0;
     rate = rate || a.rfind("--events-rate", 0) == 0;
     listen = listen || a.rfind("--web.listen-address", 0) == 0;
   }
   if (!listen) argv.push_back("--web.listen-address=127.0.0.1:0");
   if (!events) argv.push_back("--events-file=" + events_path_);
+  // The flight recorder too: on, as by default, in a directory of the test's.
+  if (!state) argv.push_back("--state-dir=" + state_dir_);
   // Tests that judge verdicts count every event; the limit has tests of its own.
   if (!rate) argv.push_back("--events-rate=0");
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
@@ -120,6 +124,8 @@ Agent::~Agent() {
   }
   unlink(log_path_.c_str());
   unlink(events_path_.c_str());
+  std::error_code ec;
+  std::filesystem::remove_all(state_dir_, ec);
 }
 
 std::vector<std::string> Agent::events() const {

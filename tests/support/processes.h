@@ -40,6 +40,9 @@ class Agent {
   // --events-file was given); the agent's start line left out.
   std::vector<std::string> events() const;
   const std::string& events_path() const { return events_path_; }
+  // Its --state-dir (the flight recorder's home): the test's own, removed
+  // with the agent, unless --state-dir was given.
+  const std::string& state_dir() const { return state_dir_; }
   // Sends sig and waits up to timeout for the exit.
   Exit stop(int sig, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
@@ -48,6 +51,7 @@ class Agent {
   int port_ = 0;
   std::string log_path_;
   std::string events_path_;
+  std::string state_dir_;
 };
 
 // A process running while a test does something else, in cgroup_dir when
