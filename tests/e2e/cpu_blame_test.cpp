@@ -121,6 +121,11 @@ TEST_F(CpuBlame, ABusyNeighbourOnTheVictimsCpuIsNamed) {
   // that one; of the rest, 8 in 10 name the neighbour, and it tops most.
   ASSERT_FALSE(o.events.empty());
   const int n = static_cast<int>(o.events.size());
+  // Slow calls the victim's own I/O or a stalled device made slow (under
+  // `stress-ng --io` its sync() storms slow the loop device's backing file:
+  // 5 `self` events of 34 in one run) are not the CPU's doing either way.
+  const auto v = verdicts(o.events);
+  const int not_cpu = (v.count("self") ? v.at("self") : 0) + (v.count("device") ? v.at("device") : 0);
   int named = 0, others = 0;
   for (const auto& e : o.events) {
     const auto& c = e.at("culprits");
@@ -131,16 +136,17 @@ TEST_F(CpuBlame, ABusyNeighbourOnTheVictimsCpuIsNamed) {
       ++others;
     }
   }
-  std::printf("  slow events %d: topped by the neighbour %d, by another CPU hog %d\n", n, named, others);
-  EXPECT_GE(named, (n - others) * 8 / 10);
+  std::printf("  slow events %d: topped by the neighbour %d, by another CPU hog %d; own I/O or device %d\n", n,
+              named, others, not_cpu);
+  EXPECT_GE(named, (n - others - not_cpu) * 8 / 10);
+  EXPECT_LT(not_cpu, n / 2);
   // More than every other hog together (not more than half of all: one
   // stressed run had 6 slow events, 3 topped by the neighbour, 2 by others).
   EXPECT_GT(named, others);
   // A neighbour holding the CPU is the neighbour's doing; CPU held by no
   // one workload in particular is `cpu`.
-  const auto v = verdicts(o.events);
   const int neighbor = v.count("neighbor") ? v.at("neighbor") : 0, cpu = v.count("cpu") ? v.at("cpu") : 0;
-  EXPECT_GE(neighbor, (n - cpu) * 8 / 10);
+  EXPECT_GE(neighbor, (n - cpu - not_cpu) * 8 / 10);
   EXPECT_GT(neighbor, n / 2);
 }
 
