@@ -92,7 +92,9 @@ TEST_F(NodeIdentity, TheBundleItsReportAndTopNameTheNode) {
 TEST_F(NodeIdentity, ANodeNameThatIsNoNameIsRefusedInOneLine) {
   for (const char* bad : {"node a", "node\"a", "node\na"}) {
     setenv("NODE_NAME", bad, 1);
-    const Completed c = run_command({agent_binary(), "run", "--web.listen-address=127.0.0.1:0"});
+    // Nothing may land in the host's state directory.
+    const Completed c = run_command(
+        {agent_binary(), "run", "--web.listen-address=127.0.0.1:0", "--events-file=/dev/null", "--recorder-max-size=0"});
     EXPECT_EQ(c.exit.code, 2) << bad;
     EXPECT_NE(c.err.find("NODE_NAME is not a node name"), std::string::npos) << c.err;
     EXPECT_EQ(std::count(c.err.begin(), c.err.end(), '\n'), 1) << c.err;
