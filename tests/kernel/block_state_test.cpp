@@ -30,27 +30,39 @@ std::uint32_t disk_of(const std::string& device) {
   return (major(st.st_rdev) << 20) | minor(st.st_rdev);  // the kernel's dev_t (MINORBITS 20)
 }
 
+// The blame and block programs loaded as the agent loads them, and a
+// victim's entry for disk: a victim's first sync on a disk makes it, and
+// from then on every request issued there is weighed in its blame state.
+struct Loaded {
+  std::vector<loader::RungReport> report;
+  Result<loader::BlameProbes> blame = fail("not loaded");
+  Result<loader::BlockProbes> block = fail("not loaded");
+};
+
+void load_for(Loaded& l, std::uint32_t disk) {
+  l.blame = loader::BlameProbes::load({}, l.report);
+  ASSERT_TRUE(l.blame) << l.blame.error().message;
+  loader::BlockConfig config;
+  config.blame_maps = l.blame->maps();
+  l.block = loader::BlockProbes::load(config, loader::ensure_tracefs(true), l.report);
+  ASSERT_TRUE(l.block) << l.block.error().message;
+  ASSERT_NE(disk, 0u);
+  const sw_blame_dev zero{};
+  ASSERT_EQ(bpf_map_update_elem(l.blame->maps().blame_dev, &disk, &zero, BPF_NOEXIST), 0);
+}
+
 // A request the device never completes is forgotten by the sweep. Whatever
 // the kernel changed in the device's blame state meanwhile must survive:
 // once the load is over, nothing is in service, so every in-service weight
 // is back to zero. Rewriting the state from a copy (as the sweep once did)
 // loses the concurrent issue and completion updates, and the weights drift.
 TEST(StaleRequests, ForgettingOneNeverUndoesLiveBlameState) {
-  std::vector<loader::RungReport> report;
-  auto blame = loader::BlameProbes::load({}, report);
-  ASSERT_TRUE(blame) << blame.error().message;
-  loader::BlockConfig config;
-  config.blame_maps = blame->maps();
-  auto block = loader::BlockProbes::load(config, loader::ensure_tracefs(true), report);
-  ASSERT_TRUE(block) << block.error().message;
-
   LoopFs fs("/dev/shm", 256);
   const std::uint32_t disk = disk_of(fs.device());
-  ASSERT_NE(disk, 0u);
-  // A victim's first sync on a disk makes its entry; from then on every
-  // request issued there is weighed in by_class.
-  const sw_blame_dev zero{};
-  ASSERT_EQ(bpf_map_update_elem(blame->maps().blame_dev, &disk, &zero, BPF_NOEXIST), 0);
+  Loaded l;
+  ASSERT_NO_FATAL_FAILURE(load_for(l, disk));
+  auto& blame = l.blame;
+  auto& block = l.block;
 
   reader::MapFds fds;
   fds.blk_rq = block->rq_fd();
@@ -115,20 +127,13 @@ TEST(StaleRequests, ForgettingOneNeverUndoesLiveBlameState) {
 // behind a neighbour's 1 MiB one takes. One writer at depth 1 gives almost
 // only lone requests; two at depth 16 almost none.
 TEST(CostSamples, OnlyRequestsAloneOnTheDiskTeachTheModel) {
-  std::vector<loader::RungReport> report;
-  auto blame = loader::BlameProbes::load({}, report);
-  ASSERT_TRUE(blame) << blame.error().message;
-  loader::BlockConfig config;
-  config.blame_maps = blame->maps();
-  auto block = loader::BlockProbes::load(config, loader::ensure_tracefs(true), report);
-  ASSERT_TRUE(block) << block.error().message;
-
   LoopFs fs("/var/tmp", 256);
   fs.set_nomerges(2);
   const std::uint32_t disk = disk_of(fs.device());
-  ASSERT_NE(disk, 0u);
-  const sw_blame_dev zero{};
-  ASSERT_EQ(bpf_map_update_elem(blame->maps().blame_dev, &disk, &zero, BPF_NOEXIST), 0);
+  Loaded l;
+  ASSERT_NO_FATAL_FAILURE(load_for(l, disk));
+  auto& blame = l.blame;
+  auto& block = l.block;
   reader::MapFds fds;
   fds.blame_cost_stats = block->cost_stats_fd();
   reader::MapReader reader(fds);
