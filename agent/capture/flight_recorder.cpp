@@ -21,6 +21,22 @@ namespace {
 constexpr std::int64_t kSegmentAgeNs = 3600LL * 1'000'000'000;
 
 // Sixteen segments to a full recorder: the oldest sixteenth goes at once.
+// One gzip member: a file of them reads back as their concatenation. About
+// ten times smaller than the text; level 1, since it runs every 10 s.
+std::string gzip_member(const std::string& text) {
+  z_stream z{};
+  if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
+  std::string out(deflateBound(&z, text.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  z.avail_in = static_cast<uInt>(text.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return rc == Z_STREAM_END ? out : std::string();
+}
+
 std::uint64_t segment_limit(std::uint64_t max_bytes) { return std::max<std::uint64_t>(64 << 10, max_bytes / 16); }
 
 }  // namespace
@@ -61,32 +77,26 @@ void FlightRecorder::sample(const live::Sample& s) {
 }
 
 void FlightRecorder::metrics(const std::string& prom_text, std::int64_t realtime_ns) {
+  // Compressed before the lock: the ring-buffer threads' events never wait
+  // for deflate.
+  const std::string member =
+      gzip_member("# stallwatch snapshot " + std::to_string(realtime_ns) + "\n" + prom_text + "# end " +
+                  std::to_string(realtime_ns) + "\n");
   std::lock_guard lock(mu_);
   if (!fd_ || realtime_ns - segment_start_ >= kSegmentAgeNs || segment_bytes_ >= segment_limit(config_.max_bytes)) {
     start_segment_locked(realtime_ns);
   }
-  if (!fd_) {
-    ++stats_.dropped;
-    return;
+  if (!prom_fd_) {
+    prom_fd_ = UniqueFd(
+        ::open((segment_.string() + ".prom.gz").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
   }
-  // One gzip member per snapshot: a torn last member loses that snapshot
-  // only, and the text compresses about tenfold.
-  const fs::path path = segment_.string() + ".prom.gz";
-  const std::uint64_t before = file_size_or_zero(path);
-  gzFile gz = gzopen(path.c_str(), "ab1");
-  bool ok = gz != nullptr;
-  if (ok) {
-    const std::string head = "# stallwatch snapshot " + std::to_string(realtime_ns) + "\n";
-    const std::string tail = "# end " + std::to_string(realtime_ns) + "\n";
-    ok = gzputs(gz, head.c_str()) >= 0 &&
-         (prom_text.empty() || gzwrite(gz, prom_text.data(), static_cast<unsigned>(prom_text.size())) > 0) &&
-         gzputs(gz, tail.c_str()) >= 0;
-    ok = gzclose(gz) == Z_OK && ok;
+  // A torn member loses that snapshot only: the reader stops at it.
+  const ssize_t n = member.empty() || !prom_fd_ ? -1 : ::write(prom_fd_.get(), member.data(), member.size());
+  if (n > 0) {
+    segment_bytes_ += static_cast<std::uint64_t>(n);
+    stats_.bytes += static_cast<std::uint64_t>(n);
   }
-  const std::uint64_t after = file_size_or_zero(path);
-  segment_bytes_ += after - std::min(after, before);
-  stats_.bytes += after - std::min(after, before);
-  ok ? ++stats_.records : ++stats_.dropped;
+  n == static_cast<ssize_t>(member.size()) ? ++stats_.records : ++stats_.dropped;
 }
 
 FlightRecorderStats FlightRecorder::stats() const {
@@ -132,6 +142,7 @@ bool FlightRecorder::write_locked(const std::string& line) {
 
 void FlightRecorder::start_segment_locked(std::int64_t t) {
   fd_.reset();
+  prom_fd_.reset();
   torn_ = false;
   segment_ = config_.dir / segment_name(t);
   segment_start_ = t;

@@ -69,7 +69,8 @@ class FlightRecorder {
 
   FlightRecorderConfig config_;
   mutable std::mutex mu_;
-  UniqueFd fd_;
+  UniqueFd fd_;       // NNN.jsonl
+  UniqueFd prom_fd_;  // NNN.prom.gz, opened at the segment's first snapshot
   std::filesystem::path segment_;  // the one being written, without extension
   std::int64_t segment_start_ = 0;
   std::uint64_t segment_bytes_ = 0;
