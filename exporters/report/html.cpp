@@ -308,9 +308,17 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eee;pad
 td.n{text-align:right;font-variant-numeric:tabular-nums}.meta{color:#666;font-size:12px}
 </style></head><body>)";
   // Bundles before node names were recorded have none.
-  html += host.contains("node") ? "<h1>stallwatch capture on node <span id=\"node\">" +
-                                      esc(host.value("node", "")) + "</span></h1>"
-                                : std::string("<h1>stallwatch capture</h1>");
+  // A window of the flight recorder says so, and which window was asked for.
+  const bool recorded = summary.contains("capture") && summary["capture"].value("source", "") == "flight recorder";
+  const std::string what = recorded ? "stallwatch flight recorder" : "stallwatch capture";
+  html += host.contains("node") ? "<h1>" + what + " on node <span id=\"node\">" + esc(host.value("node", "")) +
+                                      "</span></h1>"
+                                : "<h1>" + what + "</h1>";
+  if (recorded) {
+    html += "<p class=\"meta\" id=\"window\">The window " + esc(summary["capture"].value("started", "")) + " to " +
+            esc(summary["capture"].value("ended", "")) + ", rendered from " +
+            esc(summary["capture"].value("recorder", "")) + ".</p>";
+  }
   html +=
       fmt::format("<p class=\"meta\">{} to {} UTC · kernel {} · {} slow fsync events, {} probe events · rungs: {}</p>",
                   clock(ax.t0), clock(ax.t1), esc(host.value("kernel", "?")), summary["events"].value("slow_fsync", 0),

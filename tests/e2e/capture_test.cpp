@@ -289,7 +289,10 @@ TEST_F(Incident, TheFlightRecorderRendersAPastWindowAfterARestart) {
                         "report.html"}) {
     EXPECT_TRUE(fs::exists(incident / f)) << f;
   }
-  EXPECT_NE(slurp(incident / "report.html").find(neighbour_->rel()), std::string::npos);
+  const std::string html = slurp(incident / "report.html");
+  EXPECT_NE(html.find(neighbour_->rel()), std::string::npos);
+  EXPECT_NE(html.find("stallwatch flight recorder on node"), std::string::npos);
+  EXPECT_NE(html.find("id=\"window\">The window " + utc(incident_from).substr(0, 19)), std::string::npos);
   EXPECT_TRUE(nlohmann::json::parse(slurp(incident / "host.json")).contains("hooks"));
 
   const fs::path quiet = fs::path(out.path()) / "quiet";
