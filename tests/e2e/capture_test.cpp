@@ -302,8 +302,18 @@ TEST_F(Incident, TheFlightRecorderRendersAPastWindowAfterARestart) {
   ASSERT_EQ(q.exit.code, 0) << q.err;
   const auto calm = nlohmann::json::parse(slurp(quiet / "summary.json"));
   std::printf("quiet window: %s\n", calm["sentence"].get<std::string>().c_str());
-  EXPECT_EQ(calm["events"]["slow_fsync"].get<int>(), 0);
-  EXPECT_NE(calm["sentence"].get<std::string>().find("no incident"), std::string::npos) << calm["sentence"];
+  // Idle, no call of the quiet window reaches 3 ms and the sentence says
+  // "none slow: no incident". Under `stress-ng --io` the host's sync()
+  // storms slow the victim's own writes (235 slow calls, verdict self, in
+  // one run): the window must then blame no neighbour, and it never may
+  // name the one that had not started yet.
+  const std::string said = calm["sentence"];
+  EXPECT_EQ(said.find(neighbour_->rel()), std::string::npos) << said;
+  if (calm["events"]["slow_fsync"].get<int>() == 0) {
+    EXPECT_NE(said.find("none slow: no incident"), std::string::npos) << said;
+  } else {
+    EXPECT_EQ(said.find("Verdict: neighbor"), std::string::npos) << said;
+  }
 
   // Before anything was recorded: said, with what the recorder holds.
   const Completed none = run_command({agent_binary(), "report", "--state-dir=" + state.path(),

@@ -101,6 +101,18 @@ TEST(Summary, SentenceNamesTheTopCulprit) {
   EXPECT_NE(sentence.find("Verdict: neighbor."), std::string::npos) << sentence;
 }
 
+// A window with calls and none slow says there was no incident, and no verdict.
+TEST(Summary, AWindowWithoutSlowCallsSaysNoIncident) {
+  stallwatch::live::Sample s;
+  auto v = etcd_second({{"own_io", 0.2}});
+  v.p99_s = 0.001;
+  s.victims.push_back(v);
+  const auto summary = stallwatch::report::summarize({}, {s, s});
+  const std::string sentence = summary["sentence"];
+  EXPECT_EQ(sentence, "kube-system/etcd-a: 200 fsync calls, p99 up to 1 ms in its worst second, none slow: no incident.");
+  EXPECT_FALSE(summary.contains("top_culprit"));
+}
+
 // One workload that held the victim's disk and, later, its CPU: two rows,
 // each with its own kind (the last kind seen used to name both).
 TEST(Summary, AWorkloadBlamedForTwoKindsKeepsBoth) {
