@@ -125,7 +125,8 @@ TEST(StaleRequests, ForgettingOneNeverUndoesLiveBlameState) {
 // one that shared it took part of the others' time as well, and a model
 // fitted on those expects a victim's 4 KiB write to take what waiting
 // behind a neighbour's 1 MiB one takes. One writer at depth 1 gives almost
-// only lone requests; two at depth 16 almost none.
+// only lone requests; two at depth 32 few (30 to 572 of 6,000 here, the
+// more the busier the host).
 TEST(CostSamples, OnlyRequestsAloneOnTheDiskTeachTheModel) {
   LoopFs fs("/var/tmp", 256);
   fs.set_nomerges(2);
@@ -159,18 +160,18 @@ TEST(CostSamples, OnlyRequestsAloneOnTheDiskTeachTheModel) {
   const auto before = counts();
   fio("1", "1");
   const auto lone = counts();
-  fio("16", "2");
+  fio("32", "2");
   const auto shared = counts();
   const double lone_issued = static_cast<double>(lone.first - before.first);
   const double lone_sampled = static_cast<double>(lone.second - before.second);
   const double shared_issued = static_cast<double>(shared.first - lone.first);
   const double shared_sampled = static_cast<double>(shared.second - lone.second);
-  std::printf("depth 1: %.0f of %.0f requests sampled; depth 16 x 2: %.0f of %.0f\n", lone_sampled, lone_issued,
+  std::printf("depth 1: %.0f of %.0f requests sampled; depth 32 x 2: %.0f of %.0f\n", lone_sampled, lone_issued,
               shared_sampled, shared_issued);
   EXPECT_GE(lone_issued, 3000);
   EXPECT_GE(shared_issued, 6000);
   EXPECT_GT(lone_sampled, 0.8 * lone_issued);
-  EXPECT_LT(shared_sampled, 0.2 * shared_issued);
+  EXPECT_LT(shared_sampled, 0.25 * shared_issued);
 }
 
 std::uint64_t drops(int fd, std::uint32_t reason) {
