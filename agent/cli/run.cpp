@@ -75,17 +75,6 @@ int run_agent(const Options& options) {
     spdlog::error("{}", web.error().message);
     return 2;
   }
-  if (const auto other = find_other_agent()) {
-    spdlog::error("another stallwatch agent runs on this node (pid {}: {}); a second would trace every call twice. "
-                  "Stop that one first",
-                  other->pid, other->command);
-    return 1;
-  }
-  // Missing privileges first: they explain an unwritable state directory too.
-  if (auto ok = check_host(loader::read_host_facts()); !ok) {
-    spdlog::error("{}", ok.error().message);
-    return 1;
-  }
   const auto max_size = capture::parse_size(options.events_max_size);
   if (!max_size) {
     spdlog::error("--events-max-size: {}", max_size.error().message);
@@ -101,6 +90,17 @@ int run_agent(const Options& options) {
   if (*recorder_size > 0 && *recorder_size < capture::FlightRecorder::kMinBytes) {
     spdlog::error("--recorder-max-size: '{}' is too small (1MiB at least, or 0: off)", options.recorder_max_size);
     return 2;
+  }
+  if (const auto other = find_other_agent()) {
+    spdlog::error("another stallwatch agent runs on this node (pid {}: {}); a second would trace every call twice. "
+                  "Stop that one first",
+                  other->pid, other->command);
+    return 1;
+  }
+  // Missing privileges first: they explain an unwritable state directory too.
+  if (auto ok = check_host(loader::read_host_facts()); !ok) {
+    spdlog::error("{}", ok.error().message);
+    return 1;
   }
   // SIGHUP is run's alone (the log reopens): blocked before the event
   // log's writer and the session's threads exist, so they inherit it.
