@@ -214,7 +214,7 @@ TEST_F(CliErrors, ForcedTracepointRungWithoutTracefs) {
       "umount /sys/kernel/debug/tracing 2>/dev/null; umount /sys/kernel/tracing 2>/dev/null; "
       "umount /sys/kernel/debug 2>/dev/null; "
       "exec /usr/sbin/capsh --drop=cap_sys_admin -- -c 'exec " +
-      agent_binary() + " run --fsync-hook=tracepoint --recorder-max-size=0'";
+      agent_binary() + " run --fsync-hook=tracepoint --events-file=/dev/null --recorder-max-size=0'";
   expect_refusal_of({"/usr/bin/unshare", "--mount", "/bin/sh", "-c", script}, 1,
                     "fsync hook 'tracepoint' cannot load: tracefs is not mounted at /sys/kernel/tracing "
                     "and mounting it failed: EPERM (Operation not permitted) (needs CAP_SYS_ADMIN)");
