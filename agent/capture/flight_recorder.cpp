@@ -155,7 +155,6 @@ void FlightRecorder::start_segment_locked(std::int64_t t) {
     last_error_ = why;
     return;
   }
-  ++stats_.segments;
   nlohmann::json rec = {{"t", t}, {"k", "host"}, {"v", config_.host}};
   write_locked(rec.dump() + "\n") ? ++stats_.records : ++stats_.dropped;
 }
@@ -166,7 +165,6 @@ void FlightRecorder::prune_locked(std::int64_t now) {
   for (const auto& s : segs) total += s.bytes;
   // Oldest first, never the one being written (the newest): over the size
   // bound, or ended (the next one began) longer ago than the age bound.
-  std::size_t kept = segs.size();
   for (std::size_t i = 0; i < segs.size() && segs[i].base != segment_; ++i) {
     const std::int64_t ended = i + 1 < segs.size() ? segs[i + 1].start_ns : now;
     if (total <= config_.max_bytes && now - ended <= config_.max_age_ns) break;
@@ -175,10 +173,8 @@ void FlightRecorder::prune_locked(std::int64_t now) {
     fs::remove(segs[i].base.string() + ".prom.gz", ec);
     total -= segs[i].bytes;
     ++stats_.removed;
-    --kept;
   }
   stats_.bytes = total;
-  stats_.segments = kept;
 }
 
 }  // namespace stallwatch::capture

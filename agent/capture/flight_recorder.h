@@ -40,7 +40,6 @@ struct FlightRecorderStats {
   std::uint64_t records = 0;  // written whole
   std::uint64_t dropped = 0;  // not written (a full disk, an I/O error)
   std::uint64_t bytes = 0;    // the segments' size now
-  std::uint64_t segments = 0;
   std::uint64_t removed = 0;  // segments removed for the bounds
 };
 
