@@ -10,6 +10,7 @@ build_deps=(
   prometheus-cpp-dev  # metric families and the text format
   libmicrohttpd-dev libyaml-cpp-dev libcrypt-dev  # /metrics over HTTP(S); the web config; bcrypt
   liburing-dev       # io_uring calls of the start-up self-test (linked statically)
+  libjs-chart.js     # Chart.js, inlined into every report.html
 )
 test_deps=(
   libgtest-dev libgmock-dev libbenchmark-dev

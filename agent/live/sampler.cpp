@@ -86,6 +86,10 @@ std::optional<Sample> Sampler::next(const reader::Snapshot& snap, std::int64_t r
     v.calls = d.count();
     v.p50_s = quantile(d, 0.5);
     v.p99_s = quantile(d, 0.99);
+    static const auto bounds = reader::bucket_bounds_seconds();
+    for (std::size_t i = 0; i < SW_HIST_BUCKETS; ++i) {
+      if (d.buckets[i]) v.hist.emplace_back(i < bounds.size() ? bounds[i] : 0.0, d.buckets[i]);
+    }
     v.labels = labeler_.workload(id);
     for (auto dev : victim_devs[id]) v.devices.push_back(labeler_.device(dev));
     out.victims.push_back(std::move(v));
@@ -141,6 +145,7 @@ nlohmann::json Sample::to_json() const {
                             {"calls", v.calls},
                             {"p50_s", v.p50_s},
                             {"p99_s", v.p99_s},
+                            {"hist", v.hist},
                             {"wall_s", v.wall_s},
                             {"kinds_s", v.kinds_s},
                             {"culprits_s", v.culprits_s},
@@ -174,6 +179,8 @@ Sample Sample::from_json(const nlohmann::json& j) {
     x.calls = v.value("calls", std::uint64_t{0});
     x.p50_s = v.value("p50_s", 0.0);
     x.p99_s = v.value("p99_s", 0.0);
+    // Bundles from before the histograms were sampled have none.
+    x.hist = v.value("hist", std::vector<std::pair<double, std::uint64_t>>{});
     x.wall_s = v.value("wall_s", 0.0);
     x.kinds_s = v.value("kinds_s", std::map<std::string, double>{});
     x.culprits_s = v.value("culprits_s", std::map<std::string, double>{});

@@ -19,6 +19,9 @@ struct VictimSample {
   identity::Labels labels;
   std::uint64_t calls = 0;                   // fsync-family calls ended in the interval
   double p50_s = 0, p99_s = 0;               // from the histogram buckets (upper bounds)
+  // Calls per bucket, only the buckets that have any: (upper bound in
+  // seconds, count); the bound of the +Inf bucket is 0.
+  std::vector<std::pair<double, std::uint64_t>> hist;
   double wall_s = 0;                         // blame windows' wall time
   std::map<std::string, double> kinds_s;     // blame kind -> seconds
   std::map<std::string, double> culprits_s;  // culprit cgroup -> seconds (I/O kinds)

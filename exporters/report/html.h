@@ -1,6 +1,7 @@
 #pragma once
-// report.html of a capture bundle: one self-contained file (inline SVG and
-// CSS, a Content-Security-Policy that lets the browser fetch nothing).
+// report.html of a capture bundle: one self-contained file (charts drawn
+// by the inlined Chart.js, CSS inline, a Content-Security-Policy that lets
+// the browser fetch nothing).
 #include <nlohmann/json.hpp>
 
 #include <string>

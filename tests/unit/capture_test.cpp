@@ -67,6 +67,46 @@ TEST(Sampler, QuantileIsTheBucketBound) {
   EXPECT_DOUBLE_EQ(stallwatch::live::quantile(h, 0.99), 0.032);
 }
 
+// The report's heat map draws each second's histogram: the sampler keeps
+// the buckets that had calls in that second (the +Inf one with bound 0),
+// and a bundle reads them back.
+TEST(Sampler, EachSecondKeepsTheBucketsItsCallsFellIn) {
+  using namespace stallwatch;
+  identity::Labeler labeler;
+  labeler.workload = [](std::uint64_t) { return identity::Labels{"kube-system", "etcd-a", "etcd", "/kubepods/etcd"}; };
+  labeler.device = [](std::uint32_t) { return std::string("vda"); };
+  labeler.partition = labeler.device;
+  live::Sampler sampler(labeler);
+  reader::Snapshot before, after;
+  reader::BlameSeries window;
+  window.key.victim = 7;
+  window.key.kind = SW_BLAME_WINDOW;
+  window.val.ns = 1'000;
+  before.blame_series.push_back(window);
+  window.val.ns = 5'000;
+  after.blame_series.push_back(window);
+  reader::FsyncSeries f;
+  f.cgroup_id = 7;
+  f.hist.buckets[4] = 10;  // <= 1 ms, before this second
+  before.fsync.push_back(f);
+  f.hist.buckets[4] = 108;
+  f.hist.buckets[9] = 3;                    // <= 32 ms
+  f.hist.buckets[SW_HIST_BUCKETS - 1] = 1;  // +Inf
+  after.fsync.push_back(f);
+  EXPECT_FALSE(sampler.next(before, 1'000'000'000, 1.0));
+  const auto s = sampler.next(after, 2'000'000'000, 1.0);
+  ASSERT_TRUE(s);
+  ASSERT_EQ(s->victims.size(), 1U);
+  const std::vector<std::pair<double, std::uint64_t>> want = {{0.001, 98}, {0.032, 3}, {0.0, 1}};
+  EXPECT_EQ(s->victims[0].hist, want);
+  EXPECT_EQ(s->victims[0].calls, 102U);
+  EXPECT_EQ(live::Sample::from_json(s->to_json()).victims[0].hist, want);
+  // A bundle written before the histograms were sampled reads back without.
+  auto old = s->to_json();
+  old["victims"][0].erase("hist");
+  EXPECT_TRUE(live::Sample::from_json(old).victims[0].hist.empty());
+}
+
 TEST(Summary, SentenceNamesTheTopCulprit) {
   stallwatch::live::Sample s;
   auto v = etcd_second({{"neighbor_io", 0.9}, {"own_io", 0.1}});
