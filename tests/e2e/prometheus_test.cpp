@@ -84,9 +84,13 @@ class Prometheus {
     pid_ = fork();
     if (pid_ == 0) {
       if (!freopen((dir.path() + "/prometheus.log").c_str(), "w", stderr)) _exit(126);
+      // The shipped console; it needs no library templates.
+      const std::string consoles = std::string(STALLWATCH_SOURCE_DIR) + "/deploy/prometheus/consoles";
       execlp("prometheus", "prometheus", ("--config.file=" + dir.path() + "/prometheus.yml").c_str(),
              ("--storage.tsdb.path=" + dir.path() + "/data").c_str(),
-             ("--web.listen-address=127.0.0.1:" + std::to_string(port_)).c_str(), nullptr);
+             ("--web.listen-address=127.0.0.1:" + std::to_string(port_)).c_str(),
+             ("--web.console.templates=" + consoles).c_str(), ("--web.console.libraries=" + consoles).c_str(),
+             nullptr);
       _exit(127);
     }
   }
@@ -106,6 +110,7 @@ class Prometheus {
     const auto r = http_get(port_, "/api/v1/query?query=" + url_encode(promql));
     return nlohmann::json::parse(r.body, nullptr, false);
   }
+  int port() const { return port_; }
   // Prometheus's own /metrics, not what it stored.
   Exposition self_metrics() const { return scrape_metrics(port_); }
   static double first_value(const nlohmann::json& result) {
@@ -462,6 +467,40 @@ TEST(RealPrometheus, OperatorTargetLabelsLeaveTheWorkloadsLabelsInAlertsAndPanel
     }
   }
   EXPECT_EQ(queries, 22);
+
+  // The same panels as a Prometheus console (deploy/prometheus/consoles),
+  // in a real browser: every graph drawn, the workloads in the legends.
+  if (access("/usr/bin/chromium", X_OK) != 0) {
+    if (in_ci()) FAIL() << "needs chromium (CI=true: no skips)";
+    return;
+  }
+  TempDir profile;
+  const std::string url = "'http://127.0.0.1:" + std::to_string(prom.port()) + "/consoles/stallwatch.html?node=" +
+                          node + "#pctc" + url_encode(R"({"duration":30,"endTime":0})") + "'";
+  const std::string chromium = "chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=20000 "
+                               "--user-data-dir=" + profile.path() + " ";
+  const std::string dom = run_shell(chromium + "--dump-dom " + url + " 2>/dev/null").out;
+  ASSERT_NE(dom.find("</html>"), std::string::npos) << dom.substr(0, 500);
+  EXPECT_NE(dom.find("<span id=\"scope\">node " + node + "</span>"), std::string::npos);
+  EXPECT_EQ(dom.find("prom_graph_error"), std::string::npos) << "a console graph could not load its data";
+  const auto legend_of = [&](const std::string& id) {
+    const auto at = dom.find("<div id=\"" + id + "\"");
+    const auto end = dom.find("<h2>", at);
+    return at == std::string::npos ? std::string() : dom.substr(at, end == std::string::npos ? 20000 : end - at);
+  };
+  for (const char* id : {"wal", "kinds", "culprits", "throughput", "p99", "probes"}) {
+    const std::string panel = legend_of(id);
+    EXPECT_NE(panel.find("<svg"), std::string::npos) << id << " drew no graph:\n" << panel.substr(0, 400);
+  }
+  EXPECT_NE(legend_of("wal").find("p99 kube-system/etcd-node-a"), std::string::npos) << legend_of("wal").substr(0, 2000);
+  EXPECT_NE(legend_of("culprits").find("batch/backup-28911-x2x9q (neighbor_io)"), std::string::npos)
+      << legend_of("culprits").substr(0, 2000);
+  EXPECT_NE(legend_of("kinds").find(">neighbor_io<"), std::string::npos);
+  EXPECT_NE(legend_of("probes").find("refused"), std::string::npos) << legend_of("probes").substr(0, 2000);
+  const fs::path png = fs::read_symlink("/proc/self/exe").parent_path() / "dashboard-console.png";
+  run_shell(chromium + "--window-size=1200,1000 --screenshot=" + png.string() + " " + url + " 2>/dev/null");
+  ASSERT_TRUE(fs::exists(png));
+  std::printf("console screenshot: %s (%ju bytes)\n", png.c_str(), static_cast<std::uintmax_t>(fs::file_size(png)));
 }
 
 }  // namespace
