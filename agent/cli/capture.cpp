@@ -26,6 +26,7 @@
 #include "common/clock.h"
 #include "common/duration.h"
 #include "events/probe_event.h"
+#include "exporters/report/charts.h"
 #include "exporters/report/html.h"
 #include "exporters/report/summary.h"
 #include "identity/node_name.h"
@@ -114,10 +115,10 @@ int run_capture(const Options& options) {
   write_file(dir / "host.json", host);
   // What is not data: both metrics snapshots (the end one holds the new
   // series too: three times the start's, measured about two), host.json,
-  // and the summary's and report's fixed parts.
-  const std::uint64_t fixed = 4 * start_prom.size() + host.size() + 32 * 1024;
+  // and the summary's and report's fixed parts (its inlined scripts).
+  const std::uint64_t fixed = 4 * start_prom.size() + host.size() + report::chart_scripts_size() + 32 * 1024;
   if (fixed >= *max_size) {
-    spdlog::error("--max-size {} is below what the metrics snapshots alone take here (about {} KB)",
+    spdlog::error("--max-size {} is below what the metrics snapshots and the report's scripts take here (about {} KB)",
                   options.capture_max_size, fixed / 1000);
     return 2;
   }

@@ -202,6 +202,8 @@ nlohmann::json victim_charts(const std::vector<nlohmann::json>& events, const st
           {"kinds", kinds(samples, cgroup)}};
 }
 
+std::size_t chart_scripts_size() { return assets::chartjs.size() + assets::charts_js.size(); }
+
 std::string chart_scripts(const nlohmann::json& data) {
   std::string json = data.dump();
   std::string escaped;

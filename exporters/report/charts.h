@@ -29,4 +29,8 @@ nlohmann::json victim_charts(const std::vector<nlohmann::json>& events, const st
 // end the element), Chart.js, and charts.js.
 std::string chart_scripts(const nlohmann::json& data);
 
+// The scripts' bytes in every report, whatever its data: part of what a
+// capture's --max-size must leave room for.
+std::size_t chart_scripts_size();
+
 }  // namespace stallwatch::report

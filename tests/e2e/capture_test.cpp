@@ -158,12 +158,13 @@ TEST_F(Incident, MaxSizeStopsTheCaptureWithAValidBundle) {
                         "--slow-threshold=1ms", "--victim=cgroup=" + victim_->rel()});
   };
   // The metrics snapshots grow with the host's series (a loaded CI host had
-  // four times an idle one's): a bound below them is refused with the size
-  // they take, and the user asks for that much more.
+  // four times an idle one's), and the report inlines its chart scripts: a
+  // bound below them is refused with the size they take, and the user asks
+  // for that much more.
   std::string max = "200KB";
   std::uint64_t max_bytes = 200'000;
   Completed c = capture(max);
-  const std::regex below(R"(--max-size 200KB is below what the metrics snapshots alone take here \(about (\d+) KB\))");
+  const std::regex below(R"(--max-size 200KB is below what the metrics snapshots and the report's scripts take here \(about (\d+) KB\))");
   if (std::smatch m; c.exit.code == 2 && std::regex_search(c.err, m, below)) {
     max_bytes = (std::stoull(m[1]) + 200) * 1000;
     max = std::to_string(max_bytes / 1000) + "KB";
