@@ -89,7 +89,7 @@ struct {
 
 /* (victim, culprit, device, kind) -> blamed time. Sized by user space. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct sw_blame_key);
 	__type(value, struct sw_blame_val);

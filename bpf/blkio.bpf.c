@@ -61,17 +61,19 @@ struct {
 	__type(value, struct sw_blk_rq);
 } blk_rq SEC(".maps");
 
-/* (device, op, phase) -> histogram. Devices x 5 ops x 2 phases. */
+/* (device, op, phase, shard) -> histogram. Devices x 5 ops x 2 phases x
+ * SW_BLK_SHARDS. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 1024);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024 * SW_BLK_SHARDS);
 	__type(key, struct sw_blk_hist_key);
 	__type(value, struct sw_hist);
 } blk_hist SEC(".maps");
 
-/* (submitter, owner, device, op, kind) -> counters. Sized by user space. */
+/* (submitter, owner, device, op, kind, shard) -> counters. Sized by user
+ * space: its series bound times SW_BLK_SHARDS. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct sw_blk_io_key);
 	__type(value, struct sw_blk_io);
@@ -303,7 +305,9 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 
 static __always_inline void hist_add(__u32 dev, __u8 op, __u8 phase, __u64 delta)
 {
-	struct sw_blk_hist_key key = { .dev = dev, .op = op, .phase = phase };
+	struct sw_blk_hist_key key = {
+		.dev = dev, .op = op, .phase = phase, .shard = bpf_get_smp_processor_id() % SW_BLK_SHARDS
+	};
 
 	sw_hist_add(&blk_hist, &key, delta, SW_DROP_BLOCK_SERIES_FULL);
 }
@@ -328,6 +332,7 @@ static __always_inline void io_add(const struct sw_blk_rq *r, __u64 service_ns)
 		.part = r->part,
 		.op = r->op,
 		.kind = r->kind,
+		.shard = bpf_get_smp_processor_id() % SW_BLK_SHARDS,
 	};
 	struct sw_blk_io *v = sw_lookup_or_init(&blk_io, &key, &zero, SW_DROP_BLOCK_SERIES_FULL);
 

@@ -45,11 +45,13 @@ struct {
 	__type(value, struct sw_fsync_start);
 } uring_start SEC(".maps");
 
-/* (cgroup, device, op) -> histogram, per CPU so the hot path never contends.
+/* (cgroup, device, op) -> histogram. One entry, not one per CPU: a
+ * cgroup's fsyncs rarely run on many CPUs at once (a WAL has one writer),
+ * and per-CPU copies cost 640 KiB per possible CPU at 4096 series.
  * max_entries is set by user space before load (--fsync-map-entries): it
  * bounds the number of series, and a refused key is counted in drops. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct sw_fsync_key);
 	__type(value, struct sw_hist);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* Map pieces every stallwatch BPF object shares: the drop counters and the
- * per-CPU histogram update. Each object gets its own `drops` map; user space
- * sums them. */
+ * histogram update. Each object gets its own `drops` map; user space sums
+ * them. */
 #ifndef STALLWATCH_MAPS_BPF_H
 #define STALLWATCH_MAPS_BPF_H
 
@@ -45,9 +45,9 @@ static __always_inline void *sw_lookup_or_init(void *map, const void *key, const
 	return v;
 }
 
-/* Adds one duration to the per-CPU histogram at key in map, creating it;
- * a map with no room counts `full` instead. Atomic although per CPU:
- * tracepoints may run preemptible (6.x faultable syscall tracepoints), and
+/* Adds one duration to the histogram at key in map, creating it; a map with
+ * no room counts `full` instead. Atomic: other CPUs update the same entry,
+ * and tracepoints may run preemptible (6.x faultable syscall tracepoints);
  * counts must be exact. */
 static __always_inline void sw_hist_add(void *map, const void *key, __u64 delta_ns, __u32 full)
 {

@@ -71,7 +71,7 @@ struct {
 } exec_start SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct sw_probe_key);
 	__type(value, struct sw_probe_hist);

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "blkio.skel.h"
@@ -103,7 +104,12 @@ Result<BlockProbes> BlockProbes::try_rung(Rung rung, const BlockConfig& config, 
   if (auto shared = reuse_blame_maps(skel.obj, config.blame_maps); !shared) {
     return std::unexpected(shared.error());
   }
-  if (int err = bpf_map__set_max_entries(skel.maps.blk_io, config.io_entries); err) {
+  // Each series may take one entry per shard (bpf/stallwatch.h); a node
+  // with fewer CPUs than shards uses only as many.
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return fail_errno("count possible CPUs", -cpus);
+  const auto shards = static_cast<std::uint32_t>(std::min(cpus, SW_BLK_SHARDS));
+  if (int err = bpf_map__set_max_entries(skel.maps.blk_io, config.io_entries * shards); err) {
     return fail_errno("size blk_io", err);
   }
   // The --devices filter is filled between load and attach, so no request

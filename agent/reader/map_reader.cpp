@@ -9,7 +9,9 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <map>
 #include <set>
+#include <tuple>
 #include <vector>
 
 namespace stallwatch::reader {
@@ -17,7 +19,8 @@ namespace stallwatch::reader {
 namespace {
 
 // Calls f(key, values) for every entry; values has one element per CPU for
-// per-CPU maps (n_values = ncpus) and one otherwise.
+// per-CPU maps (n_values = ncpus) and one otherwise. Only the drop counters
+// are per CPU now; the series maps are shared (bpf/stallwatch.h).
 template <typename K, typename V, typename F>
 Result<void> for_each_entry(int fd, std::size_t n_values, const char* what, F&& f) {
   std::vector<V> values(n_values);
@@ -68,10 +71,9 @@ MapReader::MapReader(MapFds fds) : fds_(fds), ncpus_(libbpf_num_possible_cpus())
 
 Result<Snapshot> MapReader::snapshot() const {
   if (ncpus_ <= 0) return fail("count possible CPUs: " + errno_text(ncpus_));
-  const auto ncpus = static_cast<std::size_t>(ncpus_);
   Snapshot snap;
   auto ok = for_each_entry<sw_fsync_key, sw_hist>(
-      fds_.fsync_hist, ncpus, "fsync_hist", [&](const sw_fsync_key& k, std::span<const sw_hist> v) {
+      fds_.fsync_hist, 1, "fsync_hist", [&](const sw_fsync_key& k, std::span<const sw_hist> v) {
         snap.fsync.push_back({k.cgroup_id, k.dev, k.op, merge_percpu(v), k.file_class});
       });
   if (!ok) return std::unexpected(ok.error());
@@ -89,7 +91,7 @@ Result<Snapshot> MapReader::snapshot() const {
   }
   if (fds_.blame >= 0) {
     snap.blame = true;
-    ok = for_each_entry<sw_blame_key, sw_blame_val>(fds_.blame, ncpus, "blame",
+    ok = for_each_entry<sw_blame_key, sw_blame_val>(fds_.blame, 1, "blame",
                                                     [&](const sw_blame_key& k, std::span<const sw_blame_val> v) {
                                                       snap.blame_series.push_back({k, merge_percpu(v)});
                                                     });
@@ -98,7 +100,7 @@ Result<Snapshot> MapReader::snapshot() const {
   }
   if (fds_.probe_hist >= 0) {
     snap.probes = true;
-    ok = for_each_entry<sw_probe_key, sw_probe_hist>(fds_.probe_hist, ncpus, "probe_hist",
+    ok = for_each_entry<sw_probe_key, sw_probe_hist>(fds_.probe_hist, 1, "probe_hist",
                                                      [&](const sw_probe_key& k, std::span<const sw_probe_hist> v) {
                                                        snap.probe_series.push_back({k, merge_percpu(v)});
                                                      });
@@ -107,16 +109,32 @@ Result<Snapshot> MapReader::snapshot() const {
   }
   if (fds_.blk_hist < 0) return snap;
   snap.block = true;
-  ok = for_each_entry<sw_blk_hist_key, sw_hist>(fds_.blk_hist, ncpus, "blk_hist",
+  // The block maps keep a series in several shards (bpf/stallwatch.h): one
+  // series each here.
+  std::map<std::tuple<std::uint32_t, std::uint8_t, std::uint8_t>, Histogram> hists;
+  ok = for_each_entry<sw_blk_hist_key, sw_hist>(fds_.blk_hist, 1, "blk_hist",
                                                 [&](const sw_blk_hist_key& k, std::span<const sw_hist> v) {
-                                                  snap.block_hist.push_back({k.dev, k.op, k.phase, merge_percpu(v)});
+                                                  hists[{k.dev, k.op, k.phase}] += merge_percpu(v);
                                                 });
   if (!ok) return std::unexpected(ok.error());
-  ok = for_each_entry<sw_blk_io_key, sw_blk_io>(fds_.blk_io, ncpus, "blk_io",
-                                                [&](const sw_blk_io_key& k, std::span<const sw_blk_io> v) {
-                                                  snap.block_io.push_back({k, merge_percpu(v)});
-                                                });
+  for (const auto& [k, h] : hists) snap.block_hist.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), h});
+  std::map<std::tuple<std::uint64_t, std::uint64_t, std::uint32_t, std::uint32_t, std::uint8_t, std::uint8_t>,
+           BlockIoSeries>
+      ios;
+  ok = for_each_entry<sw_blk_io_key, sw_blk_io>(
+      fds_.blk_io, 1, "blk_io", [&](const sw_blk_io_key& k, std::span<const sw_blk_io> v) {
+        auto& s = ios[{k.submitter, k.owner, k.dev, k.part, k.op, k.kind}];
+        s.key = k;
+        s.key.shard = 0;
+        const sw_blk_io add = merge_percpu(v);
+        s.io.requests += add.requests;
+        s.io.bytes += add.bytes;
+        s.io.busy_ns += add.busy_ns;
+        s.io.preflush += add.preflush;
+        s.io.fua += add.fua;
+      });
   if (!ok) return std::unexpected(ok.error());
+  for (auto& [k, s] : ios) snap.block_io.push_back(s);
   if (auto d = add_drops(fds_.blk_drops, ncpus_, snap.drops); !d) return std::unexpected(d.error());
   snap.block_inflight_requests = map_size<sw_blk_sector_key>(fds_.blk_rq);
   snap.block_pending_bios = map_size<sw_blk_sector_key>(fds_.blk_bio);
@@ -180,9 +198,8 @@ bool MapReader::forget_request(const sw_blk_sector_key& key) {
 std::uint64_t MapReader::forget(const std::vector<std::uint64_t>& cgroup_ids) {
   if (cgroup_ids.empty()) return 0;
   const std::set<std::uint64_t> gone(cgroup_ids.begin(), cgroup_ids.end());
-  const auto ncpus = static_cast<std::size_t>(ncpus_);
   std::vector<sw_fsync_key> fsync_keys;
-  (void)for_each_entry<sw_fsync_key, sw_hist>(fds_.fsync_hist, ncpus, "fsync_hist",
+  (void)for_each_entry<sw_fsync_key, sw_hist>(fds_.fsync_hist, 1, "fsync_hist",
                                               [&](const sw_fsync_key& k, std::span<const sw_hist>) {
                                                 if (gone.count(k.cgroup_id)) fsync_keys.push_back(k);
                                               });
@@ -190,7 +207,7 @@ std::uint64_t MapReader::forget(const std::vector<std::uint64_t>& cgroup_ids) {
   for (const auto& k : fsync_keys) freed += bpf_map_delete_elem(fds_.fsync_hist, &k) == 0;
   std::vector<sw_blk_io_key> io_keys;
   if (fds_.blk_io >= 0) {
-    (void)for_each_entry<sw_blk_io_key, sw_blk_io>(fds_.blk_io, ncpus, "blk_io",
+    (void)for_each_entry<sw_blk_io_key, sw_blk_io>(fds_.blk_io, 1, "blk_io",
                                                    [&](const sw_blk_io_key& k, std::span<const sw_blk_io>) {
                                                      // Owned by a live cgroup but submitted by a gone one, or the
                                                      // reverse: either way the series names a cgroup that no longer
@@ -202,7 +219,7 @@ std::uint64_t MapReader::forget(const std::vector<std::uint64_t>& cgroup_ids) {
   for (const auto& k : io_keys) freed += bpf_map_delete_elem(fds_.blk_io, &k) == 0;
   std::vector<sw_blame_key> blame_keys;
   if (fds_.blame >= 0) {
-    (void)for_each_entry<sw_blame_key, sw_blame_val>(fds_.blame, ncpus, "blame",
+    (void)for_each_entry<sw_blame_key, sw_blame_val>(fds_.blame, 1, "blame",
                                                      [&](const sw_blame_key& k, std::span<const sw_blame_val>) {
                                                        if (gone.count(k.victim) || gone.count(k.culprit))
                                                          blame_keys.push_back(k);
@@ -211,7 +228,7 @@ std::uint64_t MapReader::forget(const std::vector<std::uint64_t>& cgroup_ids) {
   for (const auto& k : blame_keys) freed += bpf_map_delete_elem(fds_.blame, &k) == 0;
   if (fds_.probe_hist < 0) return freed;
   std::vector<sw_probe_key> probe_keys;
-  (void)for_each_entry<sw_probe_key, sw_probe_hist>(fds_.probe_hist, ncpus, "probe_hist",
+  (void)for_each_entry<sw_probe_key, sw_probe_hist>(fds_.probe_hist, 1, "probe_hist",
                                                     [&](const sw_probe_key& k, std::span<const sw_probe_hist>) {
                                                       if (k.cgroup && gone.count(k.cgroup)) probe_keys.push_back(k);
                                                     });

@@ -21,7 +21,7 @@ struct Histogram {
   Histogram& operator+=(const Histogram& other);
 };
 
-// Sums the per-CPU copies of one map value.
+// Sums copies of one map value: per CPU, or one per entry (a span of one).
 Histogram merge_percpu(std::span<const sw_hist> per_cpu);
 sw_blk_io merge_percpu(std::span<const sw_blk_io> per_cpu);
 sw_blame_val merge_percpu(std::span<const sw_blame_val> per_cpu);

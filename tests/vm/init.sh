@@ -17,6 +17,8 @@ echo "kernel $(uname -r)"
 rc=0
 if [ -e /smp ]; then
   /smp_suite.sh || rc=1
+elif [ -e /mem ]; then
+  /mem_suite.sh || rc=1
 else
   for hook in $(cat /hooks); do
     /vm_suite.sh "$hook" || rc=1

@@ -2,7 +2,8 @@
 # Boots Debian's 5.10, 6.1 and 6.12 cloud kernels under QEMU (TCG) with a
 # busybox initramfs holding the agent, its libraries and the helpers, runs
 # tests/vm/vm_suite.sh inside on each fsync rung, and reads the result from
-# the serial console. Kernels run in parallel.
+# the serial console. Kernels run in parallel. 6.12 also boots with 4 vCPUs
+# (smp_suite.sh) and with 192 possible CPUs (mem_suite.sh).
 #
 #   tests/vm/run_matrix.sh BUILD_DIR [kernel cache dir]
 set -euo pipefail
@@ -37,14 +38,16 @@ install -m 755 "$here/init.sh" "$common/init"
 install -m 755 "$here/vm_suite.sh" "$common/vm_suite.sh"
 install -m 755 "$here/stack_suite.sh" "$common/stack_suite.sh"
 install -m 755 "$here/smp_suite.sh" "$common/smp_suite.sh"
+install -m 755 "$here/mem_suite.sh" "$common/mem_suite.sh"
 install -m 644 "$here/vm_lib.sh" "$common/vm_lib.sh"
 truncate -s 48M "$common/ext4.img"
 mkfs.ext4 -q -F "$common/ext4.img"
 truncate -s 64M "$common/part.img"
 python3 "$here/mbr_partition.py" "$common/part.img"
 
-boot() { # name vmlinuz modules-dir [cpus]: 1 CPU runs the suites, more the SMP suite
-  local v=$1 vmlinuz=$2 mods=$3 cpus=${4:-1} root=$work/root-$1
+boot() { # name vmlinuz modules-dir [cpus [append]]: 1 CPU runs the suites, more the
+  # SMP suite; a name ending in -mem192 the memory suite at 192 possible CPUs
+  local v=$1 vmlinuz=$2 mods=$3 cpus=${4:-1} append=${5:-} root=$work/root-$1
   cp -a "$common" "$root"
   # Each module after its dependencies (modules.dep lists them, deepest
   # last), numbered so that init loads them in order, each once.
@@ -58,13 +61,14 @@ boot() { # name vmlinuz modules-dir [cpus]: 1 CPU runs the suites, more the SMP 
   done
   echo "auto fentry" > "$root/hooks"
   [[ $cpus -gt 1 ]] && touch "$root/smp"
+  [[ $v == *-mem192 ]] && touch "$root/mem"
   [[ -n "${STALLWATCH_VM_DEBUG:-}" ]] && touch "$root/debug"
   (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initrd-$v.gz"
   local start=$SECONDS
   # Four guests on two cores: 5.10's and 6.1's suites ran past 540 s in one run
   # (about 360 s with three guests); ctest stops the matrix at 900 s.
   timeout 780 qemu-system-x86_64 -m 1024 -smp "$cpus" -nographic -no-reboot -nic none -kernel "$vmlinuz" \
-    -initrd "$work/initrd-$v.gz" -append "console=ttyS0 quiet panic=-1" > "$work/serial-$v.log" 2>&1 || true
+    -initrd "$work/initrd-$v.gz" -append "console=ttyS0 quiet panic=-1 $append" > "$work/serial-$v.log" 2>&1 || true
   echo "$((SECONDS - start))" > "$work/time-$v"
 }
 
@@ -79,6 +83,11 @@ for k in "${kernels[@]}"; do
     boot "$v-smp4" "$vmlinuz" "$mods" 4 &
     runs+=("$v-smp4")
   fi
+  # BPF memory on a node with 192 possible CPUs, under the DaemonSet's limit.
+  if [[ " ${STALLWATCH_VM_MEM-6.12} " == *" $v "* ]]; then
+    boot "$v-mem192" "$vmlinuz" "$mods" 1 possible_cpus=192 &
+    runs+=("$v-mem192")
+  fi
 done
 wait
 
@@ -86,7 +95,7 @@ rc=0
 for v in "${runs[@]}"; do
   log=$work/serial-$v.log
   echo "=== kernel $v ($(cat "$work/time-$v") s) ==="
-  grep -E '^(kernel|ok|FAIL|rungs|agent|fsync|block|verdict|cpu|journal|writeback|stack|storage|smp|  blame|usage_usec|  [a-z_]+ +(chosen|refused))|stallwatch .* on node .*, kernel|^[0-9]+: |^-- END|^[A-Za-z].*(invalid|unknown|not allowed|denied)' "$log" | tr -d '\r' || true
+  grep -E '^(kernel|ok|FAIL|rungs|agent|fsync|block|verdict|cpu|journal|writeback|stack|storage|smp|mem|  blame|usage_usec|  [a-z_]+ +(chosen|refused))|stallwatch .* on node .*, kernel|^[0-9]+: |^-- END|^[A-Za-z].*(invalid|unknown|not allowed|denied)' "$log" | tr -d '\r' || true
   # STALLWATCH_VM_DEBUG: the verifier's last words before each refusal, unfiltered.
   if [[ -n "${STALLWATCH_VM_DEBUG:-}" ]]; then grep -B12 'END PROG LOAD LOG' "$log" | tr -d '\r' || true; fi
   if grep -q 'STALLWATCH-VM-RESULT rc=0' "$log"; then
