@@ -21,14 +21,13 @@ start_agent
 # A victim and a writer, so that every map has entries.
 in_cgroup mv /sw_fsync_helper /mnt --fdatasync 50 > /dev/null
 in_cgroup mn /sw_block_helper /mnt/bulk-mem --write 200 > /dev/null
-total=0
-maps=0
+# Each map once: several objects share some maps, each through an fd.
 for f in /proc/$agent/fdinfo/*; do
   grep -q '^map_type' "$f" 2>/dev/null || continue
-  b=$(awk '/^memlock:/ { print $2 }' "$f")
-  total=$((total + b))
-  maps=$((maps + 1))
-done
+  awk '/^map_id:/ { id = $2 } /^memlock:/ { m = $2 } END { print id, m }' "$f"
+done | sort -u > /tmp/maps.txt
+maps=$(wc -l < /tmp/maps.txt)
+total=$(awk '{ s += $2 } END { printf "%d", s }' /tmp/maps.txt)
 mib=$((total / 1048576))
 echo "mem: $maps BPF maps, memlock $total bytes ($mib MiB); cgroup memory.current $(cat /sys/fs/cgroup/agent/memory.current), peak $(cat /sys/fs/cgroup/agent/memory.peak 2>/dev/null || echo n/a), oom_kill $(awk '/oom_kill / { print $2 }' /sys/fs/cgroup/agent/memory.events)"
 if [ "$total" -gt $((32 * 1048576)) ]; then

@@ -45,9 +45,9 @@ mkfs.ext4 -q -F "$common/ext4.img"
 truncate -s 64M "$common/part.img"
 python3 "$here/mbr_partition.py" "$common/part.img"
 
-boot() { # name vmlinuz modules-dir [cpus [append]]: 1 CPU runs the suites, more the
-  # SMP suite; a name ending in -mem192 the memory suite at 192 possible CPUs
-  local v=$1 vmlinuz=$2 mods=$3 cpus=${4:-1} append=${5:-} root=$work/root-$1
+boot() { # name vmlinuz modules-dir [qemu -smp]: a name ending in -smp4 runs the SMP
+  # suite, one ending in -mem192 the memory suite, any other the suites
+  local v=$1 vmlinuz=$2 mods=$3 cpus=${4:-1} root=$work/root-$1
   cp -a "$common" "$root"
   # Each module after its dependencies (modules.dep lists them, deepest
   # last), numbered so that init loads them in order, each once.
@@ -60,7 +60,7 @@ boot() { # name vmlinuz modules-dir [cpus [append]]: 1 CPU runs the suites, more
     done
   done
   echo "auto fentry" > "$root/hooks"
-  [[ $cpus -gt 1 ]] && touch "$root/smp"
+  [[ $v == *-smp4 ]] && touch "$root/smp"
   [[ $v == *-mem192 ]] && touch "$root/mem"
   [[ -n "${STALLWATCH_VM_DEBUG:-}" ]] && touch "$root/debug"
   (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initrd-$v.gz"
@@ -68,7 +68,7 @@ boot() { # name vmlinuz modules-dir [cpus [append]]: 1 CPU runs the suites, more
   # Four guests on two cores: 5.10's and 6.1's suites ran past 540 s in one run
   # (about 360 s with three guests); ctest stops the matrix at 900 s.
   timeout 780 qemu-system-x86_64 -m 1024 -smp "$cpus" -nographic -no-reboot -nic none -kernel "$vmlinuz" \
-    -initrd "$work/initrd-$v.gz" -append "console=ttyS0 quiet panic=-1 $append" > "$work/serial-$v.log" 2>&1 || true
+    -initrd "$work/initrd-$v.gz" -append "console=ttyS0 quiet panic=-1" > "$work/serial-$v.log" 2>&1 || true
   echo "$((SECONDS - start))" > "$work/time-$v"
 }
 
@@ -85,7 +85,9 @@ for k in "${kernels[@]}"; do
   fi
   # BPF memory on a node with 192 possible CPUs, under the DaemonSet's limit.
   if [[ " ${STALLWATCH_VM_MEM-6.12} " == *" $v "* ]]; then
-    boot "$v-mem192" "$vmlinuz" "$mods" 1 possible_cpus=192 &
+    # One CPU present, 191 more possible (hot-pluggable): what the kernel
+    # sizes per-CPU memory by.
+    boot "$v-mem192" "$vmlinuz" "$mods" 1,maxcpus=192 &
     runs+=("$v-mem192")
   fi
 done
