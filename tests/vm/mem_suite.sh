@@ -17,6 +17,7 @@ echo 256M > /sys/fs/cgroup/agent/memory.max
 echo $$ > /sys/fs/cgroup/agent/cgroup.procs
 dd if=/dev/zero of=/mnt/bulk-mem bs=1M count=4 2>/dev/null
 sync
+percpu_before=$(awk '/^Percpu:/ { print $2 }' /proc/meminfo)
 start_agent
 # A victim and a writer, so that every map has entries.
 in_cgroup mv /sw_fsync_helper /mnt --fdatasync 50 > /dev/null
@@ -29,6 +30,7 @@ done | sort -u > /tmp/maps.txt
 maps=$(wc -l < /tmp/maps.txt)
 total=$(awk '{ s += $2 } END { printf "%d", s }' /tmp/maps.txt)
 mib=$((total / 1048576))
+echo "mem: the kernel's per-CPU memory grew by $(( $(awk '/^Percpu:/ { print $2 }' /proc/meminfo) - percpu_before )) KiB"
 echo "mem: $maps BPF maps, memlock $total bytes ($mib MiB); cgroup memory.current $(cat /sys/fs/cgroup/agent/memory.current), peak $(cat /sys/fs/cgroup/agent/memory.peak 2>/dev/null || echo n/a), oom_kill $(awk '/oom_kill / { print $2 }' /sys/fs/cgroup/agent/memory.events)"
 if [ "$total" -gt $((32 * 1048576)) ]; then
   echo "FAIL [mem] BPF maps take $mib MiB at 192 possible CPUs: over 32 MiB"
