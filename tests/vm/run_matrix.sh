@@ -3,7 +3,7 @@
 # busybox initramfs holding the agent, its libraries and the helpers, runs
 # tests/vm/vm_suite.sh inside on each fsync rung, and reads the result from
 # the serial console. Kernels run in parallel. 6.12 also boots with 4 vCPUs
-# (smp_suite.sh) and with 192 possible CPUs (mem_suite.sh).
+# (smp_suite.sh), and 6.1 with 192 possible CPUs (mem_suite.sh).
 #
 #   tests/vm/run_matrix.sh BUILD_DIR [kernel cache dir]
 set -euo pipefail
