@@ -216,7 +216,7 @@ static __always_inline bool blame_open(struct file *file, __u16 op, __u16 file_c
 		/* No room for the disk means no window on it. */
 		d = sw_lookup_or_init(&blame_dev, &disk, &zero_dev, SW_DROP_BLAME_WINDOWS_FULL);
 		if (d) {
-			slot = blame_slot_for(d, cgroup_id);
+			slot = blame_slot_for(d, cgroup_id, start_ns);
 			if (slot >= SW_BLAME_SLOTS)
 				count_drop(SW_DROP_BLAME_SLOTS_FULL);
 		}
@@ -297,6 +297,7 @@ static __always_inline void blame_close(__u64 now)
 	k = w->slot;
 	if (d && k < SW_BLAME_SLOTS) {
 		s = &d->slot[k];
+		s->closed_ns = now;
 		__sync_fetch_and_add(&s->open, -1);
 	}
 	if (wall >= cfg_blame_slow_ns) {

@@ -516,14 +516,15 @@ static __always_inline __u64 blame_epoch_from(__u64 epoch_credit, __u64 issued_c
 	return (__s64)(epoch_credit - issued_credit) > 0 ? epoch_credit : issued_credit;
 }
 
-/* The victim's slot on d: its own, else a free one claimed by
- * compare-and-swap. Two victims opening their first windows on d at once
- * must not both take one slot: the slot's credits go to its victim, so one
- * would be charged with the other's waiting (4 victims on 4 CPUs did that:
- * kinds 2% past their windows). A claim lost to another victim scans again
- * once. Before 5.12 the loader makes the swap a plain store (see
- * blame_claim): there the race stays. */
-static __always_inline __u32 blame_slot_for(struct sw_blame_dev *d, __u64 victim)
+/* The victim's slot on d at now: its own, else a free one (never held, or
+ * idle for SW_SLOT_IDLE_NS) claimed by compare-and-swap. Two victims must
+ * not share one slot: its credits go to its victim, so one would be
+ * charged with the other's waiting (4 victims on 4 CPUs did that, kinds up
+ * to 7% past their windows, while idle meant only "no window open now").
+ * A claim lost to another victim scans again once. Before 5.12 the loader
+ * makes the swap a plain store (see blame_claim): there two first claims
+ * at once can still collide. */
+static __always_inline __u32 blame_slot_for(struct sw_blame_dev *d, __u64 victim, __u64 now)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
 		__u32 free = SW_BLAME_SLOTS;
@@ -535,15 +536,19 @@ static __always_inline __u32 blame_slot_for(struct sw_blame_dev *d, __u64 victim
 
 			if (holder == victim)
 				return k;
-			if (free == SW_BLAME_SLOTS && (!holder || (s->open <= 0 && s->own <= 0))) {
+			if (free == SW_BLAME_SLOTS &&
+			    (!holder || (s->open <= 0 && s->own <= 0 && now - s->closed_ns > SW_SLOT_IDLE_NS))) {
 				free = k;
 				was = holder;
 			}
 		}
 		if (free >= SW_BLAME_SLOTS)
 			return SW_BLAME_SLOTS;
-		if (__sync_val_compare_and_swap(&d->slot[free].victim, was, victim) == was)
+		if (__sync_val_compare_and_swap(&d->slot[free].victim, was, victim) == was) {
+			/* Its own from now: not free again before its first window. */
+			d->slot[free].closed_ns = now;
 			return free;
+		}
 	}
 	return SW_BLAME_SLOTS;
 }

@@ -369,9 +369,16 @@ struct sw_blame_slot {
 	__u64 clock[SW_CLK__COUNT];
 	__u64 epoch_credit;	/* SW_CLK_CREDIT when open went 0 -> 1 */
 	__u64 epoch_credit_own; /* SW_CLK_CREDIT_OWN then */
+	__u64 closed_ns;	/* its victim's last window closed (CLOCK_MONOTONIC) */
 	struct sw_blame_culprit top[SW_BLAME_TOP];
 	struct sw_blame_culprit rest;
 };
+
+/* A slot whose victim has had no window open for this long may go to
+ * another victim. Not sooner: a victim that syncs every few ms is between
+ * calls most of the time, and a slot taken from it then is one it is about
+ * to open a window on again; the two would share one slot's credits. */
+#define SW_SLOT_IDLE_NS (1000ULL * SW_NSEC_PER_MSEC)
 
 /* What a device's volatile cache took since its last flush was issued:
  * bytes of completed writes by culprit. A flush's cost is writing that
@@ -705,8 +712,8 @@ SW_ABI_SIZE(sw_tx, 64);
 SW_ABI_SIZE(sw_blk_sector_key, 16);
 SW_ABI_SIZE(sw_cgroup_event, 528);
 SW_ABI_SIZE(sw_blame_culprit, 40);
-SW_ABI_SIZE(sw_blame_slot, 320);
-SW_ABI_SIZE(sw_blame_dev, 1328);
+SW_ABI_SIZE(sw_blame_slot, 328);
+SW_ABI_SIZE(sw_blame_dev, 1360);
 SW_ABI_SIZE(sw_blame_cache_entry, 24);
 SW_ABI_SIZE(sw_blame_cache, 192);
 SW_ABI_SIZE(sw_cost, 24);

@@ -369,20 +369,25 @@ TEST(BlameMath, EpochResetStartsAtTheCreditClock) {
 
 TEST(BlameMath, SlotsAreTheVictimsOwnOrAFreeOne) {
   Device dev;
-  EXPECT_EQ(blame_slot_for(&dev.d, 7), 0u);
+  const __u64 t = 10 * SW_SLOT_IDLE_NS;  // any time well past the start
+  EXPECT_EQ(blame_slot_for(&dev.d, 7, t), 0u);
   dev.d.slot[0].open = 1;  // victim 7 has a window open
-  EXPECT_EQ(blame_slot_for(&dev.d, 8), 1u);
+  EXPECT_EQ(blame_slot_for(&dev.d, 8, t), 1u);
   dev.d.slot[1].own = 1;  // victim 8 has a request in service
-  EXPECT_EQ(blame_slot_for(&dev.d, 7), 0u);
-  EXPECT_EQ(blame_slot_for(&dev.d, 9), 2u);
-  EXPECT_EQ(blame_slot_for(&dev.d, 10), 2u) << "9 holds nothing open: its slot is reused";
-  for (int k = 2; k < SW_BLAME_SLOTS; k++) {
-    blame_slot_for(&dev.d, 20 + k);
-    dev.d.slot[k].open = 1;
-  }
-  EXPECT_EQ(blame_slot_for(&dev.d, 99), static_cast<__u32>(SW_BLAME_SLOTS)) << "every slot busy";
-  dev.d.slot[0].open = 0;  // victim 7's window closed
-  EXPECT_EQ(blame_slot_for(&dev.d, 99), 0u);
+  EXPECT_EQ(blame_slot_for(&dev.d, 7, t), 0u);
+  EXPECT_EQ(blame_slot_for(&dev.d, 9, t), 2u);
+  EXPECT_EQ(dev.d.slot[2].closed_ns, t) << "claimed now: not free before its first window";
+  EXPECT_EQ(blame_slot_for(&dev.d, 10, t), 3u) << "9's slot, claimed this instant, is not taken";
+  dev.d.slot[3].open = 1;
+  EXPECT_EQ(blame_slot_for(&dev.d, 11, t + SW_SLOT_IDLE_NS / 2), static_cast<__u32>(SW_BLAME_SLOTS))
+      << "9's slot is idle for half a second only: it keeps it";
+  EXPECT_EQ(blame_slot_for(&dev.d, 11, t + 2 * SW_SLOT_IDLE_NS), 2u) << "9 stopped syncing: its slot is reused";
+  EXPECT_EQ(dev.d.slot[2].victim, 11u);
+  dev.d.slot[2].open = 1;
+  EXPECT_EQ(blame_slot_for(&dev.d, 99, t), static_cast<__u32>(SW_BLAME_SLOTS)) << "every slot busy";
+  dev.d.slot[0].open = 0;  // victim 7's window closed long ago
+  dev.d.slot[0].closed_ns = t - 2 * SW_SLOT_IDLE_NS;
+  EXPECT_EQ(blame_slot_for(&dev.d, 99, t), 0u);
   EXPECT_EQ(dev.d.slot[0].victim, 99u);
 }
 
