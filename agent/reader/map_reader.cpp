@@ -126,12 +126,8 @@ Result<Snapshot> MapReader::snapshot() const {
         auto& s = ios[{k.submitter, k.owner, k.dev, k.part, k.op, k.kind}];
         s.key = k;
         s.key.shard = 0;
-        const sw_blk_io add = merge_percpu(v);
-        s.io.requests += add.requests;
-        s.io.bytes += add.bytes;
-        s.io.busy_ns += add.busy_ns;
-        s.io.preflush += add.preflush;
-        s.io.fua += add.fua;
+        const sw_blk_io both[] = {s.io, merge_percpu(v)};
+        s.io = merge_percpu(both);
       });
   if (!ok) return std::unexpected(ok.error());
   for (auto& [k, s] : ios) snap.block_io.push_back(s);
