@@ -28,6 +28,7 @@ test_deps=(
   e2fsprogs xfsprogs util-linux mount libcap2-bin  # ext4 and XFS loop devices, setpriv, unshare, capsh
   btrfs-progs dmsetup mdadm  # storage stacks: btrfs here; device mapper and md in the VMs
   stress-ng          # the load of scripts/e2e-under-load.sh and of the benchmarks
+  podman netavark iptables mmdebstrap  # the image built and run as the DaemonSets run it (a base from Debian's mirror)
 )
 
 want=("${build_deps[@]}")

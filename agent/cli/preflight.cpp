@@ -1,5 +1,10 @@
 #include "cli/preflight.h"
 
+#include <bpf/bpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 namespace stallwatch::cli {
 
 using loader::has_cap;
@@ -18,6 +23,18 @@ Result<void> check_host(const loader::HostFacts& facts) {
     return fail("missing " + missing +
                 ": loading BPF tracing programs needs CAP_BPF and "
                 "CAP_PERFMON (or CAP_SYS_ADMIN); run as root or grant them");
+  }
+  // The capabilities are there, but a seccomp filter may still refuse the
+  // call itself: containers-common's default profile (CRI-O, podman) allows
+  // bpf() only with CAP_SYS_ADMIN.
+  if (const int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, nullptr, 4, 4, 1, nullptr); fd >= 0) {
+    close(fd);
+  } else if (errno == EPERM && facts.seccomp == 2) {
+    return fail(
+        "bpf() refused (EPERM) although CAP_BPF and CAP_PERFMON are held: this process runs under a seccomp "
+        "filter (Seccomp: 2 in /proc/self/status), and container runtimes' default profiles allow bpf() and "
+        "perf_event_open() only with CAP_SYS_ADMIN; use the profile deploy/seccomp/stallwatch.json "
+        "(seccompProfile type Localhost) or the privileged DaemonSet");
   }
   if (!facts.btf) {
     return fail(

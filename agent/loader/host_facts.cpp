@@ -54,11 +54,12 @@ std::string slurp(const char* path) {
   return ss.str();
 }
 
-std::uint64_t read_cap_effective() {
+// A field of /proc/self/status, in the base given; 0 when absent.
+std::uint64_t status_field(const std::string& name, int base) {
   std::ifstream f("/proc/self/status");
   std::string line;
   while (std::getline(f, line)) {
-    if (line.rfind("CapEff:", 0) == 0) return std::stoull(line.substr(7), nullptr, 16);
+    if (line.rfind(name + ":", 0) == 0) return std::stoull(line.substr(name.size() + 1), nullptr, base);
   }
   return 0;
 }
@@ -78,7 +79,8 @@ HostFacts read_host_facts() {
     std::string c;
     while (enabled >> c) facts.cgroups.io_on_v2 |= c == "io";
   }
-  facts.cap_effective = read_cap_effective();
+  facts.cap_effective = status_field("CapEff", 16);
+  facts.seccomp = static_cast<int>(status_field("Seccomp", 10));
   return facts;
 }
 

@@ -29,6 +29,7 @@ struct HostFacts {
   bool btf = false;  // /sys/kernel/btf/vmlinux readable
   CgroupMounts cgroups;
   std::uint64_t cap_effective = 0;
+  int seccomp = 0;  // /proc/self/status Seccomp: 2 is a filter (a container runtime's profile)
 };
 
 HostFacts read_host_facts();

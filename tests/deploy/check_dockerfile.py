@@ -29,7 +29,9 @@ instructions = [(l.split(None, 1)[0].upper(), l.split(None, 1)[1] if " " in l el
 known = {"FROM", "RUN", "COPY", "WORKDIR", "EXPOSE", "ENTRYPOINT", "CMD", "ENV", "ARG", "LABEL", "USER"}
 for ins, _ in instructions:
     check(ins in known, f"unknown instruction {ins}")
-froms = [a for i, a in instructions if i == "FROM"]
+# FROM ${BASE}: the ARG's default is what a plain build uses.
+args = dict(a.split("=", 1) for i, a in instructions if i == "ARG" and "=" in a)
+froms = [re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)), a) for i, a in instructions if i == "FROM"]
 check(len(froms) >= 2, "multi-stage: a build stage and a runtime stage")
 for f in froms:
     image = f.split()[0]
@@ -46,6 +48,8 @@ for i, a in instructions:
         check(a.startswith("["), f"DL3025: {i} in shell form")
     if i == "WORKDIR":
         check(a.startswith("/"), "DL3000: WORKDIR not absolute")
+check(any(i == "COPY" and a.split()[-2:] == ["deploy/seccomp/stallwatch.json", "/usr/share/stallwatch/seccomp.json"]
+          for i, a in instructions), "the image does not carry the seccomp profile the least-privilege DaemonSet installs")
 check(any(i == "RUN" and "scripts/install-deps.sh" in a and "scripts/build.sh" in a for i, a in instructions),
       "the build stage does not use the README's scripts (install-deps.sh, build.sh)")
 # The runtime stage installs the package of every shared library the binary

@@ -151,7 +151,20 @@ for variant in ("privileged", "least-privilege"):
               f"{tag} adds exactly BPF, PERFMON, DAC_OVERRIDE, NET_ADMIN")
         check(sc.get("readOnlyRootFilesystem") is True, f"{tag} read-only root filesystem")
         check(sc.get("allowPrivilegeEscalation") is False, f"{tag} no privilege escalation")
-        check(sc.get("seccompProfile", {}).get("type") == "RuntimeDefault", f"{tag} seccomp RuntimeDefault")
+        # The runtime's default profile refuses bpf() without CAP_SYS_ADMIN
+        # (tests/image/image_test.sh proves it): the image's own profile, put in
+        # place by an init container that itself runs under the default.
+        check(sc.get("seccompProfile") == {"type": "Localhost", "localhostProfile": "stallwatch.json"},
+              f"{tag} seccomp: the Localhost profile stallwatch.json")
+        init = {i["name"]: i for i in pod.get("initContainers", [])}.get("seccomp-profile", {})
+        check(init.get("command") == ["cp", "/usr/share/stallwatch/seccomp.json",
+                                      "/host/var/lib/kubelet/seccomp/stallwatch.json"], f"{tag} init container installs it")
+        check(init.get("image") == c["image"], f"{tag} init container runs the agent's image")
+        isc = init.get("securityContext", {})
+        check(isc.get("capabilities") == {"drop": ["ALL"]} and isc.get("seccompProfile") == {"type": "RuntimeDefault"}
+              and isc.get("readOnlyRootFilesystem") is True, f"{tag} init container holds no capability")
+        check(volumes.get("kubelet-seccomp", {}).get("hostPath", {}).get("path") == "/var/lib/kubelet/seccomp",
+              f"{tag} kubelet's seccomp directory mounted into the init container")
 
 # The TLS overlay: JSON patches that apply to the least-privilege variant as
 # kustomize would, a flag the agent takes, the Secret mounted read-only, and
