@@ -136,7 +136,9 @@ void listen_address(Findings& out, const std::string& text) {
 
 }  // namespace
 
-int run_doctor(const Options& options) {
+int run_doctor(const Options& given) {
+  Options options = given;
+  options.cgroup_root = resolve_cgroup_root(given.cgroup_root);
   if (options.doctor_output != "text" && options.doctor_output != "json") {
     std::fprintf(stderr, "stallwatch: error: --output: '%s' is neither text nor json\n",
                  options.doctor_output.c_str());

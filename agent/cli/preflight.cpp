@@ -14,6 +14,12 @@ bool can_load_bpf(std::uint64_t caps) {
   return has_cap(caps, loader::kCapSysAdmin) || (has_cap(caps, loader::kCapBpf) && has_cap(caps, loader::kCapPerfmon));
 }
 
+std::string resolve_cgroup_root(const std::string& given) {
+  if (given.empty()) return given;
+  const std::string v2 = loader::cgroup2_at(given);
+  return v2.empty() ? given : v2;
+}
+
 Result<void> check_host(const loader::HostFacts& facts) {
   if (!can_load_bpf(facts.cap_effective)) {
     std::string missing;

@@ -11,6 +11,11 @@ namespace stallwatch::cli {
 // naming what is missing and how to get it.
 Result<void> check_host(const loader::HostFacts& facts);
 
+// --cgroup-root as given, or the cgroup2 hierarchy under it when it names a
+// hybrid host's /sys/fs/cgroup (v1 hierarchies beside unified/): cgroups
+// are named from the cgroup2 root, whether seen at start or made later.
+std::string resolve_cgroup_root(const std::string& given);
+
 // Whether the capabilities allow loading BPF tracing programs.
 bool can_load_bpf(std::uint64_t caps);
 

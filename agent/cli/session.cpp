@@ -79,6 +79,7 @@ reader::MapFds map_fds(const Loaded& loaded, const Result<loader::CgroupProbes>&
 std::expected<std::unique_ptr<Session>, int> Session::start(const Options& options, EventSink sink) {
   std::unique_ptr<Session> s(new Session());
   s->options_ = options;
+  s->options_.cgroup_root = resolve_cgroup_root(options.cgroup_root);
   s->sink_ = std::move(sink);
   s->facts_ = loader::read_host_facts();
   if (auto ok = check_host(s->facts_); !ok) {
@@ -99,7 +100,8 @@ std::expected<std::unique_ptr<Session>, int> Session::start(const Options& optio
   }
   s->configs_ = std::move(*configs);
   s->configs_.block.blame_owner = s->facts_.cgroups.io_on_v2;
-  s->configs_.probe.cgroup2_root = options.cgroup_root.empty() ? s->facts_.cgroups.cgroup2_mount : options.cgroup_root;
+  s->configs_.probe.cgroup2_root =
+      s->options_.cgroup_root.empty() ? s->facts_.cgroups.cgroup2_mount : s->options_.cgroup_root;
   loader::route_libbpf_output();
   const auto tracefs = loader::ensure_tracefs(true);
   if (tracefs && tracefs->mounted_by_us) spdlog::info("mounted tracefs at {}", tracefs->path);

@@ -1,5 +1,6 @@
 #include "loader/host_facts.h"
 
+#include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -65,6 +66,15 @@ std::uint64_t status_field(const std::string& name, int base) {
 }
 
 }  // namespace
+
+std::string cgroup2_at(const std::string& dir) {
+  constexpr long kCgroup2Magic = 0x63677270;  // CGROUP2_SUPER_MAGIC
+  for (const std::string& d : {dir, dir + "/unified"}) {
+    struct statfs fs {};
+    if (::statfs(d.c_str(), &fs) == 0 && static_cast<long>(fs.f_type) == kCgroup2Magic) return d;
+  }
+  return "";
+}
 
 HostFacts read_host_facts() {
   HostFacts facts;

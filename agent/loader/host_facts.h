@@ -34,6 +34,10 @@ struct HostFacts {
 
 HostFacts read_host_facts();
 
+// The cgroup2 hierarchy at dir, or at dir/unified on a hybrid host (a
+// --cgroup-root of the host's /sys/fs/cgroup); "" if neither.
+std::string cgroup2_at(const std::string& dir);
+
 // Capability numbers from linux/capability.h that the agent cares about.
 inline constexpr int kCapDacReadSearch = 2;
 inline constexpr int kCapSysAdmin = 21;

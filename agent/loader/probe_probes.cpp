@@ -1,9 +1,10 @@
 #include "loader/probe_probes.h"
 
+#include "loader/host_facts.h"
+
 #include <bpf/libbpf.h>
 
 #include <fcntl.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,20 +19,6 @@ namespace stallwatch::loader {
 int ProbeProbes::hist_fd() const { return bpf_map__fd(programs_.skel().maps.probe_hist); }
 int ProbeProbes::events_fd() const { return bpf_map__fd(programs_.skel().maps.probe_events); }
 int ProbeProbes::drops_fd() const { return bpf_map__fd(programs_.skel().maps.drops); }
-
-namespace {
-
-// The cgroup2 hierarchy at dir, or at dir/unified on a hybrid host; "" if neither.
-std::string cgroup2_at(const std::string& dir) {
-  constexpr long kCgroup2Magic = 0x63677270;  // CGROUP2_SUPER_MAGIC
-  for (const std::string& d : {dir, dir + "/unified"}) {
-    struct statfs fs {};
-    if (::statfs(d.c_str(), &fs) == 0 && static_cast<long>(fs.f_type) == kCgroup2Magic) return d;
-  }
-  return "";
-}
-
-}  // namespace
 
 void ProbeProbes::attach_answer_reader(const std::string& root) {
   const std::string cgroup2_root = root.empty() ? "" : cgroup2_at(root);

@@ -1,6 +1,8 @@
 #include "exporters/prometheus/metrics_server.h"
 
+#ifndef STALLWATCH_NO_TLS
 #include <gnutls/gnutls.h>
+#endif
 #include <microhttpd.h>
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
@@ -83,6 +85,10 @@ struct MetricsServer::State {
   // The client's certificate, where the web config asks for one.
   bool client_cert_ok(MHD_Connection* conn) const {
     if (!web.tls || web.client_auth == ClientAuth::kNone || web.client_auth == ClientAuth::kRequest) return true;
+#ifdef STALLWATCH_NO_TLS
+    (void)conn;
+    return false;  // never reached: the web config refuses TLS in this build
+#else
     const MHD_ConnectionInfo* info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     if (!info || !info->tls_session) return false;
     auto* session = static_cast<gnutls_session_t>(info->tls_session);
@@ -92,6 +98,7 @@ struct MetricsServer::State {
     if (web.client_auth == ClientAuth::kRequireAny) return true;
     unsigned status = 0;
     return gnutls_certificate_verify_peers2(session, &status) == 0 && status == 0;
+#endif
   }
 
   MHD_Result handle(MHD_Connection* conn, const char* url, const char* method) {

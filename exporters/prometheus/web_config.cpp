@@ -1,7 +1,9 @@
 #include "exporters/prometheus/web_config.h"
 
 #include <crypt.h>
+#ifndef STALLWATCH_NO_TLS
 #include <gnutls/gnutls.h>
+#endif
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
@@ -70,6 +72,11 @@ Result<std::string> priorities(int min, int max) {
 // The same checks the TLS library makes when serving starts, made while the
 // file is read, so that a wrong file is a start-up error naming it.
 Result<void> check_pems(const WebConfig& cfg) {
+#ifdef STALLWATCH_NO_TLS
+  (void)cfg;
+  return fail("tls_server_config: this static build serves plain HTTP only (its HTTP library is built without "
+              "GnuTLS); use the packaged build or the image for TLS");
+#else
   gnutls_certificate_credentials_t cred = nullptr;
   if (gnutls_certificate_allocate_credentials(&cred) != GNUTLS_E_SUCCESS) return fail("cannot set up TLS");
   const auto datum = [](const std::string& s) {
@@ -91,6 +98,7 @@ Result<void> check_pems(const WebConfig& cfg) {
   }
   gnutls_certificate_free_credentials(cred);
   return out;
+#endif
 }
 
 bool is_bcrypt(const std::string& hash) {

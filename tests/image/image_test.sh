@@ -144,4 +144,25 @@ check_counts "sw-lp-$$"
 start_agent deploy/kubernetes/privileged/daemonset.yaml "sw-priv-$$"
 wait_healthy "sw-priv-$$"
 check_counts "sw-priv-$$"
+# 4. Incident capture as `kubectl debug node/NAME --profile=sysadmin --image=...`
+# runs it: privileged, the host's PID, network and IPC namespaces, the node's
+# root filesystem at /host; the bundle written there.
+names+=(sw-debug-$$)
+mkdir -p "$cgroup" "$work/data"
+"${podman[@]}" run -d --name "sw-debug-$$" "${limits[@]}" --privileged --pid=host --network=host --ipc=host \
+  -v /:/host -e NODE_NAME=$node "$tag" capture --cgroup-root=/host/sys/fs/cgroup --duration=8s \
+  --out="/host$work/bundle" --no-progress >/dev/null
+for _ in $(seq 100); do [[ -s $work/bundle/host.json ]] && break; sleep 0.1; done
+[[ -s $work/bundle/host.json ]] || { "${podman[@]}" logs "sw-debug-$$"; fail "the debug capture never started"; }
+sh -c "echo \$\$ > $cgroup/cgroup.procs && exec $helper $work/data --fsync 300 --fdatasync 200" >/dev/null
+[[ $("${podman[@]}" wait "sw-debug-$$") == 0 ]] || { "${podman[@]}" logs "sw-debug-$$"; fail "the debug capture failed"; }
+bundle_count() {
+  awk -v a="cgroup=\"/stallwatch-image.$$\"" -v b="op=\"$1\"" \
+    'index($0, "stallwatch_fsync_duration_seconds_count{") == 1 && index($0, a) && index($0, b) { v = $NF } END { print v + 0 }' \
+    "$work/bundle/metrics-end.prom"
+}
+echo "kubectl debug's part: capture counted fsync $(bundle_count fsync)/300, fdatasync $(bundle_count fdatasync)/200"
+[[ $(bundle_count fsync) == 300 && $(bundle_count fdatasync) == 200 ]] || fail "the debug capture's counts"
+grep -q "\"nodename\": *\"$node\"\|\"node\": *\"$node\"" "$work/bundle/host.json" || fail "the bundle does not name the node"
+[[ -s $work/bundle/report.html ]] || fail "the bundle has no report"
 echo "PASS"

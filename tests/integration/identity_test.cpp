@@ -74,6 +74,25 @@ TEST(Identity, KubeletShapedCgroupsCarryPodNamespaceAndContainer) {
   EXPECT_EQ(m.value(kCount, {{"namespace", ""}, {"pod", ""}, {"container", ""}, {"cgroup", unit.rel()}}), 2.0);
 }
 
+// The DaemonSets pass the host's /sys/fs/cgroup, which on a hybrid host holds
+// the v1 hierarchies beside cgroup2's unified/: a cgroup there before the
+// agent starts and one made after are named alike, from the cgroup2 root.
+TEST(Identity, CgroupRootOfAHybridHostNamesFromItsCgroup2Hierarchy) {
+  SW_REQUIRE_ROOT();
+  Tmpfs tmpfs;
+  TestCgroup before(parent() + "/before");
+  Agent agent({"--cgroup-root=/sys/fs/cgroup"});
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  TestCgroup after(parent() + "/after");
+  run_fsync_helper(before.dir(), tmpfs.path(), {"--fsync", "3"});
+  run_fsync_helper(after.dir(), tmpfs.path(), {"--fsync", "5"});
+  const Exposition m = scrape_metrics(agent.port());
+  std::string named;
+  for (const auto& c : m.all(kCount, {{"op", "fsync"}})) named += " " + c.labels.at("cgroup");
+  EXPECT_EQ(m.value(kCount, {{"cgroup", before.rel()}, {"op", "fsync"}}), 3.0) << "cgroups named:" << named;
+  EXPECT_EQ(m.value(kCount, {{"cgroup", after.rel()}, {"op", "fsync"}}), 5.0);
+}
+
 // Created after start, used once and removed before any scrape: still named.
 TEST(Identity, ShortLivedCgroupIsNamedFromItsMkdirEvent) {
   SW_REQUIRE_ROOT();
