@@ -3,7 +3,6 @@
 #include <malloc.h>
 #include <unistd.h>
 #include <algorithm>
-#include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
 #include "blame/victims.h"
@@ -14,6 +13,7 @@
 #include "events/probe_event.h"
 #include "events/slow_event.h"
 #include "events/start_event.h"
+#include "exporters/prometheus/text_format.h"
 #include "identity/device_names.h"
 #include "identity/identity.h"
 #include "identity/node_name.h"
@@ -396,7 +396,7 @@ nlohmann::json Session::host_json(const Options& options) const {
           {"probe_slow_threshold", options.probe_slow_threshold}};
 }
 
-std::string Session::metrics_text() const { return prometheus::TextSerializer().Serialize(collector_->Collect()); }
+std::string Session::metrics_text() const { return exporters::text_format(collector_->Collect()); }
 
 nlohmann::json Session::start_event() const {
   const auto build = build_info();

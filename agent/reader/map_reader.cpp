@@ -21,8 +21,45 @@ namespace {
 // Calls f(key, values) for every entry; values has one element per CPU for
 // per-CPU maps (n_values = ncpus) and one otherwise. Only the drop counters
 // are per CPU now; the series maps are shared (bpf/stallwatch.h).
+// One syscall per batch of entries where the kernel offers it (5.6+ for
+// hash maps): a scrape of 500 cgroups' series is otherwise 1000 syscalls.
+// Returns 0 when done, -1 when the first batch is refused (nothing was
+// passed to f: walk one at a time), else the errno of a batch that failed.
+template <typename K, typename V, typename F>
+int for_each_batch(int fd, std::size_t n_values, F& f) {
+  std::uint32_t batch = 256;
+  std::vector<K> keys(batch);
+  std::vector<V> values(batch * n_values);
+  // The resume token: a bucket index for hash maps, never larger than a key.
+  alignas(8) K token_in{}, token_out{};
+  void* in = nullptr;
+  for (;;) {
+    std::uint32_t count = batch;
+    const int err = bpf_map_lookup_batch(fd, in, &token_out, keys.data(), values.data(), &count, nullptr);
+    const int e = err ? errno : 0;
+    if (err && e == ENOSPC && count == 0) {  // one hash bucket holds more than a batch
+      batch *= 2;
+      keys.resize(batch);
+      values.resize(batch * n_values);
+      continue;
+    }
+    if (err && e != ENOENT) return in == nullptr ? -1 : e;
+    for (std::uint32_t i = 0; i < count; ++i) {
+      f(keys[i], std::span<const V>(values.data() + i * n_values, n_values));
+    }
+    if (err) return 0;  // ENOENT: the last batch
+    token_in = token_out;
+    in = &token_in;
+  }
+}
+
 template <typename K, typename V, typename F>
 Result<void> for_each_entry(int fd, std::size_t n_values, const char* what, F&& f) {
+  if (const int e = for_each_batch<K, V>(fd, n_values, f); e == 0) {
+    return {};
+  } else if (e > 0) {
+    return fail(std::string("read ") + what + ": " + errno_text(e));
+  }
   std::vector<V> values(n_values);
   K key{};
   K next{};

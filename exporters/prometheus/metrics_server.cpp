@@ -4,7 +4,6 @@
 #include <gnutls/gnutls.h>
 #endif
 #include <microhttpd.h>
-#include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 #include <zlib.h>
 
@@ -12,7 +11,8 @@
 #include <cstdarg>
 #include <cstring>
 #include <mutex>
-#include <sstream>
+
+#include "exporters/prometheus/text_format.h"
 
 namespace stallwatch::exporters {
 
@@ -135,9 +135,7 @@ struct MetricsServer::State {
         std::lock_guard lock(collect_mu);
         families = collector->Collect();
       }
-      std::ostringstream text;
-      prometheus::TextSerializer().Serialize(text, families);
-      std::string body = text.str();
+      std::string body = text_format(families);
       if (accepts_gzip(conn)) {
         std::string packed;
         if (gzip(body, packed)) return answer(conn, MHD_HTTP_OK, std::move(packed), kMetricsType, true);

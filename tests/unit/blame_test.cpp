@@ -1,7 +1,6 @@
 // The blame engine's user-space half: verdict rules, victim selectors,
 // slow-event JSON, and the culprit budget of the metrics.
 #include <gtest/gtest.h>
-#include <prometheus/text_serializer.h>
 
 #include <nlohmann/json.hpp>
 
@@ -12,6 +11,7 @@
 #include "events/start_event.h"
 #include "events/event_line.h"
 #include "exporters/prometheus/render_blame.h"
+#include "exporters/prometheus/text_format.h"
 
 namespace {
 
@@ -316,7 +316,7 @@ stallwatch::identity::Labeler labeler() {
 }
 
 std::string text(const stallwatch::reader::Snapshot& snap, stallwatch::exporters::CulpritBudget& budget) {
-  return prometheus::TextSerializer().Serialize(
+  return stallwatch::exporters::text_format(
       stallwatch::exporters::render_blame(snap, labeler(), budget, {1, 0, 3, 0}));
 }
 

@@ -1,8 +1,7 @@
 #include <gtest/gtest.h>
-#include <prometheus/text_serializer.h>
-
 #include "common/names.h"
 #include "exporters/prometheus/render.h"
+#include "exporters/prometheus/text_format.h"
 
 namespace {
 
@@ -19,7 +18,7 @@ Labeler fake_labeler() {
 }
 
 std::string serialize(const std::vector<prometheus::MetricFamily>& families) {
-  return prometheus::TextSerializer().Serialize(families);
+  return stallwatch::exporters::text_format(families);
 }
 
 TEST(Render, HistogramIsCumulativeWithCountAndSum) {
