@@ -66,13 +66,15 @@ static __always_inline __u16 sw_file_class(struct file *file)
 
 	if (!file)
 		return SW_FILE_OTHER;
+	/* Every fsync pays for this: the parent's name length first, the rest
+	 * only for a parent named like "wal" or "snap". */
 	d = BPF_CORE_READ(file, f_path.dentry);
-	len = BPF_CORE_READ(d, d_name.len);
-	name = BPF_CORE_READ(d, d_name.name);
 	parent_len = BPF_CORE_READ(d, d_parent, d_name.len);
-	parent = BPF_CORE_READ(d, d_parent, d_name.name);
 	if (parent_len != 3 && parent_len != 4)
 		return SW_FILE_OTHER;
+	len = BPF_CORE_READ(d, d_name.len);
+	name = BPF_CORE_READ(d, d_name.name);
+	parent = BPF_CORE_READ(d, d_parent, d_name.name);
 	/* A fixed size keeps the verifier happy; names are NUL-terminated, so
 	 * four bytes of a three-letter name end in its NUL. */
 	if (bpf_probe_read_kernel(p, 4, parent))

@@ -107,6 +107,66 @@ static __always_inline void end_call(void)
 	s->window = 0;
 }
 
+/* The fentry rung's programs come first: libbpf loads in this order, and a
+ * kernel that refuses them (EPERM) then refuses before the verifier has
+ * spent a second on the tracepoint programs, which load again on the next rung. */
+/*
+ * Rung "fentry": an addition to the tracepoints, never a replacement. On
+ * Debian's 5.10 and 6.1 kernels fdatasync(2) never enters vfs_fsync_range
+ * (inlined into __x64_sys_fdatasync), and on 6.12 O_SYNC writes to tmpfs do
+ * not either. So this only counts what no syscall tracepoint is already
+ * timing on the same thread, and skips io_uring workers, whose requests the
+ * io_uring tracepoints time.
+ */
+#define PF_IO_WORKER 0x00000010 /* include/linux/sched.h */
+
+/* tid -> outermost vfs_fsync_range in flight that no syscall covers. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct sw_vfs_start);
+} vfs_start SEC(".maps");
+
+SEC("fentry/vfs_fsync_range")
+int BPF_PROG(vfs_fsync_range_fentry, struct file *file, loff_t start, loff_t end, int datasync)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	/* bpf_get_current_task_btf() arrived in 5.11; this runs on 5.10 too. */
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct sw_fsync_start *syscall = bpf_map_lookup_elem(&fsync_start, &tid);
+	struct sw_vfs_start s = {};
+	long err;
+
+	/* fsync_start entries stay after the call with start_ns = 0. */
+	if ((syscall && syscall->start_ns) || (BPF_CORE_READ(task, flags) & PF_IO_WORKER))
+		return 0;
+	s.call.start_ns = bpf_ktime_get_ns();
+	s.call.cgroup_id = bpf_get_current_cgroup_id();
+	s.call.dev = sw_file_dev(file);
+	s.call.op = SW_OP_VFS_FSYNC;
+	s.call.file_class = sw_file_class(file);
+	s.file = (__u64)file;
+	err = bpf_map_update_elem(&vfs_start, &tid, &s, BPF_NOEXIST);
+	if (err && err != -SW_EEXIST /* nested call: the outer one times it */)
+		count_drop(SW_DROP_FSYNC_INFLIGHT_FULL);
+	return 0;
+}
+
+SEC("fexit/vfs_fsync_range")
+int BPF_PROG(vfs_fsync_range_fexit, struct file *file, loff_t start, loff_t end, int datasync, int ret)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct sw_vfs_start *s = bpf_map_lookup_elem(&vfs_start, &tid);
+
+	if (!s || s->file != (__u64)file)
+		return 0;
+	record(&s->call, now);
+	bpf_map_delete_elem(&vfs_start, &tid);
+	return 0;
+}
+
 SEC("tracepoint/syscalls/sys_enter_fsync")
 int sys_enter_fsync_tp(struct trace_event_raw_sys_enter *ctx)
 {
@@ -269,62 +329,5 @@ int io_uring_complete_tp(struct trace_event_raw_io_uring_complete *ctx)
 	}
 	record(s, now);
 	bpf_map_delete_elem(&uring_start, &key);
-	return 0;
-}
-
-/*
- * Rung "fentry": an addition to the tracepoints, never a replacement. On
- * Debian's 5.10 and 6.1 kernels fdatasync(2) never enters vfs_fsync_range
- * (inlined into __x64_sys_fdatasync), and on 6.12 O_SYNC writes to tmpfs do
- * not either. So this only counts what no syscall tracepoint is already
- * timing on the same thread, and skips io_uring workers, whose requests the
- * io_uring tracepoints time.
- */
-#define PF_IO_WORKER 0x00000010 /* include/linux/sched.h */
-
-/* tid -> outermost vfs_fsync_range in flight that no syscall covers. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, struct sw_vfs_start);
-} vfs_start SEC(".maps");
-
-SEC("fentry/vfs_fsync_range")
-int BPF_PROG(vfs_fsync_range_fentry, struct file *file, loff_t start, loff_t end, int datasync)
-{
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	/* bpf_get_current_task_btf() arrived in 5.11; this runs on 5.10 too. */
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct sw_fsync_start *syscall = bpf_map_lookup_elem(&fsync_start, &tid);
-	struct sw_vfs_start s = {};
-	long err;
-
-	/* fsync_start entries stay after the call with start_ns = 0. */
-	if ((syscall && syscall->start_ns) || (BPF_CORE_READ(task, flags) & PF_IO_WORKER))
-		return 0;
-	s.call.start_ns = bpf_ktime_get_ns();
-	s.call.cgroup_id = bpf_get_current_cgroup_id();
-	s.call.dev = sw_file_dev(file);
-	s.call.op = SW_OP_VFS_FSYNC;
-	s.call.file_class = sw_file_class(file);
-	s.file = (__u64)file;
-	err = bpf_map_update_elem(&vfs_start, &tid, &s, BPF_NOEXIST);
-	if (err && err != -SW_EEXIST /* nested call: the outer one times it */)
-		count_drop(SW_DROP_FSYNC_INFLIGHT_FULL);
-	return 0;
-}
-
-SEC("fexit/vfs_fsync_range")
-int BPF_PROG(vfs_fsync_range_fexit, struct file *file, loff_t start, loff_t end, int datasync, int ret)
-{
-	__u64 now = bpf_ktime_get_ns();
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct sw_vfs_start *s = bpf_map_lookup_elem(&vfs_start, &tid);
-
-	if (!s || s->file != (__u64)file)
-		return 0;
-	record(&s->call, now);
-	bpf_map_delete_elem(&vfs_start, &tid);
 	return 0;
 }

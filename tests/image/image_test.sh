@@ -36,7 +36,7 @@ names=()
 cleanup() {
   for n in "${names[@]}"; do "${podman[@]}" rm -f -t 2 "$n" >/dev/null 2>&1 || true; done
   "${podman[@]}" rmi -f "$tag" >/dev/null 2>&1 || true
-  rmdir "$cgroup" 2>/dev/null || true
+  rmdir "$cgroup" "$cg2/libpod_parent" 2>/dev/null || true  # podman's, made on first use
   rm -rf "$work"
 }
 trap cleanup EXIT
