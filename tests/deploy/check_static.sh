@@ -12,7 +12,7 @@ build=$(realpath "$1")
 cache=/var/cache/stallwatch-image
 work=$(mktemp -d /tmp/stallwatch-static.XXXXXX)
 root=$work/root
-cg2=$(findmnt -n -o TARGET -t cgroup2 | head -1)
+cg2=$(findmnt -n -o TARGET -t cgroup2 | awk 'NR == 1')
 cgroup=$cg2/stallwatch-static.$$
 cleanup() {
   [[ -n ${capture_pid:-} ]] && kill "$capture_pid" 2>/dev/null && wait "$capture_pid" 2>/dev/null
@@ -38,7 +38,8 @@ cp "$bin" "$root/stallwatch-static"
 # The portable bundle (Debian 12's shared libraries beside the binary) for comparison.
 scripts/portable.sh "$build" "$work/portable.tar.gz" >/dev/null
 tar -C "$root" -xzf "$work/portable.tar.gz"
-glibc=$(chroot "$root" ldd --version | head -1 | awk '{print $NF}')
+chroot "$root" ldd --version >"$work/ldd.txt"  # not piped into head: an early exit would fail ldd (pipefail)
+glibc=$(awk 'NR == 1 {print $NF}' "$work/ldd.txt")
 echo "Debian $(cat "$root/etc/debian_version"), glibc $glibc"
 [[ $glibc == 2.31 ]] || fail "expected glibc 2.31 in the Debian 11 root, got $glibc"
 

@@ -21,7 +21,7 @@ tag=localhost/stallwatch-test:$$
 node=image-test-node
 port=$((19000 + $$ % 900))
 work=$(mktemp -d /tmp/stallwatch-image.XXXXXX)
-cg2=$(findmnt -n -o TARGET -t cgroup2 | head -1)
+cg2=$(findmnt -n -o TARGET -t cgroup2 | awk 'NR == 1')
 cgroup=$cg2/stallwatch-image.$$
 # crun refuses hybrid cgroup hosts ("cgroups in hybrid mode not supported"); runc runs both.
 podman=(podman --runtime "$(command -v runc)")
@@ -111,7 +111,9 @@ check_counts() {
   fdatasync=$(series stallwatch_fsync_duration_seconds_count "$cg" 'op="fdatasync"')
   echo "$name: fsync $fsync/300, fdatasync $fdatasync/200"
   [[ $fsync == 300 && $fdatasync == 200 ]] || fail "$name counted fsync $fsync, fdatasync $fdatasync"
-  curl -sf "http://127.0.0.1:$port/metrics" | grep -q "^stallwatch_build_info{.*nodename=\"$node\".*revision=\"$revision\"" ||
+  # To a file first: grep -q leaving early would fail curl's write (pipefail).
+  curl -sf "http://127.0.0.1:$port/metrics" >"$work/$name.prom"
+  grep -q "^stallwatch_build_info{.*nodename=\"$node\".*revision=\"$revision\"" "$work/$name.prom" ||
     fail "$name: build_info does not name node $node and revision $revision"
   "${podman[@]}" logs "$name" >"$work/$name.log" 2>&1
   grep -q '"fsync self-test on' "$work/$name.log" || { cat "$work/$name.log"; fail "$name: the self-test did not pass"; }
