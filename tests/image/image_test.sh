@@ -114,7 +114,7 @@ check_counts() {
   # To a file first: grep -q leaving early would fail curl's write (pipefail).
   curl -sf "http://127.0.0.1:$port/metrics" >"$work/$name.prom"
   grep -q "^stallwatch_build_info{.*nodename=\"$node\".*revision=\"$revision\"" "$work/$name.prom" ||
-    fail "$name: build_info does not name node $node and revision $revision"
+    { grep '^stallwatch_build_info' "$work/$name.prom"; fail "$name: build_info does not name node $node and revision $revision"; }
   "${podman[@]}" logs "$name" >"$work/$name.log" 2>&1
   grep -q '"fsync self-test on' "$work/$name.log" || { cat "$work/$name.log"; fail "$name: the self-test did not pass"; }
   grep -q "\"node\":\"$node\"" "$work/$name.log" || fail "$name: the start event does not name the node"
