@@ -127,7 +127,7 @@ Result<SelfTest> run_fsync_selftest(reader::MapReader& maps, const std::string& 
                {"syncfs", "syncfs(2)", 1, 0}};
   if (io_uring && uring_refused) {
     // Not made, so not expected: what the hook sees of other processes' calls is untested.
-    test.rows.push_back({"io_uring_fsync", "io_uring IORING_OP_FSYNC (not made: io_uring_setup refused here)", 0, 0});
+    test.rows.push_back({"io_uring_fsync", "io_uring IORING_OP_FSYNC (not made: io_uring_setup refused here)", 0, 0, false});
   } else if (io_uring) {
     test.rows.push_back({"io_uring_fsync", "io_uring IORING_OP_FSYNC", 1, 0});
   }

@@ -16,6 +16,7 @@ struct SelfTestRow {
   std::string call;  // what the child did
   std::uint64_t expected = 1;
   std::uint64_t seen = 0;
+  bool made = true;  // false: the child could not make the call here (io_uring_setup refused)
 };
 
 struct SelfTest {

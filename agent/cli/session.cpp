@@ -145,9 +145,8 @@ int Session::load_programs(const Result<loader::Tracefs>& tracefs) {
     selftest_dir_ = selftest->dir;
     for (const auto& r : selftest->rows) {
       selftest_rows_.push_back({r.op, r.expected, r.seen});
-      const bool not_made = r.call.find("(not made") != std::string::npos;
       selftest_line_ += fmt::format("{}{} {}", selftest_line_.empty() ? "" : ", ", r.op,
-                                    not_made ? "not made (io_uring_setup refused)" : fmt::format("{}/{}", r.seen, r.expected));
+                                    r.made ? fmt::format("{}/{}", r.seen, r.expected) : "not made (io_uring_setup refused)");
     }
   } else {
     selftest_error_ = selftest.error().message;
