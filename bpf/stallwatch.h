@@ -370,6 +370,7 @@ struct sw_blame_slot {
 	__u64 epoch_credit;	/* SW_CLK_CREDIT when open went 0 -> 1 */
 	__u64 epoch_credit_own; /* SW_CLK_CREDIT_OWN then */
 	__u64 closed_ns;	/* its victim's last window closed (CLOCK_MONOTONIC) */
+	__u64 blocked_ns;	/* a window's thread last blocked (CLOCK_MONOTONIC) */
 	struct sw_blame_culprit top[SW_BLAME_TOP];
 	struct sw_blame_culprit rest;
 };
@@ -712,8 +713,8 @@ SW_ABI_SIZE(sw_tx, 64);
 SW_ABI_SIZE(sw_blk_sector_key, 16);
 SW_ABI_SIZE(sw_cgroup_event, 528);
 SW_ABI_SIZE(sw_blame_culprit, 40);
-SW_ABI_SIZE(sw_blame_slot, 328);
-SW_ABI_SIZE(sw_blame_dev, 1360);
+SW_ABI_SIZE(sw_blame_slot, 336);
+SW_ABI_SIZE(sw_blame_dev, 1392);
 SW_ABI_SIZE(sw_blame_cache_entry, 24);
 SW_ABI_SIZE(sw_blame_cache, 192);
 SW_ABI_SIZE(sw_cost, 24);

@@ -72,19 +72,24 @@ boot() { # name vmlinuz modules-dir [qemu -smp]: a name ending in -smp4 runs the
   echo "$((SECONDS - start))" > "$work/time-$v"
 }
 
+# STALLWATCH_VM_RUNS: a regex of the runs to boot (e.g. "6.12-smp4"); all by default.
+want() { [[ -z ${STALLWATCH_VM_RUNS:-} || $1 =~ ^(${STALLWATCH_VM_RUNS})$ ]]; }
+
 start=$SECONDS
 runs=()
 for k in "${kernels[@]}"; do
   read -r v vmlinuz mods <<< "$k"
-  boot "$v" "$vmlinuz" "$mods" &
-  runs+=("$v")
+  if want "$v"; then
+    boot "$v" "$vmlinuz" "$mods" &
+    runs+=("$v")
+  fi
   # Counter conservation with every CPU advancing the same device clock.
-  if [[ " ${STALLWATCH_VM_SMP-6.12} " == *" $v "* ]]; then
+  if [[ " ${STALLWATCH_VM_SMP-6.12} " == *" $v "* ]] && want "$v-smp4"; then
     boot "$v-smp4" "$vmlinuz" "$mods" 4 &
     runs+=("$v-smp4")
   fi
   # BPF memory on a node with 192 possible CPUs, under the DaemonSet's limit.
-  if [[ " ${STALLWATCH_VM_MEM-6.1} " == *" $v "* ]]; then
+  if [[ " ${STALLWATCH_VM_MEM-6.1} " == *" $v "* ]] && want "$v-mem192"; then
     # One CPU present, 191 more possible (hot-pluggable): what the kernel
     # sizes per-CPU memory by. 6.1, not 6.12: from 6.9 the kernel counts no
     # hot-pluggable CPU from QEMU's ACPI table (and ignores possible_cpus=),
@@ -105,7 +110,15 @@ for v in "${runs[@]}"; do
   if grep -q 'STALLWATCH-VM-RESULT rc=0' "$log"; then
     echo "kernel $v: PASS"
   else
-    echo "kernel $v: FAIL"; tail -40 "$log" | tr -d '\r'; rc=1
+    echo "kernel $v: FAIL"; rc=1
+    # A guest that died shows how: the oops from its first line, else the tail.
+    if grep -qE '\] (BUG:|Oops|general protection|kernel BUG|Kernel panic)' "$log"; then
+      awk '/\] (BUG:|Oops|general protection|kernel BUG|Kernel panic)/ { p = 1 } p && n++ < 90' "$log" | tr -d '\r'
+    else
+      tail -40 "$log" | tr -d '\r'
+    fi
+    # Kept for a look at the whole console: STALLWATCH_VM_LOGS=DIR.
+    if [[ -n "${STALLWATCH_VM_LOGS:-}" ]]; then mkdir -p "$STALLWATCH_VM_LOGS" && cp "$log" "$STALLWATCH_VM_LOGS/"; fi
   fi
 done
 echo "matrix wall time: $((SECONDS - start)) s"
