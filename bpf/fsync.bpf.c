@@ -167,31 +167,25 @@ int BPF_PROG(vfs_fsync_range_fexit, struct file *file, loff_t start, loff_t end,
 	return 0;
 }
 
+/* Syscall numbers of this architecture, from the loader: one program
+ * serves the four fd-taking calls (one to verify, not four), attached to
+ * each one's enter tracepoint. */
+const volatile __s64 nr_fdatasync = -1;
+const volatile __s64 nr_sync_file_range = -1;
+const volatile __s64 nr_syncfs = -1;
+
 SEC("tracepoint/syscalls/sys_enter_fsync")
-int sys_enter_fsync_tp(struct trace_event_raw_sys_enter *ctx)
+int sys_enter_sync_tp(struct trace_event_raw_sys_enter *ctx)
 {
-	start_call(SW_OP_FSYNC, sw_fd_file((int)ctx->args[0]));
-	return 0;
-}
+	__u16 op = SW_OP_FSYNC;
 
-SEC("tracepoint/syscalls/sys_enter_fdatasync")
-int sys_enter_fdatasync_tp(struct trace_event_raw_sys_enter *ctx)
-{
-	start_call(SW_OP_FDATASYNC, sw_fd_file((int)ctx->args[0]));
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_sync_file_range")
-int sys_enter_sync_file_range_tp(struct trace_event_raw_sys_enter *ctx)
-{
-	start_call(SW_OP_SYNC_FILE_RANGE, sw_fd_file((int)ctx->args[0]));
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_syncfs")
-int sys_enter_syncfs_tp(struct trace_event_raw_sys_enter *ctx)
-{
-	start_call(SW_OP_SYNCFS, sw_fd_file((int)ctx->args[0]));
+	if (ctx->id == nr_fdatasync)
+		op = SW_OP_FDATASYNC;
+	else if (ctx->id == nr_sync_file_range)
+		op = SW_OP_SYNC_FILE_RANGE;
+	else if (ctx->id == nr_syncfs)
+		op = SW_OP_SYNCFS;
+	start_call(op, sw_fd_file((int)ctx->args[0]));
 	return 0;
 }
 
@@ -223,36 +217,9 @@ int sys_enter_msync_novma_tp(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
+/* Every call's exit: the loader attaches this to each enter's twin. */
 SEC("tracepoint/syscalls/sys_exit_fsync")
-int sys_exit_fsync_tp(void *ctx)
-{
-	end_call();
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_fdatasync")
-int sys_exit_fdatasync_tp(void *ctx)
-{
-	end_call();
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_sync_file_range")
-int sys_exit_sync_file_range_tp(void *ctx)
-{
-	end_call();
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_syncfs")
-int sys_exit_syncfs_tp(void *ctx)
-{
-	end_call();
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_msync")
-int sys_exit_msync_tp(void *ctx)
+int sys_exit_sync_tp(void *ctx)
 {
 	end_call();
 	return 0;

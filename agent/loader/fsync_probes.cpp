@@ -3,6 +3,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <sys/syscall.h>
+
 #include <cerrno>
 
 #include "fsync.skel.h"
@@ -54,10 +56,29 @@ Result<FsyncProbes> FsyncProbes::try_rung(Rung rung, const FsyncConfig& config, 
     return std::unexpected(shared.error());
   }
   skel.rodata->cfg_blame_slow_ns = config.slow_ns;
+  skel.rodata->nr_fdatasync = SYS_fdatasync;
+  skel.rodata->nr_sync_file_range = SYS_sync_file_range;
+  skel.rodata->nr_syncfs = SYS_syncfs;
   if (auto loaded = probes.programs_.load_and_attach(rung); !loaded) {
     Error e = loaded.error();
     if (fentry && e.code == EPERM) e.message += " (this kernel refuses fentry/fexit programs)";
     return std::unexpected(e);
+  }
+  // One enter program for the fd-taking calls, one exit program for all:
+  // each verified once (the verifier's time is most of the start-up).
+  for (const char* call : {"fdatasync", "sync_file_range", "syncfs"}) {
+    if (auto attached = probes.programs_.attach_also(skel.progs.sys_enter_sync_tp, "syscalls",
+                                                     std::string("sys_enter_") + call);
+        !attached) {
+      return std::unexpected(attached.error());
+    }
+  }
+  for (const char* call : {"fdatasync", "sync_file_range", "syncfs", "msync"}) {
+    if (auto attached = probes.programs_.attach_also(skel.progs.sys_exit_sync_tp, "syscalls",
+                                                     std::string("sys_exit_") + call);
+        !attached) {
+      return std::unexpected(attached.error());
+    }
   }
   return probes;
 }

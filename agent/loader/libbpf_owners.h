@@ -2,6 +2,7 @@
 // Move-only owners of libbpf objects.
 #include <bpf/libbpf.h>
 
+#include <cerrno>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -92,6 +93,15 @@ class Programs {
   Result<void> load_and_attach(Rung rung) {
     if (auto loaded = load(rung); !loaded) return loaded;
     return attach();
+  }
+
+  // Attaches a loaded program to one more classic tracepoint: one program
+  // verified once serves several events of the same layout.
+  Result<void> attach_also(bpf_program* prog, const std::string& category, const std::string& name) {
+    Link link(bpf_program__attach_tracepoint(prog, category.c_str(), name.c_str()));
+    if (!link) return fail_errno("attach " + std::string(bpf_program__name(prog)) + " to " + category + "/" + name, errno);
+    links_.push_back(std::move(link));
+    return {};
   }
 
  private:

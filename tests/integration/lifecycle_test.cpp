@@ -37,7 +37,9 @@ class Lifecycle : public ::testing::Test {
 TEST_F(Lifecycle, SigtermDetachesAndExitsWithinTwoSeconds) {
   Agent agent;
   ASSERT_TRUE(agent.wait_ready()) << agent.log();
-  EXPECT_GT(loaded_stallwatch_programs().size(), before_.size() + 9) << "fsync programs not loaded";
+  // One enter program for the fd-taking calls, msync's, one exit program
+  // for all, io_uring's submit and completion.
+  EXPECT_GE(loaded_stallwatch_programs().size(), before_.size() + 5) << "fsync programs not loaded";
   const Exit e = agent.stop(SIGTERM);
   EXPECT_EQ(e.code, 0) << agent.log();
   EXPECT_LT(e.waited, 2000ms);

@@ -92,11 +92,11 @@ TEST(Render, BlockAnomaliesAreNotLostEvents) {
 
 TEST(Render, RecursionMissesArePerProgram) {
   Snapshot snap;
-  snap.recursion_misses = {{"block_rq_issue_btf", 4}, {"sys_enter_fsync_tp", 0}};
+  snap.recursion_misses = {{"block_rq_issue_btf", 4}, {"sys_enter_sync_tp", 0}};
   const std::string text = serialize(stallwatch::exporters::render_lost(snap));
   EXPECT_NE(text.find(R"(stallwatch_bpf_recursion_misses_total{program="block_rq_issue_btf"} 4)"), std::string::npos)
       << text;
-  EXPECT_NE(text.find(R"(stallwatch_bpf_recursion_misses_total{program="sys_enter_fsync_tp"} 0)"), std::string::npos)
+  EXPECT_NE(text.find(R"(stallwatch_bpf_recursion_misses_total{program="sys_enter_sync_tp"} 0)"), std::string::npos)
       << text;
 }
 
