@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 
 #include <cerrno>
+#include <utility>
 
 #include "fsync.skel.h"
 #include "loader/insn_compat.h"
@@ -66,17 +67,17 @@ Result<FsyncProbes> FsyncProbes::try_rung(Rung rung, const FsyncConfig& config, 
   }
   // One enter program for the fd-taking calls, one exit program for all:
   // each verified once (the verifier's time is most of the start-up).
-  for (const char* call : {"fdatasync", "sync_file_range", "syncfs"}) {
-    if (auto attached = probes.programs_.attach_also(skel.progs.sys_enter_sync_tp, "syscalls",
-                                                     std::string("sys_enter_") + call);
-        !attached) {
-      return std::unexpected(attached.error());
-    }
-  }
-  for (const char* call : {"fdatasync", "sync_file_range", "syncfs", "msync"}) {
-    if (auto attached = probes.programs_.attach_also(skel.progs.sys_exit_sync_tp, "syscalls",
-                                                     std::string("sys_exit_") + call);
-        !attached) {
+  const std::pair<bpf_program*, const char*> also[] = {
+      {skel.progs.sys_enter_sync_tp, "sys_enter_fdatasync"},
+      {skel.progs.sys_enter_sync_tp, "sys_enter_sync_file_range"},
+      {skel.progs.sys_enter_sync_tp, "sys_enter_syncfs"},
+      {skel.progs.sys_exit_sync_tp, "sys_exit_fdatasync"},
+      {skel.progs.sys_exit_sync_tp, "sys_exit_sync_file_range"},
+      {skel.progs.sys_exit_sync_tp, "sys_exit_syncfs"},
+      {skel.progs.sys_exit_sync_tp, "sys_exit_msync"},
+  };
+  for (const auto& [prog, tracepoint] : also) {
+    if (auto attached = probes.programs_.attach_also(prog, "syscalls", tracepoint); !attached) {
       return std::unexpected(attached.error());
     }
   }
