@@ -291,16 +291,21 @@ TEST(BlockIo, NeverCompletedRequestsAreSweptAndCounted) {
   std::string key = "key hex 01 02 03 04 05 06 07 08 ff ff 0f 00 00 00 00 00";
   std::string value = "value hex 01 00 00 00 00 00 00 00";
   for (std::size_t i = 8; i < sizeof(sw_blk_rq); ++i) value += " 00";
+  const std::string map = "bpftool map lookup id " + std::string(id[1]) + " " + key;
+  // The gauge counts every disk's requests, and the root disk's writeback
+  // (a build that just ended, say) comes and goes: the planted entry itself
+  // is what is checked, the gauge only for counting it.
   sh("bpftool map update id " + std::string(id[1]) + " " + key + " " + value);
-  EXPECT_EQ(*scrape(agent).value("stallwatch_block_inflight_requests", {}), 1.0);
+  EXPECT_EQ(run_shell(map).rc, 0);
+  EXPECT_GE(*scrape(agent).value("stallwatch_block_inflight_requests", {}), 1.0);
   double swept = 0;
-  for (int i = 0; i < 100 && swept == 0; ++i) {
+  for (int i = 0; i < 300 && swept == 0; ++i) {
     std::this_thread::sleep_for(100ms);
     swept =
         counter(scrape(agent), "stallwatch_events_lost_total", {{"source", "block"}, {"reason", "never_completed"}});
   }
   EXPECT_EQ(swept, 1.0);
-  EXPECT_EQ(*scrape(agent).value("stallwatch_block_inflight_requests", {}), 0.0);
+  EXPECT_NE(run_shell(map).rc, 0) << "the planted request is still in the map";
 }
 
 TEST(BlockIo, DevicesFlagLimitsTracingToTheNamedDisks) {
