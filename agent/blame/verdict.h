@@ -11,8 +11,12 @@
 //      others held, whoever they were). `other`
 //      (the victim's own CPU work in the kernel, kernel threads' I/O of
 //      unknown origin) is no cause.
-//   2. The cause holding at least half the window's wall time is the verdict.
-//   3. Otherwise `mixed`: no single cause explains the wait.
+//   2. On a disk its provider throttled (DeviceHealth) the victim's own
+//      I/O, its own journal work and the device's stalls are one cause,
+//      throttled: the cap, not the workload, made them slow. A neighbour
+//      is still named first: its requests spent the capped budget.
+//   3. The cause holding at least half the window's wall time is the verdict.
+//   4. Otherwise `mixed`: no single cause explains the wait.
 #include <array>
 #include <cstdint>
 #include <string_view>
@@ -23,7 +27,12 @@ namespace stallwatch::blame {
 
 using Kinds = std::array<std::uint64_t, SW_BLAME__KINDS>;
 
-std::string_view verdict(const Kinds& kinds_ns, std::uint64_t wall_ns, std::uint64_t journal_of_neighbours_ns = 0,
-                         std::uint64_t cpu_of_neighbours_ns = 0);
+struct VerdictContext {
+  std::uint64_t journal_of_neighbours_ns = 0;  // journal time writing other workloads' data
+  std::uint64_t cpu_of_neighbours_ns = 0;      // CPU wait behind other workloads
+  bool disk_throttled = false;                 // the disk sat at its provider's cap
+};
+
+std::string_view verdict(const Kinds& kinds_ns, std::uint64_t wall_ns, const VerdictContext& context = {});
 
 }  // namespace stallwatch::blame

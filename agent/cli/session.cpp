@@ -10,6 +10,7 @@
 #include "cli/selftest.h"
 #include "cli/version.h"
 #include "common/clock.h"
+#include "events/event_line.h"
 #include "events/probe_event.h"
 #include "events/slow_event.h"
 #include "events/start_event.h"
@@ -204,6 +205,13 @@ int Session::start_views() {
         return exporters::IdentityStats{identity->tracked(), identity->series_dropped()};
       },
       hooks_, build_info(node_), selftest_rows_);
+  collector_->enable_disk_conditions([health = disk_health_, devices = devices_] {
+    std::vector<exporters::DiskConditionInfo> rows;
+    for (const auto& [dev, c] : health->conditions()) {
+      rows.push_back({devices->name(dev), c.throttled, c.service_ms / 1e3, c.baseline_ms / 1e3});
+    }
+    return rows;
+  });
   collector_->enable_stacks([stacks = stacks_] {
     std::lock_guard lock(stacks->mu);
     return stacks->rows;
@@ -247,8 +255,8 @@ int Session::start_event_streams() {
     }
     events::EventContext ctx{[identity](std::uint64_t id) { return identity->labels(id); },
                              [devices](std::uint32_t dev) { return devices->name(dev); },
-                             realtime_offset_ns(),
-                             node_};
+                             realtime_offset_ns(), node_,
+                             [health = disk_health_](std::uint32_t disk) { return health->condition(disk); }};
     auto events = reader::RingEvents::start_typed<sw_blame_event>(
         loaded.blame->maps().blame_events, [ctx = std::move(ctx), raw](const sw_blame_event& e) {
           const auto event = events::slow_event(e, ctx);
@@ -360,7 +368,9 @@ void Session::tick() {
 // and hands the kernel the weights.
 void Session::update_cost_model() {
   if (!loaded_ || !loaded_->block || !loaded_->blame) return;
-  for (const auto& [key, sums] : maps_->cost_stats()) cost_model_.observe(key.dev, key.op, sums);
+  const auto stats = maps_->cost_stats();
+  for (const auto& [key, sums] : stats) cost_model_.observe(key.dev, key.op, sums);
+  update_disk_health(stats);
   for (std::uint32_t dev : cost_model_.devices()) {
     if (auto ok = loaded_->block->set_cost(dev, cost_model_.weights(dev)); !ok) {
       spdlog::warn("cost model: {}", ok.error().message);
@@ -374,6 +384,45 @@ void Session::update_cost_model() {
   for (const auto& [key, fit] : cost_model_.fits()) {
     spdlog::info("cost model {} {}: {:.1f} us + {:.2f} us per 4 KiB ({} requests)", devices_->name(key.first),
                  kOps[key.second % SW_COST__OPS], fit.base_us, fit.per_page_us, fit.samples);
+  }
+}
+
+// Reads and writes (a flush's size is the cache it emptied, not a transfer)
+// summed per disk, judged once a second; a disk that becomes throttled, or
+// stops being, is logged and written to the event log.
+void Session::update_disk_health(const std::vector<std::pair<sw_cost_key, sw_cost_stats>>& stats) {
+  std::map<std::uint32_t, sw_cost_stats> per_disk;
+  for (const auto& [key, sums] : stats) {
+    if (key.op == SW_COST_FLUSH) continue;
+    auto& d = per_disk[key.dev];
+    d.n += sums.n;
+    d.sx += sums.sx;
+    d.sy += sums.sy;
+  }
+  const auto now = std::chrono::nanoseconds(monotonic_ns());
+  for (const auto& [dev, d] : per_disk) disk_health_->observe(dev, now, d.n, d.sx, d.sy);
+  for (const auto& [dev, c] : disk_health_->conditions()) {
+    bool& was = disk_throttled_[dev];
+    if (c.throttled == was) continue;
+    was = c.throttled;
+    const std::string disk = devices_->name(dev);
+    if (c.throttled) {
+      spdlog::warn("disk {} throttled: {:.0f} IOPS and {:.1f} MB/s flat, at most {:.0f}% of its peak ({:.0f} IOPS, "
+                   "{:.1f} MB/s), while each request takes {:.2f} ms against {:.2f} ms before (a provider's cap: "
+                   "burst credits spent)",
+                   disk, c.iops, c.bytes_per_s / 1e6, 100 * std::max(c.iops / c.peak_iops, c.bytes_per_s / c.peak_bytes_per_s),
+                   c.peak_iops, c.peak_bytes_per_s / 1e6, c.service_ms, c.baseline_ms);
+    } else {
+      spdlog::info("disk {} no longer throttled: {:.0f} IOPS, {:.2f} ms per request", disk, c.iops, c.service_ms);
+    }
+    if (sink_.write) {
+      sink_.write({{"time", rfc3339(static_cast<std::int64_t>(monotonic_ns()) + realtime_offset_ns())},
+                   {"event", "disk_condition"},
+                   {"schema_version", events::kEventSchemaVersion},
+                   {"node", node_},
+                   {"disk", disk},
+                   {"condition", events::disk_condition_json(c)}});
+    }
   }
 }
 

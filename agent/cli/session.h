@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "blame/cost_model.h"
+#include "blame/device_health.h"
 #include "cli/options.h"
 #include "cli/startup.h"
 #include "exporters/prometheus/collector.h"
@@ -88,6 +89,7 @@ class Session {
   void refresh_victims();
   void refresh_stacks();
   void update_cost_model();
+  void update_disk_health(const std::vector<std::pair<sw_cost_key, sw_cost_stats>>& sums);
 
   Options options_;
   loader::HostFacts facts_;
@@ -115,6 +117,10 @@ class Session {
   std::atomic<std::size_t> victim_processes_{0}, victim_cgroups_{0};
   bool block_owner_ = false;
   blame::CostModel cost_model_;
+  // Provider throttling per victim disk, from the cost model's sums; read by
+  // the slow events' thread and by scrapes.
+  std::shared_ptr<blame::DeviceHealth> disk_health_ = std::make_shared<blame::DeviceHealth>();
+  std::map<std::uint32_t, bool> disk_throttled_;  // as last reported, per disk
   std::chrono::steady_clock::time_point cost_logged_{};
   // Filesystems on storage stacks: re-read every 10 s (volumes and
   // containers come and go); rows are read by scrapes.

@@ -14,13 +14,15 @@ constexpr std::string_view kOrder[] = {"event",       "schema_version", "time", 
                                        "tid",         "type",           "kind",       "duration_ms",
                                        "blamed_ms",   "share",          "victim",     "op",
                                        "device",      "disk",           "file",       "file_class",
-                                       "inode",       "kinds_ms",       "culprits",   "other_culprits",
+                                       "inode",       "disk_condition", "condition", "kinds_ms",       "culprits",   "other_culprits",
                                        "window",      "requests",       "bytes",      "overlapping_windows",
                                        "code",        "connect_ms",     "address",    "port",
                                        "command",     "exit_code",      "prober_pid", "slow_fsyncs",
                                        "top_culprit", "suppressed",     "version",    "revision",
                                        "libbpf_version", "kernel",      "cgroup_layout", "hooks",
-                                       "victims",     "slow_threshold_ms", "probe_slow_threshold_ms"};
+                                       "victims",     "slow_threshold_ms", "probe_slow_threshold_ms",
+                                       "state",       "iops",           "mb_per_s",   "service_ms",
+                                       "baseline_service_ms", "peak_iops", "peak_mb_per_s"};
 // kinds_ms: the order of the kinds in docs/blame.md's table, I/O first.
 constexpr std::string_view kKinds[] = {"own_io", "neighbor_io",   "journal", "writeback",
                                        "cpu",    "cpu_throttled", "device",  "other"};

@@ -50,6 +50,16 @@ void scale_to_kinds(std::vector<sw_blame_culprit>& top, const sw_blame_event& e)
 
 }  // namespace
 
+nlohmann::json disk_condition_json(const blame::DeviceCondition& c) {
+  return {{"state", c.throttled ? "throttled" : "ok"},
+          {"iops", c.iops},
+          {"mb_per_s", c.bytes_per_s / 1e6},
+          {"service_ms", c.service_ms},
+          {"baseline_service_ms", c.baseline_ms},
+          {"peak_iops", c.peak_iops},
+          {"peak_mb_per_s", c.peak_bytes_per_s / 1e6}};
+}
+
 std::string slow_event_json(const sw_blame_event& e, const EventContext& ctx) { return event_line(slow_event(e, ctx)); }
 
 nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
@@ -100,6 +110,8 @@ nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
     requests += c.requests;
     bytes += c.bytes;
   }
+  std::optional<blame::DeviceCondition> disk;
+  if (e.disk && ctx.disk_condition) disk = ctx.disk_condition(e.disk);
   auto victim = identity::labels_json(ctx.labels(e.victim));
   victim["comm"] = cstr(e.comm, sizeof(e.comm));
   victim["pid"] = e.tgid;
@@ -119,12 +131,14 @@ nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
       {"file_class", names::file_class_name(e.file_class)},
       {"inode", e.ino},
       {"duration_ms", ms(e.wall_ns)},
-      {"verdict", blame::verdict(kinds, e.wall_ns, journal_of_neighbours, cpu_of_neighbours)},
+      {"verdict", blame::verdict(kinds, e.wall_ns,
+                                 {journal_of_neighbours, cpu_of_neighbours, disk && disk->throttled})},
       {"kinds_ms", std::move(kinds_ms)},
       {"culprits", std::move(culprits)},
       {"other_culprits", {{"blamed_ms", ms(e.rest.ns)}, {"bytes", e.rest.bytes}, {"requests", e.rest.requests}}},
       {"window", {{"requests", requests}, {"bytes", bytes}, {"overlapping_windows", e.overlapping}}},
   };
+  if (disk) j["disk_condition"] = disk_condition_json(*disk);
   return j;
 }
 

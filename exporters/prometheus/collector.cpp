@@ -25,6 +25,9 @@ void AgentCollector::enable_recorder(std::function<RecorderInfo()> info) { recor
 void AgentCollector::enable_probes(AddressNamer addresses) { addresses_ = std::move(addresses); }
 
 void AgentCollector::enable_stacks(std::function<std::vector<StackInfo>()> stacks) { stacks_ = std::move(stacks); }
+void AgentCollector::enable_disk_conditions(std::function<std::vector<DiskConditionInfo>()> disks) {
+  disks_ = std::move(disks);
+}
 
 std::vector<prometheus::MetricFamily> AgentCollector::Collect() const {
   auto families = render_agent_info(hooks_, build_, selftest_);
@@ -33,6 +36,9 @@ std::vector<prometheus::MetricFamily> AgentCollector::Collect() const {
   }
   if (recorder_) {
     for (auto& f : render_recorder(recorder_())) families.push_back(std::move(f));
+  }
+  if (disks_) {
+    for (auto& f : render_disk_conditions(disks_())) families.push_back(std::move(f));
   }
   if (stacks_) {
     for (auto& f : render_stacks(stacks_())) families.push_back(std::move(f));

@@ -34,6 +34,9 @@ class AgentCollector : public prometheus::Collectable {
   // Filesystems on storage stacks and their disks.
   void enable_stacks(std::function<std::vector<StackInfo>()> stacks);
 
+  // Victims' disks: throttled by their provider or not.
+  void enable_disk_conditions(std::function<std::vector<DiskConditionInfo>()> disks);
+
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
@@ -49,6 +52,7 @@ class AgentCollector : public prometheus::Collectable {
   std::function<EventLogInfo()> event_log_;
   std::function<RecorderInfo()> recorder_;
   std::function<std::vector<StackInfo>()> stacks_;
+  std::function<std::vector<DiskConditionInfo>()> disks_;
 };
 
 }  // namespace stallwatch::exporters

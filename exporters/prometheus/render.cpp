@@ -261,6 +261,34 @@ std::vector<MetricFamily> render_stacks(const std::vector<StackInfo>& stacks) {
   return {std::move(f)};
 }
 
+std::vector<MetricFamily> render_disk_conditions(const std::vector<DiskConditionInfo>& disks) {
+  MetricFamily throttled{"stallwatch_disk_throttled",
+                         "1 while a victim's disk sits at a provider's cap: throughput flat below its peak, each "
+                         "request at least 4 times slower than its baseline (docs/events.md, disk_condition).",
+                         MetricType::Gauge,
+                         {}};
+  MetricFamily service{"stallwatch_disk_service_seconds",
+                       "Mean service time of a victim disk's reads and writes: over its last busy seconds "
+                       "(window=\"recent\") and its own baseline, the 10th percentile of the last hour's "
+                       "(window=\"baseline\").",
+                       MetricType::Gauge,
+                       {}};
+  for (const auto& d : disks) {
+    ClientMetric t;
+    t.label = {{"device", d.device}};
+    t.gauge.value = d.throttled ? 1 : 0;
+    throttled.metric.push_back(std::move(t));
+    for (const auto& [window, v] : {std::pair{"recent", d.service_seconds}, std::pair{"baseline", d.baseline_seconds}}) {
+      ClientMetric m;
+      m.label = {{"device", d.device}, {"window", window}};
+      m.gauge.value = v;
+      service.metric.push_back(std::move(m));
+    }
+  }
+  if (disks.empty()) return {};
+  return {std::move(throttled), std::move(service)};
+}
+
 std::vector<MetricFamily> render_agent_info(const std::vector<HookInfo>& hooks, const BuildInfo& build,
                                             const std::vector<SelfTestInfo>& selftest) {
   MetricFamily hook{

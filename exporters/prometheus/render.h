@@ -26,6 +26,14 @@ struct StackInfo {
   bool watched;        // the disk a victim's blame window on it watches
 };
 
+// A victim's disk as DeviceHealth judges it.
+struct DiskConditionInfo {
+  std::string device;
+  bool throttled = false;
+  double service_seconds = 0;   // mean per request, last busy seconds
+  double baseline_seconds = 0;  // the disk's own
+};
+
 // One row of the start-up self-test: calls made and calls the hooks saw.
 struct SelfTestInfo {
   std::string op;
@@ -51,6 +59,7 @@ std::vector<prometheus::MetricFamily> render_block(const reader::Snapshot& snap,
 std::vector<prometheus::MetricFamily> render_lost(const reader::Snapshot& snap);
 
 std::vector<prometheus::MetricFamily> render_stacks(const std::vector<StackInfo>& stacks);
+std::vector<prometheus::MetricFamily> render_disk_conditions(const std::vector<DiskConditionInfo>& disks);
 std::vector<prometheus::MetricFamily> render_agent_info(const std::vector<HookInfo>& hooks, const BuildInfo& build,
                                                         const std::vector<SelfTestInfo>& selftest = {});
 

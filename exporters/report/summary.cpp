@@ -132,8 +132,8 @@ nlohmann::json summarize(const std::vector<nlohmann::json>& events, const std::v
       kinds[k] = it == a.kinds.end() ? 0 : static_cast<std::uint64_t>(it->second * 1e9);
     }
     v["verdict"] = std::string(blame::verdict(kinds, static_cast<std::uint64_t>(std::max(a.wall_s, wait) * 1e9),
-                                              static_cast<std::uint64_t>(a.journal_of_neighbours_s * 1e9),
-                                              static_cast<std::uint64_t>(a.cpu_of_neighbours_s * 1e9)));
+                                              {static_cast<std::uint64_t>(a.journal_of_neighbours_s * 1e9),
+                                               static_cast<std::uint64_t>(a.cpu_of_neighbours_s * 1e9)}));
     if (!a.verdicts.empty()) {
       v["verdict"] = std::max_element(a.verdicts.begin(), a.verdicts.end(), [](const auto& x, const auto& y) {
                        return x.second < y.second;

@@ -124,8 +124,8 @@ std::string View::frame(int width, SortKey sort, const std::string& filter, bool
                      v.calls / std::max(0.001, last.interval_s), v.p50_s * 1e3, v.p99_s * 1e3,
                      total > 0 ? std::string(blame::verdict(
                                      k, static_cast<std::uint64_t>(std::max(total, wall[v.labels.cgroup]) * 1e9),
-                                     static_cast<std::uint64_t>(journal_of_neighbours[v.labels.cgroup] * 1e9),
-                                     static_cast<std::uint64_t>(cpu_of_neighbours[v.labels.cgroup] * 1e9)))
+                                     {static_cast<std::uint64_t>(journal_of_neighbours[v.labels.cgroup] * 1e9),
+                                      static_cast<std::uint64_t>(cpu_of_neighbours[v.labels.cgroup] * 1e9)}))
                                : "-",
                      top));
     ++victims;

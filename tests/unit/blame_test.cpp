@@ -40,6 +40,21 @@ TEST(Verdict, WritebackIsSomeoneElsesData) {
   EXPECT_EQ(verdict(kinds({{SW_BLAME_NEIGHBOR_IO, 30 * kMs}, {SW_BLAME_WRITEBACK, 30 * kMs}}), 100 * kMs), "neighbor");
 }
 
+TEST(Verdict, OnAThrottledDiskOwnIoAndStallsAreTheCap) {
+  const Kinds own = kinds({{SW_BLAME_OWN_IO, 40 * kMs}, {SW_BLAME_DEVICE, 20 * kMs}});
+  EXPECT_EQ(verdict(own, 100 * kMs), "mixed");
+  EXPECT_EQ(verdict(own, 100 * kMs, {.disk_throttled = true}), "throttled");
+  EXPECT_EQ(verdict(kinds({{SW_BLAME_JOURNAL, 60 * kMs}}), 100 * kMs, {.disk_throttled = true}), "throttled");
+  // Another workload's journal data is still that workload's.
+  EXPECT_EQ(verdict(kinds({{SW_BLAME_JOURNAL, 60 * kMs}}), 100 * kMs, {60 * kMs, 0, true}), "neighbor");
+  // A neighbour spent the capped budget: it is named first.
+  EXPECT_EQ(verdict(kinds({{SW_BLAME_NEIGHBOR_IO, 55 * kMs}, {SW_BLAME_OWN_IO, 45 * kMs}}), 100 * kMs,
+                    {.disk_throttled = true}),
+            "neighbor");
+  // Waiting for a CPU is no disk's doing.
+  EXPECT_EQ(verdict(kinds({{SW_BLAME_CPU, 60 * kMs}}), 100 * kMs, {.disk_throttled = true}), "cpu");
+}
+
 TEST(Verdict, NoSingleCauseIsMixed) {
   EXPECT_EQ(verdict(kinds({{SW_BLAME_NEIGHBOR_IO, 40 * kMs}, {SW_BLAME_CPU, 40 * kMs}}), 100 * kMs), "mixed");
   // `other` (the victim's own CPU work) is no cause.
@@ -141,7 +156,33 @@ stallwatch::events::EventContext context() {
           },
           [](std::uint32_t dev) { return std::string(dev == 253U << 20 ? "dm-0" : "loop0"); },
           0,
-          "ctrl-1"};
+          "ctrl-1",
+          [](std::uint32_t) { return std::optional<stallwatch::blame::DeviceCondition>{}; }};
+}
+
+// On a disk at its provider's cap the event says so, with the numbers that show it.
+TEST(SlowEvent, AThrottledDiskIsTheVerdictAndItsNumbersAreShown) {
+  sw_blame_event e = sample_event();
+  e.kinds[SW_BLAME_NEIGHBOR_IO] = 0;
+  e.kinds[SW_BLAME_OWN_IO] = 34 * kMs;
+  e.top[0] = {10, 30 * kMs, 1 << 20, 1, SW_BLAME_OWN_IO, {}};
+  e.top[1] = {};
+  auto ctx = context();
+  EXPECT_EQ(stallwatch::events::slow_event(e, ctx)["verdict"], "self");
+  EXPECT_FALSE(stallwatch::events::slow_event(e, ctx).contains("disk_condition"));
+  ctx.disk_condition = [](std::uint32_t disk) {
+    EXPECT_EQ(disk, 7U << 20);
+    return std::optional<stallwatch::blame::DeviceCondition>({true, 100, 409600, 10, 0.4, 2000, 8192000});
+  };
+  const auto j = stallwatch::events::slow_event(e, ctx);
+  EXPECT_EQ(j["verdict"], "throttled");
+  EXPECT_EQ(j["disk_condition"]["state"], "throttled");
+  EXPECT_EQ(j["disk_condition"]["iops"], 100);
+  EXPECT_EQ(j["disk_condition"]["service_ms"], 10);
+  EXPECT_EQ(j["disk_condition"]["baseline_service_ms"], 0.4);
+  EXPECT_EQ(j["disk_condition"]["peak_iops"], 2000);
+  const std::string line = stallwatch::events::slow_event_json(e, ctx);
+  EXPECT_LT(line.find("\"disk_condition\":{\"state\":\"throttled\",\"iops\":100"), line.find("\"kinds_ms\"")) << line;
 }
 
 // Lines read in the order people look: what, when, where, the verdict, then who.
@@ -247,8 +288,8 @@ TEST(SlowEvent, NamesWhoHeldTheCpuAndTheVictimsOwnQuota) {
 
 TEST(Verdict, ACpuAnotherWorkloadHeldIsTheNeighbours) {
   const Kinds k = kinds({{SW_BLAME_CPU, 60 * kMs}});
-  EXPECT_EQ(verdict(k, 100 * kMs, 0, 55 * kMs), "neighbor");
-  EXPECT_EQ(verdict(k, 100 * kMs, 0, 20 * kMs), "mixed") << "40 ms cpu, 20 ms neighbour: neither half";
+  EXPECT_EQ(verdict(k, 100 * kMs, {0, 55 * kMs}), "neighbor");
+  EXPECT_EQ(verdict(k, 100 * kMs, {0, 20 * kMs}), "mixed") << "40 ms cpu, 20 ms neighbour: neither half";
   EXPECT_EQ(verdict(k, 100 * kMs), "cpu") << "nobody named";
 }
 

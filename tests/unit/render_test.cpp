@@ -193,3 +193,20 @@ TEST(RenderBlock, NothingWhenTheBlockLayerIsOff) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Render, DiskConditionsAreAGaugeAndTwoServiceTimes) {
+  const std::string text = stallwatch::exporters::text_format(
+      stallwatch::exporters::render_disk_conditions({{"vdb", true, 0.0198, 0.0009}, {"sda", false, 0.0004, 0.0004}}));
+  EXPECT_NE(text.find("stallwatch_disk_throttled{device=\"vdb\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("stallwatch_disk_throttled{device=\"sda\"} 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("stallwatch_disk_service_seconds{device=\"vdb\",window=\"recent\"} 0.0198\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("stallwatch_disk_service_seconds{device=\"vdb\",window=\"baseline\"} 0.0009\n"),
+            std::string::npos)
+      << text;
+  EXPECT_TRUE(stallwatch::exporters::render_disk_conditions({}).empty());
+}
+
+}  // namespace

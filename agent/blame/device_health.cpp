@@ -1,0 +1,87 @@
+#include "blame/device_health.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace stallwatch::blame {
+
+void DeviceHealth::observe(std::uint32_t dev, std::chrono::nanoseconds t, std::uint64_t requests, std::uint64_t pages,
+                           std::uint64_t service_us) {
+  std::lock_guard lock(mu_);
+  Disk& d = disks_[dev];
+  // The first sums, or sums that went back (the programs were reloaded): a new start.
+  if (!d.primed || requests < d.requests || pages < d.pages || service_us < d.service_us || t <= d.t) {
+    d.primed = true;
+    d.t = t;
+    d.requests = requests;
+    d.pages = pages;
+    d.service_us = service_us;
+    return;
+  }
+  const double secs = std::chrono::duration<double>(t - d.t).count();
+  const std::uint64_t n = requests - d.requests;
+  const Second s{static_cast<double>(n) / secs, static_cast<double>(pages - d.pages) * 4096 / secs,
+                 n ? static_cast<double>(service_us - d.service_us) / 1000 / static_cast<double>(n) : 0};
+  d.t = t;
+  d.requests = requests;
+  d.pages = pages;
+  d.service_us = service_us;
+  // An idle second says nothing of the disk; a busy one joins the history.
+  if (n < kMinRequests) {
+    // A disk nobody uses is not shown throttled from what it did long ago.
+    if (++d.idle >= kStaleSeconds && d.judged) d.judged->throttled = false;
+    return;
+  }
+  d.idle = 0;
+  d.busy.push_back(s);
+  if (d.busy.size() > kHistory) d.busy.pop_front();
+  d.judged = judge(d.busy);
+}
+
+std::optional<DeviceCondition> DeviceHealth::judge(const std::deque<Second>& busy) {
+  if (busy.size() < kMinHistory) return std::nullopt;
+  std::vector<double> service;
+  service.reserve(busy.size());
+  DeviceCondition c;
+  for (const auto& s : busy) {
+    service.push_back(s.service_ms);
+    c.peak_iops = std::max(c.peak_iops, s.iops);
+    c.peak_bytes_per_s = std::max(c.peak_bytes_per_s, s.bytes_per_s);
+  }
+  const auto p10 = service.begin() + static_cast<std::ptrdiff_t>(service.size() / 10);
+  std::nth_element(service.begin(), p10, service.end());
+  c.baseline_ms = *p10;
+  const std::size_t n = std::min(kPlateauSeconds, busy.size());
+  const auto last = busy.end() - static_cast<std::ptrdiff_t>(n);
+  for (auto it = last; it != busy.end(); ++it) {
+    c.iops += it->iops / static_cast<double>(n);
+    c.bytes_per_s += it->bytes_per_s / static_cast<double>(n);
+    c.service_ms += it->service_ms / static_cast<double>(n);
+  }
+  const auto flat = [&](double Second::*field, double mean) {
+    return mean > 0 && std::all_of(last, busy.end(), [&](const Second& s) {
+             return std::abs(s.*field - mean) <= kFlat * mean;
+           });
+  };
+  c.throttled = n == kPlateauSeconds && c.service_ms >= kMinServiceMs && c.service_ms >= kSlowdown * c.baseline_ms &&
+                c.iops <= kBelowPeak * c.peak_iops && c.bytes_per_s <= kBelowPeak * c.peak_bytes_per_s &&
+                (flat(&Second::iops, c.iops) || flat(&Second::bytes_per_s, c.bytes_per_s));
+  return c;
+}
+
+std::optional<DeviceCondition> DeviceHealth::condition(std::uint32_t dev) const {
+  std::lock_guard lock(mu_);
+  const auto it = disks_.find(dev);
+  return it == disks_.end() ? std::nullopt : it->second.judged;
+}
+
+std::map<std::uint32_t, DeviceCondition> DeviceHealth::conditions() const {
+  std::lock_guard lock(mu_);
+  std::map<std::uint32_t, DeviceCondition> out;
+  for (const auto& [dev, d] : disks_) {
+    if (d.judged) out.emplace(dev, *d.judged);
+  }
+  return out;
+}
+
+}  // namespace stallwatch::blame

@@ -1,0 +1,79 @@
+#pragma once
+// Whether a victim's disk is throttled by its provider: a cloud volume out
+// of burst credits serves at a cap, so its throughput sits at a plateau
+// below what it did before while each request takes far longer than it
+// used to, with no neighbour needed. Fed once a second with the cost
+// model's monotonic sums per disk (requests, pages, service time of reads
+// and writes); keeps an hour of per-second rates. Pure arithmetic: no BPF.
+//
+// A disk is throttled when, over the last kPlateauSeconds busy seconds:
+//   - its mean service time is at least kSlowdown times its baseline (the
+//     10th percentile of the busy seconds' means) and at least kMinService;
+//   - both its IOPS and its bytes per second are at most kBelowPeak of the
+//     most it did in a busy second (a saturated disk sits at its peak;
+//     a capped one below it: larger requests that raise the service time
+//     also raise the bytes, and are not taken for a cap);
+//   - its IOPS or its bytes per second is flat (each second within
+//     kFlat of their mean).
+// After an hour at the cap the cap is the disk's normal: the history has
+// forgotten the faster disk.
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace stallwatch::blame {
+
+struct DeviceCondition {
+  bool throttled = false;
+  double iops = 0;             // mean over the last busy seconds
+  double bytes_per_s = 0;
+  double service_ms = 0;       // mean per request, over the same seconds
+  double baseline_ms = 0;      // the disk's own, learnt
+  double peak_iops = 0;        // the most in one busy second of the history
+  double peak_bytes_per_s = 0;
+};
+
+class DeviceHealth {
+ public:
+  static constexpr std::uint64_t kMinRequests = 5;  // a second with fewer is idle
+  static constexpr std::size_t kMinHistory = 5;     // busy seconds before any verdict
+  static constexpr std::size_t kPlateauSeconds = 3;
+  static constexpr double kSlowdown = 4;
+  static constexpr double kMinServiceMs = 1;
+  static constexpr double kBelowPeak = 0.7;
+  static constexpr double kFlat = 0.25;
+  static constexpr std::size_t kHistory = 3600;
+  static constexpr int kStaleSeconds = 10;  // idle this long: no longer judged throttled
+
+  // The sums for one disk at t (monotonic): requests, 4 KiB pages and
+  // service time in us, each counted since the program loaded.
+  void observe(std::uint32_t dev, std::chrono::nanoseconds t, std::uint64_t requests, std::uint64_t pages,
+               std::uint64_t service_us);
+
+  // The latest judgement; absent until the disk has kMinHistory busy seconds.
+  std::optional<DeviceCondition> condition(std::uint32_t dev) const;
+  std::map<std::uint32_t, DeviceCondition> conditions() const;
+
+ private:
+  struct Second {
+    double iops, bytes_per_s, service_ms;
+  };
+  struct Disk {
+    std::chrono::nanoseconds t{};
+    std::uint64_t requests = 0, pages = 0, service_us = 0;
+    bool primed = false;
+    int idle = 0;  // idle seconds since the last busy one
+    std::deque<Second> busy;  // busy seconds, oldest first
+    std::optional<DeviceCondition> judged;
+  };
+  static std::optional<DeviceCondition> judge(const std::deque<Second>& busy);
+
+  mutable std::mutex mu_;
+  std::map<std::uint32_t, Disk> disks_;
+};
+
+}  // namespace stallwatch::blame

@@ -1,0 +1,111 @@
+// Provider throttling: a disk whose throughput sits flat below its peak
+// while each request takes several times what it used to.
+#include <gtest/gtest.h>
+
+#include "blame/device_health.h"
+
+namespace {
+
+using stallwatch::blame::DeviceHealth;
+using namespace std::chrono_literals;
+
+constexpr std::uint32_t kDisk = 8u << 20;
+
+// Feeds one second at a time: iops requests of pages 4 KiB pages each,
+// each taking service_us.
+struct Feed {
+  DeviceHealth health;
+  std::chrono::nanoseconds t = 1s;
+  std::uint64_t n = 0, pages = 0, us = 0;
+
+  Feed() { health.observe(kDisk, t, 0, 0, 0); }
+  void seconds(int count, std::uint64_t iops, std::uint64_t pages_each, std::uint64_t service_us) {
+    for (int i = 0; i < count; ++i) {
+      t += 1s;
+      n += iops;
+      pages += iops * pages_each;
+      us += iops * service_us;
+      health.observe(kDisk, t, n, pages, us);
+    }
+  }
+  bool throttled() const {
+    const auto c = health.condition(kDisk);
+    return c && c->throttled;
+  }
+};
+
+TEST(DeviceHealth, ABurstThenACapIsThrottled) {
+  Feed f;
+  f.seconds(10, 2000, 1, 400);  // the burst: 2000 IOPS at 0.4 ms
+  EXPECT_FALSE(f.throttled());
+  f.seconds(2, 100, 1, 10000);  // capped at 100 IOPS, 10 ms each
+  EXPECT_FALSE(f.throttled()) << "two seconds are no plateau yet";
+  f.seconds(1, 100, 1, 10000);
+  ASSERT_TRUE(f.throttled());
+  const auto c = *f.health.condition(kDisk);
+  EXPECT_DOUBLE_EQ(c.iops, 100);
+  EXPECT_DOUBLE_EQ(c.service_ms, 10);
+  EXPECT_DOUBLE_EQ(c.baseline_ms, 0.4);
+  EXPECT_DOUBLE_EQ(c.peak_iops, 2000);
+  EXPECT_DOUBLE_EQ(c.peak_bytes_per_s, 2000.0 * 4096);
+  // The credits come back.
+  f.seconds(3, 1500, 1, 500);
+  EXPECT_FALSE(f.throttled());
+}
+
+TEST(DeviceHealth, ASaturatedDiskAtItsPeakIsNotThrottled) {
+  Feed f;
+  f.seconds(10, 1000, 1, 500);
+  // A deep queue: each request waits on the others, the disk does what it can.
+  f.seconds(5, 1000, 1, 8000);
+  EXPECT_FALSE(f.throttled());
+}
+
+TEST(DeviceHealth, LargerRequestsAreNotACap) {
+  Feed f;
+  f.seconds(10, 2000, 1, 400);  // 4 KiB at 8 MB/s
+  // 1 MiB requests: fewer IOPS, longer service, but far more bytes.
+  f.seconds(5, 200, 256, 5000);
+  EXPECT_FALSE(f.throttled());
+}
+
+TEST(DeviceHealth, AnUnsteadyRateIsNoPlateau) {
+  Feed f;
+  f.seconds(10, 2000, 1, 400);
+  f.seconds(1, 50, 1, 10000);
+  f.seconds(1, 400, 1, 10000);
+  f.seconds(1, 100, 1, 10000);
+  EXPECT_FALSE(f.throttled());
+}
+
+TEST(DeviceHealth, FastRequestsAreNeverThrottledWhateverTheRatio) {
+  Feed f;
+  f.seconds(10, 2000, 1, 50);
+  f.seconds(5, 100, 1, 600);  // 12x slower but under a millisecond
+  EXPECT_FALSE(f.throttled());
+}
+
+TEST(DeviceHealth, NoVerdictBeforeEnoughBusySeconds) {
+  Feed f;
+  f.seconds(3, 2000, 1, 400);
+  f.seconds(30, 2, 1, 400);  // idle seconds do not count
+  EXPECT_FALSE(f.health.condition(kDisk).has_value());
+}
+
+TEST(DeviceHealth, AnIdleDiskStopsBeingThrottled) {
+  Feed f;
+  f.seconds(10, 2000, 1, 400);
+  f.seconds(3, 100, 1, 10000);
+  ASSERT_TRUE(f.throttled());
+  f.seconds(DeviceHealth::kStaleSeconds, 0, 1, 0);
+  EXPECT_FALSE(f.throttled());
+}
+
+TEST(DeviceHealth, SumsThatGoBackStartAgain) {
+  Feed f;
+  f.seconds(10, 2000, 1, 400);
+  f.health.observe(kDisk, f.t + 1s, 5, 5, 5);  // reloaded programs
+  EXPECT_FALSE(f.throttled());
+}
+
+}  // namespace
