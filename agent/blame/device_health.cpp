@@ -6,9 +6,16 @@
 namespace stallwatch::blame {
 
 void DeviceHealth::observe(std::uint32_t dev, std::chrono::nanoseconds t, std::uint64_t requests, std::uint64_t pages,
-                           std::uint64_t service_us) {
+                           std::uint64_t service_us, const Changed& changed) {
   std::lock_guard lock(mu_);
   Disk& d = disks_[dev];
+  // Held under the lock: a slow event that reads the new judgement waits
+  // for the line that announces it.
+  const auto report = [&] {
+    if (!d.judged || d.judged->throttled == d.reported) return;
+    d.reported = d.judged->throttled;
+    if (changed) changed(dev, *d.judged);
+  };
   // The first sums, or sums that went back (the programs were reloaded): a new start.
   if (!d.primed || requests < d.requests || pages < d.pages || service_us < d.service_us || t <= d.t) {
     d.primed = true;
@@ -30,12 +37,14 @@ void DeviceHealth::observe(std::uint32_t dev, std::chrono::nanoseconds t, std::u
   if (n < kMinRequests) {
     // A disk nobody uses is not shown throttled from what it did long ago.
     if (++d.idle >= kStaleSeconds && d.judged) d.judged->throttled = false;
+    report();
     return;
   }
   d.idle = 0;
   d.busy.push_back(s);
   if (d.busy.size() > kHistory) d.busy.pop_front();
   d.judged = judge(d.busy);
+  report();
 }
 
 std::optional<DeviceCondition> DeviceHealth::judge(const std::deque<Second>& busy) {

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -50,9 +51,12 @@ class DeviceHealth {
   static constexpr int kStaleSeconds = 10;  // idle this long: no longer judged throttled
 
   // The sums for one disk at t (monotonic): requests, 4 KiB pages and
-  // service time in us, each counted since the program loaded.
+  // service time in us, each counted since the program loaded. changed is
+  // called when the disk becomes throttled or stops being, before anyone
+  // can read the new judgement: what it writes comes before what they do.
+  using Changed = std::function<void(std::uint32_t dev, const DeviceCondition&)>;
   void observe(std::uint32_t dev, std::chrono::nanoseconds t, std::uint64_t requests, std::uint64_t pages,
-               std::uint64_t service_us);
+               std::uint64_t service_us, const Changed& changed = {});
 
   // The latest judgement; absent until the disk has kMinHistory busy seconds.
   std::optional<DeviceCondition> condition(std::uint32_t dev) const;
@@ -69,6 +73,7 @@ class DeviceHealth {
     int idle = 0;  // idle seconds since the last busy one
     std::deque<Second> busy;  // busy seconds, oldest first
     std::optional<DeviceCondition> judged;
+    bool reported = false;  // throttled, as changed was last told
   };
   static std::optional<DeviceCondition> judge(const std::deque<Second>& busy);
 

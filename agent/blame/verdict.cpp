@@ -12,8 +12,10 @@ std::string_view verdict(const Kinds& k, std::uint64_t wall_ns, const VerdictCon
   const std::uint64_t own_journal = k[SW_BLAME_JOURNAL] - theirs;
   const std::uint64_t throttled =
       c.disk_throttled ? k[SW_BLAME_OWN_IO] + own_journal + k[SW_BLAME_DEVICE] : 0;
+  const std::uint64_t limited = c.io_limited ? k[SW_BLAME_OWN_IO] + k[SW_BLAME_DEVICE] : 0;
   const std::pair<std::string_view, std::uint64_t> causes[] = {
       {"neighbor", k[SW_BLAME_NEIGHBOR_IO] + k[SW_BLAME_WRITEBACK] + theirs + their_cpu},
+      {"io_limit", limited},
       {"throttled", throttled},
       {"self", k[SW_BLAME_OWN_IO] + k[SW_BLAME_CPU_THROTTLED]},
       {"journal", own_journal},

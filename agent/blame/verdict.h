@@ -15,6 +15,9 @@
 //      I/O, its own journal work and the device's stalls are one cause,
 //      throttled: the cap, not the workload, made them slow. A neighbour
 //      is still named first: its requests spent the capped budget.
+//      Before it: a cgroup I/O limit that binds the victim (IoLimits) holds
+//      its bios before the disk, so its own I/O and the disk's "stalls"
+//      are one cause, io_limit.
 //   3. The cause holding at least half the window's wall time is the verdict.
 //   4. Otherwise `mixed`: no single cause explains the wait.
 #include <array>
@@ -31,6 +34,7 @@ struct VerdictContext {
   std::uint64_t journal_of_neighbours_ns = 0;  // journal time writing other workloads' data
   std::uint64_t cpu_of_neighbours_ns = 0;      // CPU wait behind other workloads
   bool disk_throttled = false;                 // the disk sat at its provider's cap
+  bool io_limited = false;                     // a cgroup I/O limit binds the victim on the disk
 };
 
 std::string_view verdict(const Kinds& kinds_ns, std::uint64_t wall_ns, const VerdictContext& context = {});

@@ -16,7 +16,7 @@ Result<Trigger> Trigger::parse(std::string_view text) {
     return Trigger{Kind::kFsync, *ns, "", std::string(text)};
   }
   static const std::set<std::string> results = {"timeout", "refused", "reset", "failure"};
-  static const std::set<std::string> verdicts = {"neighbor", "throttled", "self", "journal", "device", "cpu", "mixed"};
+  static const std::set<std::string> verdicts = {"neighbor", "io_limit", "throttled", "self", "journal", "device", "cpu", "mixed"};
   if (text.rfind("probe=", 0) == 0) {
     const std::string v(text.substr(6));
     if (!results.count(v))
@@ -26,7 +26,7 @@ Result<Trigger> Trigger::parse(std::string_view text) {
   if (text.rfind("verdict=", 0) == 0) {
     const std::string v(text.substr(8));
     if (!verdicts.count(v)) {
-      return fail(quoted + ": unknown verdict '" + v + "' (neighbor, throttled, self, journal, device, cpu, mixed)");
+      return fail(quoted + ": unknown verdict '" + v + "' (neighbor, io_limit, throttled, self, journal, device, cpu, mixed)");
     }
     return Trigger{Kind::kVerdict, 0, v, std::string(text)};
   }

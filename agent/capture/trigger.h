@@ -2,7 +2,7 @@
 // --trigger of `stallwatch capture`: what event starts the recording.
 //   fsync>DURATION    a victim's slow-fsync event at least that long (fsync>50ms)
 //   probe=RESULT      a probe event with that result (timeout, refused, reset, failure)
-//   verdict=VERDICT   a slow-fsync event with that verdict (neighbor, throttled, self, journal, device, cpu, mixed)
+//   verdict=VERDICT   a slow-fsync event with that verdict (neighbor, io_limit, throttled, self, journal, device, cpu, mixed)
 #include <nlohmann/json.hpp>
 
 #include <cstdint>

@@ -75,14 +75,25 @@ reader::MapFds map_fds(const Loaded& loaded, const Result<loader::CgroupProbes>&
   return fds;
 }
 
+// The v1 blkio hierarchy's mount point on a hybrid host, "" when none.
+std::string blkio_mount(const std::vector<std::string>& v1_mounts) {
+  for (const auto& m : v1_mounts) {
+    if (::access((m + "/blkio.throttle.io_serviced").c_str(), F_OK) == 0) return m;
+  }
+  return "";
+}
+
 }  // namespace
 
 std::expected<std::unique_ptr<Session>, int> Session::start(const Options& options, EventSink sink) {
   std::unique_ptr<Session> s(new Session());
   s->options_ = options;
-  s->options_.cgroup_root = resolve_cgroup_root(options.cgroup_root);
   s->sink_ = std::move(sink);
   s->facts_ = loader::read_host_facts();
+  // From here on options_.cgroup_root is the hierarchy the agent reads: the
+  // one given, else the host's cgroup2 mount.
+  s->options_.cgroup_root = resolve_cgroup_root(options.cgroup_root);
+  if (s->options_.cgroup_root.empty()) s->options_.cgroup_root = s->facts_.cgroups.cgroup2_mount;
   if (auto ok = check_host(s->facts_); !ok) {
     spdlog::error("{}", ok.error().message);
     return std::unexpected(1);
@@ -101,8 +112,7 @@ std::expected<std::unique_ptr<Session>, int> Session::start(const Options& optio
   }
   s->configs_ = std::move(*configs);
   s->configs_.block.blame_owner = s->facts_.cgroups.io_on_v2;
-  s->configs_.probe.cgroup2_root =
-      s->options_.cgroup_root.empty() ? s->facts_.cgroups.cgroup2_mount : s->options_.cgroup_root;
+  s->configs_.probe.cgroup2_root = s->options_.cgroup_root;
   loader::route_libbpf_output();
   const auto tracefs = loader::ensure_tracefs(true);
   if (tracefs && tracefs->mounted_by_us) spdlog::info("mounted tracefs at {}", tracefs->path);
@@ -158,11 +168,10 @@ int Session::load_programs(const Result<loader::Tracefs>& tracefs) {
 // Map reader, workload identity and the Prometheus collector.
 int Session::start_views() {
   auto& loaded = *loaded_;
-  const auto& cgroup2 = facts_.cgroups.cgroup2_mount;
   maps_ = std::make_unique<reader::MapReader>(map_fds(loaded, cgroup_probes_));
   if (auto ok = maps_->check_forget_request(); !ok) spdlog::warn("{}", ok.error().message);
   block_owner_ = loaded.block && loaded.block->sees_owner() && facts_.cgroups.io_on_v2;
-  const std::string cgroup_root = options_.cgroup_root.empty() ? cgroup2 : options_.cgroup_root;
+  const std::string& cgroup_root = options_.cgroup_root;
   identity_ = std::make_shared<identity::Identity>(
       identity::Identity::Config{cgroup_root, options_.pod_logs_dir, options_.runtime_state_dirs, options_.max_series,
                                  std::chrono::seconds(options_.stale_after_s)});
@@ -225,7 +234,7 @@ int Session::start_event_streams() {
   auto& loaded = *loaded_;
   auto identity = identity_;
   auto devices = devices_;
-  const std::string cgroup_root = options_.cgroup_root.empty() ? facts_.cgroups.cgroup2_mount : options_.cgroup_root;
+  const std::string& cgroup_root = options_.cgroup_root;
   fsync_history_ = std::make_unique<events::SlowFsyncHistory>();
   addresses_ = std::make_shared<identity::PodAddresses>("/proc", cgroup_root);
   auto* raw = this;
@@ -249,6 +258,7 @@ int Session::start_event_streams() {
   }
   if (loaded.blame) {
     victims_ = std::make_unique<blame::Victims>(configs_.victims);
+    io_limits_ = std::make_shared<blame::IoLimits>(options_.cgroup_root, blkio_mount(facts_.cgroups.v1_mounts));
     if (auto ok = loaded.blame->set_victim_comms(victims_->exact_comms()); !ok) {
       spdlog::error("--victim: {}", ok.error().message);
       return 1;
@@ -256,7 +266,10 @@ int Session::start_event_streams() {
     events::EventContext ctx{[identity](std::uint64_t id) { return identity->labels(id); },
                              [devices](std::uint32_t dev) { return devices->name(dev); },
                              realtime_offset_ns(), node_,
-                             [health = disk_health_](std::uint32_t disk) { return health->condition(disk); }};
+                             [health = disk_health_](std::uint32_t disk) { return health->condition(disk); },
+                             [limits = io_limits_](const std::string& victim, std::uint32_t disk) {
+                               return limits->limit(victim, disk);
+                             }};
     auto events = reader::RingEvents::start_typed<sw_blame_event>(
         loaded.blame->maps().blame_events, [ctx = std::move(ctx), raw](const sw_blame_event& e) {
           const auto event = events::slow_event(e, ctx);
@@ -299,6 +312,9 @@ void Session::refresh_victims() {
   }
   victim_processes_ = set.tasks.size();
   victim_cgroups_ = set.cgroups.size();
+  victim_paths_.clear();
+  for (const auto id : set.cgroups) victim_paths_.push_back(identity_->labels(id).cgroup);
+  if (io_limits_) io_limits_->refresh(victim_paths_, std::chrono::nanoseconds(monotonic_ns()));
 }
 
 // Which disks serve each filesystem on a stack: the kernel's windows on
@@ -399,19 +415,15 @@ void Session::update_disk_health(const std::vector<std::pair<sw_cost_key, sw_cos
     d.sx += sums.sx;
     d.sy += sums.sy;
   }
-  const auto now = std::chrono::nanoseconds(monotonic_ns());
-  for (const auto& [dev, d] : per_disk) disk_health_->observe(dev, now, d.n, d.sx, d.sy);
-  for (const auto& [dev, c] : disk_health_->conditions()) {
-    bool& was = disk_throttled_[dev];
-    if (c.throttled == was) continue;
-    was = c.throttled;
+  const auto changed = [this](std::uint32_t dev, const blame::DeviceCondition& c) {
     const std::string disk = devices_->name(dev);
     if (c.throttled) {
       spdlog::warn("disk {} throttled: {:.0f} IOPS and {:.1f} MB/s flat, at most {:.0f}% of its peak ({:.0f} IOPS, "
                    "{:.1f} MB/s), while each request takes {:.2f} ms against {:.2f} ms before (a provider's cap: "
                    "burst credits spent)",
-                   disk, c.iops, c.bytes_per_s / 1e6, 100 * std::max(c.iops / c.peak_iops, c.bytes_per_s / c.peak_bytes_per_s),
-                   c.peak_iops, c.peak_bytes_per_s / 1e6, c.service_ms, c.baseline_ms);
+                   disk, c.iops, c.bytes_per_s / 1e6,
+                   100 * std::max(c.iops / c.peak_iops, c.bytes_per_s / c.peak_bytes_per_s), c.peak_iops,
+                   c.peak_bytes_per_s / 1e6, c.service_ms, c.baseline_ms);
     } else {
       spdlog::info("disk {} no longer throttled: {:.0f} IOPS, {:.2f} ms per request", disk, c.iops, c.service_ms);
     }
@@ -423,7 +435,9 @@ void Session::update_disk_health(const std::vector<std::pair<sw_cost_key, sw_cos
                    {"disk", disk},
                    {"condition", events::disk_condition_json(c)}});
     }
-  }
+  };
+  const auto now = std::chrono::nanoseconds(monotonic_ns());
+  for (const auto& [dev, d] : per_disk) disk_health_->observe(dev, now, d.n, d.sx, d.sy, changed);
 }
 
 nlohmann::json Session::host_json(const Options& options) const {

@@ -16,6 +16,7 @@
 
 #include "blame/cost_model.h"
 #include "blame/device_health.h"
+#include "blame/io_limits.h"
 #include "cli/options.h"
 #include "cli/startup.h"
 #include "exporters/prometheus/collector.h"
@@ -120,7 +121,9 @@ class Session {
   // Provider throttling per victim disk, from the cost model's sums; read by
   // the slow events' thread and by scrapes.
   std::shared_ptr<blame::DeviceHealth> disk_health_ = std::make_shared<blame::DeviceHealth>();
-  std::map<std::uint32_t, bool> disk_throttled_;  // as last reported, per disk
+  // cgroup I/O limits above the victims; read by the slow events' thread.
+  std::shared_ptr<blame::IoLimits> io_limits_;
+  std::vector<std::string> victim_paths_;  // cgroup2 paths of the victim cgroups, as last resolved
   std::chrono::steady_clock::time_point cost_logged_{};
   // Filesystems on storage stacks: re-read every 10 s (volumes and
   // containers come and go); rows are read by scrapes.

@@ -14,7 +14,7 @@ constexpr std::string_view kOrder[] = {"event",       "schema_version", "time", 
                                        "tid",         "type",           "kind",       "duration_ms",
                                        "blamed_ms",   "share",          "victim",     "op",
                                        "device",      "disk",           "file",       "file_class",
-                                       "inode",       "disk_condition", "condition", "kinds_ms",       "culprits",   "other_culprits",
+                                       "inode",       "disk_condition", "condition", "io_limit", "kinds_ms",       "culprits",   "other_culprits",
                                        "window",      "requests",       "bytes",      "overlapping_windows",
                                        "code",        "connect_ms",     "address",    "port",
                                        "command",     "exit_code",      "prober_pid", "slow_fsyncs",
@@ -22,7 +22,7 @@ constexpr std::string_view kOrder[] = {"event",       "schema_version", "time", 
                                        "libbpf_version", "kernel",      "cgroup_layout", "hooks",
                                        "victims",     "slow_threshold_ms", "probe_slow_threshold_ms",
                                        "state",       "iops",           "mb_per_s",   "service_ms",
-                                       "baseline_service_ms", "peak_iops", "peak_mb_per_s"};
+                                       "baseline_service_ms", "peak_iops", "peak_mb_per_s", "limit", "rate", "binding"};
 // kinds_ms: the order of the kinds in docs/blame.md's table, I/O first.
 constexpr std::string_view kKinds[] = {"own_io", "neighbor_io",   "journal", "writeback",
                                        "cpu",    "cpu_throttled", "device",  "other"};

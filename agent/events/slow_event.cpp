@@ -112,7 +112,10 @@ nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
   }
   std::optional<blame::DeviceCondition> disk;
   if (e.disk && ctx.disk_condition) disk = ctx.disk_condition(e.disk);
-  auto victim = identity::labels_json(ctx.labels(e.victim));
+  const identity::Labels victim_labels = ctx.labels(e.victim);
+  std::optional<blame::IoLimit> limit;
+  if (e.disk && ctx.io_limit) limit = ctx.io_limit(victim_labels.cgroup, e.disk);
+  auto victim = identity::labels_json(victim_labels);
   victim["comm"] = cstr(e.comm, sizeof(e.comm));
   victim["pid"] = e.tgid;
   victim["tid"] = e.tid;
@@ -132,13 +135,18 @@ nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
       {"inode", e.ino},
       {"duration_ms", ms(e.wall_ns)},
       {"verdict", blame::verdict(kinds, e.wall_ns,
-                                 {journal_of_neighbours, cpu_of_neighbours, disk && disk->throttled})},
+                                 {journal_of_neighbours, cpu_of_neighbours, disk && disk->throttled,
+                                  limit && limit->binding})},
       {"kinds_ms", std::move(kinds_ms)},
       {"culprits", std::move(culprits)},
       {"other_culprits", {{"blamed_ms", ms(e.rest.ns)}, {"bytes", e.rest.bytes}, {"requests", e.rest.requests}}},
       {"window", {{"requests", requests}, {"bytes", bytes}, {"overlapping_windows", e.overlapping}}},
   };
   if (disk) j["disk_condition"] = disk_condition_json(*disk);
+  if (limit) {
+    j["io_limit"] = {{"cgroup", limit->cgroup}, {"limit", limit->setting}, {"rate", limit->rate},
+                     {"binding", limit->binding}};
+  }
   return j;
 }
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "blame/device_health.h"
+#include "blame/io_limits.h"
 #include "common/clock.h"
 #include "identity/labels.h"
 #include "stallwatch.h"
@@ -24,6 +25,8 @@ struct EventContext {
   std::string node;
   // What the disk's recent seconds say of it (provider throttling); may be empty.
   std::function<std::optional<blame::DeviceCondition>(std::uint32_t disk)> disk_condition;
+  // The cgroup I/O limit above a victim (its cgroup2 path) on a disk; may be empty.
+  std::function<std::optional<blame::IoLimit>(const std::string& victim_cgroup, std::uint32_t disk)> io_limit;
 };
 
 // The disk's condition as the slow event and the device event carry it.

@@ -157,7 +157,8 @@ stallwatch::events::EventContext context() {
           [](std::uint32_t dev) { return std::string(dev == 253U << 20 ? "dm-0" : "loop0"); },
           0,
           "ctrl-1",
-          [](std::uint32_t) { return std::optional<stallwatch::blame::DeviceCondition>{}; }};
+          [](std::uint32_t) { return std::optional<stallwatch::blame::DeviceCondition>{}; },
+          [](const std::string&, std::uint32_t) { return std::optional<stallwatch::blame::IoLimit>{}; }};
 }
 
 // On a disk at its provider's cap the event says so, with the numbers that show it.

@@ -2,6 +2,8 @@
 // while each request takes several times what it used to.
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "blame/device_health.h"
 
 namespace {
@@ -17,6 +19,7 @@ struct Feed {
   DeviceHealth health;
   std::chrono::nanoseconds t = 1s;
   std::uint64_t n = 0, pages = 0, us = 0;
+  std::vector<bool> changes;  // throttled, as each change was reported
 
   Feed() { health.observe(kDisk, t, 0, 0, 0); }
   void seconds(int count, std::uint64_t iops, std::uint64_t pages_each, std::uint64_t service_us) {
@@ -25,7 +28,10 @@ struct Feed {
       n += iops;
       pages += iops * pages_each;
       us += iops * service_us;
-      health.observe(kDisk, t, n, pages, us);
+      health.observe(kDisk, t, n, pages, us, [this](std::uint32_t dev, const auto& c) {
+        EXPECT_EQ(dev, kDisk);
+        changes.push_back(c.throttled);
+      });
     }
   }
   bool throttled() const {
@@ -51,6 +57,7 @@ TEST(DeviceHealth, ABurstThenACapIsThrottled) {
   // The credits come back.
   f.seconds(3, 1500, 1, 500);
   EXPECT_FALSE(f.throttled());
+  EXPECT_EQ(f.changes, (std::vector<bool>{true, false})) << "each change reported once";
 }
 
 TEST(DeviceHealth, ASaturatedDiskAtItsPeakIsNotThrottled) {

@@ -24,6 +24,7 @@ else
     /vm_suite.sh "$hook" || rc=1
   done
   /stack_suite.sh || rc=1
+  if [ -b /dev/vda ]; then /throttle_suite.sh || rc=1; fi
 fi
 echo "STALLWATCH-VM-RESULT rc=$rc"
 poweroff -f

@@ -39,6 +39,7 @@ install -m 755 "$here/vm_suite.sh" "$common/vm_suite.sh"
 install -m 755 "$here/stack_suite.sh" "$common/stack_suite.sh"
 install -m 755 "$here/smp_suite.sh" "$common/smp_suite.sh"
 install -m 755 "$here/mem_suite.sh" "$common/mem_suite.sh"
+install -m 755 "$here/throttle_suite.sh" "$common/throttle_suite.sh"
 install -m 644 "$here/vm_lib.sh" "$common/vm_lib.sh"
 truncate -s 48M "$common/ext4.img"
 mkfs.ext4 -q -F "$common/ext4.img"
@@ -52,7 +53,7 @@ boot() { # name vmlinuz modules-dir [qemu -smp]: a name ending in -smp4 runs the
   # Each module after its dependencies (modules.dep lists them, deepest
   # last), numbered so that init loads them in order, each once.
   local m dep n=10
-  for m in loop dm-mod dm-crypt md-mod raid1 overlay btrfs; do
+  for m in loop dm-mod dm-crypt md-mod raid1 overlay btrfs virtio_pci virtio_blk; do
     for dep in $(grep -E "/$m\.ko(\.xz)?:" "$mods/modules.dep" | sed 's/:/ /' | tr ' ' '\n' | sed '/^$/d' | tac); do
       ls "$root"/modules/*-"$(basename "$dep")" > /dev/null 2>&1 && continue
       cp "$mods/$dep" "$root/modules/$n-$(basename "$dep")"
@@ -64,11 +65,19 @@ boot() { # name vmlinuz modules-dir [qemu -smp]: a name ending in -smp4 runs the
   [[ $v == *-mem192 ]] && touch "$root/mem"
   [[ -n "${STALLWATCH_VM_DEBUG:-}" ]] && touch "$root/debug"
   (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initrd-$v.gz"
+  # A throttled disk (STALLWATCH_VM_THROTTLE: the kernels whose plain run
+  # gets one): 30 IOPS, after a burst of up to 2000 IOPS for 2000 x 2
+  # operations, as a cloud volume spends its burst credits.
+  local disk=()
+  if [[ " ${STALLWATCH_VM_THROTTLE-6.12} " == *" $v "* ]]; then
+    truncate -s 256M "$work/vdisk-$v.img"
+    disk=(-drive "file=$work/vdisk-$v.img,if=virtio,format=raw,throttling.iops-total=30,throttling.iops-total-max=2000,throttling.iops-total-max-length=2")
+  fi
   local start=$SECONDS
   # Four guests on two cores: 5.10's and 6.1's suites ran past 540 s in one run
   # (about 360 s with three guests); ctest stops the matrix at 900 s.
   timeout 780 qemu-system-x86_64 -m 1024 -smp "$cpus" -nographic -no-reboot -nic none -kernel "$vmlinuz" \
-    -initrd "$work/initrd-$v.gz" -append "console=ttyS0 quiet panic=-1" > "$work/serial-$v.log" 2>&1 || true
+    "${disk[@]}" -initrd "$work/initrd-$v.gz" -append "console=ttyS0 quiet panic=-1" > "$work/serial-$v.log" 2>&1 || true
   echo "$((SECONDS - start))" > "$work/time-$v"
 }
 
@@ -129,7 +138,7 @@ report() { # run
     if [[ -n "${STALLWATCH_VM_LOGS:-}" ]]; then mkdir -p "$STALLWATCH_VM_LOGS" && cp "$log" "$STALLWATCH_VM_LOGS/"; fi
     echo "--- every check of $v"
   fi
-  grep -E '^(kernel|ok|FAIL|rungs|agent|fsync|block|verdict|cpu|journal|writeback|stack|storage|smp|mem|  blame|usage_usec|  [a-z_]+ +(chosen|refused))|stallwatch .* on node .*, kernel|^[0-9]+: |^-- END|^[A-Za-z].*(invalid|unknown|not allowed|denied)' "$log" | tr -d '\r' || true
+  grep -E '^(kernel|ok|FAIL|rungs|agent|fsync|block|verdict|cpu|journal|writeback|stack|storage|smp|mem|throttle|  blame|  \{"event":"disk_condition"|usage_usec|  [a-z_]+ +(chosen|refused))|stallwatch .* on node .*, kernel|^[0-9]+: |^-- END|^[A-Za-z].*(invalid|unknown|not allowed|denied)' "$log" | tr -d '\r' || true
   # STALLWATCH_VM_DEBUG: the verifier's last words before each refusal, unfiltered.
   if [[ -n "${STALLWATCH_VM_DEBUG:-}" ]]; then grep -B12 'END PROG LOAD LOG' "$log" | tr -d '\r' || true; fi
 }

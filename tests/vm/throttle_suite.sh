@@ -1,0 +1,61 @@
+#!/bin/sh
+# Runs inside the kernel VM when QEMU gave it a throttled disk (/dev/vda):
+# fast for a burst, then capped, as a cloud volume out of burst credits
+# (run_matrix.sh: -drive throttling.iops-total with a -max burst). A victim
+# alone on it writes 4 KiB and fdatasyncs in a loop; no neighbour at all.
+# The disk must be judged throttled once the burst runs out, and the
+# victim's slow calls must move from other verdicts to `throttled`.
+hook=throttle
+port=9690
+fail=0
+
+. /vm_lib.sh
+
+/usr/sbin/mke2fs -q -t ext4 -F /dev/vda && mkdir -p /thr && mount -t ext4 /dev/vda /thr || { echo "FAIL [$hook] no ext4 on /dev/vda"; exit 1; }
+start_agent --victim=cgroup=/tv --slow-threshold=1ms --events-rate=0
+ev=/tmp/events-$hook.jsonl
+in_cgroup tv /sw_victim_helper /thr/wal --calls 1000000 --delay-ms 1500 > /dev/null &
+victim=$!
+# Once a second: requests completed on vda, the disk's judgement and its
+# recent service time, until it has been throttled for 8 s (at most 120 s).
+echo "throttle: second  iops  service_ms  throttled  verdicts"
+prev=0 t=0 since=0
+while [ $t -lt 120 ]; do
+  sleep 1
+  t=$((t + 1))
+  n=$(metric stallwatch_block_io_requests_total 'device="vda"')
+  thr=$(metric stallwatch_disk_throttled 'device="vda"')
+  svc=$(metric_us stallwatch_disk_service_seconds 'device="vda"' 'window="recent"')
+  # Verdicts of the slow calls that ended in this second (the log's new lines).
+  lines=$(wc -l < $ev)
+  verdicts=$(tail -n +$((${seen:-0} + 1)) $ev | grep -o '"verdict":"[a-z]*"' | cut -d'"' -f4 | sort | uniq -c | tr '\n' ' ')
+  seen=$lines
+  echo "throttle: $t  $((n - prev))  $((svc / 1000)).$(printf %03d $((svc % 1000)))  $thr  $verdicts"
+  prev=$n
+  [ "$thr" = 1 ] && [ $since = 0 ] && since=$t
+  [ $since != 0 ] && [ $((t - since)) -ge 8 ] && break
+done
+kill $victim
+wait $victim 2>/dev/null
+check "disk judged throttled" yes "$([ $since != 0 ] && echo yes || echo no)"
+check "one throttled transition" 1 "$(grep '"event":"disk_condition"' $ev | grep -c '"state":"throttled"')"
+grep '"event":"disk_condition"' $ev | sed 's/^/  /'
+# Before the transition no call is throttled; from 2 s after it, most are.
+grep '"event":"slow_fsync"' $ev > /tmp/slow.txt
+at=$(grep -n '"event":"disk_condition"' $ev | grep '"state":"throttled"' | head -1 | cut -d: -f1)
+before=$(head -n $((${at:-1} - 1)) $ev | grep '"event":"slow_fsync"' | grep -c '"verdict":"throttled"')
+check "throttled verdicts before the disk was" 0 "$before"
+check "slow calls before the cap" yes "$([ "$(head -n $((${at:-1} - 1)) $ev | grep -c '"event":"slow_fsync"')" -ge 20 ] && echo yes || echo no)"
+# The lines logged from two seconds after the transition on (each second
+# about a dozen capped calls).
+tail -n +$((${at:-1} + 1)) $ev | grep '"event":"slow_fsync"' | tail -n +25 > /tmp/late.txt
+late=$(wc -l < /tmp/late.txt)
+late_thr=$(grep -c '"verdict":"throttled"' /tmp/late.txt)
+echo "throttle: after the cap, $late_thr of $late slow calls throttled"
+check "most calls after the cap throttled" yes "$([ "$late" -ge 20 ] && [ $((late_thr * 10)) -ge $((late * 8)) ] && echo yes || echo no)"
+check "slow events carry the disk's condition" yes \
+  "$(tail -1 /tmp/late.txt | grep -q '"disk_condition":{"state":"throttled"' && echo yes || echo no)"
+kill $agent
+wait $agent
+umount /thr
+exit $fail
