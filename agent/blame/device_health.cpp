@@ -43,11 +43,11 @@ void DeviceHealth::observe(std::uint32_t dev, std::chrono::nanoseconds t, std::u
   d.idle = 0;
   d.busy.push_back(s);
   if (d.busy.size() > kHistory) d.busy.pop_front();
-  d.judged = judge(d.busy);
+  d.judged = judge(d.busy, d.judged && d.judged->throttled);
   report();
 }
 
-std::optional<DeviceCondition> DeviceHealth::judge(const std::deque<Second>& busy) {
+std::optional<DeviceCondition> DeviceHealth::judge(const std::deque<Second>& busy, bool was_throttled) {
   if (busy.size() < kMinHistory) return std::nullopt;
   std::vector<double> service;
   service.reserve(busy.size());
@@ -74,7 +74,7 @@ std::optional<DeviceCondition> DeviceHealth::judge(const std::deque<Second>& bus
   };
   c.throttled = n == kPlateauSeconds && c.service_ms >= kMinServiceMs && c.service_ms >= kSlowdown * c.baseline_ms &&
                 c.iops <= kBelowPeak * c.peak_iops && c.bytes_per_s <= kBelowPeak * c.peak_bytes_per_s &&
-                (flat(&Second::iops, c.iops) || flat(&Second::bytes_per_s, c.bytes_per_s));
+                (was_throttled || flat(&Second::iops, c.iops) || flat(&Second::bytes_per_s, c.bytes_per_s));
   return c;
 }
 

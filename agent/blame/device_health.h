@@ -14,7 +14,9 @@
 //     a capped one below it: larger requests that raise the service time
 //     also raise the bytes, and are not taken for a cap);
 //   - its IOPS or its bytes per second is flat (each second within
-//     kFlat of their mean).
+//     kFlat of their mean). Only to become throttled: at a cap the rate
+//     still wavers with the workload's own demand, and a disk stays
+//     throttled while the other three hold.
 // After an hour at the cap the cap is the disk's normal: the history has
 // forgotten the faster disk.
 #include <chrono>
@@ -75,7 +77,7 @@ class DeviceHealth {
     std::optional<DeviceCondition> judged;
     bool reported = false;  // throttled, as changed was last told
   };
-  static std::optional<DeviceCondition> judge(const std::deque<Second>& busy);
+  static std::optional<DeviceCondition> judge(const std::deque<Second>& busy, bool was_throttled);
 
   mutable std::mutex mu_;
   std::map<std::uint32_t, Disk> disks_;

@@ -60,6 +60,20 @@ TEST(DeviceHealth, ABurstThenACapIsThrottled) {
   EXPECT_EQ(f.changes, (std::vector<bool>{true, false})) << "each change reported once";
 }
 
+TEST(DeviceHealth, AtTheCapARateThatWaversStaysThrottled) {
+  Feed f;
+  f.seconds(10, 2000, 1, 400);
+  f.seconds(3, 30, 1, 30000);
+  ASSERT_TRUE(f.throttled());
+  // The workload's own demand dips under the cap for a second (measured in
+  // a VM: 30, 30, 19 IOPS).
+  f.seconds(1, 19, 1, 30000);
+  EXPECT_TRUE(f.throttled());
+  f.seconds(1, 30, 1, 30000);
+  EXPECT_TRUE(f.throttled());
+  EXPECT_EQ(f.changes, (std::vector<bool>{true}));
+}
+
 TEST(DeviceHealth, ASaturatedDiskAtItsPeakIsNotThrottled) {
   Feed f;
   f.seconds(10, 1000, 1, 500);

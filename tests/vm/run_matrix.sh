@@ -138,7 +138,7 @@ report() { # run
     if [[ -n "${STALLWATCH_VM_LOGS:-}" ]]; then mkdir -p "$STALLWATCH_VM_LOGS" && cp "$log" "$STALLWATCH_VM_LOGS/"; fi
     echo "--- every check of $v"
   fi
-  grep -E '^(kernel|ok|FAIL|rungs|agent|fsync|block|verdict|cpu|journal|writeback|stack|storage|smp|mem|throttle|  blame|  \{"event":"disk_condition"|usage_usec|  [a-z_]+ +(chosen|refused))|stallwatch .* on node .*, kernel|^[0-9]+: |^-- END|^[A-Za-z].*(invalid|unknown|not allowed|denied)' "$log" | tr -d '\r' || true
+  grep -E '^(kernel|ok|FAIL|rungs|agent|fsync|block|verdict|cpu|journal|writeback|stack|storage|smp|mem|throttle|  blame|  "io_limit"|  \{"event":"disk_condition"|usage_usec|  [a-z_]+ +(chosen|refused))|stallwatch .* on node .*, kernel|^[0-9]+: |^-- END|^[A-Za-z].*(invalid|unknown|not allowed|denied)' "$log" | tr -d '\r' || true
   # STALLWATCH_VM_DEBUG: the verifier's last words before each refusal, unfiltered.
   if [[ -n "${STALLWATCH_VM_DEBUG:-}" ]]; then grep -B12 'END PROG LOAD LOG' "$log" | tr -d '\r' || true; fi
 }

@@ -4,7 +4,8 @@
 # (run_matrix.sh: -drive throttling.iops-total with a -max burst). A victim
 # alone on it writes 4 KiB and fdatasyncs in a loop; no neighbour at all.
 # The disk must be judged throttled once the burst runs out, and the
-# victim's slow calls must move from other verdicts to `throttled`.
+# victim's slow calls must move from other verdicts to `throttled`. Then a
+# cgroup I/O limit (io.max) on another victim: `io_limit`.
 hook=throttle
 port=9690
 fail=0
@@ -12,10 +13,11 @@ fail=0
 . /vm_lib.sh
 
 /usr/sbin/mke2fs -q -t ext4 -F /dev/vda && mkdir -p /thr && mount -t ext4 /dev/vda /thr || { echo "FAIL [$hook] no ext4 on /dev/vda"; exit 1; }
-start_agent --victim=cgroup=/tv --slow-threshold=1ms --events-rate=0
+start_agent --victim=cgroup=/tv --victim=cgroup=/lim --slow-threshold=1ms --events-rate=0
 ev=/tmp/events-$hook.jsonl
 in_cgroup tv /sw_victim_helper /thr/wal --calls 1000000 --delay-ms 1500 > /dev/null &
 victim=$!
+# The victim waits 1.5 s before its first call: the agent's victim scan.
 # Once a second: requests completed on vda, the disk's judgement and its
 # recent service time, until it has been throttled for 8 s (at most 120 s).
 echo "throttle: second  iops  service_ms  throttled  verdicts"
@@ -55,6 +57,27 @@ echo "throttle: after the cap, $late_thr of $late slow calls throttled"
 check "most calls after the cap throttled" yes "$([ "$late" -ge 20 ] && [ $((late_thr * 10)) -ge $((late * 8)) ] && echo yes || echo no)"
 check "slow events carry the disk's condition" yes \
   "$(tail -1 /tmp/late.txt | grep -q '"disk_condition":{"state":"throttled"' && echo yes || echo no)"
+
+# A cgroup I/O limit, not the disk: io.max on a victim of its own on the
+# unthrottled loop0 (cgroup v2, io controller on). blk-throttle holds its
+# bios before the disk, which its windows see idle; the limit binds (the
+# cgroup's io.stat runs at it) and is the verdict.
+echo +io > /sys/fs/cgroup/cgroup.subtree_control
+mkdir -p /sys/fs/cgroup/lim
+echo "$(cat /sys/block/loop0/dev) wiops=20" > /sys/fs/cgroup/lim/io.max
+first=$(wc -l < $ev)
+in_cgroup lim /sw_victim_helper /mnt/wal-lim --calls 80 --delay-ms 1500 > /tmp/lim.txt
+sleep 1
+tail -n +$((first + 1)) $ev | grep '"event":"slow_fsync"' | grep '"cgroup":"/lim"' > /tmp/lim-events.txt
+lim=$(wc -l < /tmp/lim-events.txt)
+lim_io=$(grep -c '"verdict":"io_limit"' /tmp/lim-events.txt)
+echo "throttle: io.max wiops=20: $(cat /tmp/lim.txt); $lim_io of $lim slow calls io_limit; verdicts $(grep -o '"verdict":"[a-z_]*"' /tmp/lim-events.txt | cut -d'"' -f4 | sort | uniq -c | tr '\n' ' ')"
+check "io.max: most slow calls io_limit" yes "$([ "$lim" -ge 40 ] && [ $((lim_io * 2)) -ge "$lim" ] && echo yes || echo no)"
+check "io.max: the limit named, binding" yes \
+  "$(grep '"verdict":"io_limit"' /tmp/lim-events.txt | tail -1 | grep -q '"io_limit":{"cgroup":"/lim","limit":"wiops=20","rate":[0-9.e+]*,"binding":true}' && echo yes || echo no)"
+grep '"verdict":"io_limit"' /tmp/lim-events.txt | tail -1 | grep -o '"io_limit":{[^}]*}' | sed 's/^/  /'
+echo "-io" > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
+
 kill $agent
 wait $agent
 umount /thr
