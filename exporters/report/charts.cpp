@@ -30,7 +30,8 @@ constexpr const char* kKinds[] = {"own_io", "neighbor_io", "journal", "writeback
 const char* verdict_color(const std::string& v) {
   static const std::map<std::string, const char*> colors = {
       {"neighbor", "#e15759"}, {"self", "#4e79a7"},    {"cpu", "#edc948"}, {"device", "#76b7b2"},
-      {"journal", "#f28e2b"},  {"writeback", "#b07aa1"}, {"mixed", "#9c755f"}};
+      {"journal", "#f28e2b"},  {"writeback", "#b07aa1"}, {"mixed", "#9c755f"},
+      {"throttled", "#59a14f"}, {"io_limit", "#8cd17d"}};
   auto it = colors.find(v);
   return it == colors.end() ? "#999" : it->second;
 }
