@@ -76,6 +76,8 @@ check "io.max: most slow calls io_limit" yes "$([ "$lim" -ge 40 ] && [ $((lim_io
 check "io.max: the limit named, binding" yes \
   "$(grep '"verdict":"io_limit"' /tmp/lim-events.txt | tail -1 | grep -q '"io_limit":{"cgroup":"/lim","limit":"wiops=20","rate":[0-9.e+]*,"binding":true}' && echo yes || echo no)"
 grep '"verdict":"io_limit"' /tmp/lim-events.txt | tail -1 | grep -o '"io_limit":{[^}]*}' | sed 's/^/  /'
+# What loop0's own numbers said meanwhile (a limit is no provider's cap).
+grep -o '"verdict":"[a-z_]*".*"disk_condition":{[^}]*}' /tmp/lim-events.txt | sed 's/"duration_ms.*"disk_condition"/ /' | sort | uniq -c | sort -rn | head -4 | sed 's/^/  "io_limit" disk: /'
 echo "-io" > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
 
 kill $agent
