@@ -37,7 +37,9 @@ while [ $t -lt 120 ]; do
   [ "$thr" = 1 ] && [ $since = 0 ] && since=$t
   [ $since != 0 ] && [ $((t - since)) -ge 8 ] && break
 done
-kill $victim
+# $victim is in_cgroup's subshell; the helper is its child.
+kill_cgroup tv
+kill $victim 2>/dev/null
 wait $victim 2>/dev/null
 check "disk judged throttled" yes "$([ $since != 0 ] && echo yes || echo no)"
 check "one throttled transition" 1 "$(grep '"event":"disk_condition"' $ev | grep -c '"state":"throttled"')"
@@ -68,7 +70,8 @@ echo "$(cat /sys/block/loop0/dev) wiops=20" > /sys/fs/cgroup/lim/io.max
 first=$(wc -l < $ev)
 in_cgroup lim /sw_victim_helper /mnt/wal-lim --calls 80 --delay-ms 1500 > /tmp/lim.txt
 sleep 1
-tail -n +$((first + 1)) $ev | grep '"event":"slow_fsync"' | grep '"cgroup":"/lim"' > /tmp/lim-events.txt
+# The victim's own calls: another victim's events may name /lim as a culprit.
+tail -n +$((first + 1)) $ev | grep '"event":"slow_fsync"' | grep -E '"victim":\{("[a-z]+":"[^"]*",)*"cgroup":"/lim"' > /tmp/lim-events.txt
 lim=$(wc -l < /tmp/lim-events.txt)
 lim_io=$(grep -c '"verdict":"io_limit"' /tmp/lim-events.txt)
 echo "throttle: io.max wiops=20: $(cat /tmp/lim.txt); $lim_io of $lim slow calls io_limit; verdicts $(grep -o '"verdict":"[a-z_]*"' /tmp/lim-events.txt | cut -d'"' -f4 | sort | uniq -c | tr '\n' ' ')"
