@@ -8,7 +8,7 @@
 //
 // A disk is throttled when, over the last kPlateauSeconds busy seconds:
 //   - its mean service time is at least kSlowdown times its baseline (the
-//     10th percentile of the busy seconds' means) and at least kMinService;
+//     10th percentile of the busy seconds' means) and at least kMinServiceMs;
 //   - both its IOPS and its bytes per second are at most kBelowPeak of the
 //     most it did in a busy second (a saturated disk sits at its peak;
 //     a capped one below it: larger requests that raise the service time
@@ -45,8 +45,11 @@ class DeviceHealth {
   static constexpr std::uint64_t kMinRequests = 5;  // a second with fewer is idle
   static constexpr std::size_t kMinHistory = 5;     // busy seconds before any verdict
   static constexpr std::size_t kPlateauSeconds = 3;
-  static constexpr double kSlowdown = 4;
-  static constexpr double kMinServiceMs = 1;
+  // A cap at a few hundred IOPS makes each request 10 to 100 times slower;
+  // a host short of CPU slowed an emulated disk 4 times (QEMU under
+  // stress-ng), and that is no cap.
+  static constexpr double kSlowdown = 8;
+  static constexpr double kMinServiceMs = 2;
   static constexpr double kBelowPeak = 0.7;
   static constexpr double kFlat = 0.25;
   static constexpr std::size_t kHistory = 3600;

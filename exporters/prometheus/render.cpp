@@ -264,7 +264,7 @@ std::vector<MetricFamily> render_stacks(const std::vector<StackInfo>& stacks) {
 std::vector<MetricFamily> render_disk_conditions(const std::vector<DiskConditionInfo>& disks) {
   MetricFamily throttled{"stallwatch_disk_throttled",
                          "1 while a victim's disk sits at a provider's cap: throughput flat below its peak, each "
-                         "request at least 4 times slower than its baseline (docs/events.md, disk_condition).",
+                         "request at least 8 times slower than its baseline (docs/events.md, disk_condition).",
                          MetricType::Gauge,
                          {}};
   MetricFamily service{"stallwatch_disk_service_seconds",

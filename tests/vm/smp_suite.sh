@@ -43,7 +43,12 @@ c=0
 while [ $c -lt "$n" ]; do
   vsel="victim_cgroup=\"/sv$c\""
   check "cpu $c: blame windows" $calls "$(metric stallwatch_fsync_blame_windows_total "$vsel")"
-  check_conserved "cpu $c: " "/sv$c"
+  # 2%, not 1: a request that enters service while another vCPU is stalled
+  # between reading the load and adding its interval to the credit clocks
+  # takes a share of that interval (docs/testing.md). With the host's two
+  # cores loaded (stress-ng --cpu 2) one victim in five runs was 1.08%
+  # over; the double counting this suite has caught was 4.4% and 7%.
+  check_conserved "cpu $c: " "/sv$c" 2
   neigh=$(metric_us stallwatch_fsync_blame_seconds_total "$vsel" 'kind="neighbor_io"')
   echo "smp cpu $c: windows ${win} us, kinds ${kinds} us (neighbor_io ${neigh} us), histogram ${hist} us"
   total_win=$((total_win + win))
