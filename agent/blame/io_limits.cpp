@@ -49,8 +49,12 @@ std::string parent_of(const std::string& path) {
 
 }  // namespace
 
-std::vector<IoLimitSetting> parse_io_max(const std::string& text) {
-  std::vector<IoLimitSetting> out;
+namespace {
+
+// io.max and io.stat share their shape: "MAJ:MIN key=value key=value ...".
+// Calls f(dev, key, value) for each numeric pair ("max" is no number).
+template <typename F>
+void for_each_keyed_value(const std::string& text, F f) {
   std::istringstream lines(text);
   for (std::string line; std::getline(lines, line);) {
     std::istringstream words(line);
@@ -61,38 +65,33 @@ std::vector<IoLimitSetting> parse_io_max(const std::string& text) {
     while (words >> word) {
       const auto eq = word.find('=');
       if (eq == std::string::npos) continue;
-      const auto value = parse_u64(std::string_view(word).substr(eq + 1));  // "max": none
-      if (!value) continue;
-      for (auto k : {IoLimitKind::kReadBps, IoLimitKind::kWriteBps, IoLimitKind::kReadIops, IoLimitKind::kWriteIops}) {
-        if (word.compare(0, eq, kind_key(k)) == 0) out.push_back({*dev, k, *value});
-      }
+      const auto value = parse_u64(std::string_view(word).substr(eq + 1));
+      if (value) f(*dev, std::string_view(word).substr(0, eq), *value);
     }
   }
+}
+
+}  // namespace
+
+std::vector<IoLimitSetting> parse_io_max(const std::string& text) {
+  std::vector<IoLimitSetting> out;
+  for_each_keyed_value(text, [&](std::uint32_t dev, std::string_view key, std::uint64_t value) {
+    for (auto k : {IoLimitKind::kReadBps, IoLimitKind::kWriteBps, IoLimitKind::kReadIops, IoLimitKind::kWriteIops}) {
+      if (key == kind_key(k)) out.push_back({dev, k, value});
+    }
+  });
   return out;
 }
 
 std::map<std::uint32_t, IoCounters> parse_io_stat(const std::string& text) {
   std::map<std::uint32_t, IoCounters> out;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream words(line);
-    std::string word;
-    if (!(words >> word)) continue;
-    const auto dev = parse_dev(word);
-    if (!dev) continue;
-    IoCounters& c = out[*dev];
-    while (words >> word) {
-      const auto eq = word.find('=');
-      if (eq == std::string::npos) continue;
-      const auto value = parse_u64(std::string_view(word).substr(eq + 1));
-      if (!value) continue;
-      const std::string key = word.substr(0, eq);
-      if (key == "rbytes") c.rbytes = *value;
-      if (key == "wbytes") c.wbytes = *value;
-      if (key == "rios") c.rios = *value;
-      if (key == "wios") c.wios = *value;
-    }
-  }
+  for_each_keyed_value(text, [&](std::uint32_t dev, std::string_view key, std::uint64_t value) {
+    IoCounters& c = out[dev];
+    if (key == "rbytes") c.rbytes = value;
+    if (key == "wbytes") c.wbytes = value;
+    if (key == "rios") c.rios = value;
+    if (key == "wios") c.wios = value;
+  });
   return out;
 }
 
