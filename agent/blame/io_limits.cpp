@@ -47,10 +47,6 @@ std::string parent_of(const std::string& path) {
   return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
 }
 
-}  // namespace
-
-namespace {
-
 // io.max and io.stat share their shape: "MAJ:MIN key=value key=value ...".
 // Calls f(dev, key, value) for each numeric pair ("max" is no number).
 template <typename F>

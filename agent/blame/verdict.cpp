@@ -23,7 +23,7 @@ std::string_view verdict(const Kinds& k, std::uint64_t wall_ns, const VerdictCon
       {"cpu", k[SW_BLAME_CPU] - their_cpu},
   };
   for (const auto& [name, ns] : causes) {
-    if (wall_ns > 0 && ns > 0 && 2 * ns >= wall_ns) return name;
+    if (wall_ns > 0 && 2 * ns >= wall_ns) return name;
   }
   return "mixed";
 }

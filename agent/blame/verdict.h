@@ -37,6 +37,10 @@ struct VerdictContext {
   bool io_limited = false;                     // a cgroup I/O limit binds the victim on the disk
 };
 
+// Every verdict verdict() can return, in the order its rules try them.
+inline constexpr std::string_view kVerdicts[] = {"neighbor", "io_limit", "throttled", "self",
+                                                 "journal",  "device",   "cpu",       "mixed"};
+
 std::string_view verdict(const Kinds& kinds_ns, std::uint64_t wall_ns, const VerdictContext& context = {});
 
 }  // namespace stallwatch::blame

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <set>
 
+#include "blame/verdict.h"
 #include "common/duration.h"
 
 namespace stallwatch::capture {
@@ -16,7 +17,7 @@ Result<Trigger> Trigger::parse(std::string_view text) {
     return Trigger{Kind::kFsync, *ns, "", std::string(text)};
   }
   static const std::set<std::string> results = {"timeout", "refused", "reset", "failure"};
-  static const std::set<std::string> verdicts = {"neighbor", "io_limit", "throttled", "self", "journal", "device", "cpu", "mixed"};
+  static const std::set<std::string> verdicts(std::begin(blame::kVerdicts), std::end(blame::kVerdicts));
   if (text.rfind("probe=", 0) == 0) {
     const std::string v(text.substr(6));
     if (!results.count(v))
@@ -26,7 +27,9 @@ Result<Trigger> Trigger::parse(std::string_view text) {
   if (text.rfind("verdict=", 0) == 0) {
     const std::string v(text.substr(8));
     if (!verdicts.count(v)) {
-      return fail(quoted + ": unknown verdict '" + v + "' (neighbor, io_limit, throttled, self, journal, device, cpu, mixed)");
+      std::string known;
+      for (const auto name : blame::kVerdicts) known += (known.empty() ? "" : ", ") + std::string(name);
+      return fail(quoted + ": unknown verdict '" + v + "' (" + known + ")");
     }
     return Trigger{Kind::kVerdict, 0, v, std::string(text)};
   }

@@ -312,9 +312,10 @@ void Session::refresh_victims() {
   }
   victim_processes_ = set.tasks.size();
   victim_cgroups_ = set.cgroups.size();
-  victim_paths_.clear();
-  for (const auto id : set.cgroups) victim_paths_.push_back(identity_->labels(id).cgroup);
-  if (io_limits_) io_limits_->refresh(victim_paths_, std::chrono::nanoseconds(monotonic_ns()));
+  if (!io_limits_) return;
+  std::vector<std::string> paths;
+  for (const auto id : set.cgroups) paths.push_back(identity_->labels(id).cgroup);
+  io_limits_->refresh(paths, std::chrono::nanoseconds(monotonic_ns()));
 }
 
 // Which disks serve each filesystem on a stack: the kernel's windows on

@@ -123,7 +123,6 @@ class Session {
   std::shared_ptr<blame::DeviceHealth> disk_health_ = std::make_shared<blame::DeviceHealth>();
   // cgroup I/O limits above the victims; read by the slow events' thread.
   std::shared_ptr<blame::IoLimits> io_limits_;
-  std::vector<std::string> victim_paths_;  // cgroup2 paths of the victim cgroups, as last resolved
   std::chrono::steady_clock::time_point cost_logged_{};
   // Filesystems on storage stacks: re-read every 10 s (volumes and
   // containers come and go); rows are read by scrapes.

@@ -55,6 +55,18 @@ TEST(Verdict, OnAThrottledDiskOwnIoAndStallsAreTheCap) {
   EXPECT_EQ(verdict(kinds({{SW_BLAME_CPU, 60 * kMs}}), 100 * kMs, {.disk_throttled = true}), "cpu");
 }
 
+TEST(Verdict, ABindingCgroupLimitIsIoLimit) {
+  // blk-throttle holds the bios: the disk looks idle to the window.
+  const Kinds held = kinds({{SW_BLAME_DEVICE, 80 * kMs}, {SW_BLAME_OWN_IO, 5 * kMs}});
+  EXPECT_EQ(verdict(held, 100 * kMs), "device");
+  EXPECT_EQ(verdict(held, 100 * kMs, {.io_limited = true}), "io_limit");
+  // Before a provider's cap: the limit holds the bios before the disk.
+  EXPECT_EQ(verdict(held, 100 * kMs, {.disk_throttled = true, .io_limited = true}), "io_limit");
+  EXPECT_EQ(verdict(kinds({{SW_BLAME_NEIGHBOR_IO, 60 * kMs}, {SW_BLAME_DEVICE, 40 * kMs}}), 100 * kMs,
+                    {.io_limited = true}),
+            "neighbor");
+}
+
 TEST(Verdict, NoSingleCauseIsMixed) {
   EXPECT_EQ(verdict(kinds({{SW_BLAME_NEIGHBOR_IO, 40 * kMs}, {SW_BLAME_CPU, 40 * kMs}}), 100 * kMs), "mixed");
   // `other` (the victim's own CPU work) is no cause.

@@ -40,6 +40,12 @@ TEST(Trigger, ParsesAndMatches) {
   auto v = Trigger::parse("verdict=neighbor");
   ASSERT_TRUE(v);
   EXPECT_TRUE(v->matches({{"event", "slow_fsync"}, {"verdict", "neighbor"}}));
+  for (const char* verdict : {"io_limit", "throttled"}) {
+    EXPECT_TRUE(Trigger::parse(std::string("verdict=") + verdict)) << verdict;
+  }
+  EXPECT_NE(Trigger::parse("verdict=disk").error().message.find(
+                "unknown verdict 'disk' (neighbor, io_limit, throttled, self, journal, device, cpu, mixed)"),
+            std::string::npos);
 }
 
 TEST(Trigger, BadInputNamesTheTrigger) {
