@@ -72,11 +72,42 @@ struct {
 	__type(value, __u32);
 } blame_disk_of SEC(".maps");
 
+/* Whole disk -> its group's key, for the members of a stack over several
+ * disks (a stripe, RAID, an LV spanning physical volumes, a multi-device
+ * btrfs): their requests share one blame state, so a window on the stack
+ * sees every request of every member; absent: the disk is its own. Set by
+ * user space; the key is one member's dev_t. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u32);
+} blame_group_of SEC(".maps");
+
+/* dm-crypt devices in a group (dev_t -> 1): their workers hold bios,
+ * encrypting, before the disks below see them, so their bios count as in
+ * service from queue to completion. Set by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u8);
+} blame_bio_dev SEC(".maps");
+
+static __always_inline __u32 *blame_group_lookup(__u32 disk)
+{
+	return bpf_map_lookup_elem(&blame_group_of, &disk);
+}
+
+/* The blame state key a window on filesystem sdev (whose own disk is disk) watches. */
 static __always_inline __u32 blame_disk(__u32 sdev, __u32 disk)
 {
-	__u32 *under = bpf_map_lookup_elem(&blame_disk_of, &sdev);
+	__u32 *under = bpf_map_lookup_elem(&blame_disk_of, &sdev), *group;
 
-	return under ? *under : disk;
+	if (under)
+		disk = *under;
+	group = blame_group_lookup(disk);
+	return group ? *group : disk;
 }
 
 /* tid -> open window. */

@@ -70,6 +70,28 @@ struct {
 	__type(value, __u64);
 } sw_inode_dirtier SEC(".maps");
 
+/* Grouped disk dev_t -> its own requests (sw_disk_busy). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct sw_disk_busy);
+} blame_busy SEC(".maps");
+
+/* Which blame state a request on disk dev is counted in: its own, or its
+ * group's. Called when the request is first seen. */
+static __always_inline void blame_place(struct sw_blk_rq *r, __u32 dev)
+{
+	__u32 *group = blame_group_lookup(dev);
+
+	r->blame_dev = dev;
+	r->blame_grouped = 0;
+	if (group) {
+		r->blame_dev = *group;
+		r->blame_grouped = 1;
+	}
+}
+
 /* Filesystems (dev_t) on victims' disks whose journal commits were seen:
  * only their handles are counted. */
 struct {
@@ -290,13 +312,20 @@ static __always_inline struct sw_blame_cache *blame_flush_takes_cache(struct sw_
 /* A request enters service on dev. */
 static __noinline int blame_issue(struct sw_blk_rq *r, __u64 now)
 {
-	struct sw_blame_dev *d = blame_dev_of(r->dev);
+	static const struct sw_disk_busy zero_busy;
+	struct sw_blame_dev *d = blame_dev_of(r->blame_dev);
 	struct sw_blame_cache *held = NULL;
+	struct sw_disk_busy *b = NULL;
 	__u64 culprit;
 	__u32 w;
 
 	if (!d)
 		return 0;
+	if (r->blame_grouped) {
+		b = sw_lookup_or_init(&blame_busy, &r->dev, &zero_busy, SW_DROP_BLAME_SERIES_FULL);
+		if (!b)
+			return 0;
+	}
 	if (blame_any_blocked(d))
 		blame_advance(d, now);
 	r->blame_class = blame_class_of(r->kind);
@@ -304,12 +333,20 @@ static __noinline int blame_issue(struct sw_blk_rq *r, __u64 now)
 	 * (dm-crypt's workers, blk-throttle dispatch): the pod's own. */
 	if (r->blame_class == SW_IO_KTHREAD && cfg_blame_owner && r->owner > 1)
 		r->blame_class = SW_IO_USER;
-	if (r->op == SW_BLK_FLUSH)
+	if (r->op == SW_BLK_FLUSH && !r->blame_bio)
 		held = blame_flush_takes_cache(r);
-	r->blame_alone = d->by_class[SW_IO_USER] <= 0 && d->by_class[SW_IO_JOURNAL] <= 0 &&
-			 d->by_class[SW_IO_WRITEBACK] <= 0 && d->by_class[SW_IO_KTHREAD] <= 0;
-	__sync_fetch_and_add(&d->issued, 1);
-	r->blame_issue_seq = (__u32)d->issued;
+	if (b) {
+		/* A group's state counts every member's requests: alone is judged on its own disk. */
+		r->blame_alone = b->in_service <= 0;
+		__sync_fetch_and_add(&b->in_service, 1);
+		__sync_fetch_and_add(&b->issued, 1);
+		r->blame_issue_seq = (__u32)b->issued;
+	} else {
+		r->blame_alone = d->by_class[SW_IO_USER] <= 0 && d->by_class[SW_IO_JOURNAL] <= 0 &&
+				 d->by_class[SW_IO_WRITEBACK] <= 0 && d->by_class[SW_IO_KTHREAD] <= 0;
+		__sync_fetch_and_add(&d->issued, 1);
+		r->blame_issue_seq = (__u32)d->issued;
+	}
 	culprit = blame_culprit(r);
 	w = blame_weight(r->dev, cost_op_of(r->op), held ? (__u64)r->blame_held_pages << 12 : r->bytes);
 	r->blame_weight = w;
@@ -367,7 +404,7 @@ static __always_inline __u64 blame_credit_ns(__u64 now_credit, __u64 from, __u64
  * bit 63 set when the request completed. */
 static __noinline int blame_end_slot(struct sw_blk_rq *r, struct sw_blame_slot *s, __u32 k, __u64 culprit_done)
 {
-	struct blame_part p = { .culprit = culprit_done & ~(1ULL << 63), .dev = r->dev };
+	struct blame_part p = { .culprit = culprit_done & ~(1ULL << 63), .dev = r->blame_dev };
 	bool done = culprit_done >> 63;
 	__u64 own_w, other_w, c_now = s->clock[SW_CLK_CREDIT], c_own_now = s->clock[SW_CLK_CREDIT_OWN];
 
@@ -439,14 +476,24 @@ static __noinline int blame_end_slot(struct sw_blk_rq *r, struct sw_blame_slot *
 static __noinline int blame_end(struct sw_blk_rq *r, __u64 now, bool done)
 {
 	struct sw_blame_dev *d;
+	struct sw_disk_busy *b = NULL;
 	__u64 culprit;
+	__u32 issued;
 
 	if (!r->blame_counted)
 		return 0;
 	r->blame_counted = 0;
-	d = blame_dev_of(r->dev);
+	d = blame_dev_of(r->blame_dev);
 	if (!d)
 		return 0;
+	issued = (__u32)d->issued;
+	if (r->blame_grouped) {
+		b = bpf_map_lookup_elem(&blame_busy, &r->dev);
+		if (b) {
+			__sync_fetch_and_add(&b->in_service, -1);
+			issued = (__u32)b->issued;
+		}
+	}
 	if (blame_any_blocked(d))
 		blame_advance(d, now);
 	for (int c = 0; c < SW_IO__CLASSES; c++) {
@@ -458,13 +505,15 @@ static __noinline int blame_end(struct sw_blk_rq *r, __u64 now, bool done)
 	 * shared the device took its own time plus part of the others', and
 	 * fitted on those the victim's own requests would be expected to take
 	 * what waiting behind a neighbour takes. */
-	if (done && r->blame_alone && (__u32)d->issued == r->blame_issue_seq) {
+	/* A dm-crypt bio's time is its queue's, not its cost: no sample, and
+	 * its writes reach the disk's cache as the requests below. */
+	if (done && r->blame_alone && issued == r->blame_issue_seq && !r->blame_bio) {
 		if (r->op == SW_BLK_FLUSH)
 			blame_cost_sample(r->dev, SW_COST_FLUSH, (__u64)r->blame_held_pages << 12, now - r->issue_ns);
 		else
 			blame_cost_sample(r->dev, cost_op_of(r->op), r->done_bytes, now - r->issue_ns);
 	}
-	if (done) {
+	if (done && !r->blame_bio) {
 		if (r->op == SW_BLK_WRITE && r->tx_share && r->dirtier2) {
 			__u64 first = r->done_bytes * r->tx_share >> 16;
 

@@ -263,6 +263,7 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 			return NULL;
 	}
 	r->dev = dev;
+	blame_place(r, dev);
 	flags = BPF_CORE_READ(rq, cmd_flags);
 	r->op = op_of(flags);
 	r->preflush = !!(flags & (1U << bpf_core_enum_value(enum req_flag_bits, __REQ_PREFLUSH)));
@@ -294,7 +295,7 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 	if (r->op == SW_BLK_FLUSH && !BPF_CORE_READ(rq, bio))
 		flush_owner(r->dev, r);
 	/* A kernel thread writing someone's pages on a victim's disk: whose. */
-	if (r->kind != SW_KIND_USER && r->op == SW_BLK_WRITE && blame_dev_of(r->dev)) {
+	if (r->kind != SW_KIND_USER && r->op == SW_BLK_WRITE && blame_dev_of(r->blame_dev)) {
 		r->dirtier = blame_dirtier_of(BPF_CORE_READ(rq, bio));
 		/* The journal's own blocks: the transaction's contributors. */
 		if (!r->dirtier && tx)
@@ -377,6 +378,51 @@ static __always_inline void complete(struct sw_blk_sector_key *key, __u32 nr_byt
 const volatile bool cfg_queue_arg = false;
 #define NEW_BLOCK_ARGS (!cfg_queue_arg)
 
+/* A bio queued to a dm-crypt device of a group (blame_bio_dev): in service
+ * for blame until it completes, under its submitter, as a request is. Its
+ * clones reach the disk below later, from dm-crypt's workers; meanwhile a
+ * victim behind a neighbour's bios waits on theirs. Tracked on the BTF and
+ * raw rungs only (the classic tracepoint's completion names no bio). */
+static __always_inline void bio_unit_start(struct bio *bio, __u32 dev)
+{
+	struct sw_blk_sector_key key = { .sector = (__u64)bio };
+	struct sw_blk_rq *r;
+	__u64 now;
+
+	if (!bpf_map_lookup_elem(&blame_bio_dev, &dev))
+		return;
+	if (bpf_map_update_elem(&blk_rq, &key, &zero_rq, BPF_NOEXIST))
+		return;
+	r = bpf_map_lookup_elem(&blk_rq, &key);
+	if (!r)
+		return;
+	now = bpf_ktime_get_ns();
+	r->dev = dev;
+	blame_place(r, dev);
+	r->blame_bio = 1;
+	r->op = op_of(BPF_CORE_READ(bio, bi_opf));
+	r->queue_ns = now;
+	r->submitter = bpf_get_current_cgroup_id();
+	r->kind = submitter_kind();
+	r->owner = owner_of(bio);
+	r->issue_ns = now;
+	r->bytes = BPF_CORE_READ(bio, bi_iter.bi_size);
+	r->done_bytes = r->bytes;
+	blame_issue(r, now);
+}
+
+static __always_inline int on_bio_complete(struct bio *bio)
+{
+	struct sw_blk_sector_key key = { .sector = (__u64)bio };
+	struct sw_blk_rq *r = bpf_map_lookup_elem(&blk_rq, &key);
+
+	if (!r || !r->blame_bio)
+		return 0;
+	blame_end(r, bpf_ktime_get_ns(), true);
+	bpf_map_delete_elem(&blk_rq, &key);
+	return 0;
+}
+
 static __always_inline int on_bio_queue(struct bio *bio)
 {
 	struct sw_blk_sector_key key = { .sector = (__u64)bio };
@@ -389,8 +435,12 @@ static __always_inline int on_bio_queue(struct bio *bio)
 		disk = BPF_CORE_READ(old, bi_disk);
 	/* Bio-based devices (dm, md) never turn this bio into a request; their
 	 * clones are queued to the disks below and seen there. */
-	if (!disk || !BPF_CORE_READ(disk, queue, mq_ops))
+	if (!disk)
 		return 0;
+	if (!BPF_CORE_READ(disk, queue, mq_ops)) {
+		bio_unit_start(bio, disk_dev(disk));
+		return 0;
+	}
 	if (wanted(disk_dev(disk)))
 		note_bio(&key, disk_dev(disk),
 			 BPF_CORE_READ(bio, bi_opf) & (1U << bpf_core_enum_value(enum req_flag_bits, __REQ_PREFLUSH)));
@@ -499,6 +549,18 @@ int block_bio_queue_btf(unsigned long long *ctx) ONE_OR_TWO_ARGS(bio_queue, on_b
 	return on_complete(rq, nr_bytes);
 }
 
+SEC("tp_btf/block_bio_complete")
+int BPF_PROG(block_bio_complete_btf, struct request_queue *q, struct bio *bio)
+{
+	return on_bio_complete(bio);
+}
+
+SEC("raw_tp/block_bio_complete")
+int block_bio_complete_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_bio_complete((struct bio *)ctx->args[1]);
+}
+
 SEC("raw_tp/block_bio_queue")
 int block_bio_queue_raw(struct bpf_raw_tracepoint_args *ctx) ONE_OR_TWO_ARGS(bio_queue, on_bio_queue, ctx->args)
 	SEC("raw_tp/block_rq_insert") int block_rq_insert_raw(struct bpf_raw_tracepoint_args *ctx)
@@ -570,6 +632,7 @@ static __always_inline struct sw_blk_rq *track_classic(__u32 dev, __u64 sector, 
 	if (!r)
 		return NULL;
 	r->dev = dev;
+	blame_place(r, dev);
 	rwbs_parse(rwbs, &r->op, &r->preflush, &r->fua);
 	b = bpf_map_lookup_elem(&blk_bio, &key);
 	if (b) {

@@ -218,6 +218,8 @@ struct sw_blk_rq {
 	__u8 blame_class;   /* enum sw_blame_io_class of its submitter */
 	__u8 blame_class2;  /* a flush: dirtier2's class */
 	__u8 blame_alone;   /* nothing else was in service on its device at issue */
+	__u8 blame_grouped; /* its disk shares blame state with others (blame_group_of) */
+	__u8 blame_bio;	    /* a bio on a dm-crypt device (blame_bio_dev), not a request */
 	__u32 blame_weight;		      /* cost weight in service (sum of blame_class_w) */
 	__u32 blame_class_w[SW_IO__CLASSES_]; /* weight counted per I/O class */
 	__u32 blame_own_w[SW_BLAME_SLOTS_];   /* weight counted as victim slot k's own */
@@ -226,6 +228,7 @@ struct sw_blk_rq {
 	 * (dirtier2 has the rest); 0: not split. */
 	__u32 tx_share;
 	__u32 blame_issue_seq; /* its device's issue count after its own (low bits) */
+	__u32 blame_dev;       /* the blame state it is counted in: dev, or its group's key */
 	/* Whose data it writes: for a kernel thread writing pages, the cgroup
 	 * that dirtied them; for the journal's own blocks, the transaction's
 	 * largest contributor; for a flush, the largest writer to the cache.
@@ -436,6 +439,14 @@ struct sw_blame_dev {
 	__u64 issued; /* requests issued: one alone at issue and still alone at completion saw none after it */
 	__s64 by_class[SW_IO__CLASSES];
 	struct sw_blame_slot slot[SW_BLAME_SLOTS];
+};
+
+/* A disk in a group (blame_group_of): its own requests in service and
+ * issued, to tell a request alone on its disk for the cost model, which the
+ * group's shared state cannot. */
+struct sw_disk_busy {
+	__s64 in_service;
+	__u64 issued;
 };
 
 enum sw_blame_state {
@@ -702,7 +713,8 @@ SW_ABI_SIZE(sw_uring_key, 16);
 SW_ABI_SIZE(sw_blk_hist_key, 8);
 SW_ABI_SIZE(sw_blk_io_key, 32);
 SW_ABI_SIZE(sw_blk_io, 40);
-SW_ABI_SIZE(sw_blk_rq, 184);
+SW_ABI_SIZE(sw_blk_rq, 192);
+SW_ABI_SIZE(sw_disk_busy, 16);
 #ifdef __cplusplus
 static_assert(SW_IO__CLASSES_ == SW_IO__CLASSES && SW_BLAME_SLOTS_ == SW_BLAME_SLOTS, "sw_blk_rq sizes");
 #else

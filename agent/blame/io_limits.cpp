@@ -38,6 +38,7 @@ const char* kind_key(IoLimitKind k) {
     case IoLimitKind::kWriteBps: return "wbps";
     case IoLimitKind::kReadIops: return "riops";
     case IoLimitKind::kWriteIops: return "wiops";
+    case IoLimitKind::kIocost: return "iocost weight";
   }
   return "";
 }
@@ -87,8 +88,35 @@ std::map<std::uint32_t, IoCounters> parse_io_stat(const std::string& text) {
     if (key == "wbytes") c.wbytes = value;
     if (key == "rios") c.rios = value;
     if (key == "wios") c.wios = value;
+    if (key == "cost.wait" || key == "cost.indelay") c.cost_wait_us = c.cost_wait_us.value_or(0) + value;
   });
   return out;
+}
+
+std::set<std::uint32_t> parse_iocost_enabled(const std::string& text) {
+  std::set<std::uint32_t> out;
+  for_each_keyed_value(text, [&](std::uint32_t dev, std::string_view key, std::uint64_t value) {
+    if (key == "enable" && value == 1) out.insert(dev);
+  });
+  return out;
+}
+
+std::uint64_t parse_io_weight(const std::string& text, std::uint32_t disk) {
+  std::uint64_t weight = 100;  // the kernel's default of defaults
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::string key, value_word;
+    if (!(words >> key >> value_word)) continue;
+    const auto value = parse_u64(value_word);
+    if (!value) continue;
+    if (key == "default") {
+      weight = *value;
+    } else if (const auto dev = parse_dev(key); dev && *dev == disk) {
+      return *value;
+    }
+  }
+  return weight;
 }
 
 std::vector<IoLimitSetting> parse_v1_limit(const std::string& text, IoLimitKind kind) {
@@ -155,7 +183,7 @@ std::vector<std::string> IoLimits::level_keys(const std::string& victim_path) co
   return keys;
 }
 
-IoLimits::Level IoLimits::read_level(const std::string& key) const {
+IoLimits::Level IoLimits::read_level(const std::string& key, const std::set<std::uint32_t>& iocost) const {
   Level l;
   l.key = key;
   if (key.rfind("blkio:", 0) == 0) {
@@ -182,8 +210,15 @@ IoLimits::Level IoLimits::read_level(const std::string& key) const {
   if (key == "/") return l;
   const std::string dir = cgroup2_root_ + key;
   if (const auto text = read_small_file(dir + "/io.max", kMaxFile)) l.limits = parse_io_max(*text);
-  if (l.limits.empty()) return l;
+  if (l.limits.empty() && iocost.empty()) return l;
   if (const auto text = read_small_file(dir + "/io.stat", kMaxFile)) l.counters = parse_io_stat(*text);
+  if (iocost.empty()) return l;
+  const auto weights = read_small_file(dir + "/io.weight", kMaxFile);
+  for (auto dev : iocost) {
+    const auto c = l.counters.find(dev);
+    if (c == l.counters.end() || !c->second.cost_wait_us) continue;
+    l.limits.push_back({dev, IoLimitKind::kIocost, weights ? parse_io_weight(*weights, dev) : 100});
+  }
   return l;
 }
 
@@ -202,12 +237,14 @@ void IoLimits::refresh(const std::vector<std::string>& victim_paths, std::chrono
     }
   }
   // Files are read without the lock: slow events ask meanwhile.
+  std::set<std::uint32_t> iocost;
+  if (const auto qos = read_small_file(cgroup2_root_ + "/io.cost.qos", kMaxFile)) iocost = parse_iocost_enabled(*qos);
   std::map<std::string, std::vector<std::string>> levels_of;
   std::map<std::string, Level> levels;
   for (const auto& p : paths) {
     auto keys = level_keys(p);
     for (const auto& k : keys) {
-      if (!levels.count(k)) levels.emplace(k, read_level(k));
+      if (!levels.count(k)) levels.emplace(k, read_level(k, iocost));
     }
     levels_of.emplace(p, std::move(keys));
   }
@@ -225,7 +262,8 @@ void IoLimits::refresh(const std::vector<std::string>& victim_paths, std::chrono
         return x >= y ? static_cast<double>(x - y) / secs : 0.0;
       };
       l.rate[dev] = {per_s(c.rbytes, b.rbytes), per_s(c.wbytes, b.wbytes), per_s(c.rios, b.rios),
-                     per_s(c.wios, b.wios)};
+                     per_s(c.wios, b.wios),
+                     c.cost_wait_us && b.cost_wait_us ? per_s(*c.cost_wait_us, *b.cost_wait_us) / 1e6 : 0.0};
     }
   }
   levels_ = std::move(levels);
@@ -245,7 +283,10 @@ std::optional<IoLimit> IoLimits::limit(const std::string& victim_path, std::uint
       if (s.dev != disk || s.value == 0) continue;
       const auto r = l.rate.find(disk);
       const double rate = r == l.rate.end() ? 0 : r->second[static_cast<std::size_t>(s.kind)];
-      const double ratio = rate / static_cast<double>(s.value);
+      // iocost's weight is no rate: the time held is its measure, scaled so
+      // that kIocostWaitBinding of the second binds as kBinding of a limit does.
+      const double ratio = s.kind == IoLimitKind::kIocost ? rate / kIocostWaitBinding * kBinding
+                                                          : rate / static_cast<double>(s.value);
       if (ratio <= best_ratio) continue;
       best_ratio = ratio;
       best = IoLimit{l.key, fmt::format("{}={}", kind_key(s.kind), s.value), rate, ratio >= kBinding};

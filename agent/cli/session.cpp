@@ -319,7 +319,8 @@ void Session::refresh_victims() {
 }
 
 // Which disks serve each filesystem on a stack: the kernel's windows on
-// such a filesystem watch the first; the info series join the metrics.
+// such a filesystem watch them all (as one group where there are several);
+// the info series join the metrics.
 void Session::refresh_stacks() {
   const auto now = std::chrono::steady_clock::now();
   if (stacks_checked_ != std::chrono::steady_clock::time_point{} && now - stacks_checked_ < std::chrono::seconds(10)) {
@@ -327,16 +328,16 @@ void Session::refresh_stacks() {
   }
   stacks_checked_ = now;
   const auto stacks = identity::host_storage_stacks().resolve();
-  std::map<std::uint32_t, std::uint32_t> disk_of;
+  const auto plan = identity::watch_plan(stacks);
   std::vector<exporters::StackInfo> rows;
   for (const auto& [dev, fs] : stacks) {
-    disk_of[dev] = fs.disks.front();
-    for (std::size_t i = 0; i < fs.disks.size(); ++i) {
-      rows.push_back({devices_->name(dev), fs.fstype, devices_->name(fs.disks[i]), i == 0});
-    }
+    const auto key = devices_->name(plan.disk_of.at(dev));
+    for (auto disk : fs.disks) rows.push_back({devices_->name(dev), fs.fstype, devices_->name(disk), key});
   }
   if (loaded_ && loaded_->blame) {
-    if (auto ok = loaded_->blame->set_stacked_disks(disk_of); !ok) spdlog::warn("storage stacks: {}", ok.error().message);
+    if (auto ok = loaded_->blame->set_stacked_disks(plan.disk_of, plan.group_of, plan.bio_devs); !ok) {
+      spdlog::warn("storage stacks: {}", ok.error().message);
+    }
   }
   std::lock_guard lock(stacks_->mu);
   // Each mapping is logged when it first appears or changes: a node starts
@@ -344,15 +345,16 @@ void Session::refresh_stacks() {
   for (const auto& [dev, fs] : stacks) {
     if (auto it = stacks_->logged.find(dev); it != stacks_->logged.end() && it->second == fs.disks) continue;
     stacks_->logged[dev] = fs.disks;
-    std::string disks;
+    std::string disks, queued;
     for (auto d : fs.disks) disks += (disks.empty() ? "" : ", ") + devices_->name(d);
+    for (auto q : fs.queues) queued += "; bios queued in dm-crypt's " + devices_->name(q) + " count as in service";
     if (fs.disks.size() == 1) {
-      spdlog::info("storage: {} ({}) sits on {}; blame windows on it watch {}", devices_->name(dev), fs.fstype, disks,
-                   disks);
+      spdlog::info("storage: {} ({}) sits on {}; blame windows on it watch {}{}", devices_->name(dev), fs.fstype,
+                   disks, devices_->name(plan.disk_of.at(dev)), queued);
     } else {
-      spdlog::info("storage: {} ({}) spans {}; blame windows on it watch {} only (for a mirror every member sees "
-                   "the same writes; on a stripe, others' requests on the other members are not seen)",
-                   devices_->name(dev), fs.fstype, disks, devices_->name(fs.disks.front()));
+      spdlog::info("storage: {} ({}) spans {}; blame windows on it watch them all, as one device (blame series "
+                   "device=\"{}\"){}",
+                   devices_->name(dev), fs.fstype, disks, devices_->name(plan.disk_of.at(dev)), queued);
     }
   }
   for (auto it = stacks_->logged.begin(); it != stacks_->logged.end();) {

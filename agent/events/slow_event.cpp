@@ -114,7 +114,9 @@ nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
   if (e.disk && ctx.disk_condition) disk = ctx.disk_condition(e.disk);
   const identity::Labels victim_labels = ctx.labels(e.victim);
   std::optional<blame::IoLimit> limit;
+  // A limit on the disk, or on the filesystem's own device (io.max on an LV).
   if (e.disk && ctx.io_limit) limit = ctx.io_limit(victim_labels.cgroup, e.disk);
+  if (!limit && e.sdev && e.sdev != e.disk && ctx.io_limit) limit = ctx.io_limit(victim_labels.cgroup, e.sdev);
   auto victim = identity::labels_json(victim_labels);
   victim["comm"] = cstr(e.comm, sizeof(e.comm));
   victim["pid"] = e.tgid;

@@ -68,7 +68,8 @@ bool read_dev(const fs::path& file, unsigned& major, unsigned& minor) {
 StorageStacks::StorageStacks(std::string sysfs, std::string mountinfo, std::string root)
     : sysfs_(std::move(sysfs)), mountinfo_(std::move(mountinfo)), root_(std::move(root)) {}
 
-std::vector<std::uint32_t> StorageStacks::disks_under(unsigned major, unsigned minor) const {
+std::vector<std::uint32_t> StorageStacks::disks_under(unsigned major, unsigned minor,
+                                                      std::vector<std::uint32_t>* queues) const {
   std::vector<std::uint32_t> out;
   std::error_code ec;
   fs::path start = fs::canonical(fs::path(sysfs_) / "dev/block" / (std::to_string(major) + ":" + std::to_string(minor)), ec);
@@ -90,6 +91,15 @@ std::vector<std::uint32_t> StorageStacks::disks_under(unsigned major, unsigned m
         out.push_back(kernel_dev(ma, mi));
       }
       continue;
+    }
+    if (queues) {
+      std::ifstream uuid(dir / "dm/uuid");
+      std::string u;
+      unsigned ma = 0, mi = 0;
+      if (std::getline(uuid, u) && u.rfind("CRYPT-", 0) == 0 && read_dev(dir / "dev", ma, mi) &&
+          std::find(queues->begin(), queues->end(), kernel_dev(ma, mi)) == queues->end()) {
+        queues->push_back(kernel_dev(ma, mi));
+      }
     }
     std::sort(slaves.begin(), slaves.end());
     // Depth-first in sysfs order: the first disk listed is the first slave's.
@@ -124,7 +134,8 @@ std::vector<StorageStacks::Mount> StorageStacks::mounts() const {
   return out;
 }
 
-std::vector<std::uint32_t> StorageStacks::disks_of(const Mount& m, const std::vector<Mount>& all, int depth) const {
+std::vector<std::uint32_t> StorageStacks::disks_of(const Mount& m, const std::vector<Mount>& all, int depth,
+                                                   std::vector<std::uint32_t>& queues) const {
   if (depth > 4) return {};
   auto host_path = [&](const std::string& p) { return (fs::path(root_) / fs::path(p).relative_path()).string(); };
   if (m.fstype == "overlay") {
@@ -140,8 +151,8 @@ std::vector<std::uint32_t> StorageStacks::disks_of(const Mount& m, const std::ve
       if (&o != &m && under && (!best || p.size() >= best->point.size())) best = &o;
     }
     if (upper.empty() || !best) return {};
-    if (auto disks = disks_under(best->major, best->minor); !disks.empty()) return disks;
-    return disks_of(*best, all, depth + 1);
+    if (auto disks = disks_under(best->major, best->minor, &queues); !disks.empty()) return disks;
+    return disks_of(*best, all, depth + 1, queues);
   }
   if (m.fstype == "btrfs") {
     // The source device by its name in sysfs (/dev/sdb1, /dev/mapper/NAME),
@@ -179,7 +190,7 @@ std::vector<std::uint32_t> StorageStacks::disks_of(const Mount& m, const std::ve
         for (const auto& member : members) {
           unsigned ma = 0, mi = 0;
           if (!read_dev(fs::canonical(member, e2) / "dev", ma, mi)) continue;
-          for (auto disk : disks_under(ma, mi)) {
+          for (auto disk : disks_under(ma, mi, &queues)) {
             if (std::find(out.begin(), out.end(), disk) == out.end()) out.push_back(disk);
           }
         }
@@ -188,9 +199,9 @@ std::vector<std::uint32_t> StorageStacks::disks_of(const Mount& m, const std::ve
     }
     unsigned ma = 0, mi = 0;
     if (!read_dev(dev / "dev", ma, mi)) return {};
-    return disks_under(ma, mi);
+    return disks_under(ma, mi, &queues);
   }
-  return disks_under(m.major, m.minor);
+  return disks_under(m.major, m.minor, &queues);
 }
 
 std::map<std::uint32_t, StackedFs> StorageStacks::resolve() const {
@@ -199,7 +210,8 @@ std::map<std::uint32_t, StackedFs> StorageStacks::resolve() const {
   for (const auto& m : all) {
     const std::uint32_t dev = kernel_dev(m.major, m.minor);
     if (out.count(dev)) continue;
-    auto disks = disks_of(m, all, 0);
+    std::vector<std::uint32_t> queues;
+    auto disks = disks_of(m, all, 0, queues);
     if (disks.empty()) continue;
     // A filesystem right on a disk or partition is what the hooks see already.
     std::error_code ec;
@@ -209,9 +221,45 @@ std::map<std::uint32_t, StackedFs> StorageStacks::resolve() const {
       unsigned ma = 0, mi = 0;
       if (disks.size() == 1 && read_dev(own / "dev", ma, mi) && disks[0] == kernel_dev(ma, mi)) continue;
     }
-    out[dev] = StackedFs{m.fstype, std::move(disks)};
+    out[dev] = StackedFs{m.fstype, std::move(disks), std::move(queues)};
   }
   return out;
+}
+
+WatchPlan watch_plan(const std::map<std::uint32_t, StackedFs>& stacks) {
+  // Union-find over disks and dm-crypt devices; each set keyed by its
+  // smallest disk (a dm-crypt device never names a group while a disk can).
+  std::set<std::uint32_t> queues;
+  for (const auto& [dev, fs] : stacks) queues.insert(fs.queues.begin(), fs.queues.end());
+  auto before = [&queues](std::uint32_t a, std::uint32_t b) {
+    const bool qa = queues.count(a) != 0, qb = queues.count(b) != 0;
+    return qa != qb ? qb : a < b;
+  };
+  std::map<std::uint32_t, std::uint32_t> parent;
+  auto find = [&parent](std::uint32_t d) {
+    while (parent.at(d) != d) d = parent[d] = parent.at(parent.at(d));
+    return d;
+  };
+  for (const auto& [dev, fs] : stacks) {
+    std::vector<std::uint32_t> members = fs.disks;
+    members.insert(members.end(), fs.queues.begin(), fs.queues.end());
+    for (auto d : members) parent.emplace(d, d);
+    for (std::size_t i = 1; i < members.size(); ++i) {
+      const auto a = find(members[0]), b = find(members[i]);
+      if (a != b) before(a, b) ? parent[b] = a : parent[a] = b;
+    }
+  }
+  WatchPlan plan;
+  std::map<std::uint32_t, int> members;
+  for (const auto& [d, up] : parent) ++members[find(d)];
+  for (const auto& [d, up] : parent) {
+    if (members[find(d)] > 1) plan.group_of[d] = find(d);
+  }
+  for (const auto& [dev, fs] : stacks) {
+    if (!fs.disks.empty()) plan.disk_of[dev] = find(fs.disks.front());
+  }
+  plan.bio_devs = std::move(queues);
+  return plan;
 }
 
 StorageStacks host_storage_stacks() {

@@ -11,6 +11,7 @@
 // Only filesystems whose disks differ from their own device are listed.
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,9 @@ namespace stallwatch::identity {
 struct StackedFs {
   std::string fstype;
   std::vector<std::uint32_t> disks;  // kernel dev_t of whole disks, in sysfs order
+  // dm-crypt devices in the stack (dm uuid "CRYPT-..."): their workers hold
+  // bios, encrypting, before the disks see them.
+  std::vector<std::uint32_t> queues;
 };
 
 class StorageStacks {
@@ -32,8 +36,9 @@ class StorageStacks {
   std::map<std::uint32_t, StackedFs> resolve() const;
 
   // The whole disks under a block device, following slaves/ (empty if it is
-  // not a block device).
-  std::vector<std::uint32_t> disks_under(unsigned major, unsigned minor) const;
+  // not a block device); queues, if given, gets the dm-crypt devices met.
+  std::vector<std::uint32_t> disks_under(unsigned major, unsigned minor,
+                                         std::vector<std::uint32_t>* queues = nullptr) const;
 
  private:
   struct Mount {
@@ -41,12 +46,25 @@ class StorageStacks {
     std::string point, fstype, source, options;
   };
   std::vector<Mount> mounts() const;
-  std::vector<std::uint32_t> disks_of(const Mount& m, const std::vector<Mount>& all, int depth) const;
+  std::vector<std::uint32_t> disks_of(const Mount& m, const std::vector<Mount>& all, int depth,
+                                      std::vector<std::uint32_t>& queues) const;
 
   std::string sysfs_;
   std::string mountinfo_;
   std::string root_;
 };
+
+// What the kernel's blame windows watch. A filesystem's windows watch one
+// blame state: its disk's, or, where a stack spans several disks or holds
+// bios in a dm-crypt device, the group's, which every member's requests
+// (and the dm-crypt device's bios) are counted in. Devices that share any
+// stack form one group, keyed by its smallest disk's dev_t.
+struct WatchPlan {
+  std::map<std::uint32_t, std::uint32_t> disk_of;   // stacked filesystem -> the key it watches
+  std::map<std::uint32_t, std::uint32_t> group_of;  // a grouped disk or dm-crypt device -> its group's key
+  std::set<std::uint32_t> bio_devs;                 // dm-crypt devices: their bios count as in service
+};
+WatchPlan watch_plan(const std::map<std::uint32_t, StackedFs>& stacks);
 
 // The agent's view of the host: /proc/1 when it shares the host's PID
 // namespace and may read it, else its own.

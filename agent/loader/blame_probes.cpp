@@ -25,7 +25,9 @@ Result<void> reuse_blame_maps(bpf_object* obj, const SharedBlameMaps& maps) {
                 {"blame", maps.blame},
                 {"blame_events", maps.blame_events},
                 {"run_ring", maps.run_ring},
-                {"blame_disk_of", maps.blame_disk_of}};
+                {"blame_disk_of", maps.blame_disk_of},
+                {"blame_group_of", maps.blame_group_of},
+                {"blame_bio_dev", maps.blame_bio_dev}};
   for (const auto& m : shared) {
     if (m.fd < 0) continue;
     bpf_map* map = bpf_object__find_map_by_name(obj, m.name);
@@ -41,7 +43,8 @@ SharedBlameMaps BlameProbes::maps() const {
   const auto& m = programs_.skel().maps;
   return {bpf_map__fd(m.victim_tasks), bpf_map__fd(m.victim_cgroups), bpf_map__fd(m.victim_comms),
           bpf_map__fd(m.blame_dev),    bpf_map__fd(m.blame_win),      bpf_map__fd(m.blame),
-          bpf_map__fd(m.blame_events), bpf_map__fd(m.run_ring),       bpf_map__fd(m.blame_disk_of)};
+          bpf_map__fd(m.blame_events), bpf_map__fd(m.run_ring),       bpf_map__fd(m.blame_disk_of),
+          bpf_map__fd(m.blame_group_of), bpf_map__fd(m.blame_bio_dev)};
 }
 
 int BlameProbes::drops_fd() const { return bpf_map__fd(programs_.skel().maps.drops); }
@@ -54,7 +57,7 @@ Result<void> sync_map(int fd, const std::set<Key>& want, std::set<Key>& have, co
   for (Key k : want) {
     if (have.count(k)) continue;
     if (bpf_map_update_elem(fd, &k, &one, BPF_ANY) != 0) {
-      return fail_errno(std::string("add victim ") + what + " " + std::to_string(k), errno);
+      return fail_errno(std::string("add ") + what + " " + std::to_string(k), errno);
     }
     have.insert(k);
   }
@@ -72,8 +75,8 @@ Result<void> sync_map(int fd, const std::set<Key>& want, std::set<Key>& have, co
 }  // namespace
 
 Result<void> BlameProbes::set_victims(const std::set<std::uint32_t>& tasks, const std::set<std::uint64_t>& cgroups) {
-  if (auto ok = sync_map(bpf_map__fd(programs_.skel().maps.victim_tasks), tasks, tasks_, "process"); !ok) return ok;
-  return sync_map(bpf_map__fd(programs_.skel().maps.victim_cgroups), cgroups, cgroups_, "cgroup");
+  if (auto ok = sync_map(bpf_map__fd(programs_.skel().maps.victim_tasks), tasks, tasks_, "victim process"); !ok) return ok;
+  return sync_map(bpf_map__fd(programs_.skel().maps.victim_cgroups), cgroups, cgroups_, "victim cgroup");
 }
 
 Result<void> BlameProbes::set_victim_comms(const std::vector<std::string>& names) {
@@ -92,24 +95,39 @@ Result<void> BlameProbes::set_victim_comms(const std::vector<std::string>& names
   return {};
 }
 
-Result<void> BlameProbes::set_stacked_disks(const std::map<std::uint32_t, std::uint32_t>& disk_of) {
-  const int fd = bpf_map__fd(programs_.skel().maps.blame_disk_of);
-  for (const auto& [dev, disk] : disk_of) {
-    if (auto it = disk_of_.find(dev); it != disk_of_.end() && it->second == disk) continue;
+namespace {
+
+// Makes a u32 -> u32 map hold exactly want, by difference from have.
+Result<void> sync_dev_map(int fd, const std::map<std::uint32_t, std::uint32_t>& want,
+                          std::map<std::uint32_t, std::uint32_t>& have, const char* what) {
+  for (const auto& [dev, disk] : want) {
+    if (auto it = have.find(dev); it != have.end() && it->second == disk) continue;
     if (bpf_map_update_elem(fd, &dev, &disk, BPF_ANY) != 0) {
-      return fail_errno("map filesystem " + std::to_string(dev) + " to its disk", errno);
+      return fail_errno(std::string(what) + " " + std::to_string(dev), errno);
     }
-    disk_of_[dev] = disk;
+    have[dev] = disk;
   }
-  for (auto it = disk_of_.begin(); it != disk_of_.end();) {
-    if (disk_of.count(it->first)) {
+  for (auto it = have.begin(); it != have.end();) {
+    if (want.count(it->first)) {
       ++it;
       continue;
     }
     bpf_map_delete_elem(fd, &it->first);
-    it = disk_of_.erase(it);
+    it = have.erase(it);
   }
   return {};
+}
+
+}  // namespace
+
+Result<void> BlameProbes::set_stacked_disks(const std::map<std::uint32_t, std::uint32_t>& disk_of,
+                                            const std::map<std::uint32_t, std::uint32_t>& group_of,
+                                            const std::set<std::uint32_t>& bio_devs) {
+  const auto& maps = programs_.skel().maps;
+  // Groups first: a filesystem mapped to a group's key finds its members counted there.
+  if (auto ok = sync_dev_map(bpf_map__fd(maps.blame_group_of), group_of, group_of_, "group disk"); !ok) return ok;
+  if (auto ok = sync_map(bpf_map__fd(maps.blame_bio_dev), bio_devs, bio_devs_, "dm-crypt device"); !ok) return ok;
+  return sync_dev_map(bpf_map__fd(maps.blame_disk_of), disk_of, disk_of_, "map filesystem to its disk");
 }
 
 Result<BlameProbes> BlameProbes::try_rung(Rung rung, const BlameConfig& config) {

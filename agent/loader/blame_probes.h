@@ -42,6 +42,8 @@ struct SharedBlameMaps {
   int blame_events = -1;
   int run_ring = -1;
   int blame_disk_of = -1;
+  int blame_group_of = -1;
+  int blame_bio_dev = -1;
 };
 
 // Points obj's copies of the shared maps at maps' fds; call between open and load.
@@ -60,8 +62,12 @@ class BlameProbes {
   // comm= selectors without glob characters, matched in the kernel at each
   // call (a process may exec, sync and exit between two scans); set once.
   Result<void> set_victim_comms(const std::vector<std::string>& names);
-  // Superblock dev_t -> the disk windows on it watch (filesystems on stacks).
-  Result<void> set_stacked_disks(const std::map<std::uint32_t, std::uint32_t>& disk_of);
+  // Superblock dev_t -> the disk windows on it watch (filesystems on
+  // stacks), the disks whose requests share one blame state (groups), and
+  // the dm-crypt devices whose bios count as in service.
+  Result<void> set_stacked_disks(const std::map<std::uint32_t, std::uint32_t>& disk_of,
+                                 const std::map<std::uint32_t, std::uint32_t>& group_of,
+                                 const std::set<std::uint32_t>& bio_devs);
 
  private:
   explicit BlameProbes(Programs<blame_bpf> programs) : programs_(std::move(programs)) {}
@@ -70,7 +76,8 @@ class BlameProbes {
   Programs<blame_bpf> programs_;
   std::set<std::uint32_t> tasks_;
   std::set<std::uint64_t> cgroups_;
-  std::map<std::uint32_t, std::uint32_t> disk_of_;
+  std::map<std::uint32_t, std::uint32_t> disk_of_, group_of_;
+  std::set<std::uint32_t> bio_devs_;
 };
 
 }  // namespace stallwatch::loader

@@ -247,13 +247,14 @@ std::vector<MetricFamily> render_identity(const IdentityStats& stats) {
 
 std::vector<MetricFamily> render_stacks(const std::vector<StackInfo>& stacks) {
   MetricFamily f{"stallwatch_device_stack_info",
-                 "A filesystem on a storage stack (device mapper, md, overlayfs, btrfs) and a disk under it; watched=\"true\" "
-                 "on the disk its blame windows watch (value is always 1).",
+                 "A filesystem on a storage stack (device mapper, md, overlayfs, btrfs) and a disk under it, whose requests "
+                 "its blame windows watch; blame_device: the device label of those windows' blame series (one "
+                 "member's, for a stack over several disks). Value is always 1.",
                  MetricType::Gauge,
                  {}};
   for (const auto& s : stacks) {
     ClientMetric m;
-    m.label = {{"device", s.device}, {"disk", s.disk}, {"fstype", s.fstype}, {"watched", s.watched ? "true" : "false"}};
+    m.label = {{"blame_device", s.blame_device}, {"device", s.device}, {"disk", s.disk}, {"fstype", s.fstype}};
     m.gauge.value = 1;
     f.metric.push_back(std::move(m));
   }

@@ -23,7 +23,7 @@ struct StackInfo {
   std::string device;  // the filesystem's, as fsync series name it
   std::string fstype;
   std::string disk;    // a whole disk under it
-  bool watched;        // the disk a victim's blame window on it watches
+  std::string blame_device;  // the disk the blame series of windows on it name (a group's key)
 };
 
 // A victim's disk as DeviceHealth judges it.

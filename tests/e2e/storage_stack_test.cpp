@@ -69,7 +69,7 @@ class StorageStack : public ::testing::TestWithParam<Stack> {
 
 TEST_P(StorageStack, FsyncKeepsItsDeviceAndBlameReachesTheDiskUnderIt) {
   // The agent maps the filesystem to its disk and says so (re-read every 10 s).
-  const Labels stack = {{"device", top_label()}, {"disk", base_->label()}, {"watched", "true"}};
+  const Labels stack = {{"device", top_label()}, {"disk", base_->label()}, {"blame_device", base_->label()}};
   bool mapped = false;
   for (int i = 0; i < 150 && !mapped; ++i) {
     mapped = scrape_metrics(agent_->port()).value("stallwatch_device_stack_info", stack).has_value();

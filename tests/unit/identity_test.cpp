@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "identity/device_names.h"
@@ -176,6 +178,10 @@ TEST_F(TreeTest, StorageStacksReachTheDisksUnderDeviceMapperMdAndOverlay) {
   slave("devices/virtual/block/dm-0", "sda2", "devices/pci0/sda/sda2");
   block("devices/virtual/block/dm-1", "253:1");  // dm-crypt on the LV
   slave("devices/virtual/block/dm-1", "dm-0", "devices/virtual/block/dm-0");
+  fs::create_directories(sys / "devices/virtual/block/dm-1/dm");
+  std::ofstream(sys / "devices/virtual/block/dm-1/dm/uuid") << "CRYPT-LUKS2-0d3c5e1f-secret\n";
+  fs::create_directories(sys / "devices/virtual/block/dm-0/dm");
+  std::ofstream(sys / "devices/virtual/block/dm-0/dm/uuid") << "LVM-abc\n";
   block("devices/virtual/block/md0", "9:0");  // RAID1 over two disks
   slave("devices/virtual/block/md0", "sdb", "devices/pci0/sdb");
   slave("devices/virtual/block/md0", "sdc", "devices/pci0/sdc");
@@ -205,11 +211,42 @@ TEST_F(TreeTest, StorageStacksReachTheDisksUnderDeviceMapperMdAndOverlay) {
   EXPECT_EQ(got.at(kdev(253, 0)).disks, std::vector<std::uint32_t>{kdev(8, 0)});
   EXPECT_EQ(got.at(kdev(253, 0)).fstype, "xfs");
   EXPECT_EQ(got.at(kdev(253, 1)).disks, std::vector<std::uint32_t>{kdev(8, 0)});
+  EXPECT_EQ(got.at(kdev(253, 1)).queues, std::vector<std::uint32_t>{kdev(253, 1)}) << "dm-crypt holds bios";
+  EXPECT_TRUE(got.at(kdev(253, 0)).queues.empty()) << "an LV does not";
   EXPECT_EQ(got.at(kdev(9, 0)).disks, (std::vector<std::uint32_t>{kdev(8, 16), kdev(8, 32)}));
   EXPECT_EQ(got.at(kdev(0, 50)).disks, std::vector<std::uint32_t>{kdev(8, 0)}) << "overlay: /var's LV, on sda";
   EXPECT_EQ(got.at(kdev(0, 50)).fstype, "overlay");
   EXPECT_EQ(got.at(kdev(0, 51)).disks, std::vector<std::uint32_t>{kdev(8, 16)}) << "btrfs by its LV's name";
   EXPECT_TRUE(stacks.disks_under(0, 45).empty());
+}
+
+// Stacks over several disks share one blame state per group of disks that
+// any stack joins; single-disk stacks watch their disk, or its group.
+TEST(WatchPlan, DisksAnyStackJoinsAreOneGroupKeyedByTheSmallest) {
+  using stallwatch::identity::StackedFs;
+  auto kdev = [](unsigned ma, unsigned mi) { return (ma << 20) | mi; };
+  const std::uint32_t sda = kdev(8, 0), sdb = kdev(8, 16), sdc = kdev(8, 32), sdd = kdev(8, 48), sde = kdev(8, 64),
+                      nvme = kdev(259, 0);
+  const std::map<std::uint32_t, StackedFs> stacks = {
+      {kdev(253, 0), {"ext4", {sdc, sdb}, {}}},  // a stripe over sdc and sdb
+      {kdev(253, 1), {"xfs", {sdb}, {}}},        // an LV on sdb alone
+      {kdev(9, 0), {"ext4", {sdd, sdc}, {}}},    // RAID1 sharing sdc with the stripe
+      {kdev(253, 2), {"ext4", {sda}, {}}},       // an LV on sda: no group
+      {kdev(0, 40), {"btrfs", {sde}, {}}},
+      {kdev(253, 3), {"ext4", {nvme}, {kdev(253, 3)}}},  // dm-crypt on an NVMe disk: joins its disk
+  };
+  const auto plan = stallwatch::identity::watch_plan(stacks);
+  EXPECT_EQ(plan.group_of, (std::map<std::uint32_t, std::uint32_t>{
+                               {sdb, sdb}, {sdc, sdb}, {sdd, sdb}, {nvme, nvme}, {kdev(253, 3), nvme}}))
+      << "keyed by a disk, not by the smaller-numbered dm-crypt device";
+  EXPECT_EQ(plan.disk_of, (std::map<std::uint32_t, std::uint32_t>{{kdev(253, 0), sdb},
+                                                                   {kdev(253, 1), sdb},
+                                                                   {kdev(9, 0), sdb},
+                                                                   {kdev(253, 2), sda},
+                                                                   {kdev(0, 40), sde},
+                                                                   {kdev(253, 3), nvme}}));
+  EXPECT_EQ(plan.bio_devs, std::set<std::uint32_t>{kdev(253, 3)});
+  EXPECT_TRUE(stallwatch::identity::watch_plan({}).group_of.empty());
 }
 
 }  // namespace

@@ -41,6 +41,21 @@ TEST(IoLimits, ParsesIoStatWithExtraKeys) {
   EXPECT_EQ(s.at(7u << 20).wios, 1U);
 }
 
+TEST(IoLimits, ParsesIocostsFiles) {
+  const auto s = parse_io_stat(
+      "8:16 rbytes=0 wbytes=4096 rios=0 wios=1 dbytes=0 dios=0 cost.usage=12 cost.wait=3000 cost.indebt=7 "
+      "cost.indelay=500\n7:0 rbytes=0 wbytes=0 rios=0 wios=0 cost.usage=4\n");
+  ASSERT_TRUE(s.at(kSdb).cost_wait_us);
+  EXPECT_EQ(*s.at(kSdb).cost_wait_us, 3500U) << "waited for budget, and delayed for debt";
+  EXPECT_FALSE(s.at(7u << 20).cost_wait_us) << "without blkcg_debug_stats the kernel prints no wait";
+  EXPECT_EQ(parse_iocost_enabled("8:16 enable=1 ctrl=user rpct=95.00 rlat=5000 wpct=95.00 wlat=5000 min=1.00 "
+                                 "max=10000.00\n7:0 enable=0 ctrl=auto rpct=0.00\n"),
+            std::set<std::uint32_t>{kSdb});
+  EXPECT_EQ(parse_io_weight("default 100\n8:16 250\n", kSdb), 250U);
+  EXPECT_EQ(parse_io_weight("default 40\n8:16 250\n", 7u << 20), 40U);
+  EXPECT_EQ(parse_io_weight("", kSdb), 100U);
+}
+
 TEST(IoLimits, ParsesV1Files) {
   const auto l = parse_v1_limit("8:16 20\n7:0 1048576\n", IoLimitKind::kWriteIops);
   ASSERT_EQ(l.size(), 2U);
@@ -129,6 +144,38 @@ TEST_F(IoLimitsTree, TheMostBindingLimitIsTheOneNamed) {
   EXPECT_EQ(got->cgroup, "/kubepods");
   EXPECT_EQ(got->setting, "wbps=10485760");
   EXPECT_TRUE(got->binding);
+}
+
+TEST_F(IoLimitsTree, IocostBindsWhenTheVictimsBiosWaitedATenthOfTheSecond) {
+  auto l = limits(false);
+  put("v2/io.cost.qos", "8:16 enable=1 ctrl=user rpct=0.00 rlat=250000 wpct=0.00 wlat=250000 min=100.00 max=100.00\n");
+  put("v2/kubepods/pod1/ctr/io.weight", "default 100\n8:16 25\n");
+  put("v2/kubepods/pod1/ctr/io.stat", "8:16 wios=10 cost.usage=100 cost.wait=1000000 cost.indebt=0 cost.indelay=0\n");
+  l.refresh({"/kubepods/pod1/ctr"}, 1s);
+  put("v2/kubepods/pod1/ctr/io.stat", "8:16 wios=60 cost.usage=900 cost.wait=1450000 cost.indebt=0 cost.indelay=0\n");
+  l.refresh({"/kubepods/pod1/ctr"}, 2s);
+  auto got = l.limit("/kubepods/pod1/ctr", kSdb);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->cgroup, "/kubepods/pod1/ctr");
+  EXPECT_EQ(got->setting, "iocost weight=25");
+  EXPECT_DOUBLE_EQ(got->rate, 0.45);
+  EXPECT_TRUE(got->binding);
+  put("v2/kubepods/pod1/ctr/io.stat", "8:16 wios=99 cost.usage=1500 cost.wait=1500000 cost.indebt=0 cost.indelay=0\n");
+  l.refresh({"/kubepods/pod1/ctr"}, 3s);
+  got = l.limit("/kubepods/pod1/ctr", kSdb);
+  ASSERT_TRUE(got);
+  EXPECT_DOUBLE_EQ(got->rate, 0.05);
+  EXPECT_FALSE(got->binding) << "held a twentieth of the second";
+  EXPECT_FALSE(l.limit("/kubepods/pod1/ctr", 7u << 20)) << "iocost is off on that disk";
+}
+
+TEST_F(IoLimitsTree, IocostWithoutWaitCountersIsNoLimit) {
+  auto l = limits(false);
+  put("v2/io.cost.qos", "8:16 enable=1 ctrl=auto\n");
+  put("v2/kubepods/pod1/ctr/io.stat", "8:16 wios=10 cost.usage=100\n");
+  l.refresh({"/kubepods/pod1/ctr"}, 1s);
+  l.refresh({"/kubepods/pod1/ctr"}, 2s);
+  EXPECT_FALSE(l.limit("/kubepods/pod1/ctr", kSdb));
 }
 
 TEST_F(IoLimitsTree, APathAskedAboutIsReadFromTheNextRefresh) {

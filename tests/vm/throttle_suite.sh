@@ -5,7 +5,8 @@
 # alone on it writes 4 KiB and fdatasyncs in a loop; no neighbour at all.
 # The disk must be judged throttled once the burst runs out, and the
 # victim's slow calls must move from other verdicts to `throttled`. Then a
-# cgroup I/O limit (io.max) on another victim: `io_limit`.
+# cgroup I/O limit (io.max) on another victim, and iocost holding a third:
+# `io_limit`.
 hook=throttle
 port=9690
 fail=0
@@ -13,7 +14,7 @@ fail=0
 . /vm_lib.sh
 
 /usr/sbin/mke2fs -q -t ext4 -F /dev/vda && mkdir -p /thr && mount -t ext4 /dev/vda /thr || { echo "FAIL [$hook] no ext4 on /dev/vda"; exit 1; }
-start_agent --victim=cgroup=/tv --victim=cgroup=/lim --slow-threshold=1ms --events-rate=0
+start_agent --victim=cgroup=/tv --victim=cgroup=/lim --victim=cgroup=/ioc --slow-threshold=1ms --events-rate=0
 ev=/tmp/events-$hook.jsonl
 in_cgroup tv /sw_victim_helper /thr/wal --calls 1000000 --delay-ms 1500 > /dev/null &
 victim=$!
@@ -81,6 +82,29 @@ check "io.max: the limit named, binding" yes \
 grep '"verdict":"io_limit"' /tmp/lim-events.txt | tail -1 | grep -o '"io_limit":{[^}]*}' | sed 's/^/  /'
 # What loop0's own numbers said meanwhile (a limit is no provider's cap).
 grep -o '"verdict":"[a-z_]*".*"disk_condition":{[^}]*}' /tmp/lim-events.txt | sed 's/"duration_ms.*"disk_condition"/ /' | sort | uniq -c | sort -rn | head -4 | sed 's/^/  "io_limit" disk: /'
+
+# iocost on loop0, its vrate pinned and its model a 20-IOPS device: a victim
+# alone past that budget has its bios held (root's, the journal's, never
+# are). The kernel prints how long they waited only with debug stats on.
+echo 1 > /sys/module/blk_cgroup/parameters/blkcg_debug_stats
+dev=$(cat /sys/block/loop0/dev)
+echo "$dev ctrl=user model=linear rbps=100000000 rseqiops=20 rrandiops=20 wbps=100000000 wseqiops=20 wrandiops=20" > /sys/fs/cgroup/io.cost.model
+echo "$dev enable=1 ctrl=user min=100.00 max=100.00" > /sys/fs/cgroup/io.cost.qos
+mkdir -p /sys/fs/cgroup/ioc
+rm -f /mnt/wal-lim  # the small loop filesystem holds one prefilled log at a time
+first=$(wc -l < $ev)
+in_cgroup ioc /sw_victim_helper /mnt/wal-ioc --calls 40 --delay-ms 1500 > /tmp/ioc.txt
+sleep 1
+tail -n +$((first + 1)) $ev | grep '"event":"slow_fsync"' | grep -E '"victim":\{("[a-z]+":"[^"]*",)*"cgroup":"/ioc"' > /tmp/ioc-events.txt
+n=$(wc -l < /tmp/ioc-events.txt)
+n_io=$(grep -c '"verdict":"io_limit"' /tmp/ioc-events.txt)
+echo "throttle: iocost at 20 IOPS: $(cat /tmp/ioc.txt); $n_io of $n slow calls io_limit; verdicts $(grep -o '"verdict":"[a-z_]*"' /tmp/ioc-events.txt | cut -d'"' -f4 | sort | uniq -c | tr '\n' ' ')"
+grep -o 'cost[.a-z]*=[0-9]*' /sys/fs/cgroup/ioc/io.stat | tr '\n' ' ' | sed 's/^/  \/ioc io.stat: /;s/$/\n/'
+check "iocost: most slow calls io_limit" yes "$([ "$n" -ge 20 ] && [ $((n_io * 2)) -ge "$n" ] && echo yes || echo no)"
+check "iocost: named, binding" yes \
+  "$(grep '"verdict":"io_limit"' /tmp/ioc-events.txt | tail -1 | grep -q '"io_limit":{"cgroup":"/ioc","limit":"iocost weight=100","rate":[0-9.e+-]*,"binding":true}' && echo yes || echo no)"
+grep '"verdict":"io_limit"' /tmp/ioc-events.txt | tail -1 | grep -o '"io_limit":{[^}]*}' | sed 's/^/  /'
+echo "$dev enable=0" > /sys/fs/cgroup/io.cost.qos
 echo "-io" > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
 
 kill $agent
