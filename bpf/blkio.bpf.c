@@ -377,6 +377,10 @@ static __always_inline void complete(struct sw_blk_sector_key *key, __u32 nr_byt
  * and ctx[1] would become a computed ctx offset, which the verifier refuses. */
 const volatile bool cfg_queue_arg = false;
 #define NEW_BLOCK_ARGS (!cfg_queue_arg)
+/* The bio events apart: Debian's 5.10 took the request events' change and
+ * not theirs (block_rq_insert(rq) beside block_bio_queue(q, bio)). */
+const volatile bool cfg_bio_queue_arg = false;
+#define NEW_BIO_ARGS (!cfg_bio_queue_arg)
 
 /* A bio queued to a dm-crypt device of a group (blame_bio_dev): in service
  * for blame until it completes, under its submitter, as a request is. Its
@@ -494,28 +498,28 @@ static __always_inline int on_bio_merge(struct bio *bio)
 SEC("tp_btf/block_bio_backmerge")
 int block_bio_backmerge_btf(unsigned long long *ctx)
 {
-	if (NEW_BLOCK_ARGS)
+	if (NEW_BIO_ARGS)
 		return on_bio_merge((void *)ctx[0]);
 	return on_bio_merge((void *)ctx[2]);
 }
 SEC("tp_btf/block_bio_frontmerge")
 int block_bio_frontmerge_btf(unsigned long long *ctx)
 {
-	if (NEW_BLOCK_ARGS)
+	if (NEW_BIO_ARGS)
 		return on_bio_merge((void *)ctx[0]);
 	return on_bio_merge((void *)ctx[2]);
 }
 SEC("raw_tp/block_bio_backmerge")
 int block_bio_backmerge_raw(struct bpf_raw_tracepoint_args *ctx)
 {
-	if (NEW_BLOCK_ARGS)
+	if (NEW_BIO_ARGS)
 		return on_bio_merge((void *)ctx->args[0]);
 	return on_bio_merge((void *)ctx->args[2]);
 }
 SEC("raw_tp/block_bio_frontmerge")
 int block_bio_frontmerge_raw(struct bpf_raw_tracepoint_args *ctx)
 {
-	if (NEW_BLOCK_ARGS)
+	if (NEW_BIO_ARGS)
 		return on_bio_merge((void *)ctx->args[0]);
 	return on_bio_merge((void *)ctx->args[2]);
 }
@@ -534,17 +538,24 @@ static __always_inline int on_insert(struct request *rq)
 }
 
 SEC("tp_btf/block_bio_queue")
-int block_bio_queue_btf(unsigned long long *ctx) ONE_OR_TWO_ARGS(bio_queue, on_bio_queue, ctx)
-	SEC("tp_btf/block_rq_insert") int block_rq_insert_btf(unsigned long long *ctx) ONE_OR_TWO_ARGS(rq_insert,
-												       on_insert, ctx)
-		SEC("tp_btf/block_rq_issue") int block_rq_issue_btf(unsigned long long *ctx)
-			ONE_OR_TWO_ARGS(rq_issue, on_issue, ctx)
-				SEC("tp_btf/block_rq_requeue") int block_rq_requeue_btf(unsigned long long *ctx)
-					ONE_OR_TWO_ARGS(rq_requeue, on_requeue, ctx)
-						SEC("tp_btf/block_rq_complete") int BPF_PROG(block_rq_complete_btf,
-											     struct request *rq,
-											     int error,
-											     unsigned int nr_bytes)
+int block_bio_queue_btf(unsigned long long *ctx)
+{
+	if (NEW_BIO_ARGS)
+		return on_bio_queue((void *)ctx[0]);
+	return on_bio_queue((void *)ctx[1]);
+}
+
+SEC("tp_btf/block_rq_insert")
+int block_rq_insert_btf(unsigned long long *ctx) ONE_OR_TWO_ARGS(rq_insert, on_insert, ctx)
+
+SEC("tp_btf/block_rq_issue")
+int block_rq_issue_btf(unsigned long long *ctx) ONE_OR_TWO_ARGS(rq_issue, on_issue, ctx)
+
+SEC("tp_btf/block_rq_requeue")
+int block_rq_requeue_btf(unsigned long long *ctx) ONE_OR_TWO_ARGS(rq_requeue, on_requeue, ctx)
+
+SEC("tp_btf/block_rq_complete")
+int BPF_PROG(block_rq_complete_btf, struct request *rq, int error, unsigned int nr_bytes)
 {
 	return on_complete(rq, nr_bytes);
 }
@@ -562,14 +573,24 @@ int block_bio_complete_raw(struct bpf_raw_tracepoint_args *ctx)
 }
 
 SEC("raw_tp/block_bio_queue")
-int block_bio_queue_raw(struct bpf_raw_tracepoint_args *ctx) ONE_OR_TWO_ARGS(bio_queue, on_bio_queue, ctx->args)
-	SEC("raw_tp/block_rq_insert") int block_rq_insert_raw(struct bpf_raw_tracepoint_args *ctx)
-		ONE_OR_TWO_ARGS(rq_insert, on_insert, ctx->args) SEC("raw_tp/block_rq_issue") int block_rq_issue_raw(
-			struct bpf_raw_tracepoint_args *ctx) ONE_OR_TWO_ARGS(rq_issue, on_issue, ctx->args)
-			SEC("raw_tp/block_rq_requeue") int block_rq_requeue_raw(struct bpf_raw_tracepoint_args *ctx)
-				ONE_OR_TWO_ARGS(rq_requeue, on_requeue, ctx->args)
-					SEC("raw_tp/block_rq_complete") int block_rq_complete_raw(
-						struct bpf_raw_tracepoint_args *ctx)
+int block_bio_queue_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	if (NEW_BIO_ARGS)
+		return on_bio_queue((void *)ctx->args[0]);
+	return on_bio_queue((void *)ctx->args[1]);
+}
+
+SEC("raw_tp/block_rq_insert")
+int block_rq_insert_raw(struct bpf_raw_tracepoint_args *ctx) ONE_OR_TWO_ARGS(rq_insert, on_insert, ctx->args)
+
+SEC("raw_tp/block_rq_issue")
+int block_rq_issue_raw(struct bpf_raw_tracepoint_args *ctx) ONE_OR_TWO_ARGS(rq_issue, on_issue, ctx->args)
+
+SEC("raw_tp/block_rq_requeue")
+int block_rq_requeue_raw(struct bpf_raw_tracepoint_args *ctx) ONE_OR_TWO_ARGS(rq_requeue, on_requeue, ctx->args)
+
+SEC("raw_tp/block_rq_complete")
+int block_rq_complete_raw(struct bpf_raw_tracepoint_args *ctx)
 {
 	return on_complete((struct request *)ctx->args[0], (unsigned int)ctx->args[2]);
 }

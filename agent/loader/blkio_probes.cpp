@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
+#include <string>
 
 #include "blkio.skel.h"
 #include "loader/insn_compat.h"
@@ -17,18 +19,19 @@ namespace stallwatch::loader {
 
 namespace {
 
-// Whether block_rq_insert is still (q, rq): the kernel's BTF typedef
-// btf_trace_block_rq_insert is then a pointer to a 3-parameter prototype
-// (the leading void * included), 2 since the queue argument went away.
-bool block_events_take_queue() {
+// Whether a block tracepoint still takes the request_queue first: the
+// kernel's BTF typedef btf_trace_<name> points to a prototype with one more
+// parameter (after the leading void *) than its 5.11 form. Asked per event:
+// stable kernels took the change for some events and not others.
+bool block_event_takes_queue(const char* name, std::uint16_t params_with_queue) {
   btf* vmlinux = btf__load_vmlinux_btf();
   if (!vmlinux) return false;
   bool queue = false;
-  const int id = btf__find_by_name_kind(vmlinux, "btf_trace_block_rq_insert", BTF_KIND_TYPEDEF);
+  const int id = btf__find_by_name_kind(vmlinux, (std::string("btf_trace_") + name).c_str(), BTF_KIND_TYPEDEF);
   if (id > 0) {
     const btf_type* t = btf__type_by_id(vmlinux, btf__type_by_id(vmlinux, id)->type);  // pointer
     if (t && btf_is_ptr(t)) t = btf__type_by_id(vmlinux, t->type);                     // prototype
-    queue = t && btf_is_func_proto(t) && btf_vlen(t) == 3;
+    queue = t && btf_is_func_proto(t) && btf_vlen(t) == params_with_queue;
   }
   btf__free(vmlinux);
   return queue;
@@ -99,7 +102,8 @@ Result<BlockProbes> BlockProbes::try_rung(Rung rung, const BlockConfig& config, 
   choose_jbd2_programs(skel);
 
   skel.rodata->cfg_filter_devices = !config.devices.empty();
-  skel.rodata->cfg_queue_arg = block_events_take_queue();
+  skel.rodata->cfg_queue_arg = block_event_takes_queue("block_rq_insert", 3);
+  skel.rodata->cfg_bio_queue_arg = block_event_takes_queue("block_bio_queue", 3);
   skel.rodata->cfg_blame_owner = config.blame_owner;
   if (auto shared = reuse_blame_maps(skel.obj, config.blame_maps); !shared) {
     return std::unexpected(shared.error());
