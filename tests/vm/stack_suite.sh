@@ -79,7 +79,8 @@ label_of() { # mount point -> the fsync series' device label
 }
 
 for s in lin crypt md stripe ov btrfs part; do mkdir -p /sys/fs/cgroup/sv-$s /sys/fs/cgroup/sn-$s; done
-start_agent --victim='cgroup=/sv-*'
+# Every call of 1 ms or more is an event: the verdicts are reported per stack.
+start_agent --victim='cgroup=/sv-*' --slow-threshold=1ms --events-rate=0
 sleep 2
 
 stack() { # name mountpoint "disks under it" ("": the fs is right on it; the first names its blame series) neighbour-dir
