@@ -391,12 +391,22 @@ static __always_inline void bio_unit_start(struct bio *bio, __u32 dev)
 {
 	struct sw_blk_sector_key key = { .sector = (__u64)bio };
 	struct sw_blk_rq *r;
+	__u32 *group;
 	__u64 now;
+	long err;
 
+	/* Only where a victim's window may wait: its group has blame state. */
 	if (!bpf_map_lookup_elem(&blame_bio_dev, &dev))
 		return;
-	if (bpf_map_update_elem(&blk_rq, &key, &zero_rq, BPF_NOEXIST))
+	group = blame_group_lookup(dev);
+	if (!group || !blame_dev_of(*group))
 		return;
+	err = bpf_map_update_elem(&blk_rq, &key, &zero_rq, BPF_NOEXIST);
+	if (err) {
+		if (err != -SW_EEXIST) /* already queued once */
+			count_drop(SW_DROP_BLOCK_INFLIGHT_FULL);
+		return;
+	}
 	r = bpf_map_lookup_elem(&blk_rq, &key);
 	if (!r)
 		return;
