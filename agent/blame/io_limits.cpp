@@ -68,6 +68,19 @@ void for_each_keyed_value(const std::string& text, F f) {
   }
 }
 
+// blkio.throttle's limits and io.weight share theirs: "KEY NUMBER" lines.
+// Calls f(key, value) for each.
+template <typename F>
+void for_each_key_number(const std::string& text, F f) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::string key, value_word;
+    if (!(words >> key >> value_word)) continue;
+    if (const auto value = parse_u64(value_word)) f(key, *value);
+  }
+}
+
 }  // namespace
 
 std::vector<IoLimitSetting> parse_io_max(const std::string& text) {
@@ -103,33 +116,22 @@ std::set<std::uint32_t> parse_iocost_enabled(const std::string& text) {
 
 std::uint64_t parse_io_weight(const std::string& text, std::uint32_t disk) {
   std::uint64_t weight = 100;  // the kernel's default of defaults
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream words(line);
-    std::string key, value_word;
-    if (!(words >> key >> value_word)) continue;
-    const auto value = parse_u64(value_word);
-    if (!value) continue;
+  std::optional<std::uint64_t> own;
+  for_each_key_number(text, [&](const std::string& key, std::uint64_t value) {
     if (key == "default") {
-      weight = *value;
+      weight = value;
     } else if (const auto dev = parse_dev(key); dev && *dev == disk) {
-      return *value;
+      own = value;
     }
-  }
-  return weight;
+  });
+  return own.value_or(weight);
 }
 
 std::vector<IoLimitSetting> parse_v1_limit(const std::string& text, IoLimitKind kind) {
   std::vector<IoLimitSetting> out;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream words(line);
-    std::string dev_word, value_word;
-    if (!(words >> dev_word >> value_word)) continue;
-    const auto dev = parse_dev(dev_word);
-    const auto value = parse_u64(value_word);
-    if (dev && value) out.push_back({*dev, kind, *value});
-  }
+  for_each_key_number(text, [&](const std::string& key, std::uint64_t value) {
+    if (const auto dev = parse_dev(key)) out.push_back({*dev, kind, value});
+  });
   return out;
 }
 
