@@ -249,6 +249,8 @@ static __noinline int blame_issue_slot(struct sw_blk_rq *r, struct sw_blame_slot
 	k &= SW_BLAME_SLOTS - 1;
 	r->blame_credit[k] = s->clock[SW_CLK_CREDIT];
 	r->blame_credit_own[k] = s->clock[SW_CLK_CREDIT_OWN];
+	r->blame_held[k] = s->held_ns;
+	r->blame_held_own[k] = s->held_own_ns;
 	r->blame_own_w[k] = 0;
 	if (!s->victim)
 		return 0;
@@ -393,12 +395,6 @@ static __noinline int blame_credit_part(struct sw_blame_slot *s, const struct bl
 	return 0;
 }
 
-/* Blamed ns of w weight units between a clock's value at issue and now. */
-static __always_inline __u64 blame_credit_ns(__u64 now_credit, __u64 from, __u64 w)
-{
-	return (__s64)(now_credit - from) > 0 ? (now_credit - from) * w >> SW_CREDIT_SHIFT : 0;
-}
-
 /* Slot k's part of a request leaving service: its own part on the own
  * clock, the rest on the others' clock. culprit_done: the culprit, with
  * bit 63 set when the request completed. */
@@ -407,6 +403,7 @@ static __noinline int blame_end_slot(struct sw_blk_rq *r, struct sw_blame_slot *
 	struct blame_part p = { .culprit = culprit_done & ~(1ULL << 63), .dev = r->blame_dev };
 	bool done = culprit_done >> 63;
 	__u64 own_w, other_w, c_now = s->clock[SW_CLK_CREDIT], c_own_now = s->clock[SW_CLK_CREDIT_OWN];
+	__u64 h_now = s->held_ns, h_own_now = s->held_own_ns;
 
 	k &= SW_BLAME_SLOTS - 1;
 	own_w = r->blame_own_w[k];
@@ -431,9 +428,10 @@ static __noinline int blame_end_slot(struct sw_blk_rq *r, struct sw_blame_slot *
 	if (own_w) {
 		p.culprit = s->victim;
 		p.kind = SW_BLAME_OWN_IO;
-		p.ns = blame_credit_ns(c_own_now, r->blame_credit_own[k], own_w);
-		p.epoch_ns = blame_credit_ns(c_own_now, blame_epoch_from(s->epoch_credit_own, r->blame_credit_own[k]),
-					     own_w);
+		p.ns = blame_credit_capped(c_own_now, r->blame_credit_own[k], own_w, h_own_now, r->blame_held_own[k]);
+		p.epoch_ns = blame_credit_capped(c_own_now,
+						 blame_epoch_from(s->epoch_credit_own, r->blame_credit_own[k]), own_w,
+						 h_own_now, r->blame_held_own[k]);
 		p.count = other_w ? 0 : done;
 		if (p.ns || p.count)
 			blame_credit_part(s, &p);
@@ -447,8 +445,9 @@ static __noinline int blame_end_slot(struct sw_blk_rq *r, struct sw_blame_slot *
 			p.culprit = r->dirtier2;
 			p.kind = blame_kind_of(r->blame_class2 & (SW_IO__CLASSES - 1));
 		}
-		p.ns = blame_credit_ns(c_now, r->blame_credit[k], other_w);
-		p.epoch_ns = blame_credit_ns(c_now, blame_epoch_from(s->epoch_credit, r->blame_credit[k]), other_w);
+		p.ns = blame_credit_capped(c_now, r->blame_credit[k], other_w, h_now, r->blame_held[k]);
+		p.epoch_ns = blame_credit_capped(c_now, blame_epoch_from(s->epoch_credit, r->blame_credit[k]), other_w,
+						 h_now, r->blame_held[k]);
 		p.count = done;
 		/* The journal's own write of a transaction: its contributors' in
 		 * proportion, the first with the count. */

@@ -240,6 +240,8 @@ struct sw_blk_rq {
 	__u64 dirtier2;
 	__u64 blame_credit[SW_BLAME_SLOTS_];	 /* each slot's SW_CLK_CREDIT at issue */
 	__u64 blame_credit_own[SW_BLAME_SLOTS_]; /* each slot's SW_CLK_CREDIT_OWN at issue */
+	__u64 blame_held[SW_BLAME_SLOTS_];	 /* each slot's held_ns at issue */
+	__u64 blame_held_own[SW_BLAME_SLOTS_];	 /* each slot's held_own_ns at issue */
 };
 
 /* A bio queued but not yet in a request, value of blk_bio. */
@@ -370,6 +372,11 @@ struct sw_blame_slot {
 	 * requests of others in service made it wait. */
 	__s64 own_budget;
 	__u64 clock[SW_CLK__COUNT];
+	/* Blocked time (x threads blocked) while others' requests were in
+	 * service, and while own ones were: no request's credit can exceed
+	 * their advance over its service (blame_credit_capped). */
+	__u64 held_ns;
+	__u64 held_own_ns;
 	__u64 epoch_credit;	/* SW_CLK_CREDIT when open went 0 -> 1 */
 	__u64 epoch_credit_own; /* SW_CLK_CREDIT_OWN then */
 	__u64 closed_ns;	/* its victim's last window closed (CLOCK_MONOTONIC) */
@@ -713,7 +720,7 @@ SW_ABI_SIZE(sw_uring_key, 16);
 SW_ABI_SIZE(sw_blk_hist_key, 8);
 SW_ABI_SIZE(sw_blk_io_key, 32);
 SW_ABI_SIZE(sw_blk_io, 40);
-SW_ABI_SIZE(sw_blk_rq, 192);
+SW_ABI_SIZE(sw_blk_rq, 256);
 SW_ABI_SIZE(sw_disk_busy, 16);
 #ifdef __cplusplus
 static_assert(SW_IO__CLASSES_ == SW_IO__CLASSES && SW_BLAME_SLOTS_ == SW_BLAME_SLOTS, "sw_blk_rq sizes");
@@ -725,8 +732,8 @@ SW_ABI_SIZE(sw_tx, 64);
 SW_ABI_SIZE(sw_blk_sector_key, 16);
 SW_ABI_SIZE(sw_cgroup_event, 528);
 SW_ABI_SIZE(sw_blame_culprit, 40);
-SW_ABI_SIZE(sw_blame_slot, 336);
-SW_ABI_SIZE(sw_blame_dev, 1392);
+SW_ABI_SIZE(sw_blame_slot, 352);
+SW_ABI_SIZE(sw_blame_dev, 1456);
 SW_ABI_SIZE(sw_blame_cache_entry, 24);
 SW_ABI_SIZE(sw_blame_cache, 192);
 SW_ABI_SIZE(sw_cost, 24);

@@ -70,6 +70,34 @@ TEST(BlameMath, OwnTimeIsWhatTheCostModelExpectsTheRestIsTheOthers) {
   EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_CREDIT], 6 * kMsec << SW_CREDIT_SHIFT);
 }
 
+// Another CPU read the weight in service (one 4 KiB request, weight 20)
+// before a 1 MiB write (weight 1000) was counted, and advanced the clock
+// after that write read its start: at the rate meant for weight 20, the
+// write's credit would be 50 times the 2 ms the victim waited meanwhile.
+TEST(BlameMath, ACreditNeverPassesTheBlockedTimeOverItsService) {
+  Device dev;
+  sw_blame_slot& s = dev.d.slot[0];
+  s.victim = 7;
+  s.blocked = 1;
+  const __u64 from = s.clock[SW_CLK_CREDIT], held_from = s.held_ns;  // the 1 MiB write's view at issue
+  const blame_load stale = {.user = 20, .journal = 0, .wb = 0, .kthread = 0, .n = 20, .end = 2 * kMsec};
+  blame_advance_slot(&s, 2 * kMsec, &stale);
+  EXPECT_EQ(s.held_ns, 2 * kMsec);
+  EXPECT_EQ(blame_credit_capped(s.clock[SW_CLK_CREDIT], from, 1000, s.held_ns, held_from), 2 * kMsec)
+      << "uncapped: " << ((s.clock[SW_CLK_CREDIT] - from) * 1000 >> SW_CREDIT_SHIFT);
+  // Without a race the rate is right and the cap does not bind: the 4 KiB
+  // request's share of the same 2 ms.
+  EXPECT_EQ(blame_credit_capped(s.clock[SW_CLK_CREDIT], from, 20, s.held_ns, held_from), 2 * kMsec);
+  EXPECT_EQ(blame_credit_capped(s.clock[SW_CLK_CREDIT], from, 10, s.held_ns, held_from), 1 * kMsec);
+  // Two blocked threads: twice the time to share.
+  s.blocked = 2;
+  const __u64 from2 = s.clock[SW_CLK_CREDIT], held2 = s.held_ns;
+  const blame_load two = {.user = 20, .journal = 0, .wb = 0, .kthread = 0, .n = 20, .end = 3 * kMsec};
+  blame_advance_slot(&s, 1 * kMsec, &two);
+  EXPECT_EQ(blame_credit_capped(s.clock[SW_CLK_CREDIT], from2, 20, s.held_ns, held2), 2 * kMsec);
+  EXPECT_EQ(blame_credit_capped(s.clock[SW_CLK_CREDIT], from2, 1000, s.held_ns, held2), 2 * kMsec);
+}
+
 TEST(BlameMath, AloneOnTheDeviceASlowOwnRequestIsOwn) {
   Device dev;
   dev.d.slot[0].victim = 7;
