@@ -238,6 +238,25 @@ static __always_inline void blame_cache_add(__u32 dev, __u64 culprit, __u8 class
 	__sync_fetch_and_add(&c->rest_bytes, bytes);
 }
 
+/* Members of a group serve in parallel: a mirror's copies of a write, or
+ * a stripe's chunks of one, are issued to each member within microseconds.
+ * Alone, the victim would have waited for one of them, not their sum; so
+ * an own request of the same size as the slot's last one, on another
+ * member, issued within SW_PARALLEL_NS of it, adds its weight but no
+ * expected time. (Without this a two-disk mirror's own part came out 1.5
+ * times a single disk's, and most of its calls `self` beside a neighbour.) */
+#define SW_PARALLEL_NS 1000000ULL
+static __always_inline bool blame_parallel_copy(struct sw_blame_slot *s, const struct sw_blk_rq *r)
+{
+	if (r->blame_grouped && s->par_dev && s->par_dev != r->dev && s->par_bytes == r->bytes &&
+	    r->issue_ns - s->par_ns < SW_PARALLEL_NS)
+		return true;
+	s->par_ns = r->issue_ns;
+	s->par_dev = r->dev;
+	s->par_bytes = r->bytes;
+	return false;
+}
+
 /* Slot k's view of a request entering service: its credit clocks now, and
  * what of it is the slot's victim's own (with the time the cost model
  * expects that to take). held: a flush's cache table, else NULL. */
@@ -273,7 +292,8 @@ static __noinline int blame_issue_slot(struct sw_blk_rq *r, struct sw_blame_slot
 	if (own) {
 		r->blame_own_w[k] = own;
 		__sync_fetch_and_add(&s->own, own);
-		__sync_fetch_and_add(&s->own_budget, blame_expected_ns(own));
+		if (!blame_parallel_copy(s, r))
+			__sync_fetch_and_add(&s->own_budget, blame_expected_ns(own));
 	}
 	return 0;
 }

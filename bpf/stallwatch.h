@@ -377,6 +377,11 @@ struct sw_blame_slot {
 	 * their advance over its service (blame_credit_capped). */
 	__u64 held_ns;
 	__u64 held_own_ns;
+	/* The last own request that added expected time: a copy of it issued
+	 * to another member of a group just after adds none (blame_issue_slot). */
+	__u64 par_ns;
+	__u32 par_dev;
+	__u32 par_bytes;
 	__u64 epoch_credit;	/* SW_CLK_CREDIT when open went 0 -> 1 */
 	__u64 epoch_credit_own; /* SW_CLK_CREDIT_OWN then */
 	__u64 closed_ns;	/* its victim's last window closed (CLOCK_MONOTONIC) */
@@ -732,8 +737,8 @@ SW_ABI_SIZE(sw_tx, 64);
 SW_ABI_SIZE(sw_blk_sector_key, 16);
 SW_ABI_SIZE(sw_cgroup_event, 528);
 SW_ABI_SIZE(sw_blame_culprit, 40);
-SW_ABI_SIZE(sw_blame_slot, 352);
-SW_ABI_SIZE(sw_blame_dev, 1456);
+SW_ABI_SIZE(sw_blame_slot, 368);
+SW_ABI_SIZE(sw_blame_dev, 1520);
 SW_ABI_SIZE(sw_blame_cache_entry, 24);
 SW_ABI_SIZE(sw_blame_cache, 192);
 SW_ABI_SIZE(sw_cost, 24);

@@ -11,6 +11,10 @@ mount -t tmpfs tmp /tmp
 ip link set lo up
 for m in /modules/*; do [ -e "$m" ] && insmod "$m"; done
 losetup /dev/loop0 /ext4.img && mount -t ext4 /dev/loop0 /mnt
+# QEMU's disks by their serial (run_matrix.sh): /dev/sw-stack, /dev/sw-throttle.
+for d in /sys/block/vd*; do
+  [ -e "$d/serial" ] && ln -s "/dev/${d##*/}" "/dev/sw-$(cat "$d/serial")"
+done
 echo "kernel $(uname -r)"
 /stallwatch doctor
 [ -e /debug ] && /stallwatch --log-level=trace doctor 2>&1 | sed -n '/BEGIN PROG LOAD LOG/,/END PROG LOAD LOG/p' | grep -B12 'END PROG LOAD LOG'
@@ -24,7 +28,7 @@ else
     /vm_suite.sh "$hook" || rc=1
   done
   /stack_suite.sh || rc=1
-  if [ -b /dev/vda ]; then /throttle_suite.sh || rc=1; fi
+  if [ -b /dev/sw-throttle ]; then /throttle_suite.sh || rc=1; fi
 fi
 echo "STALLWATCH-VM-RESULT rc=$rc"
 poweroff -f

@@ -43,8 +43,9 @@ install -m 755 "$here/throttle_suite.sh" "$common/throttle_suite.sh"
 install -m 644 "$here/vm_lib.sh" "$common/vm_lib.sh"
 truncate -s 48M "$common/ext4.img"
 mkfs.ext4 -q -F "$common/ext4.img"
-truncate -s 64M "$common/part.img"
-python3 "$here/mbr_partition.py" "$common/part.img"
+# The stack suite's partitioned disk: its table is made here.
+truncate -s 64M "$work/part.img"
+python3 "$here/mbr_partition.py" "$work/part.img"
 
 boot() { # name vmlinuz modules-dir [qemu -smp]: a name ending in -smp4 runs the SMP
   # suite, one ending in -mem192 the memory suite, any other the suites
@@ -68,10 +69,24 @@ boot() { # name vmlinuz modules-dir [qemu -smp]: a name ending in -smp4 runs the
   # A throttled disk (STALLWATCH_VM_THROTTLE: the kernels whose plain run
   # gets one): 30 IOPS, after a burst of up to 2000 IOPS for 2000 x 2
   # operations, as a cloud volume spends its burst credits.
+  # The guest finds each disk by its serial (/dev/sw-SERIAL, init.sh).
   local disk=()
   if [[ " ${STALLWATCH_VM_THROTTLE-6.12} " == *" $v "* ]]; then
     truncate -s 256M "$work/vdisk-$v.img"
-    disk=(-drive "file=$work/vdisk-$v.img,if=virtio,format=raw,throttling.iops-total=30,throttling.iops-total-max=2000,throttling.iops-total-max-length=2")
+    disk=(-drive "file=$work/vdisk-$v.img,if=none,id=thr,format=raw,throttling.iops-total=30,throttling.iops-total-max=2000,throttling.iops-total-max-length=2"
+      -device virtio-blk-pci,drive=thr,serial=throttle)
+  fi
+  # The stack suite's disks (each stack on disks of its own), each serving
+  # 32 MiB/s: a victim waits on the device, as on a node, and not mostly on
+  # the emulated CPU. Their flushes need not reach the host's disk.
+  if [[ $v != *-smp4 && $v != *-mem192 ]]; then
+    local d size
+    for d in lin:64 crypt:64 md1:64 md2:64 stripe1:64 stripe2:64 ovbase:64 btrfs:128 part:64; do
+      size=${d#*:} d=${d%:*}
+      if [[ $d == part ]]; then cp --sparse=always "$work/part.img" "$work/$d-$v.img"; else truncate -s "${size}M" "$work/$d-$v.img"; fi
+      disk+=(-drive "file=$work/$d-$v.img,if=none,id=$d,format=raw,cache=unsafe,throttling.bps-total=33554432"
+        -device "virtio-blk-pci,drive=$d,serial=$d")
+    done
   fi
   local start=$SECONDS
   # Four guests on two cores: 5.10's and 6.1's suites ran past 540 s in one run

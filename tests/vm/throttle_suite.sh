@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs inside the kernel VM when QEMU gave it a throttled disk (/dev/vda):
+# Runs inside the kernel VM when QEMU gave it a throttled disk (/dev/sw-throttle):
 # fast for a burst, then capped, as a cloud volume out of burst credits
 # (run_matrix.sh: -drive throttling.iops-total with a -max burst). A victim
 # alone on it writes 4 KiB and fdatasyncs in a loop; no neighbour at all.
@@ -13,22 +13,23 @@ fail=0
 
 . /vm_lib.sh
 
-/usr/sbin/mke2fs -q -t ext4 -F /dev/vda && mkdir -p /thr && mount -t ext4 /dev/vda /thr || { echo "FAIL [$hook] no ext4 on /dev/vda"; exit 1; }
+vd=$(basename "$(readlink /dev/sw-throttle)")
+/usr/sbin/mke2fs -q -t ext4 -F /dev/$vd && mkdir -p /thr && mount -t ext4 /dev/$vd /thr || { echo "FAIL [$hook] no ext4 on /dev/$vd"; exit 1; }
 start_agent --victim=cgroup=/tv --victim=cgroup=/lim --victim=cgroup=/ioc --slow-threshold=1ms --events-rate=0
 ev=/tmp/events-$hook.jsonl
 in_cgroup tv /sw_victim_helper /thr/wal --calls 1000000 --delay-ms 1500 > /dev/null &
 victim=$!
 # The victim waits 1.5 s before its first call: the agent's victim scan.
-# Once a second: requests completed on vda, the disk's judgement and its
+# Once a second: requests completed on the disk, the disk's judgement and its
 # recent service time, until it has been throttled for 8 s (at most 120 s).
 echo "throttle: second  iops  service_ms  throttled  verdicts"
 prev=0 t=0 since=0
 while [ $t -lt 120 ]; do
   sleep 1
   t=$((t + 1))
-  n=$(metric stallwatch_block_io_requests_total 'device="vda"')
-  thr=$(metric stallwatch_disk_throttled 'device="vda"')
-  svc=$(metric_us stallwatch_disk_service_seconds 'device="vda"' 'window="recent"')
+  n=$(metric stallwatch_block_io_requests_total "device=\"$vd\"")
+  thr=$(metric stallwatch_disk_throttled "device=\"$vd\"")
+  svc=$(metric_us stallwatch_disk_service_seconds "device=\"$vd\"" 'window="recent"')
   # Verdicts of the slow calls that ended in this second (the log's new lines).
   lines=$(wc -l < $ev)
   verdicts=$(tail -n +$((${seen:-0} + 1)) $ev | grep -o '"verdict":"[a-z]*"' | cut -d'"' -f4 | sort | uniq -c | tr '\n' ' ')
