@@ -121,11 +121,16 @@ struct {
  * controller on cgroup2); else the submitter is the culprit. */
 const volatile bool cfg_blame_owner = false;
 
+/* The owner speaks for kernel threads only (flushers, dm-crypt's workers,
+ * blk-throttle's dispatch): a process's own cgroup is as exact or more,
+ * since the io controller charges a cgroup without it enabled to the
+ * nearest ancestor that has it, and a victim there would be its own
+ * ancestor's neighbour. */
 static __always_inline __u64 blame_culprit(const struct sw_blk_rq *r)
 {
 	if (r->dirtier)
 		return r->dirtier;
-	return cfg_blame_owner && r->owner ? r->owner : r->submitter;
+	return cfg_blame_owner && r->owner && r->kind != SW_KIND_USER ? r->owner : r->submitter;
 }
 
 static __always_inline __u8 blame_class_of(__u8 submitter_kind)
