@@ -253,8 +253,9 @@ static __always_inline void blame_cache_add(__u32 dev, __u64 culprit, __u8 class
 #define SW_PARALLEL_NS 1000000ULL
 static __always_inline bool blame_parallel_copy(struct sw_blame_slot *s, const struct sw_blk_rq *r)
 {
-	if (r->blame_grouped && s->par_dev && s->par_dev != r->dev && s->par_bytes == r->bytes &&
-	    r->issue_ns - s->par_ns < SW_PARALLEL_NS)
+	if (!r->blame_grouped)
+		return false;
+	if (s->par_dev && s->par_dev != r->dev && s->par_bytes == r->bytes && r->issue_ns - s->par_ns < SW_PARALLEL_NS)
 		return true;
 	s->par_ns = r->issue_ns;
 	s->par_dev = r->dev;

@@ -11,7 +11,7 @@ mount -t tmpfs tmp /tmp
 ip link set lo up
 for m in /modules/*; do [ -e "$m" ] && insmod "$m"; done
 losetup /dev/loop0 /ext4.img && mount -t ext4 /dev/loop0 /mnt
-# QEMU's disks by their serial (run_matrix.sh): /dev/sw-stack, /dev/sw-throttle.
+# QEMU's disks by their serial (run_matrix.sh): /dev/sw-throttle, /dev/sw-lin, ...
 for d in /sys/block/vd*; do
   [ -e "$d/serial" ] && ln -s "/dev/${d##*/}" "/dev/sw-$(cat "$d/serial")"
 done

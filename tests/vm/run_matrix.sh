@@ -43,9 +43,6 @@ install -m 755 "$here/throttle_suite.sh" "$common/throttle_suite.sh"
 install -m 644 "$here/vm_lib.sh" "$common/vm_lib.sh"
 truncate -s 48M "$common/ext4.img"
 mkfs.ext4 -q -F "$common/ext4.img"
-# The stack suite's partitioned disk: its table is made here.
-truncate -s 64M "$work/part.img"
-python3 "$here/mbr_partition.py" "$work/part.img"
 
 boot() { # name vmlinuz modules-dir [qemu -smp]: a name ending in -smp4 runs the SMP
   # suite, one ending in -mem192 the memory suite, any other the suites
@@ -83,7 +80,9 @@ boot() { # name vmlinuz modules-dir [qemu -smp]: a name ending in -smp4 runs the
     local d size
     for d in lin:64 crypt:64 md1:64 md2:64 stripe1:64 stripe2:64 ovbase:64 btrfs:128 part:64; do
       size=${d#*:} d=${d%:*}
-      if [[ $d == part ]]; then cp --sparse=always "$work/part.img" "$work/$d-$v.img"; else truncate -s "${size}M" "$work/$d-$v.img"; fi
+      truncate -s "${size}M" "$work/$d-$v.img"
+      # The plain-partition stack's disk carries a table made here.
+      if [[ $d == part ]]; then python3 "$here/mbr_partition.py" "$work/$d-$v.img"; fi
       disk+=(-drive "file=$work/$d-$v.img,if=none,id=$d,format=raw,cache=unsafe,throttling.bps-total=33554432"
         -device "virtio-blk-pci,drive=$d,serial=$d")
     done

@@ -2,12 +2,12 @@
 # Runs inside the kernel VM after the rung suites: a victim on each storage
 # stack real nodes have (dm-linear as LVM makes, dm-crypt, md RAID1 over two
 # disks, an LV striped over two disks, overlayfs over ext4, btrfs, a plain
-# partition), each over disks of its own
-# (the tools are the host's: dmsetup, mdadm, mke2fs, mkfs.btrfs, in
-# /usr/sbin). The disks are QEMU's, each serving 32 MiB/s (run_matrix.sh):
-# the victim waits on a device, as on a node, and not mostly on the emulated
-# CPU, as it did on loop devices over the guest's memory. For each: exact fsync counts under the filesystem's own device
-# label, the disk its blame windows watch, and a neighbour writing 1 MiB
+# partition), each over disks of its own (the tools are the host's:
+# dmsetup, mdadm, mke2fs, mkfs.btrfs, in /usr/sbin). The disks are QEMU's,
+# each serving 32 MiB/s (run_matrix.sh): the victim waits on a device, as on
+# a node, and not mostly on the emulated CPU, as it did on loop devices over
+# the guest's memory. For each: exact fsync counts under the filesystem's own
+# device label, the disk its blame windows watch, and a neighbour writing 1 MiB
 # direct blocks to the same filesystem named for the victim's wait. The io
 # controller is on (owner mode): dm-crypt's workers carry the neighbour's
 # writes, and the io controller says whose they are.
@@ -18,30 +18,27 @@ port=9690
 
 echo "+io" > /sys/fs/cgroup/cgroup.subtree_control
 mkdir -p /stk
-img() { # name -> its disk (/dev/vdX), printed
-  readlink -f "/dev/sw-$1"
-}
 # Without lazy initialisation: the inode tables and journal written now,
 # not by a kernel thread in the middle of a victim's windows.
 mkext4() { /usr/sbin/mke2fs -q -t ext4 -F -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$@"; }
 
 # dm-linear and dm-crypt (aes-cbc-plain64: built into every kernel here).
-lin=$(img lin)
+lin=$(disk_of lin)
 /usr/sbin/dmsetup create swlin --table "0 $((64 * 2048)) linear $lin 0"
-crypt=$(img crypt)
+crypt=$(disk_of crypt)
 # The uuid cryptsetup gives a plain mapping: how the agent knows dm-crypt.
 /usr/sbin/dmsetup create swcrypt --uuid CRYPT-PLAIN-swcrypt \
   --table "0 $((64 * 2048)) crypt aes-cbc-plain64 $(printf '%064d' 7) 0 $crypt 0"
 /usr/sbin/dmsetup mknodes
 # md RAID1 over two disks, no superblock, no resync.
-m1=$(img md1)
-m2=$(img md2)
+m1=$(disk_of md1)
+m2=$(disk_of md2)
 /usr/sbin/mdadm --build /dev/md0 --level=1 --raid-devices=2 --assume-clean "$m1" "$m2" 2>&1 | grep -v 'array started'
 # An LV striped over two disks in 4 KiB chunks (the victim's), and another
 # LV of the same volume group on the second disk only (the neighbour's): the
 # neighbour slows the victim's requests on that disk alone.
-s1=$(img stripe1)
-s2=$(img stripe2)
+s1=$(disk_of stripe1)
+s2=$(disk_of stripe2)
 /usr/sbin/dmsetup create swstripe --table "0 $((64 * 2048)) striped 2 8 $s1 0 $s2 0"
 /usr/sbin/dmsetup create swnext --table "0 $((32 * 2048)) linear $s2 $((32 * 2048))"
 /usr/sbin/dmsetup mknodes
@@ -55,17 +52,17 @@ mount -t ext4 /dev/md0 /stk/md
 mount -t ext4 /dev/mapper/swstripe /stk/stripe
 mount -t ext4 /dev/mapper/swnext /stk/next
 # overlayfs with its upper layer on an ext4 disk of its own.
-ovd=$(img ovbase)
+ovd=$(disk_of ovbase)
 mkext4 "$ovd"
 mkdir -p /stk/ovbase
 mount -t ext4 "$ovd" /stk/ovbase
 mkdir -p /stk/ovbase/lower /stk/ovbase/upper /stk/ovbase/work
 mount -t overlay overlay -o lowerdir=/stk/ovbase/lower,upperdir=/stk/ovbase/upper,workdir=/stk/ovbase/work /stk/ov
-bt=$(img btrfs)
+bt=$(disk_of btrfs)
 /usr/sbin/mkfs.btrfs -q -f -M -K "$bt" > /dev/null
 mount -t btrfs "$bt" /stk/btrfs
 # A partition: the disk carries a partition table made on the host.
-part=$(img part)
+part=$(disk_of part)
 mkext4 "${part}1"
 mount -t ext4 "${part}1" /stk/part
 

@@ -13,7 +13,7 @@ fail=0
 
 . /vm_lib.sh
 
-vd=$(basename "$(readlink /dev/sw-throttle)")
+vd=$(basename "$(disk_of throttle)")
 /usr/sbin/mke2fs -q -t ext4 -F /dev/$vd && mkdir -p /thr && mount -t ext4 /dev/$vd /thr || { echo "FAIL [$hook] no ext4 on /dev/$vd"; exit 1; }
 start_agent --victim=cgroup=/tv --victim=cgroup=/lim --victim=cgroup=/ioc --slow-threshold=1ms --events-rate=0
 ev=/tmp/events-$hook.jsonl

@@ -20,6 +20,10 @@ kill_cgroup() { # cgroup
   for p in $(cat /sys/fs/cgroup/$1/cgroup.procs); do kill -9 "$p"; done
 }
 
+disk_of() { # QEMU serial -> its disk (/dev/vdX), printed (init.sh links /dev/sw-SERIAL)
+  readlink -f "/dev/sw-$1"
+}
+
 # Metric sum in microseconds, for seconds-valued samples.
 metric_us() {
   metric "$@" > /dev/null
