@@ -58,7 +58,9 @@ boot() { # name vmlinuz modules-dir [qemu -smp]: a name ending in -smp4 runs the
       n=$((n + 1))
     done
   done
-  echo "auto fentry" > "$root/hooks"
+  # STALLWATCH_VM_HOOKS: the rungs vm_suite.sh runs on ("": the stack and
+  # throttle suites only).
+  echo "${STALLWATCH_VM_HOOKS-auto fentry}" > "$root/hooks"
   [[ $v == *-smp4 ]] && touch "$root/smp"
   [[ $v == *-mem192 ]] && touch "$root/mem"
   [[ -n "${STALLWATCH_VM_DEBUG:-}" ]] && touch "$root/debug"

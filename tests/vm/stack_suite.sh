@@ -10,13 +10,16 @@
 # device label, the disk its blame windows watch, and a neighbour writing 1 MiB
 # direct blocks to the same filesystem named for the victim's wait. The io
 # controller is on (owner mode): dm-crypt's workers carry the neighbour's
-# writes, and the io controller says whose they are.
+# writes, and the io controller says whose they are. With the memory
+# controller on too, the kernel's cgroup writeback gives a flusher's bios the
+# blkcg of the cgroup that dirtied the pages: a buffered neighbour's
+# writeback is checked for that owner and for the victim's wait behind it.
 hook=stack
 fail=0
 port=9690
 . /vm_lib.sh
 
-echo "+io" > /sys/fs/cgroup/cgroup.subtree_control
+echo "+memory +io" > /sys/fs/cgroup/cgroup.subtree_control
 mkdir -p /stk
 # Without lazy initialisation: the inode tables and journal written now,
 # not by a kernel thread in the middle of a victim's windows.
@@ -123,7 +126,7 @@ stack() { # name mountpoint "disks under it" ("": the fs is right on it; the fir
     grep -o '"verdict":"[a-z_]*"' | cut -d'"' -f4 | sort | uniq -c | sort -rn | tr '\n' ' ')
   echo "stack $s: $label over $disk: own_io ${own} us, neighbour's I/O ${nb} us, device ${stall} us; verdicts $verdicts"
   check "$s: own requests seen on $disk" yes "$([ "$own" -gt 0 ] && echo yes || echo no)"
-  before=$fail
+  before=$fails
   check "$s: the neighbour's I/O named" yes "$([ "$nb" -gt 0 ] && echo yes || echo no)"
   if [ "$s" = crypt ]; then
     # Behind the neighbour's bios in dm-crypt's queue: without them counted
@@ -141,7 +144,7 @@ stack() { # name mountpoint "disks under it" ("": the fs is right on it; the fir
   # now count once (blame_parallel_copy): 19 to 30.
   check "$s: commonest verdict with one cause" neighbor \
     "$(echo "$verdicts" | awk '{ for (i = 2; i <= NF; i += 2) if ($i != "mixed") { print $i; exit } }')"
-  [ "$fail" = "$before" ] || wget -qO- "http://127.0.0.1:$port/metrics" | grep "^stallwatch_fsync_blame_seconds_total{.*$vsel" |
+  [ "$fails" = "$before" ] || wget -qO- "http://127.0.0.1:$port/metrics" | grep "^stallwatch_fsync_blame_seconds_total{.*$vsel" |
     sed 's/^stallwatch_fsync_blame_seconds_total{.*culprit_cgroup=\("[^"]*"\),device=\("[^"]*"\),kind=\("[^"]*"\)}/  blame culprit \1 device \2 kind \3/'
 }
 
@@ -168,6 +171,46 @@ anb=$(metric_us stallwatch_fsync_blame_seconds_total "$asel" 'kind="neighbor_io"
 echo "stack ancestor io: own_io ${aown} us, neighbor_io ${anb} us"
 check "io controller on an ancestor: own requests are own_io" yes "$([ "$aown" -gt 0 ] && echo yes || echo no)"
 check "io controller on an ancestor: no neighbour" 0 "$anb"
+
+# A buffered neighbour on the partition's filesystem, never syncing, as a
+# page-cache flood on a node: past the dirty limit's free-run ceiling
+# (4.5 MiB here, half of a node's 20% of memory there) the kernel starts
+# the flusher (from 1 MiB dirty) and paces the writer to what the disk
+# serves, and the victim's fdatasyncs wait behind the flusher's writes.
+# Below that ceiling only the periodic flush (every 5 s) writes at all.
+# (The disk holds 64 MiB: the earlier victims' files go first.)
+rm -f /stk/part/wal /stk/part/anc-wal
+echo 1048576 > /proc/sys/vm/dirty_background_bytes
+echo 8388608 > /proc/sys/vm/dirty_bytes
+echo "while :; do dd if=/dev/zero of=/stk/part/dirty bs=1M count=16 conv=notrunc 2>/dev/null; done" > /tmp/dirty.sh
+mkdir -p /sys/fs/cgroup/sv-wb
+first=$(($(wc -l < /tmp/events-$hook.jsonl) + 1))
+in_cgroup sn-wb sh /tmp/dirty.sh &
+sleep 2
+echo "stack writeback: before the victim, $(grep -E '^(Dirty|Writeback):' /proc/meminfo | tr -s ' \n' ' ')"
+in_cgroup sv-wb /sw_victim_helper /stk/part/wb-wal --calls 30 --delay-ms 0 > /dev/null
+kill_cgroup sn-wb
+echo 10 > /proc/sys/vm/dirty_background_ratio
+echo 20 > /proc/sys/vm/dirty_ratio
+wsel='victim_cgroup="/sv-wb"'
+pdisk=$(basename "$part")
+# Owner mode: the flusher's requests carry the neighbour's blkcg.
+wbown=$(metric stallwatch_block_io_requests_total 'cgroup="/sn-wb"' "device=\"$pdisk\"" 'submitter="writeback"')
+wbn=$(metric_us stallwatch_fsync_blame_seconds_total "$wsel" 'kind="writeback"' 'culprit_cgroup="/sn-wb"')
+wball=$(metric_us stallwatch_fsync_blame_seconds_total "$wsel")
+wown=$(metric_us stallwatch_fsync_blame_seconds_total "$wsel" 'kind="own_io"')
+verdicts=$(tail -n +$first /tmp/events-$hook.jsonl | grep '"event":"slow_fsync"' | grep -E '"victim":\{("[a-z]+":"[^"]*",)*"cgroup":"/sv-wb"' |
+  grep -o '"verdict":"[a-z_]*"' | cut -d'"' -f4 | sort | uniq -c | sort -rn | tr '\n' ' ')
+echo "stack writeback: ${wbown} flusher requests owned by /sn-wb; victim blamed ${wball} us, own_io ${wown} us, writeback of /sn-wb ${wbn} us; verdicts $verdicts"
+before=$fails
+check "writeback: the flusher's requests are owned by the dirtier" yes "$([ "$wbown" -gt 0 ] && echo yes || echo "no: $wbown")"
+check "writeback: the victim's wait named on the dirtier" yes "$([ "$wbn" -gt 0 ] && echo yes || echo no)"
+check "writeback: commonest verdict with one cause" neighbor \
+  "$(echo "$verdicts" | awk '{ for (i = 2; i <= NF; i += 2) if ($i != "mixed") { print $i; exit } }')"
+[ "$fails" = "$before" ] || { wget -qO- "http://127.0.0.1:$port/metrics" | grep -E "^stallwatch_fsync_blame_seconds_total\{.*$wsel" |
+  sed 's/^stallwatch_fsync_blame_seconds_total{.*culprit_cgroup=\("[^"]*"\),device=\("[^"]*"\),kind=\("[^"]*"\)}/  blame culprit \1 device \2 kind \3/'
+  wget -qO- "http://127.0.0.1:$port/metrics" | grep -E "^stallwatch_block_io_(requests|bytes)_total\{.*device=\"$pdisk\"" | sed 's/^stallwatch_block_io_/  blame block /'; }
+rm -f /stk/part/dirty /stk/part/wb-wal
 grep storage: /tmp/agent-$hook.log
 
 kill $agent

@@ -1,7 +1,9 @@
 # Shared by the VM suites (busybox sh): checks, metric sums, cgroups.
-# The caller sets $hook (a tag for messages), $port and fail=0.
+# The caller sets $hook (a tag for messages), $port and fail=0; $fails
+# counts the failed checks (a suite compares it to print what explains them).
+fails=0
 check() { # what expected actual
-  if [ "$2" = "$3" ]; then echo "ok   [$hook] $1 = $3"; else echo "FAIL [$hook] $1: expected $2, got $3"; fail=1; fi
+  if [ "$2" = "$3" ]; then echo "ok   [$hook] $1 = $3"; else echo "FAIL [$hook] $1: expected $2, got $3"; fail=1; fails=$((fails + 1)); fi
 }
 # Sum of the samples of a metric whose label text contains every given fragment.
 metric() {

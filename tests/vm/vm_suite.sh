@@ -165,7 +165,7 @@ until grep -q listening /tmp/server-$hook.log || [ $i -gt 300 ]; do i=$((i + 1))
 /sw_prober --timeout-ms 15000 --comm curl --count 3 http:127.0.0.1:18080 > /dev/null
 kill $server
 psel='pod="127.0.0.1"'
-before=$fail
+before=$fails
 check "probe http success" 4 "$(metric stallwatch_probe_results_total "$psel" 'type="http"' 'port="18080"' 'result="success"')"
 # The answer reader (cgroup_skb on the cgroup2 root) read each status line.
 check "probe http code 200" 4 "$(metric stallwatch_probe_results_total "$psel" 'type="http"' 'port="18080"' 'code="200"')"
@@ -184,7 +184,7 @@ kill $server
 i=0
 until [ "$(grep -c "\"cgroup\":\"/ps-$hook\"" /tmp/events-$hook.jsonl)" = 2 ] || [ $i -gt 100 ]; do i=$((i + 1)); sleep 0.1; done
 check "probe timeout events naming the server's cgroup" 2 "$(grep '"result":"timeout"' /tmp/events-$hook.jsonl | grep -c "\"cgroup\":\"/ps-$hook\"")"
-if [ "$fail" != "$before" ]; then
+if [ "$fails" != "$before" ]; then
   echo "prober saw:"; cat /tmp/probes.txt
   wget -qO- "http://127.0.0.1:$port/metrics" | grep -E '^stallwatch_(probe_results_total|events_lost_total)'
 fi
