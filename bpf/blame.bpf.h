@@ -224,20 +224,33 @@ static __always_inline bool blame_is_victim(__u64 cgroup_id)
 		return true;
 	/* Read as a string into zeros: before 5.19 a shorter name left the
 	 * tail of the previous one in place. */
-	task = (struct task_struct *)bpf_get_current_task();
-	BPF_CORE_READ_STR_INTO(&comm.name, task, group_leader, comm);
+	if (sw_have_task_btf()) {
+		const char *name = bpf_get_current_task_btf()->group_leader->comm;
+		bool end = false;
+
+#pragma unroll
+		for (int i = 0; i < (int)sizeof(comm.name); i++) {
+			end = end || !name[i];
+			comm.name[i] = end ? 0 : name[i];
+		}
+	} else {
+		task = (struct task_struct *)bpf_get_current_task();
+		BPF_CORE_READ_STR_INTO(&comm.name, task, group_leader, comm);
+	}
 	return bpf_map_lookup_elem(&victim_comms, &comm);
 }
 
-/* Opens a window for the current thread's call; false if it is no victim. */
-static __always_inline bool blame_open(struct file *file, __u16 op, __u16 file_class, __u64 cgroup_id, __u64 start_ns)
+/* Opens a window for the current thread's call on file (superblock device
+ * sdev); false if it is no victim. */
+static __always_inline bool blame_open(struct file *file, __u32 sdev, __u16 op, __u16 file_class, __u64 cgroup_id,
+				       __u64 start_ns)
 {
 	static const struct sw_blame_win zero_win;
 	static const struct sw_blame_dev zero_dev;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct sw_blame_dev *d = NULL;
 	struct sw_blame_win *w;
-	__u32 sdev = sw_file_dev(file), disk;
+	__u32 disk;
 	__u32 slot = SW_BLAME_SLOTS;
 
 	if (!blame_is_victim(cgroup_id))

@@ -83,7 +83,7 @@ static __always_inline void start_call(__u16 op, struct file *file)
 	/* The window starts where the histogram's duration does, so the sum
 	 * of a victim's windows is its histogram's _sum. */
 	fresh.start_ns = bpf_ktime_get_ns();
-	fresh.window = blame_open(file, op, fresh.file_class, fresh.cgroup_id, fresh.start_ns);
+	fresh.window = blame_open(file, fresh.dev, op, fresh.file_class, fresh.cgroup_id, fresh.start_ns);
 	if (s) {
 		*s = fresh;
 		return;
