@@ -110,6 +110,12 @@ stack() { # name mountpoint "disks under it" ("": the fs is right on it; the fir
   in_cgroup sv-$s /sw_fsync_helper "$dir" --fsync 3 --fdatasync 5 > /dev/null
   check "$s: fsync on $label" 3 "$(metric stallwatch_fsync_duration_seconds_count "cgroup=\"/sv-$s\"" "device=\"$label\"" 'op="fsync"')"
   check "$s: fdatasync on $label" 5 "$(metric stallwatch_fsync_duration_seconds_count "cgroup=\"/sv-$s\"" "device=\"$label\"" 'op="fdatasync"')"
+  # The counterfactual: 30 calls alone (after one that prefills the file),
+  # then 30 next to the neighbour; the ratio of their sums is what it did.
+  in_cgroup sv-$s /sw_victim_helper "$dir/wal" --calls 1 --delay-ms 0 > /dev/null
+  t0=$(metric_us stallwatch_fsync_duration_seconds_sum "cgroup=\"/sv-$s\"")
+  in_cgroup sv-$s /sw_victim_helper "$dir/wal" --calls 30 --delay-ms 0 > /dev/null
+  t1=$(metric_us stallwatch_fsync_duration_seconds_sum "cgroup=\"/sv-$s\"")
   echo "while :; do dd if=/dev/zero of=$ndir/bulk-$s bs=1M count=16 oflag=direct conv=notrunc 2>/dev/null; done" > /tmp/neighbour-$s.sh
   first=$(($(wc -l < /tmp/events-$hook.jsonl) + 1))
   in_cgroup sn-$s sh /tmp/neighbour-$s.sh &
@@ -117,6 +123,8 @@ stack() { # name mountpoint "disks under it" ("": the fs is right on it; the fir
   vsel="victim_cgroup=\"/sv-$s\""
   in_cgroup sv-$s /sw_victim_helper "$dir/wal" --calls 30 --delay-ms 0 > /dev/null
   kill_cgroup sn-$s
+  t2=$(metric_us stallwatch_fsync_duration_seconds_sum "cgroup=\"/sv-$s\"")
+  alone=$((t1 - t0)) disturbed=$((t2 - t1))
   rm -f "$ndir/bulk-$s"
   own=$(metric_us stallwatch_fsync_blame_seconds_total "$vsel" 'kind="own_io"' "device=\"$disk\"")
   nb=$(metric_us stallwatch_fsync_blame_seconds_total "$vsel" "culprit_cgroup=\"/sn-$s\"" 'kind="neighbor_io"')
@@ -124,7 +132,7 @@ stack() { # name mountpoint "disks under it" ("": the fs is right on it; the fir
   # The verdicts of the calls next to the neighbour, commonest first.
   verdicts=$(tail -n +$first /tmp/events-$hook.jsonl | grep '"event":"slow_fsync"' | grep -E "\"victim\":\{(\"[a-z]+\":\"[^\"]*\",)*\"cgroup\":\"/sv-$s\"" |
     grep -o '"verdict":"[a-z_]*"' | cut -d'"' -f4 | sort | uniq -c | sort -rn | tr '\n' ' ')
-  echo "stack $s: $label over $disk: own_io ${own} us, neighbour's I/O ${nb} us, device ${stall} us; verdicts $verdicts"
+  echo "stack $s: $label over $disk: 30 calls alone ${alone} us, next to the neighbour ${disturbed} us; own_io ${own} us, neighbour's I/O ${nb} us, device ${stall} us; verdicts $verdicts"
   check "$s: own requests seen on $disk" yes "$([ "$own" -gt 0 ] && echo yes || echo no)"
   before=$fails
   check "$s: the neighbour's I/O named" yes "$([ "$nb" -gt 0 ] && echo yes || echo no)"
@@ -134,18 +142,32 @@ stack() { # name mountpoint "disks under it" ("": the fs is right on it; the fir
     check "crypt: queued bios in service (device under a tenth)" yes \
       "$([ $((stall * 10)) -lt $((own + nb + stall)) ] && echo yes || echo no)"
   fi
-  # The neighbour is the cause: of the calls with one cause (at least half
-  # the call; `mixed` has none), `neighbor` is the commonest. Measured: 24
-  # to 31 of 31 calls `neighbor` on most stacks; dm-crypt's encryption and
-  # btrfs's checksums cost the emulated CPU, and there some calls are
-  # `mixed` (btrfs on 6.12 under stress-ng: 13 mixed, 11 neighbor, 5 cpu).
-  # On md, each member's copy of the victim's write once counted as its
-  # own expected time: 6 to 21 calls `neighbor`, the rest `self`; copies
-  # now count once (blame_parallel_copy): 19 to 30.
-  check "$s: commonest verdict with one cause" neighbor \
-    "$(echo "$verdicts" | awk '{ for (i = 2; i <= NF; i += 2) if ($i != "mixed") { print $i; exit } }')"
-  [ "$fails" = "$before" ] || wget -qO- "http://127.0.0.1:$port/metrics" | grep "^stallwatch_fsync_blame_seconds_total{.*$vsel" |
+  # Never blamed for more than it did: the I/O named on it stays within a
+  # quarter past the slowdown (and a tenth of the time alone).
+  slow=$((disturbed - alone))
+  check "$s: the neighbour's I/O within 1.25 x the slowdown" yes \
+    "$([ $((nb * 4)) -le $((slow * 5 + alone / 10)) ] && echo yes || echo "no: $nb of $slow us")"
+  # Where it made the victim three times slower it is the cause: of the
+  # calls with one cause (at least half the call; `mixed` has none),
+  # `neighbor` is the commonest. Measured unloaded: 14 to 31 of 31 calls,
+  # the victim slowed 8 to 100 times. btrfs on 6.12 is the exception: its
+  # fsync hardly waits behind the neighbour's writes (slowed 2.2 times,
+  # 4 ms of the neighbour's I/O in its windows) and most calls are `mixed`
+  # there; judging it anyway failed 3 of 8 runs. On md, each member's copy
+  # of the victim's write once counted as its own expected time: 6 to 21
+  # calls `neighbor`, the rest `self`; copies now count once
+  # (blame_parallel_copy).
+  if [ "$disturbed" -ge $((3 * alone)) ]; then
+    check "$s: commonest verdict with one cause" neighbor \
+      "$(echo "$verdicts" | awk '{ for (i = 2; i <= NF; i += 2) if ($i != "mixed") { print $i; exit } }')"
+  else
+    echo "stack $s: slowed less than 3 times ($alone -> $disturbed us): verdicts not judged"
+  fi
+  [ "$fails" = "$before" ] || { wget -qO- "http://127.0.0.1:$port/metrics" | grep "^stallwatch_fsync_blame_seconds_total{.*$vsel" |
     sed 's/^stallwatch_fsync_blame_seconds_total{.*culprit_cgroup=\("[^"]*"\),device=\("[^"]*"\),kind=\("[^"]*"\)}/  blame culprit \1 device \2 kind \3/'
+    # Whose requests the disk served, and from which kind of submitter.
+    wget -qO- "http://127.0.0.1:$port/metrics" | grep -E "^stallwatch_block_io_(requests|bytes)_total\{.*device=\"$disk\"" |
+      sed 's/^stallwatch_block_io_\([a-z]*\)_total{.*cgroup=\("[^"]*"\).*op=\("[^"]*"\),submitter=\("[^"]*"\).*} /  blame block \1 cgroup \2 op \3 submitter \4 /'; }
 }
 
 stack part /stk/part "" /stk/part  # vdX1: the fsync series say vdX
