@@ -51,7 +51,7 @@ boot() { # name vmlinuz modules-dir [qemu -smp]: a name ending in -smp4 runs the
   # Each module after its dependencies (modules.dep lists them, deepest
   # last), numbered so that init loads them in order, each once.
   local m dep n=10
-  for m in loop dm-mod dm-crypt md-mod raid1 overlay btrfs virtio_pci virtio_blk; do
+  for m in loop dm-mod dm-crypt dm-multipath dm-round-robin md-mod raid1 overlay btrfs virtio_pci virtio_blk; do
     for dep in $(grep -E "/$m\.ko(\.xz)?:" "$mods/modules.dep" | sed 's/:/ /' | tr ' ' '\n' | sed '/^$/d' | tac); do
       ls "$root"/modules/*-"$(basename "$dep")" > /dev/null 2>&1 && continue
       cp "$mods/$dep" "$root/modules/$n-$(basename "$dep")"
@@ -80,7 +80,7 @@ boot() { # name vmlinuz modules-dir [qemu -smp]: a name ending in -smp4 runs the
   # the emulated CPU. Their flushes need not reach the host's disk.
   if [[ $v != *-smp4 && $v != *-mem192 ]]; then
     local d size
-    for d in lin:64 crypt:64 md1:64 md2:64 stripe1:64 stripe2:64 ovbase:64 btrfs:128 part:64; do
+    for d in lin:64 crypt:64 md1:64 md2:64 stripe1:64 stripe2:64 ovbase:64 btrfs:128 part:64 mpath:64; do
       size=${d#*:} d=${d%:*}
       truncate -s "${size}M" "$work/$d-$v.img"
       # The plain-partition stack's disk carries a table made here.
