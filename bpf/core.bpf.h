@@ -11,8 +11,8 @@
 
 /* bpf_get_current_task_btf (5.11+) makes the task's fields plain loads the
  * JIT inlines; each BPF_CORE_READ is a helper call instead (about 30 ns
- * apiece in a guest with the speculation mitigations), and the fsync enter
- * program paid for eleven of them on every call. Resolved against the
+ * apiece in a guest with the speculation mitigations): the fsync enter
+ * program made sixteen on every call, now seven. Resolved against the
  * kernel's BTF at load: on 5.10 the branch is dead and the verifier never
  * sees the call. */
 static __always_inline bool sw_have_task_btf(void)
