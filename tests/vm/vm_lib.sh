@@ -64,3 +64,17 @@ check_conserved() { # label-prefix victim-cgroup [kinds-tolerance-percent]
   check "$1windows = histogram sum (1%)" yes "$([ $((diff * 100)) -le "$hist" ] && echo yes || echo "no: $win vs $hist us")"
   check "$1kinds <= windows" yes "$([ "$kinds" -le $((win + win * ${3:-1} / 100 + 1)) ] && echo yes || echo "no: $kinds vs $win us")"
 }
+
+# Verdicts of the slow_fsync events in a file: "count verdict ms" per verdict,
+# most time first.
+verdict_times() { # events-file
+  awk '{ v = ""; d = 0
+    if (match($0, /"verdict":"[a-z_]*"/)) v = substr($0, RSTART + 11, RLENGTH - 12)
+    if (match($0, /"duration_ms":[0-9.]*/)) d = substr($0, RSTART + 14, RLENGTH - 14)
+    n[v]++; t[v] += d }
+    END { for (v in n) printf "%d %s %.0f\n", n[v], v, t[v] }' "$1" | sort -k3 -rn
+}
+# The verdict with one cause (not mixed) whose calls took the most time.
+top_verdict() { # verdict_times output
+  echo "$1" | awk '$2 != "mixed" { print $2; exit }'
+}
