@@ -96,6 +96,65 @@ mkdir -p /sys/fs/cgroup/anc/v
 start_agent --victim='cgroup=/sv-*' --victim=cgroup=/anc/v --slow-threshold=1ms --events-rate=0
 sleep 2
 
+# The counterfactual: a victim's 30 calls alone (after one that prefills
+# its file), then 30 next to a neighbour; the ratio of their sums is what
+# the neighbour did. Its waits for a CPU (kind cpu) are counted apart, for
+# the I/O part. Sets alone, disturbed, cpu_alone, cpu_disturbed, io_alone,
+# io_disturbed (microseconds) and first (the events file's first line of
+# the disturbed run); the neighbour is killed when the victim is done.
+counterfactual() { # victim-cgroup file neighbour-cgroup neighbour-script settle-seconds [command before the victim]
+  cf_sel="victim_cgroup=\"/$1\""
+  in_cgroup "$1" /sw_victim_helper "$2" --calls 1 --delay-ms 0 > /dev/null
+  t0=$(metric_us stallwatch_fsync_duration_seconds_sum "cgroup=\"/$1\"")
+  c0=$(metric_us stallwatch_fsync_blame_seconds_total "$cf_sel" 'kind="cpu"')
+  in_cgroup "$1" /sw_victim_helper "$2" --calls 30 --delay-ms 0 > /dev/null
+  t1=$(metric_us stallwatch_fsync_duration_seconds_sum "cgroup=\"/$1\"")
+  c1=$(metric_us stallwatch_fsync_blame_seconds_total "$cf_sel" 'kind="cpu"')
+  first=$(($(wc -l < /tmp/events-$hook.jsonl) + 1))
+  in_cgroup "$3" sh "$4" &
+  sleep "$5"
+  [ -n "${6:-}" ] && eval "$6"
+  in_cgroup "$1" /sw_victim_helper "$2" --calls 30 --delay-ms 0 > /dev/null
+  kill_cgroup "$3"
+  t2=$(metric_us stallwatch_fsync_duration_seconds_sum "cgroup=\"/$1\"")
+  c2=$(metric_us stallwatch_fsync_blame_seconds_total "$cf_sel" 'kind="cpu"')
+  alone=$((t1 - t0)) disturbed=$((t2 - t1)) cpu_alone=$((c1 - c0)) cpu_disturbed=$((c2 - c1))
+  io_alone=$((alone - cpu_alone)) io_disturbed=$((disturbed - cpu_disturbed))
+}
+
+# The verdicts of a victim's slow calls since line $first of the events:
+# sets vt (verdict_times) and verdicts (a line of them).
+verdicts_since() { # victim-cgroup
+  tail -n +$first /tmp/events-$hook.jsonl | grep '"event":"slow_fsync"' |
+    grep -E "\"victim\":\{(\"[a-z]+\":\"[^\"]*\",)*\"cgroup\":\"/$1\"" > "/tmp/verdicts-$1.jsonl"
+  vt=$(verdict_times "/tmp/verdicts-$1.jsonl")
+  verdicts=$(echo "$vt" | awk '{ printf "%s %s (%s ms) ", $1, $2, $3 }')
+}
+
+# Where the neighbour made the victim's I/O (its time less its waits for a
+# CPU) three times slower it is the cause: of the verdicts with one cause
+# (at least half the call; `mixed` has none), `neighbor` is the one whose
+# calls took the most time. By time, not by count: under stress-ng short
+# calls say `self` while the long ones behind the neighbour say `neighbor`
+# (md on 5.10 once 16 self and 9 neighbor by count; the writeback scenario
+# 9 self and 7 neighbor, with 68% of the blamed time the neighbour's).
+judge_verdicts() { # what
+  if [ "$io_disturbed" -ge $((3 * io_alone)) ]; then
+    check "$1: the verdict with one cause that took the most time" neighbor "$(top_verdict "$vt")"
+  else
+    echo "stack $1: I/O slowed less than 3 times ($io_alone -> $io_disturbed us): verdicts not judged"
+  fi
+}
+
+# What explains a failed check: the victim's blame series, and whose
+# requests the disk served, from which kind of submitter.
+print_blame() { # victim-selector disk
+  wget -qO- "http://127.0.0.1:$port/metrics" | grep "^stallwatch_fsync_blame_seconds_total{.*$1" |
+    sed 's/^stallwatch_fsync_blame_seconds_total{.*culprit_cgroup=\("[^"]*"\),device=\("[^"]*"\),kind=\("[^"]*"\)}/  blame culprit \1 device \2 kind \3/'
+  wget -qO- "http://127.0.0.1:$port/metrics" | grep -E "^stallwatch_block_io_(requests|bytes)_total\{.*device=\"$2\"" |
+    sed 's/^stallwatch_block_io_\([a-z]*\)_total{.*cgroup=\("[^"]*"\).*op=\("[^"]*"\),submitter=\("[^"]*"\).*} /  blame block \1 cgroup \2 op \3 submitter \4 /'
+}
+
 stack() { # name mountpoint "disks under it" ("": the fs is right on it; the first names its blame series) neighbour-dir
   s=$1 dir=$2 disks=$3 ndir=$4
   label=$(label_of "$dir")
@@ -116,36 +175,15 @@ stack() { # name mountpoint "disks under it" ("": the fs is right on it; the fir
   in_cgroup sv-$s /sw_fsync_helper "$dir" --fsync 3 --fdatasync 5 > /dev/null
   check "$s: fsync on $label" 3 "$(metric stallwatch_fsync_duration_seconds_count "cgroup=\"/sv-$s\"" "device=\"$label\"" 'op="fsync"')"
   check "$s: fdatasync on $label" 5 "$(metric stallwatch_fsync_duration_seconds_count "cgroup=\"/sv-$s\"" "device=\"$label\"" 'op="fdatasync"')"
-  # The counterfactual: 30 calls alone (after one that prefills the file),
-  # then 30 next to the neighbour; the ratio of their sums is what it did.
-  # Its waits for a CPU are counted apart (kind cpu), for the I/O part.
-  vsel="victim_cgroup=\"/sv-$s\""
-  in_cgroup sv-$s /sw_victim_helper "$dir/wal" --calls 1 --delay-ms 0 > /dev/null
-  t0=$(metric_us stallwatch_fsync_duration_seconds_sum "cgroup=\"/sv-$s\"")
-  c0=$(metric_us stallwatch_fsync_blame_seconds_total "$vsel" 'kind="cpu"')
-  in_cgroup sv-$s /sw_victim_helper "$dir/wal" --calls 30 --delay-ms 0 > /dev/null
-  t1=$(metric_us stallwatch_fsync_duration_seconds_sum "cgroup=\"/sv-$s\"")
-  c1=$(metric_us stallwatch_fsync_blame_seconds_total "$vsel" 'kind="cpu"')
   echo "while :; do dd if=/dev/zero of=$ndir/bulk-$s bs=1M count=16 oflag=direct conv=notrunc 2>/dev/null; done" > /tmp/neighbour-$s.sh
-  first=$(($(wc -l < /tmp/events-$hook.jsonl) + 1))
-  in_cgroup sn-$s sh /tmp/neighbour-$s.sh &
-  sleep 1
-  in_cgroup sv-$s /sw_victim_helper "$dir/wal" --calls 30 --delay-ms 0 > /dev/null
-  kill_cgroup sn-$s
-  t2=$(metric_us stallwatch_fsync_duration_seconds_sum "cgroup=\"/sv-$s\"")
-  c2=$(metric_us stallwatch_fsync_blame_seconds_total "$vsel" 'kind="cpu"')
-  alone=$((t1 - t0)) disturbed=$((t2 - t1))
-  io_alone=$((alone - (c1 - c0))) io_disturbed=$((disturbed - (c2 - c1)))
+  counterfactual sv-$s "$dir/wal" sn-$s /tmp/neighbour-$s.sh 1
+  vsel="victim_cgroup=\"/sv-$s\""
   rm -f "$ndir/bulk-$s"
   own=$(metric_us stallwatch_fsync_blame_seconds_total "$vsel" 'kind="own_io"' "device=\"$disk\"")
   nb=$(metric_us stallwatch_fsync_blame_seconds_total "$vsel" "culprit_cgroup=\"/sn-$s\"" 'kind="neighbor_io"')
   stall=$(metric_us stallwatch_fsync_blame_seconds_total "$vsel" 'kind="device"')
-  # The verdicts of the calls next to the neighbour, commonest first.
-  tail -n +$first /tmp/events-$hook.jsonl | grep '"event":"slow_fsync"' |
-    grep -E "\"victim\":\{(\"[a-z]+\":\"[^\"]*\",)*\"cgroup\":\"/sv-$s\"" > /tmp/verdicts-$s.jsonl
-  vt=$(verdict_times /tmp/verdicts-$s.jsonl)
-  verdicts=$(echo "$vt" | awk '{ printf "%s %s (%s ms) ", $1, $2, $3 }')
-  echo "stack $s: $label over $disk: 30 calls alone ${alone} us (cpu $((c1 - c0))), next to the neighbour ${disturbed} us (cpu $((c2 - c1))); own_io ${own} us, neighbour's I/O ${nb} us, device ${stall} us; verdicts $verdicts"
+  verdicts_since sv-$s
+  echo "stack $s: $label over $disk: 30 calls alone ${alone} us (cpu $cpu_alone), next to the neighbour ${disturbed} us (cpu $cpu_disturbed); own_io ${own} us, neighbour's I/O ${nb} us, device ${stall} us; verdicts $verdicts"
   check "$s: own requests seen on $disk" yes "$([ "$own" -gt 0 ] && echo yes || echo no)"
   before=$fails
   check "$s: the neighbour's I/O named" yes "$([ "$nb" -gt 0 ] && echo yes || echo no)"
@@ -160,12 +198,6 @@ stack() { # name mountpoint "disks under it" ("": the fs is right on it; the fir
   slow=$((disturbed - alone))
   check "$s: the neighbour's I/O within 1.25 x the slowdown" yes \
     "$([ $((nb * 4)) -le $((slow * 5 + alone / 10)) ] && echo yes || echo "no: $nb of $slow us")"
-  # Where it made the victim's I/O (its time less its waits for a CPU)
-  # three times slower it is the cause: of the verdicts with one cause
-  # (at least half the call; `mixed` has none), `neighbor` is the one whose
-  # calls took the most time. By time, not by count: under stress-ng short
-  # calls say `self` while the long ones behind the neighbour say
-  # `neighbor` (md on 6.1: 16 self and 9 neighbor by count once).
   # Measured: 12 to 31 of 31 calls `neighbor`, the victims slowed 5 to 100
   # times. btrfs on 6.12 is the exception: its fsync hardly waits behind
   # the neighbour's writes (slowed 2.2 to 3.1 times, 4 to 78 ms of the
@@ -176,16 +208,8 @@ stack() { # name mountpoint "disks under it" ("": the fs is right on it; the fir
   # md, each member's copy of the victim's write once counted as its own
   # expected time: 6 to 21 calls `neighbor`, the rest `self`; copies now
   # count once (blame_parallel_copy).
-  if [ "$io_disturbed" -ge $((3 * io_alone)) ]; then
-    check "$s: the verdict with one cause that took the most time" neighbor "$(top_verdict "$vt")"
-  else
-    echo "stack $s: I/O slowed less than 3 times ($io_alone -> $io_disturbed us): verdicts not judged"
-  fi
-  [ "$fails" = "$before" ] || { wget -qO- "http://127.0.0.1:$port/metrics" | grep "^stallwatch_fsync_blame_seconds_total{.*$vsel" |
-    sed 's/^stallwatch_fsync_blame_seconds_total{.*culprit_cgroup=\("[^"]*"\),device=\("[^"]*"\),kind=\("[^"]*"\)}/  blame culprit \1 device \2 kind \3/'
-    # Whose requests the disk served, and from which kind of submitter.
-    wget -qO- "http://127.0.0.1:$port/metrics" | grep -E "^stallwatch_block_io_(requests|bytes)_total\{.*device=\"$disk\"" |
-      sed 's/^stallwatch_block_io_\([a-z]*\)_total{.*cgroup=\("[^"]*"\).*op=\("[^"]*"\),submitter=\("[^"]*"\).*} /  blame block \1 cgroup \2 op \3 submitter \4 /'; }
+  judge_verdicts "$s"
+  [ "$fails" = "$before" ] || print_blame "$vsel" "$disk"
 }
 
 stack part /stk/part "" /stk/part  # vdX1: the fsync series say vdX
@@ -229,48 +253,23 @@ echo 8388608 > /proc/sys/vm/dirty_bytes
 echo "while :; do dd if=/dev/zero of=/stk/part/dirty bs=1M count=16 conv=notrunc 2>/dev/null; done" > /tmp/dirty.sh
 mkdir -p /sys/fs/cgroup/sv-wb
 wsel='victim_cgroup="/sv-wb"'
-in_cgroup sv-wb /sw_victim_helper /stk/part/wb-wal --calls 1 --delay-ms 0 > /dev/null
-t0=$(metric_us stallwatch_fsync_duration_seconds_sum 'cgroup="/sv-wb"')
-c0=$(metric_us stallwatch_fsync_blame_seconds_total "$wsel" 'kind="cpu"')
-in_cgroup sv-wb /sw_victim_helper /stk/part/wb-wal --calls 30 --delay-ms 0 > /dev/null
-t1=$(metric_us stallwatch_fsync_duration_seconds_sum 'cgroup="/sv-wb"')
-c1=$(metric_us stallwatch_fsync_blame_seconds_total "$wsel" 'kind="cpu"')
-first=$(($(wc -l < /tmp/events-$hook.jsonl) + 1))
-in_cgroup sn-wb sh /tmp/dirty.sh &
-sleep 2
-echo "stack writeback: before the victim, $(grep -E '^(Dirty|Writeback):' /proc/meminfo | tr -s ' \n' ' ')"
-in_cgroup sv-wb /sw_victim_helper /stk/part/wb-wal --calls 30 --delay-ms 0 > /dev/null
-kill_cgroup sn-wb
+counterfactual sv-wb /stk/part/wb-wal sn-wb /tmp/dirty.sh 2 \
+  'echo "stack writeback: before the victim, $(grep -E "^(Dirty|Writeback):" /proc/meminfo | tr -s " \n" " ")"'
 echo 10 > /proc/sys/vm/dirty_background_ratio
 echo 20 > /proc/sys/vm/dirty_ratio
-t2=$(metric_us stallwatch_fsync_duration_seconds_sum 'cgroup="/sv-wb"')
-c2=$(metric_us stallwatch_fsync_blame_seconds_total "$wsel" 'kind="cpu"')
-io_alone=$((t1 - t0 - (c1 - c0))) io_disturbed=$((t2 - t1 - (c2 - c1)))
 pdisk=$(basename "$part")
 # Owner mode: the flusher's requests carry the neighbour's blkcg.
 wbown=$(metric stallwatch_block_io_requests_total 'cgroup="/sn-wb"' "device=\"$pdisk\"" 'submitter="writeback"')
 wbn=$(metric_us stallwatch_fsync_blame_seconds_total "$wsel" 'kind="writeback"' 'culprit_cgroup="/sn-wb"')
 wball=$(metric_us stallwatch_fsync_blame_seconds_total "$wsel")
 wown=$(metric_us stallwatch_fsync_blame_seconds_total "$wsel" 'kind="own_io"')
-tail -n +$first /tmp/events-$hook.jsonl | grep '"event":"slow_fsync"' |
-  grep -E '"victim":\{("[a-z]+":"[^"]*",)*"cgroup":"/sv-wb"' > /tmp/verdicts-wb.jsonl
-vt=$(verdict_times /tmp/verdicts-wb.jsonl)
-verdicts=$(echo "$vt" | awk '{ printf "%s %s (%s ms) ", $1, $2, $3 }')
-echo "stack writeback: 30 calls alone $((t1 - t0)) us (cpu $((c1 - c0))), next to the neighbour $((t2 - t1)) us (cpu $((c2 - c1))); ${wbown} flusher requests owned by /sn-wb; victim blamed ${wball} us, own_io ${wown} us, writeback of /sn-wb ${wbn} us; verdicts $verdicts"
+verdicts_since sv-wb
+echo "stack writeback: 30 calls alone ${alone} us (cpu $cpu_alone), next to the neighbour ${disturbed} us (cpu $cpu_disturbed); ${wbown} flusher requests owned by /sn-wb; victim blamed ${wball} us, own_io ${wown} us, writeback of /sn-wb ${wbn} us; verdicts $verdicts"
 before=$fails
 check "writeback: the flusher's requests are owned by the dirtier" yes "$([ "$wbown" -gt 0 ] && echo yes || echo "no: $wbown")"
 check "writeback: the victim's wait named on the dirtier" yes "$([ "$wbn" -gt 0 ] && echo yes || echo no)"
-# Judged as the stacks are: where the victim's I/O was slowed 3 times, by
-# time (under stress-ng once 9 short calls `self`, 7 long ones `neighbor`,
-# with 68% of the blamed time the neighbour's writeback).
-if [ "$io_disturbed" -ge $((3 * io_alone)) ]; then
-  check "writeback: the verdict with one cause that took the most time" neighbor "$(top_verdict "$vt")"
-else
-  echo "stack writeback: I/O slowed less than 3 times ($io_alone -> $io_disturbed us): verdicts not judged"
-fi
-[ "$fails" = "$before" ] || { wget -qO- "http://127.0.0.1:$port/metrics" | grep -E "^stallwatch_fsync_blame_seconds_total\{.*$wsel" |
-  sed 's/^stallwatch_fsync_blame_seconds_total{.*culprit_cgroup=\("[^"]*"\),device=\("[^"]*"\),kind=\("[^"]*"\)}/  blame culprit \1 device \2 kind \3/'
-  wget -qO- "http://127.0.0.1:$port/metrics" | grep -E "^stallwatch_block_io_(requests|bytes)_total\{.*device=\"$pdisk\"" | sed 's/^stallwatch_block_io_/  blame block /'; }
+judge_verdicts writeback
+[ "$fails" = "$before" ] || print_blame "$wsel" "$pdisk"
 rm -f /stk/part/dirty /stk/part/wb-wal
 grep storage: /tmp/agent-$hook.log
 
