@@ -41,6 +41,17 @@ struct {
 	__type(value, __u8);
 } victim_cgroups SEC(".maps");
 
+/* cgroup the io controller charges -> the victim it stands for (user space,
+ * io_charge.h): a victim without the io controller is charged to an
+ * ancestor, and the flusher's writes of its pages name that ancestor as
+ * owner. Filled only where the victim's branch is all that runs there. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u64);
+} blame_owner_alias SEC(".maps");
+
 /* comm= selectors without glob characters, by name: a process that execs,
  * syncs and exits between two of user space's scans is still a victim.
  * Keyed by the thread group leader's comm, as /proc/PID/comm names it. */

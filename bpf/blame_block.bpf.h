@@ -128,9 +128,14 @@ const volatile bool cfg_blame_owner = false;
  * ancestor's neighbour. */
 static __always_inline __u64 blame_culprit(const struct sw_blk_rq *r)
 {
+	__u64 *alias;
+
 	if (r->dirtier)
 		return r->dirtier;
-	return cfg_blame_owner && r->owner && r->kind != SW_KIND_USER ? r->owner : r->submitter;
+	if (!cfg_blame_owner || !r->owner || r->kind == SW_KIND_USER)
+		return r->submitter;
+	alias = bpf_map_lookup_elem(&blame_owner_alias, &r->owner);
+	return alias ? *alias : r->owner;
 }
 
 static __always_inline __u8 blame_class_of(__u8 submitter_kind)

@@ -17,6 +17,7 @@
 #include "exporters/prometheus/text_format.h"
 #include "identity/device_names.h"
 #include "identity/identity.h"
+#include "identity/io_charge.h"
 #include "identity/node_name.h"
 #include "identity/pod_addresses.h"
 #include "identity/storage_stacks.h"
@@ -303,15 +304,27 @@ std::string Session::device_name(std::uint32_t dev) const { return devices_->nam
 
 void Session::refresh_victims() {
   if (!victims_) return;
+  const auto live =
+      victims_->wants_cgroups() ? identity_->live() : std::vector<std::pair<std::uint64_t, identity::Labels>>{};
   const auto set = victims_->resolve(
-      victims_->wants_cgroups() ? identity_->live() : std::vector<std::pair<std::uint64_t, identity::Labels>>{},
-      victims_->wants_processes() ? identity::list_processes() : std::vector<identity::Process>{});
+      live, victims_->wants_processes() ? identity::list_processes() : std::vector<identity::Process>{});
   if (auto ok = loaded_->blame->set_victims(set.tasks, set.cgroups); !ok) {
     spdlog::warn("victims: {}", ok.error().message);
     return;
   }
   victim_processes_ = set.tasks.size();
   victim_cgroups_ = set.cgroups.size();
+  if (configs_.block.blame_owner) {
+    // Flusher requests name the cgroup the io controller charges; one
+    // standing for a victim alone is that victim's (io_charge.h).
+    std::map<std::uint64_t, std::string> paths;
+    for (const auto& [id, labels] : live) {
+      if (set.cgroups.count(id)) paths[id] = labels.cgroup;
+    }
+    if (auto ok = loaded_->blame->set_owner_aliases(identity::owner_aliases(options_.cgroup_root, paths)); !ok) {
+      spdlog::warn("victims: {}", ok.error().message);
+    }
+  }
   if (!io_limits_) return;
   std::vector<std::string> paths;
   for (const auto id : set.cgroups) paths.push_back(identity_->labels(id).cgroup);

@@ -27,7 +27,8 @@ Result<void> reuse_blame_maps(bpf_object* obj, const SharedBlameMaps& maps) {
                 {"run_ring", maps.run_ring},
                 {"blame_disk_of", maps.blame_disk_of},
                 {"blame_group_of", maps.blame_group_of},
-                {"blame_bio_dev", maps.blame_bio_dev}};
+                {"blame_bio_dev", maps.blame_bio_dev},
+                {"blame_owner_alias", maps.blame_owner_alias}};
   for (const auto& m : shared) {
     if (m.fd < 0) continue;
     bpf_map* map = bpf_object__find_map_by_name(obj, m.name);
@@ -44,7 +45,7 @@ SharedBlameMaps BlameProbes::maps() const {
   return {bpf_map__fd(m.victim_tasks), bpf_map__fd(m.victim_cgroups), bpf_map__fd(m.victim_comms),
           bpf_map__fd(m.blame_dev),    bpf_map__fd(m.blame_win),      bpf_map__fd(m.blame),
           bpf_map__fd(m.blame_events), bpf_map__fd(m.run_ring),       bpf_map__fd(m.blame_disk_of),
-          bpf_map__fd(m.blame_group_of), bpf_map__fd(m.blame_bio_dev)};
+          bpf_map__fd(m.blame_group_of), bpf_map__fd(m.blame_bio_dev), bpf_map__fd(m.blame_owner_alias)};
 }
 
 int BlameProbes::drops_fd() const { return bpf_map__fd(programs_.skel().maps.drops); }
@@ -97,15 +98,15 @@ Result<void> BlameProbes::set_victim_comms(const std::vector<std::string>& names
 
 namespace {
 
-// Makes a u32 -> u32 map hold exactly want, by difference from have.
-Result<void> sync_dev_map(int fd, const std::map<std::uint32_t, std::uint32_t>& want,
-                          std::map<std::uint32_t, std::uint32_t>& have, const char* what) {
-  for (const auto& [dev, disk] : want) {
-    if (auto it = have.find(dev); it != have.end() && it->second == disk) continue;
-    if (bpf_map_update_elem(fd, &dev, &disk, BPF_ANY) != 0) {
-      return fail_errno(std::string(what) + " " + std::to_string(dev), errno);
+// Makes a key -> value map hold exactly want, by difference from have.
+template <typename Key, typename Value>
+Result<void> sync_pair_map(int fd, const std::map<Key, Value>& want, std::map<Key, Value>& have, const char* what) {
+  for (const auto& [key, value] : want) {
+    if (auto it = have.find(key); it != have.end() && it->second == value) continue;
+    if (bpf_map_update_elem(fd, &key, &value, BPF_ANY) != 0) {
+      return fail_errno(std::string(what) + " " + std::to_string(key), errno);
     }
-    have[dev] = disk;
+    have[key] = value;
   }
   for (auto it = have.begin(); it != have.end();) {
     if (want.count(it->first)) {
@@ -125,9 +126,14 @@ Result<void> BlameProbes::set_stacked_disks(const std::map<std::uint32_t, std::u
                                             const std::set<std::uint32_t>& bio_devs) {
   const auto& maps = programs_.skel().maps;
   // Groups first: a filesystem mapped to a group's key finds its members counted there.
-  if (auto ok = sync_dev_map(bpf_map__fd(maps.blame_group_of), group_of, group_of_, "group disk"); !ok) return ok;
+  if (auto ok = sync_pair_map(bpf_map__fd(maps.blame_group_of), group_of, group_of_, "group disk"); !ok) return ok;
   if (auto ok = sync_map(bpf_map__fd(maps.blame_bio_dev), bio_devs, bio_devs_, "dm-crypt device"); !ok) return ok;
-  return sync_dev_map(bpf_map__fd(maps.blame_disk_of), disk_of, disk_of_, "map filesystem to its disk");
+  return sync_pair_map(bpf_map__fd(maps.blame_disk_of), disk_of, disk_of_, "map filesystem to its disk");
+}
+
+Result<void> BlameProbes::set_owner_aliases(const std::map<std::uint64_t, std::uint64_t>& aliases) {
+  return sync_pair_map(bpf_map__fd(programs_.skel().maps.blame_owner_alias), aliases, aliases_,
+                       "io-charged ancestor of a victim");
 }
 
 Result<BlameProbes> BlameProbes::try_rung(Rung rung, const BlameConfig& config) {

@@ -44,6 +44,7 @@ struct SharedBlameMaps {
   int blame_disk_of = -1;
   int blame_group_of = -1;
   int blame_bio_dev = -1;
+  int blame_owner_alias = -1;
 };
 
 // Points obj's copies of the shared maps at maps' fds; call between open and load.
@@ -62,6 +63,8 @@ class BlameProbes {
   // comm= selectors without glob characters, matched in the kernel at each
   // call (a process may exec, sync and exit between two scans); set once.
   Result<void> set_victim_comms(const std::vector<std::string>& names);
+  // io-charged ancestor cgroup id -> the victim it stands for (owner mode).
+  Result<void> set_owner_aliases(const std::map<std::uint64_t, std::uint64_t>& aliases);
   // Superblock dev_t -> the disk windows on it watch (filesystems on
   // stacks), the disks whose requests share one blame state (groups), and
   // the dm-crypt devices whose bios count as in service.
@@ -77,6 +80,7 @@ class BlameProbes {
   std::set<std::uint32_t> tasks_;
   std::set<std::uint64_t> cgroups_;
   std::map<std::uint32_t, std::uint32_t> disk_of_, group_of_;
+  std::map<std::uint64_t, std::uint64_t> aliases_;
   std::set<std::uint32_t> bio_devs_;
 };
 

@@ -126,8 +126,8 @@ counterfactual() { # victim-cgroup file neighbour-cgroup neighbour-script settle
 # sets vt (verdict_times) and verdicts (a line of them).
 verdicts_since() { # victim-cgroup
   tail -n +$first /tmp/events-$hook.jsonl | grep '"event":"slow_fsync"' |
-    grep -E "\"victim\":\{(\"[a-z]+\":\"[^\"]*\",)*\"cgroup\":\"/$1\"" > "/tmp/verdicts-$1.jsonl"
-  vt=$(verdict_times "/tmp/verdicts-$1.jsonl")
+    grep -E "\"victim\":\{(\"[a-z]+\":\"[^\"]*\",)*\"cgroup\":\"/$1\"" > "/tmp/verdicts.jsonl"
+  vt=$(verdict_times /tmp/verdicts.jsonl)
   verdicts=$(echo "$vt" | awk '{ printf "%s %s (%s ms) ", $1, $2, $3 }')
 }
 
@@ -138,9 +138,9 @@ verdicts_since() { # victim-cgroup
 # calls say `self` while the long ones behind the neighbour say `neighbor`
 # (md on 5.10 once 16 self and 9 neighbor by count; the writeback scenario
 # 9 self and 7 neighbor, with 68% of the blamed time the neighbour's).
-judge_verdicts() { # what
+judge_verdicts() { # what [verdict expected: neighbor]
   if [ "$io_disturbed" -ge $((3 * io_alone)) ]; then
-    check "$1: the verdict with one cause that took the most time" neighbor "$(top_verdict "$vt")"
+    check "$1: the verdict with one cause that took the most time" "${2:-neighbor}" "$(top_verdict "$vt")"
   else
     echo "stack $1: I/O slowed less than 3 times ($io_alone -> $io_disturbed us): verdicts not judged"
   fi
@@ -255,8 +255,6 @@ mkdir -p /sys/fs/cgroup/sv-wb
 wsel='victim_cgroup="/sv-wb"'
 counterfactual sv-wb /stk/part/wb-wal sn-wb /tmp/dirty.sh 2 \
   'echo "stack writeback: before the victim, $(grep -E "^(Dirty|Writeback):" /proc/meminfo | tr -s " \n" " ")"'
-echo 10 > /proc/sys/vm/dirty_background_ratio
-echo 20 > /proc/sys/vm/dirty_ratio
 pdisk=$(basename "$part")
 # Owner mode: the flusher's requests carry the neighbour's blkcg.
 wbown=$(metric stallwatch_block_io_requests_total 'cgroup="/sn-wb"' "device=\"$pdisk\"" 'submitter="writeback"')
@@ -271,6 +269,42 @@ check "writeback: the victim's wait named on the dirtier" yes "$([ "$wbn" -gt 0 
 judge_verdicts writeback
 [ "$fails" = "$before" ] || print_blame "$wsel" "$pdisk"
 rm -f /stk/part/dirty /stk/part/wb-wal
+sync
+
+# The victim's own page-cache flood, its io controller on an ancestor: its
+# pages are charged to /anc's memcg, so the flusher's requests carry /anc,
+# which stands for /anc/v while nothing else runs in /anc (its own I/O,
+# never a neighbour's). Then a sibling /anc/w floods instead: the kernel
+# charges both to /anc, and the pages' dirtier names the sibling.
+echo 'while :; do dd if=/dev/zero of=/stk/part/anc-dirty-$1 bs=1M count=16 conv=notrunc 2>/dev/null; done' > /tmp/anc-dirty.sh
+anc_wb() { metric stallwatch_block_io_requests_total 'cgroup="/anc"' "device=\"$pdisk\"" 'submitter="writeback"'; }
+ancwb0=$(anc_wb)
+aown0=$(metric_us stallwatch_fsync_blame_seconds_total "$asel" 'kind="own_io"')
+counterfactual anc/v /stk/part/anc-wal anc/v "/tmp/anc-dirty.sh v" 2
+ancwb=$(($(anc_wb) - ancwb0))
+aown=$(($(metric_us stallwatch_fsync_blame_seconds_total "$asel" 'kind="own_io"') - aown0))
+anb=$(metric_us stallwatch_fsync_blame_seconds_total "$asel" 'culprit_cgroup="/anc"')
+verdicts_since anc/v
+echo "stack ancestor flood: 30 calls alone ${alone} us (cpu $cpu_alone), beside its own flood ${disturbed} us (cpu $cpu_disturbed); ${ancwb} flusher requests owned by /anc; own_io ${aown} us, named on /anc ${anb} us; verdicts $verdicts"
+before=$fails
+check "ancestor's flood: the flusher's requests carry /anc" yes "$([ "$ancwb" -gt 0 ] && echo yes || echo "no: $ancwb")"
+check "ancestor's flood: the victim's own I/O" yes "$([ "$aown" -gt 0 ] && echo yes || echo no)"
+check "ancestor's flood: nothing named on /anc" 0 "$anb"
+judge_verdicts "ancestor's flood" self
+sync
+mkdir -p /sys/fs/cgroup/anc/w
+# The agent re-reads its victims each second: with /anc/w populated, /anc
+# stops standing for /anc/v (settle 3 s).
+counterfactual anc/v /stk/part/anc-wal anc/w "/tmp/anc-dirty.sh w" 3
+sib=$(metric_us stallwatch_fsync_blame_seconds_total "$asel" 'kind="writeback"' 'culprit_cgroup="/anc/w"')
+verdicts_since anc/v
+echo "stack ancestor sibling: 30 calls alone ${alone} us (cpu $cpu_alone), beside the sibling's flood ${disturbed} us (cpu $cpu_disturbed); writeback of /anc/w ${sib} us; verdicts $verdicts"
+check "a sibling's flood under the ancestor: named on the sibling" yes "$([ "$sib" -gt 0 ] && echo yes || echo no)"
+judge_verdicts "ancestor's sibling"
+[ "$fails" = "$before" ] || print_blame "$asel" "$pdisk"
+rm -f /stk/part/anc-dirty-* /stk/part/anc-wal
+echo 10 > /proc/sys/vm/dirty_background_ratio
+echo 20 > /proc/sys/vm/dirty_ratio
 grep storage: /tmp/agent-$hook.log
 
 kill $agent
