@@ -80,7 +80,7 @@ boot() { # name vmlinuz modules-dir [qemu -smp]: a name ending in -smp4 runs the
   # the emulated CPU. Their flushes need not reach the host's disk.
   if [[ $v != *-smp4 && $v != *-mem192 ]]; then
     local d size
-    for d in lin:64 crypt:64 md1:64 md2:64 stripe1:64 stripe2:64 ovbase:64 btrfs:128 part:64 mpath:64; do
+    for d in lin:64 crypt:64 md1:64 md2:64 stripe1:64 stripe2:64 ovbase:64 btrfs:128 part:64 mpath:64 anc:64; do
       size=${d#*:} d=${d%:*}
       truncate -s "${size}M" "$work/$d-$v.img"
       # The plain-partition stack's disk carries a table made here.

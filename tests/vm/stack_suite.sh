@@ -74,6 +74,11 @@ mount -t btrfs "$bt" /stk/btrfs
 part=$(disk_of part)
 mkext4 "${part}1"
 mount -t ext4 "${part}1" /stk/part
+# A disk no victim syncs on until the last ancestor scenario.
+ancd=$(disk_of anc)
+mkext4 "$ancd"
+mkdir -p /stk/anc
+mount -t ext4 "$ancd" /stk/anc
 
 name_of() { # major:minor -> the disk's name (partitions fold into their disk)
   d=$(readlink -f "/sys/dev/block/$1")
@@ -303,6 +308,37 @@ check "a sibling's flood under the ancestor: named on the sibling" yes "$([ "$si
 judge_verdicts "ancestor's sibling"
 [ "$fails" = "$before" ] || print_blame "$asel" "$pdisk"
 rm -f /stk/part/anc-dirty-* /stk/part/anc-wal
+
+# Pages whose dirtier no one knows (dirtied where no victim had synced yet,
+# as before an agent starts): /anc/v writes 16 MiB to a disk no victim had
+# synced on, makes one call there (the disk gets its blame state: requests
+# issued before it are not counted), then syncs there while `sync` has the
+# flusher write them. Its file is prefilled first, from the root: the
+# victim's own prefill, with ext4 short of free blocks for twice the dirty
+# ones, had the flusher write the flood at once. The flusher's requests carry only their owner, /anc,
+# which must stand for /anc/v: nothing named on /anc.
+sync
+adisk=$(basename "$ancd")
+echo 268435456 > /proc/sys/vm/dirty_background_bytes
+echo 536870912 > /proc/sys/vm/dirty_bytes
+dd if=/dev/zero of=/stk/anc/wal bs=1M count=16 conv=fsync 2> /dev/null
+in_cgroup anc/v dd if=/dev/zero of=/stk/anc/flood bs=1M count=16 2> /dev/null
+in_cgroup anc/v /sw_victim_helper /stk/anc/wal --calls 1 --delay-ms 0 > /dev/null
+echo "stack ancestor, no dirtier: before the victim, $(grep -E "^(Dirty|Writeback):" /proc/meminfo | tr -s " \n" " ")"
+sync &
+spid=$!
+in_cgroup anc/v /sw_victim_helper /stk/anc/wal --calls 30 --delay-ms 0 > /dev/null
+wait $spid
+ancwb=$(metric stallwatch_block_io_requests_total 'cgroup="/anc"' "device=\"$adisk\"" 'submitter="writeback"')
+aown=$(metric_us stallwatch_fsync_blame_seconds_total "$asel" 'kind="own_io"' "device=\"$adisk\"")
+anb=$(metric_us stallwatch_fsync_blame_seconds_total "$asel" 'culprit_cgroup="/anc"')
+echo "stack ancestor, no dirtier: ${ancwb} flusher requests owned by /anc; own_io ${aown} us, named on /anc ${anb} us"
+before=$fails
+check "no dirtier: the flusher's requests carry /anc" yes "$([ "$ancwb" -gt 0 ] && echo yes || echo "no: $ancwb")"
+check "no dirtier: the victim's own I/O" yes "$([ "$aown" -gt 0 ] && echo yes || echo no)"
+check "no dirtier: nothing named on /anc" 0 "$anb"
+[ "$fails" = "$before" ] || print_blame "$asel" "$adisk"
+rm -f /stk/anc/flood /stk/anc/wal
 echo 10 > /proc/sys/vm/dirty_background_ratio
 echo 20 > /proc/sys/vm/dirty_ratio
 grep storage: /tmp/agent-$hook.log
