@@ -92,7 +92,9 @@ std::map<std::uint64_t, std::uint64_t> owner_aliases(const std::string& root,
   std::set<std::uint64_t> shared;
   for (const auto& [victim, path] : victims) {
     const auto charge = io_charge_of(root, path);
-    for (const auto& ancestor : {charge.direct, charge.writeback}) {
+    // Most often one cgroup has both controllers: its branch is read once.
+    std::set<std::string> ancestors = {charge.direct, charge.writeback};
+    for (const auto& ancestor : ancestors) {
       if (ancestor == path || !sole_branch(root, ancestor, path)) continue;
       const auto id = cgroup_id(join(root, ancestor));
       if (!id || shared.count(id) || victims.count(id)) continue;
