@@ -62,12 +62,20 @@ struct {
 } blame_cache SEC(".maps");
 
 /* inode -> cgroup that last dirtied its pages, for inodes on victims'
- * disks. LRU: inodes come and go; a forgotten one is "unknown owner". */
+ * disks. LRU: inodes come and go; a forgotten one is "unknown owner".
+ * Keyed by address, which a new inode reuses once a file is deleted: the
+ * entry keeps the inode's number and generation, and a mismatch is stale. */
+struct sw_dirtier {
+	__u64 cgroup;
+	__u64 ino;
+	__u32 gen;
+	__u32 pad;
+};
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
-	__type(value, __u64);
+	__type(value, struct sw_dirtier);
 } sw_inode_dirtier SEC(".maps");
 
 /* Grouped disk dev_t -> its own requests (sw_disk_busy). */
@@ -575,7 +583,8 @@ static __always_inline int i_dirty_pages(void)
  * in the dirtier's context (writeback_mark_inode_dirty). */
 static __always_inline void blame_note_dirtier(struct inode *inode, int flags)
 {
-	__u64 key = (__u64)inode, cg, *have;
+	__u64 key = (__u64)inode;
+	struct sw_dirtier d = {}, *have;
 	__u32 disk;
 
 	if (!(flags & i_dirty_pages()) || !inode)
@@ -586,11 +595,13 @@ static __always_inline void blame_note_dirtier(struct inode *inode, int flags)
 		return;
 	if (BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), flags) & 0x00200000 /* PF_KTHREAD */)
 		return;
-	cg = bpf_get_current_cgroup_id();
+	d.cgroup = bpf_get_current_cgroup_id();
+	d.ino = BPF_CORE_READ(inode, i_ino);
+	d.gen = BPF_CORE_READ(inode, i_generation);
 	have = bpf_map_lookup_elem(&sw_inode_dirtier, &key);
-	if (have && *have == cg)
+	if (have && have->cgroup == d.cgroup && have->ino == d.ino && have->gen == d.gen)
 		return;
-	bpf_map_update_elem(&sw_inode_dirtier, &key, &cg, BPF_ANY);
+	bpf_map_update_elem(&sw_inode_dirtier, &key, &d, BPF_ANY);
 }
 
 /* A handle of transaction tid on filesystem fs_dev ended having dirtied
@@ -714,7 +725,9 @@ static __always_inline __u64 blame_dirtier_of(struct bio *bio)
 {
 	struct page *page;
 	struct address_space *mapping;
-	__u64 host, *cg;
+	struct inode *inode;
+	struct sw_dirtier *d;
+	__u64 host;
 
 	if (!bio)
 		return 0;
@@ -724,9 +737,14 @@ static __always_inline __u64 blame_dirtier_of(struct bio *bio)
 	mapping = BPF_CORE_READ(page, mapping);
 	if (!mapping || ((__u64)mapping & 1) /* PAGE_MAPPING_ANON */)
 		return 0;
-	host = (__u64)BPF_CORE_READ(mapping, host);
-	cg = bpf_map_lookup_elem(&sw_inode_dirtier, &host);
-	return cg ? *cg : 0;
+	inode = BPF_CORE_READ(mapping, host);
+	host = (__u64)inode;
+	d = bpf_map_lookup_elem(&sw_inode_dirtier, &host);
+	if (!d)
+		return 0;
+	if (d->ino != BPF_CORE_READ(inode, i_ino) || d->gen != BPF_CORE_READ(inode, i_generation))
+		return 0;
+	return d->cgroup;
 }
 
 #endif

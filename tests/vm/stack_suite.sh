@@ -332,11 +332,14 @@ wait $spid
 ancwb=$(metric stallwatch_block_io_requests_total 'cgroup="/anc"' "device=\"$adisk\"" 'submitter="writeback"')
 aown=$(metric_us stallwatch_fsync_blame_seconds_total "$asel" 'kind="own_io"' "device=\"$adisk\"")
 anb=$(metric_us stallwatch_fsync_blame_seconds_total "$asel" 'culprit_cgroup="/anc"')
-echo "stack ancestor, no dirtier: ${ancwb} flusher requests owned by /anc; own_io ${aown} us, named on /anc ${anb} us"
+# /anc/w's flood file is deleted: an inode at its old address is not its.
+awb=$(metric_us stallwatch_fsync_blame_seconds_total "$asel" 'culprit_cgroup="/anc/w"' "device=\"$adisk\"")
+echo "stack ancestor, no dirtier: ${ancwb} flusher requests owned by /anc; own_io ${aown} us, named on /anc ${anb} us, on /anc/w ${awb} us"
 before=$fails
 check "no dirtier: the flusher's requests carry /anc" yes "$([ "$ancwb" -gt 0 ] && echo yes || echo "no: $ancwb")"
 check "no dirtier: the victim's own I/O" yes "$([ "$aown" -gt 0 ] && echo yes || echo no)"
 check "no dirtier: nothing named on /anc" 0 "$anb"
+check "no dirtier: nothing named on the deleted file's dirtier" 0 "$awb"
 [ "$fails" = "$before" ] || print_blame "$asel" "$adisk"
 rm -f /stk/anc/flood /stk/anc/wal
 echo 10 > /proc/sys/vm/dirty_background_ratio
