@@ -28,7 +28,8 @@ void DeviceHealth::observe(std::uint32_t dev, std::chrono::nanoseconds t, std::u
   const double secs = std::chrono::duration<double>(t - d.t).count();
   const std::uint64_t n = requests - d.requests;
   const Second s{static_cast<double>(n) / secs, static_cast<double>(pages - d.pages) * 4096 / secs,
-                 n ? static_cast<double>(service_us - d.service_us) / 1000 / static_cast<double>(n) : 0};
+                 n ? static_cast<double>(service_us - d.service_us) / 1000 / static_cast<double>(n) : 0,
+                 n ? std::max(1.0, static_cast<double>(pages - d.pages) / static_cast<double>(n)) : 1};
   d.t = t;
   d.requests = requests;
   d.pages = pages;
@@ -49,28 +50,34 @@ void DeviceHealth::observe(std::uint32_t dev, std::chrono::nanoseconds t, std::u
 
 std::optional<DeviceCondition> DeviceHealth::judge(const std::deque<Second>& busy, bool was_throttled) {
   if (busy.size() < kMinHistory) return std::nullopt;
-  std::vector<double> service;
+  std::vector<double> service, per_page;
   service.reserve(busy.size());
+  per_page.reserve(busy.size());
   DeviceCondition c;
   for (const auto& s : busy) {
     service.push_back(s.service_ms);
+    per_page.push_back(s.service_ms / s.pages_per_request);
     c.peak_iops = std::max(c.peak_iops, s.iops);
     c.peak_bytes_per_s = std::max(c.peak_bytes_per_s, s.bytes_per_s);
   }
-  const auto p10 = service.begin() + static_cast<std::ptrdiff_t>(service.size() / 10);
-  std::nth_element(service.begin(), p10, service.end());
-  c.baseline_ms = *p10;
+  const auto p10 = [](std::vector<double>& v) {
+    const auto it = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 10);
+    std::nth_element(v.begin(), it, v.end());
+    return *it;
+  };
   const std::size_t n = std::min(kPlateauSeconds, busy.size());
   const auto last = busy.end() - static_cast<std::ptrdiff_t>(n);
+  double pages_per_request = 0;
   for (auto it = last; it != busy.end(); ++it) {
     c.iops += it->iops / static_cast<double>(n);
     c.bytes_per_s += it->bytes_per_s / static_cast<double>(n);
     c.service_ms += it->service_ms / static_cast<double>(n);
+    pages_per_request += it->pages_per_request / static_cast<double>(n);
   }
+  c.baseline_ms = std::max(p10(service), p10(per_page) * pages_per_request);
   const auto flat = [&](double Second::*field, double mean) {
-    return mean > 0 && std::all_of(last, busy.end(), [&](const Second& s) {
-             return std::abs(s.*field - mean) <= kFlat * mean;
-           });
+    return mean > 0 &&
+           std::all_of(last, busy.end(), [&](const Second& s) { return std::abs(s.*field - mean) <= kFlat * mean; });
   };
   c.throttled = n == kPlateauSeconds && c.service_ms >= kMinServiceMs && c.service_ms >= kSlowdown * c.baseline_ms &&
                 c.iops <= kBelowPeak * c.peak_iops && c.bytes_per_s <= kBelowPeak * c.peak_bytes_per_s &&

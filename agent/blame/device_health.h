@@ -7,8 +7,14 @@
 // and writes); keeps an hour of per-second rates. Pure arithmetic: no BPF.
 //
 // A disk is throttled when, over the last kPlateauSeconds busy seconds:
-//   - its mean service time is at least kSlowdown times its baseline (the
-//     10th percentile of the busy seconds' means) and at least kMinServiceMs;
+//   - its mean service time is at least kSlowdown times its baseline and
+//     at least kMinServiceMs. The baseline is what a request of the
+//     plateau's mean size took before: the 10th percentile of the busy
+//     seconds' means, or, for larger requests, the 10th percentile of their
+//     means per 4 KiB page times the plateau's pages per request, whichever
+//     is more. A disk's own flood of 1 MiB writeback requests, each taking
+//     8 times what a 4 KiB one did, is no cap (a QEMU disk under stress-ng
+//     was judged throttled so);
 //   - both its IOPS and its bytes per second are at most kBelowPeak of the
 //     most it did in a busy second (a saturated disk sits at its peak;
 //     a capped one below it: larger requests that raise the service time
@@ -32,11 +38,11 @@ namespace stallwatch::blame {
 
 struct DeviceCondition {
   bool throttled = false;
-  double iops = 0;             // mean over the last busy seconds
+  double iops = 0;  // mean over the last busy seconds
   double bytes_per_s = 0;
-  double service_ms = 0;       // mean per request, over the same seconds
-  double baseline_ms = 0;      // the disk's own, learnt
-  double peak_iops = 0;        // the most in one busy second of the history
+  double service_ms = 0;   // mean per request, over the same seconds
+  double baseline_ms = 0;  // what a request of the plateau's mean size took before, learnt
+  double peak_iops = 0;    // the most in one busy second of the history
   double peak_bytes_per_s = 0;
 };
 
@@ -70,12 +76,13 @@ class DeviceHealth {
  private:
   struct Second {
     double iops, bytes_per_s, service_ms;
+    double pages_per_request;
   };
   struct Disk {
     std::chrono::nanoseconds t{};
     std::uint64_t requests = 0, pages = 0, service_us = 0;
     bool primed = false;
-    int idle = 0;  // idle seconds since the last busy one
+    int idle = 0;             // idle seconds since the last busy one
     std::deque<Second> busy;  // busy seconds, oldest first
     std::optional<DeviceCondition> judged;
     bool reported = false;  // throttled, as changed was last told

@@ -99,6 +99,26 @@ TEST(DeviceHealth, LargerRequestsAreNotACap) {
   EXPECT_FALSE(f.throttled());
 }
 
+TEST(DeviceHealth, ASlowFloodOfLargerRequestsIsNoCap) {
+  // A QEMU disk under stress-ng, flooded by its own victim's writeback:
+  // 1 MiB requests at 16 ms each are 40 times a 4 KiB one, but what
+  // 64 KiB ones took per page says a 1 MiB one takes 9.6 ms here.
+  Feed f;
+  f.seconds(10, 2000, 1, 400);
+  f.seconds(5, 1500, 16, 600);  // 96 MB/s, the peak
+  f.seconds(5, 15, 256, 16000);
+  EXPECT_FALSE(f.throttled());
+  EXPECT_DOUBLE_EQ(f.health.condition(kDisk)->baseline_ms, 0.6 / 16 * 256);
+}
+
+TEST(DeviceHealth, ACapOnLargeRequestsIsThrottled) {
+  Feed f;
+  f.seconds(10, 100, 256, 5000);  // 1 MiB at 5 ms
+  f.seconds(3, 10, 256, 100000);  // at 10 IOPS: 100 ms each
+  ASSERT_TRUE(f.throttled());
+  EXPECT_DOUBLE_EQ(f.health.condition(kDisk)->baseline_ms, 5);
+}
+
 TEST(DeviceHealth, AnUnsteadyRateIsNoPlateau) {
   Feed f;
   f.seconds(10, 2000, 1, 400);
