@@ -219,7 +219,8 @@ std::string Tmpfs::label() const {
   return "tmpfs:" + std::to_string(major(dev())) + ":" + std::to_string(minor(dev()));
 }
 
-LoopFs::LoopFs(const std::string& backing_dir, int size_mb, const std::string& fstype) : fstype_(fstype) {
+LoopFs::LoopFs(const std::string& backing_dir, int size_mb, const std::string& fstype, bool direct_io)
+    : fstype_(fstype) {
   char tmpl[4096];
   std::snprintf(tmpl, sizeof(tmpl), "%s/stallwatch-loop.XXXXXX", backing_dir.c_str());
   const int fd = mkstemp(tmpl);
@@ -231,7 +232,7 @@ LoopFs::LoopFs(const std::string& backing_dir, int size_mb, const std::string& f
     sh(fstype_ == "xfs"     ? "mkfs.xfs -q -f " + image_
        : fstype_ == "btrfs" ? "mkfs.btrfs -q -f " + image_
                             : "mkfs." + fstype_ + " -q -F " + image_);
-    device_ = sh("losetup --find --show " + image_);
+    device_ = sh(std::string("losetup --find --show ") + (direct_io ? "--direct-io=on " : "") + image_);
     while (!device_.empty() && (device_.back() == '\n' || device_.back() == ' ')) device_.pop_back();
     sh("mount -t " + fstype_ + " " + device_ + " " + mnt_.path());
     mounted_ = true;

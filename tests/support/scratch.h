@@ -114,8 +114,11 @@ class Tmpfs : public Mounted {
 class LoopFs : public Mounted {
  public:
   // backing_dir: where the image file lives (/dev/shm gives a device that
-  // shares nothing with the disk). XFS needs 300 MB at least.
-  explicit LoopFs(const std::string& backing_dir = "/var/tmp", int size_mb = 128, const std::string& fstype = "ext4");
+  // shares nothing with the disk). XFS needs 300 MB at least. direct_io:
+  // the loop device reads and writes its image with O_DIRECT, so that its
+  // reads reach the disk below, not the host's page cache, as a disk's do.
+  explicit LoopFs(const std::string& backing_dir = "/var/tmp", int size_mb = 128, const std::string& fstype = "ext4",
+                  bool direct_io = false);
   ~LoopFs() override;
   const std::string& path() const override { return mnt_.path(); }
   const std::string& device() const { return device_; }  // "/dev/loopN"
