@@ -62,6 +62,14 @@ class Incident : public ::testing::Test {
                                  "--time_based", "--runtime=120"},
         neighbour_->dir());
   }
+  // A page-cache flood: buffered 1 MiB writes that nobody syncs, written
+  // out by the flusher (the shape once told as "journal" and "device").
+  void start_buffered_neighbour() {
+    neighbour_proc_ = std::make_unique<Background>(
+        std::vector<std::string>{"/usr/bin/fio", "--name=flood", "--filename=" + disk_->path() + "/bulk", "--size=256M",
+                                 "--rw=write", "--bs=1M", "--ioengine=psync", "--time_based", "--runtime=120"},
+        neighbour_->dir());
+  }
   void TearDown() override {
     neighbour_proc_.reset();
     victim_proc_.reset();
@@ -135,9 +143,11 @@ TEST_F(Incident, TriggeredCaptureKeepsWhatCameBeforeAndNamesTheNeighbour) {
   EXPECT_NE(dom.out.find("Verdict: neighbor"), std::string::npos) << summary["sentence"];
   // Chart.js drew the slow calls and the heat map; no chart failed.
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(dom.out, m, std::regex(R"re(id="slowcalls"[^>]*data-points="(\d+)")re"))) << "no slow calls drawn";
+  ASSERT_TRUE(std::regex_search(dom.out, m, std::regex(R"re(id="slowcalls"[^>]*data-points="(\d+)")re")))
+      << "no slow calls drawn";
   EXPECT_GT(std::stoi(m[1]), 5);
-  ASSERT_TRUE(std::regex_search(dom.out, m, std::regex(R"re(id="timeline"[^>]*data-points="(\d+)")re"))) << "no heat map";
+  ASSERT_TRUE(std::regex_search(dom.out, m, std::regex(R"re(id="timeline"[^>]*data-points="(\d+)")re")))
+      << "no heat map";
   EXPECT_GT(std::stoi(m[1]), 5);
   EXPECT_EQ(dom.out.find("class=\"chart-error\""), std::string::npos);
 
@@ -164,7 +174,8 @@ TEST_F(Incident, MaxSizeStopsTheCaptureWithAValidBundle) {
   std::string max = "200KB";
   std::uint64_t max_bytes = 200'000;
   Completed c = capture(max);
-  const std::regex below(R"(--max-size 200KB is below what the metrics snapshots and the report's scripts take here \(about (\d+) KB\))");
+  const std::regex below(
+      R"(--max-size 200KB is below what the metrics snapshots and the report's scripts take here \(about (\d+) KB\))");
   if (std::smatch m; c.exit.code == 2 && std::regex_search(c.err, m, below)) {
     max_bytes = (std::stoull(m[1]) + 200) * 1000;
     max = std::to_string(max_bytes / 1000) + "KB";
@@ -194,9 +205,9 @@ TEST_F(Incident, KillNineMidCaptureLeavesABundleReportRenders) {
   Background capture({agent_binary(), "capture", "--duration=60s", "--out=" + bundle.string(), "--slow-threshold=0ns",
                       "--victim=cgroup=" + victim_->rel()});
   // Until some events and samples are on disk.
-  for (int i = 0; i < 300 && !(fs::exists(bundle / "events.jsonl") && fs::file_size(bundle / "events.jsonl") > 0 &&
-                               fs::exists(bundle / "timeseries.jsonl") &&
-                               fs::file_size(bundle / "timeseries.jsonl") > 400);
+  for (int i = 0;
+       i < 300 && !(fs::exists(bundle / "events.jsonl") && fs::file_size(bundle / "events.jsonl") > 0 &&
+                    fs::exists(bundle / "timeseries.jsonl") && fs::file_size(bundle / "timeseries.jsonl") > 400);
        ++i) {
     std::this_thread::sleep_for(100ms);
   }
@@ -205,7 +216,8 @@ TEST_F(Incident, KillNineMidCaptureLeavesABundleReportRenders) {
   std::size_t whole = 0;
   {
     std::ifstream in(bundle / "events.jsonl");
-    for (std::string line; std::getline(in, line);) whole += !nlohmann::json::parse(line, nullptr, false).is_discarded();
+    for (std::string line; std::getline(in, line);)
+      whole += !nlohmann::json::parse(line, nullptr, false).is_discarded();
   }
   ASSERT_GT(whole, 0U) << capture.output();
   std::ofstream(bundle / "events.jsonl", std::ios::app) << R"({"event":"slow_fsync","ti)";  // torn by the kill
@@ -277,9 +289,9 @@ TEST_F(Incident, TheFlightRecorderRendersAPastWindowAfterARestart) {
 
   const fs::path incident = fs::path(out.path()) / "incident";
   const auto t0 = std::chrono::steady_clock::now();
-  const Completed r = run_command({agent_binary(), "report", "--state-dir=" + state.path(),
-                                   "--since=" + utc(incident_from), "--until=" + utc(incident_to + 1s),
-                                   "--out=" + incident.string()});
+  const Completed r =
+      run_command({agent_binary(), "report", "--state-dir=" + state.path(), "--since=" + utc(incident_from),
+                   "--until=" + utc(incident_to + 1s), "--out=" + incident.string()});
   const double render_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_EQ(r.exit.code, 0) << r.err;
   const auto summary = nlohmann::json::parse(slurp(incident / "summary.json"));
@@ -290,8 +302,8 @@ TEST_F(Incident, TheFlightRecorderRendersAPastWindowAfterARestart) {
   EXPECT_GT(summary["events"]["slow_fsync"].get<int>(), 10);
   EXPECT_GE(summary["samples"].get<int>(), 9);
   EXPECT_EQ(summary["capture"]["source"], "flight recorder");
-  for (const char* f : {"events.jsonl", "timeseries.jsonl", "metrics-start.prom", "metrics-end.prom", "host.json",
-                        "report.html"}) {
+  for (const char* f :
+       {"events.jsonl", "timeseries.jsonl", "metrics-start.prom", "metrics-end.prom", "host.json", "report.html"}) {
     EXPECT_TRUE(fs::exists(incident / f)) << f;
   }
   const std::string html = slurp(incident / "report.html");
@@ -301,9 +313,9 @@ TEST_F(Incident, TheFlightRecorderRendersAPastWindowAfterARestart) {
   EXPECT_TRUE(nlohmann::json::parse(slurp(incident / "host.json")).contains("hooks"));
 
   const fs::path quiet = fs::path(out.path()) / "quiet";
-  const Completed q = run_command({agent_binary(), "report", "--state-dir=" + state.path(),
-                                   "--since=" + utc(quiet_from), "--until=" + utc(quiet_to - 1s),
-                                   "--out=" + quiet.string()});
+  const Completed q =
+      run_command({agent_binary(), "report", "--state-dir=" + state.path(), "--since=" + utc(quiet_from),
+                   "--until=" + utc(quiet_to - 1s), "--out=" + quiet.string()});
   ASSERT_EQ(q.exit.code, 0) << q.err;
   const auto calm = nlohmann::json::parse(slurp(quiet / "summary.json"));
   std::printf("quiet window: %s\n", calm["sentence"].get<std::string>().c_str());
@@ -321,12 +333,11 @@ TEST_F(Incident, TheFlightRecorderRendersAPastWindowAfterARestart) {
   }
 
   // Before anything was recorded: said, with what the recorder holds.
-  const Completed none = run_command({agent_binary(), "report", "--state-dir=" + state.path(),
-                                      "--since=2020-01-01T00:00:00Z", "--until=2020-01-01T01:00:00Z",
-                                      "--out=" + (fs::path(out.path()) / "none").string()});
+  const Completed none =
+      run_command({agent_binary(), "report", "--state-dir=" + state.path(), "--since=2020-01-01T00:00:00Z",
+                   "--until=2020-01-01T01:00:00Z", "--out=" + (fs::path(out.path()) / "none").string()});
   EXPECT_EQ(none.exit.code, 1);
-  EXPECT_NE(none.err.find("the flight recorder holds nothing from 2020-01-01T00:00:00"), std::string::npos)
-      << none.err;
+  EXPECT_NE(none.err.find("the flight recorder holds nothing from 2020-01-01T00:00:00"), std::string::npos) << none.err;
   // The last run was killed: what it wrote renders.
   const Completed killed = run_command({agent_binary(), "report", "--state-dir=" + state.path(), "--since=-15s",
                                         "--out=" + (fs::path(out.path()) / "killed").string()});
@@ -423,6 +434,47 @@ TEST_F(Incident, TopShowsTheCulpritSortsAndQuitsCleanly) {
   const std::string after = t.screen();
   EXPECT_NE(after.find("BEFORE-TOP"), std::string::npos) << after;
   EXPECT_EQ(after.find("sort: "), std::string::npos) << after;
+}
+
+// The page-cache flood through what a person reads: the bundle's summary
+// and report, and top's victim row, all name the flooding cgroup with the
+// verdict neighbor.
+TEST_F(Incident, APageCacheFloodIsNamedInTheReportAndTop) {
+  TempDir out;
+  const fs::path bundle = fs::path(out.path()) / "bundle";
+  start_victim();
+  Background capture(
+      {agent_binary(), "capture", "--duration=12s", "--out=" + bundle.string(), "--victim=cgroup=" + victim_->rel()});
+  for (int i = 0; i < 100 && !fs::exists(bundle / "host.json"); ++i) std::this_thread::sleep_for(50ms);
+  std::this_thread::sleep_for(2s);
+  start_buffered_neighbour();
+  // top beside it, plain frames on a pipe, one a second.
+  TempDir top_dir;
+  const std::string frames = top_dir.path() + "/frames.txt";
+  Background top({"/bin/sh", "-c", agent_binary() + " top --victim=cgroup=" + victim_->rel() + " > " + frames});
+  for (int i = 0; i < 300 && !fs::exists(bundle / "report.html"); ++i) std::this_thread::sleep_for(100ms);
+  top.stop();
+  capture.stop();
+  ASSERT_TRUE(fs::exists(bundle / "report.html")) << capture.output();
+  const auto summary = nlohmann::json::parse(slurp(bundle / "summary.json"));
+  std::printf("summary: %s\n", summary["sentence"].get<std::string>().c_str());
+  ASSERT_TRUE(summary.contains("top_culprit")) << summary.dump(2);
+  EXPECT_EQ(summary["top_culprit"]["labels"]["cgroup"], neighbour_->rel());
+  EXPECT_NE(summary["sentence"].get<std::string>().find("Verdict: neighbor"), std::string::npos);
+  EXPECT_NE(slurp(bundle / "report.html").find(neighbour_->rel()), std::string::npos);
+  // top's last victim row: its verdict and top culprit.
+  std::ifstream in(frames);
+  std::string line, row;
+  bool victims = false;  // in a frame's VICTIM table, above its CGROUP one
+  while (std::getline(in, line)) {
+    if (line.rfind("VICTIM", 0) == 0) victims = true;
+    if (line.rfind("CGROUP", 0) == 0) victims = false;
+    if (victims && line.rfind(victim_->rel(), 0) == 0) row = line;
+  }
+  std::printf("top: %s\n", row.c_str());
+  ASSERT_FALSE(row.empty()) << slurp(frames);
+  EXPECT_NE(row.find(" neighbor "), std::string::npos) << row;
+  EXPECT_NE(row.find(neighbour_->rel()), std::string::npos) << row;
 }
 
 TEST(TopPlain, OnceOnAPipePrintsOneFrame) {
