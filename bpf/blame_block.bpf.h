@@ -293,20 +293,15 @@ static __noinline int blame_issue_slot(struct sw_blk_rq *r, struct sw_blame_slot
 	if (!s->victim)
 		return 0;
 	if (held) {
-		/* Its own part is what a flush of only its own writes would
-		 * cost: the base and those pages. Alone it would have waited
-		 * that long anyway. Charged by bytes instead, the base went to
-		 * whoever else had written: a 1 MiB writer on ext4 was blamed
-		 * for 1.12 to 1.27 times the slowdown it caused (1.00 since). */
+		/* Its own part is its share of the bytes the flush writes out. A
+		 * flush of only its own writes would cost base + those pages; the
+		 * base is left out because, fitted under load, it overstates
+		 * what the flush costs alone. */
 		for (int i = 0; i < SW_CACHE_TOP; i++) {
 			if (held->top[i].cgroup == s->victim)
 				own += held->top[i].bytes;
 		}
-		if (own) {
-			__u64 alone = blame_weight(r->dev, SW_COST_FLUSH, own);
-
-			own = alone < r->blame_weight ? alone : r->blame_weight;
-		}
+		own = held->bytes ? (__u64)r->blame_weight * own / held->bytes : 0;
 	} else if (s->victim == culprit) {
 		/* Own whatever submitted it: with the io controller on cgroup2
 		 * the owner of flusher or throttle I/O is the victim itself; so
