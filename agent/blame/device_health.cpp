@@ -28,8 +28,7 @@ void DeviceHealth::observe(std::uint32_t dev, std::chrono::nanoseconds t, std::u
   const double secs = std::chrono::duration<double>(t - d.t).count();
   const std::uint64_t n = requests - d.requests;
   const Second s{static_cast<double>(n) / secs, static_cast<double>(pages - d.pages) * 4096 / secs,
-                 n ? static_cast<double>(service_us - d.service_us) / 1000 / static_cast<double>(n) : 0,
-                 n ? std::max(1.0, static_cast<double>(pages - d.pages) / static_cast<double>(n)) : 1};
+                 n ? static_cast<double>(service_us - d.service_us) / 1000 / static_cast<double>(n) : 0};
   d.t = t;
   d.requests = requests;
   d.pages = pages;
@@ -56,7 +55,7 @@ std::optional<DeviceCondition> DeviceHealth::judge(const std::deque<Second>& bus
   DeviceCondition c;
   for (const auto& s : busy) {
     service.push_back(s.service_ms);
-    per_page.push_back(s.service_ms / s.pages_per_request);
+    per_page.push_back(s.service_ms / s.pages_per_request());
     c.peak_iops = std::max(c.peak_iops, s.iops);
     c.peak_bytes_per_s = std::max(c.peak_bytes_per_s, s.bytes_per_s);
   }
@@ -72,7 +71,7 @@ std::optional<DeviceCondition> DeviceHealth::judge(const std::deque<Second>& bus
     c.iops += it->iops / static_cast<double>(n);
     c.bytes_per_s += it->bytes_per_s / static_cast<double>(n);
     c.service_ms += it->service_ms / static_cast<double>(n);
-    pages_per_request += it->pages_per_request / static_cast<double>(n);
+    pages_per_request += it->pages_per_request() / static_cast<double>(n);
   }
   c.baseline_ms = std::max(p10(service), p10(per_page) * pages_per_request);
   const auto flat = [&](double Second::*field, double mean) {

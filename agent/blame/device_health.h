@@ -25,6 +25,7 @@
 //     throttled while the other three hold.
 // After an hour at the cap the cap is the disk's normal: the history has
 // forgotten the faster disk.
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -76,7 +77,8 @@ class DeviceHealth {
  private:
   struct Second {
     double iops, bytes_per_s, service_ms;
-    double pages_per_request;
+    // A busy second has requests (kMinRequests), so iops > 0.
+    double pages_per_request() const { return std::max(1.0, bytes_per_s / 4096 / iops); }
   };
   struct Disk {
     std::chrono::nanoseconds t{};
