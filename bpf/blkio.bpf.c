@@ -198,15 +198,17 @@ static __always_inline void note_bio(struct sw_blk_sector_key *key, __u32 dev, b
 		count_drop(SW_DROP_BLOCK_FLUSH_BY_FULL);
 }
 
-/* A flush request of the block layer's own (no bio): who asked for it. */
-static __always_inline void flush_owner(__u32 dev, struct sw_blk_rq *r)
+/* A flush request of the block layer's own (no bio): who asked for it,
+ * and for which journal transaction (0: none). */
+static __always_inline __u64 flush_owner(__u32 dev, struct sw_blk_rq *r)
 {
 	struct sw_blk_bio *b = bpf_map_lookup_elem(&blk_flush_by, &dev);
 
 	if (!b)
-		return;
+		return 0;
 	r->submitter = b->submitter;
 	r->kind = b->kind;
+	return b->tx;
 }
 
 /* The blkcg the request is charged to, as a cgroup id; 0 without one. */
@@ -293,14 +295,17 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 		bio = BPF_CORE_READ(bio, bi_next);
 	}
 	if (r->op == SW_BLK_FLUSH && !BPF_CORE_READ(rq, bio))
-		flush_owner(r->dev, r);
+		tx = flush_owner(r->dev, r);
+	if (r->kind == SW_KIND_USER || !blame_dev_of(r->blame_dev))
+		return r;
 	/* A kernel thread writing someone's pages on a victim's disk: whose. */
-	if (r->kind != SW_KIND_USER && r->op == SW_BLK_WRITE && blame_dev_of(r->blame_dev)) {
+	if (r->op == SW_BLK_WRITE)
 		r->dirtier = blame_dirtier_of(BPF_CORE_READ(rq, bio));
-		/* The journal's own blocks: the transaction's contributors. */
-		if (!r->dirtier && tx)
-			blame_tx_owner(r, tx);
-	}
+	/* The journal's own blocks, and the flush before its commit block:
+	 * the transaction's contributors. (A flush that finds a cache to
+	 * write out is charged to its writers instead, at issue.) */
+	if (!r->dirtier && tx && (r->op == SW_BLK_WRITE || r->op == SW_BLK_FLUSH))
+		blame_tx_owner(r, tx);
 	return r;
 }
 
@@ -803,6 +808,22 @@ SEC("raw_tp/writeback_mark_inode_dirty")
 int writeback_mark_inode_dirty_raw(struct bpf_raw_tracepoint_args *ctx)
 {
 	blame_note_dirtier((struct inode *)ctx->args[0], (int)ctx->args[1]);
+	return 0;
+}
+
+/* ext4 maps an inode's blocks; a kernel thread doing so acts for its
+ * dirtier in the handle it ends next (blame_note_acting). */
+SEC("tp_btf/ext4_ext_map_blocks_enter")
+int BPF_PROG(ext4_map_blocks_btf, struct inode *inode)
+{
+	blame_note_acting(inode);
+	return 0;
+}
+
+SEC("raw_tp/ext4_ext_map_blocks_enter")
+int ext4_map_blocks_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	blame_note_acting((struct inode *)ctx->args[0]);
 	return 0;
 }
 

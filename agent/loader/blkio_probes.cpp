@@ -40,24 +40,31 @@ bool block_event_takes_queue(const char* name, std::uint16_t params_with_queue) 
 // Whether jbd2's tracepoints can be attached: their BTF typedef is in the
 // kernel's own BTF (ext4 built in, as Debian's, Ubuntu's and the cloud
 // kernels have it), or jbd2 is a loaded module with BTF of its own.
-bool kernel_has_jbd2_tracepoints() {
+bool kernel_has_tracepoint_of(const char* event, const char* module) {
   btf* vmlinux = btf__load_vmlinux_btf();
   if (!vmlinux) return false;
-  const bool built_in = btf__find_by_name_kind(vmlinux, "btf_trace_jbd2_handle_stats", BTF_KIND_TYPEDEF) > 0;
+  const bool built_in =
+      btf__find_by_name_kind(vmlinux, (std::string("btf_trace_") + event).c_str(), BTF_KIND_TYPEDEF) > 0;
   btf__free(vmlinux);
-  return built_in || access("/sys/kernel/btf/jbd2", R_OK) == 0;
+  return built_in || access((std::string("/sys/kernel/btf/") + module).c_str(), R_OK) == 0;
 }
 
 // Journal transactions are split by contributor where jbd2 can be traced;
 // elsewhere its programs stay unloaded, and the journal's own blocks are
 // the journal's (culprit "/").
 void choose_jbd2_programs(blkio_bpf& skel) {
-  static const bool have = kernel_has_jbd2_tracepoints();
+  static const bool have = kernel_has_tracepoint_of("jbd2_handle_stats", "jbd2");
+  static const bool ext4 = kernel_has_tracepoint_of("ext4_ext_map_blocks_enter", "ext4");
   static bool told = false;
   if (!have && !told) {
     spdlog::info("jbd2 is not in the kernel's BTF (ext4 as a module, not loaded?): journal commits are not split by "
                  "the transactions' contributors");
     told = true;
+  }
+  if (!have || !ext4) {
+    // Without it a flusher's or conversion worker's handle is the journal's own.
+    bpf_program__set_autoload(skel.progs.ext4_map_blocks_btf, false);
+    bpf_program__set_autoload(skel.progs.ext4_map_blocks_raw, false);
   }
   if (have) return;
   for (bpf_program* p : {skel.progs.jbd2_handle_stats_btf, skel.progs.jbd2_handle_stats_raw,

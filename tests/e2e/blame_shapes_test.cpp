@@ -58,12 +58,7 @@ const Shape kShapes[] = {
     {"direct_qd1_1m",
      [](const std::string& d) {
        return fio(d, {"--rw=write", "--bs=1M", "--direct=1", "--ioengine=psync"});
-     },
-     [](const std::string&) {}, true,
-     "on ext4 the blame runs 1.12 to 1.27 times the slowdown (seven runs): over the 1.25 bound in one. A "
-     "flush's base charged to the victim alone took it to 1.00, but moved a churning neighbour's journal share "
-     "to 78-97% against the 80% BlameScenario.JournalPressureIsTheNeighboursTransactions holds it to",
-     "ext4"},
+     }},
     {"direct_qd16_1m",
      [](const std::string& d) {
        return fio(d, {"--rw=write", "--bs=1M", "--direct=1", "--iodepth=16", "--ioengine=libaio"});
@@ -75,11 +70,7 @@ const Shape kShapes[] = {
     {"buffered_64m_then_fsync",
      [](const std::string& d) {
        return fio(d, {"--rw=write", "--bs=1M", "--ioengine=psync", "--fsync=64"});
-     },
-     [](const std::string&) {}, true,
-     "on ext4 its effect varies a hundredfold between runs (8 to 1031 ms here): 0.82 to 0.97 of the I/O "
-     "slowdown blamed on it in 8 runs, but 22 ms against an 8 ms slowdown in one (a CI run)",
-     "ext4"},
+     }},
     {"small_file_churn",
      [](const std::string& d) {
        return std::vector<std::string>{
