@@ -650,16 +650,19 @@ static __always_inline void blame_note_dirtier(struct inode *inode, int flags)
  * neighbour's transactions, 6% of its journal time). */
 static __always_inline void blame_note_acting(struct inode *inode)
 {
+	__u64 cg, *have;
 	__u32 pid;
-	__u64 cg;
 
 	if (!current_is_kthread() || !inode)
 		return;
 	pid = (__u32)bpf_get_current_pid_tgid();
 	cg = blame_inode_dirtier(inode);
-	if (cg)
+	/* Written only on a change: flushers map many blocks of one inode, and
+	 * of inodes on disks no victim uses (no dirtier, nothing to delete). */
+	have = bpf_map_lookup_elem(&blame_acting_for, &pid);
+	if (cg && (!have || *have != cg))
 		bpf_map_update_elem(&blame_acting_for, &pid, &cg, BPF_ANY);
-	else
+	else if (!cg && have)
 		bpf_map_delete_elem(&blame_acting_for, &pid);
 }
 
