@@ -171,10 +171,10 @@ class BlameShape : public ::testing::TestWithParam<Param> {
     // How far the two undisturbed runs differ is one sample of the spread
     // between runs (sd = |a - b| / sqrt 2); the slowdown, one run less the
     // mean of two, has sd x sqrt 1.5 of it. Held to one difference (about
-    // one sd), the bound failed 2 of 10 runs under stress-ng with the
-    // blame right: both times an undisturbed run came out slower than
-    // another by more than the neighbour's whole effect (223.7 ms alone,
-    // 331.4 disturbed, 378.0 alone again).
+    // one sd), the bound failed 3 of 40 shape runs under stress-ng, two of
+    // them where an undisturbed run came out slower than another by more
+    // than the neighbour's whole effect (223.7 ms alone, 331.4 disturbed,
+    // 378.0 alone again).
     o.noise_s = 2 * std::sqrt(1.5) / std::sqrt(2.0) * std::abs(o.alone.sum_s - o.again.sum_s);
     o.cpu_s = std::max(0.0, o.blame.of("cpu") - o.blame_alone.of("cpu"));
     for (const auto& [key, v] : o.blame.culprit) {
