@@ -147,14 +147,16 @@ const volatile bool cfg_blame_owner = false;
  * ancestor's neighbour. */
 static __always_inline __u64 blame_culprit(const struct sw_blk_rq *r)
 {
-	__u64 *alias;
+	__u64 *alias, owner = r->owner;
 
 	if (r->dirtier)
 		return r->dirtier;
-	if (!cfg_blame_owner || !r->owner || r->kind == SW_KIND_USER)
+	if (!cfg_blame_owner || !owner || r->kind == SW_KIND_USER)
 		return r->submitter;
-	alias = bpf_map_lookup_elem(&blame_owner_alias, &r->owner);
-	return alias ? *alias : r->owner;
+	/* Keys from the stack: r may be a global function's argument, which
+	 * 6.1's helpers refuse as a key. */
+	alias = bpf_map_lookup_elem(&blame_owner_alias, &owner);
+	return alias ? *alias : owner;
 }
 
 static __always_inline __u8 blame_class_of(__u8 submitter_kind)
@@ -290,11 +292,13 @@ static __always_inline bool blame_parallel_copy(struct sw_blame_slot *s, const s
 /* Slot k's view of a request entering service: its credit clocks now, and
  * what of it is the slot's victim's own (with the time the cost model
  * expects that to take). held: a flush's cache table, else NULL. */
-static __noinline int blame_issue_slot(struct sw_blk_rq *r, struct sw_blame_slot *s, __u32 k,
-				       struct sw_blame_cache *held, __u64 culprit)
+SW_VERIFIED_ONCE int blame_issue_slot(struct sw_blk_rq *r, struct sw_blame_slot *s, __u32 k,
+				      struct sw_blame_cache *held, __u64 culprit)
 {
 	__u64 own = 0;
 
+	if (!r || !s)
+		return 0;
 	k &= SW_BLAME_SLOTS - 1;
 	r->blame_credit[k] = s->clock[SW_CLK_CREDIT];
 	r->blame_credit_own[k] = s->clock[SW_CLK_CREDIT_OWN];
@@ -341,7 +345,8 @@ static __noinline int blame_issue_slot(struct sw_blk_rq *r, struct sw_blame_slot
  * tables: a bounded error, no lock in tracepoint programs. */
 static __always_inline struct sw_blame_cache *blame_flush_takes_cache(struct sw_blk_rq *r)
 {
-	struct sw_blame_cache *c = bpf_map_lookup_elem(&blame_cache, &r->dev);
+	__u32 dev = r->dev; /* a key from the stack, as blame_culprit's */
+	struct sw_blame_cache *c = bpf_map_lookup_elem(&blame_cache, &dev);
 	__u64 most = 0, next = 0;
 
 	if (!c || !c->bytes)
@@ -371,19 +376,23 @@ static __always_inline struct sw_blame_cache *blame_flush_takes_cache(struct sw_
 }
 
 /* A request enters service on dev. */
-static __noinline int blame_issue(struct sw_blk_rq *r, __u64 now)
+SW_VERIFIED_ONCE int blame_issue(struct sw_blk_rq *r, __u64 now)
 {
 	static const struct sw_disk_busy zero_busy;
-	struct sw_blame_dev *d = blame_dev_of(r->blame_dev);
 	struct sw_blame_cache *held = NULL;
 	struct sw_disk_busy *b = NULL;
+	struct sw_blame_dev *d;
 	__u64 culprit;
-	__u32 w;
+	__u32 w, dev;
 
+	if (!r)
+		return 0;
+	dev = r->dev; /* a key from the stack, as blame_culprit's */
+	d = blame_dev_of(r->blame_dev);
 	if (!d)
 		return 0;
 	if (r->blame_grouped) {
-		b = sw_lookup_or_init(&blame_busy, &r->dev, &zero_busy, SW_DROP_BLAME_SERIES_FULL);
+		b = sw_lookup_or_init(&blame_busy, &dev, &zero_busy, SW_DROP_BLAME_SERIES_FULL);
 		if (!b)
 			return 0;
 	}
@@ -425,7 +434,7 @@ static __noinline int blame_issue(struct sw_blk_rq *r, __u64 now)
 	for (int k = 0; k < SW_BLAME_SLOTS; k++)
 		blame_issue_slot(r, &d->slot[k], k, held, culprit);
 	if (held)
-		bpf_map_delete_elem(&blame_cache, &r->dev);
+		bpf_map_delete_elem(&blame_cache, &dev);
 	r->blame_counted = 1;
 	return 0;
 }
@@ -437,11 +446,14 @@ struct blame_part {
 	__u8 kind;
 };
 
-/* A function of its own: called from several places per slot, verified once each. */
-static __noinline int blame_credit_part(struct sw_blame_slot *s, const struct blame_part *p)
+/* Called from several places per slot. */
+SW_VERIFIED_ONCE int blame_credit_part(struct sw_blame_slot *s, const struct blame_part *p)
 {
-	__u8 kind = p->kind;
+	__u8 kind;
 
+	if (!s || !p)
+		return 0;
+	kind = p->kind;
 	/* The victim's own part, whatever the path that named it (a request of
 	 * its issued before it held this slot, the rounding and unnamed rest of
 	 * a flush of a cache it wrote all of, its share of a transaction): its
@@ -457,13 +469,19 @@ static __noinline int blame_credit_part(struct sw_blame_slot *s, const struct bl
 /* Slot k's part of a request leaving service: its own part on the own
  * clock, the rest on the others' clock. culprit_done: the culprit, with
  * bit 63 set when the request completed. */
-static __noinline int blame_end_slot(struct sw_blk_rq *r, struct sw_blame_slot *s, __u32 k, __u64 culprit_done)
+SW_VERIFIED_ONCE int blame_end_slot(struct sw_blk_rq *r, struct sw_blame_slot *s, __u32 k, __u64 culprit_done)
 {
-	struct blame_part p = { .culprit = culprit_done & ~(1ULL << 63), .dev = r->blame_dev };
+	struct blame_part p = { .culprit = culprit_done & ~(1ULL << 63) };
 	bool done = culprit_done >> 63;
-	__u64 own_w, other_w, c_now = s->clock[SW_CLK_CREDIT], c_own_now = s->clock[SW_CLK_CREDIT_OWN];
-	__u64 h_now = s->held_ns, h_own_now = s->held_own_ns;
+	__u64 own_w, other_w, c_now, c_own_now, h_now, h_own_now;
 
+	if (!r || !s)
+		return 0;
+	p.dev = r->blame_dev;
+	c_now = s->clock[SW_CLK_CREDIT];
+	c_own_now = s->clock[SW_CLK_CREDIT_OWN];
+	h_now = s->held_ns;
+	h_own_now = s->held_own_ns;
 	k &= SW_BLAME_SLOTS - 1;
 	own_w = r->blame_own_w[k];
 	other_w = r->blame_weight - own_w;
@@ -531,22 +549,23 @@ static __noinline int blame_end_slot(struct sw_blk_rq *r, struct sw_blame_slot *
 /* A request leaves service: completed (done), requeued or forgotten. Its
  * blamed time is each slot's credit clocks' advance since its issue, times
  * its weight (its own part on the own clock). */
-static __noinline int blame_end(struct sw_blk_rq *r, __u64 now, bool done)
+SW_VERIFIED_ONCE int blame_end(struct sw_blk_rq *r, __u64 now, bool done)
 {
 	struct sw_blame_dev *d;
 	struct sw_disk_busy *b = NULL;
 	__u64 culprit;
-	__u32 issued;
+	__u32 issued, dev;
 
-	if (!r->blame_counted)
+	if (!r || !r->blame_counted)
 		return 0;
+	dev = r->dev; /* a key from the stack, as blame_culprit's */
 	r->blame_counted = 0;
 	d = blame_dev_of(r->blame_dev);
 	if (!d)
 		return 0;
 	issued = (__u32)d->issued;
 	if (r->blame_grouped) {
-		b = bpf_map_lookup_elem(&blame_busy, &r->dev);
+		b = bpf_map_lookup_elem(&blame_busy, &dev);
 		if (b) {
 			__sync_fetch_and_add(&b->in_service, -1);
 			issued = (__u32)b->issued;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "blkio.skel.h"
@@ -23,8 +24,7 @@ namespace {
 // kernel's BTF typedef btf_trace_<name> points to a prototype with one more
 // parameter (after the leading void *) than its 5.11 form. Asked per event:
 // stable kernels took the change for some events and not others.
-bool block_event_takes_queue(const char* name, std::uint16_t params_with_queue) {
-  btf* vmlinux = btf__load_vmlinux_btf();
+bool block_event_takes_queue(const btf* vmlinux, const char* name, std::uint16_t params_with_queue) {
   if (!vmlinux) return false;
   bool queue = false;
   const int id = btf__find_by_name_kind(vmlinux, (std::string("btf_trace_") + name).c_str(), BTF_KIND_TYPEDEF);
@@ -33,28 +33,24 @@ bool block_event_takes_queue(const char* name, std::uint16_t params_with_queue) 
     if (t && btf_is_ptr(t)) t = btf__type_by_id(vmlinux, t->type);                     // prototype
     queue = t && btf_is_func_proto(t) && btf_vlen(t) == params_with_queue;
   }
-  btf__free(vmlinux);
   return queue;
 }
 
 // Whether jbd2's tracepoints can be attached: their BTF typedef is in the
 // kernel's own BTF (ext4 built in, as Debian's, Ubuntu's and the cloud
 // kernels have it), or jbd2 is a loaded module with BTF of its own.
-bool kernel_has_tracepoint_of(const char* event, const char* module) {
-  btf* vmlinux = btf__load_vmlinux_btf();
-  if (!vmlinux) return false;
+bool kernel_has_tracepoint_of(const btf* vmlinux, const char* event, const char* module) {
   const bool built_in =
-      btf__find_by_name_kind(vmlinux, (std::string("btf_trace_") + event).c_str(), BTF_KIND_TYPEDEF) > 0;
-  btf__free(vmlinux);
+      vmlinux && btf__find_by_name_kind(vmlinux, (std::string("btf_trace_") + event).c_str(), BTF_KIND_TYPEDEF) > 0;
   return built_in || access((std::string("/sys/kernel/btf/") + module).c_str(), R_OK) == 0;
 }
 
 // Journal transactions are split by contributor where jbd2 can be traced;
 // elsewhere its programs stay unloaded, and the journal's own blocks are
 // the journal's (culprit "/").
-void choose_jbd2_programs(blkio_bpf& skel) {
-  static const bool have = kernel_has_tracepoint_of("jbd2_handle_stats", "jbd2");
-  static const bool ext4 = kernel_has_tracepoint_of("ext4_ext_map_blocks_enter", "ext4");
+void choose_jbd2_programs(blkio_bpf& skel, const btf* vmlinux) {
+  static const bool have = kernel_has_tracepoint_of(vmlinux, "jbd2_handle_stats", "jbd2");
+  static const bool ext4 = kernel_has_tracepoint_of(vmlinux, "ext4_ext_map_blocks_enter", "ext4");
   static bool told = false;
   if (!have && !told) {
     spdlog::info("jbd2 is not in the kernel's BTF (ext4 as a module, not loaded?): journal commits are not split by "
@@ -105,12 +101,14 @@ Result<BlockProbes> BlockProbes::try_rung(Rung rung, const BlockConfig& config, 
   if (!programs) return std::unexpected(programs.error());
   BlockProbes probes(std::move(*programs));
   auto& skel = probes.programs_.skel();
+  // Parsed once for the questions below (2-9 ms each time).
+  const std::unique_ptr<btf, decltype(&btf__free)> vmlinux(btf__load_vmlinux_btf(), btf__free);
   autoload_rungs(skel.obj, {rung});
-  choose_jbd2_programs(skel);
+  choose_jbd2_programs(skel, vmlinux.get());
 
   skel.rodata->cfg_filter_devices = !config.devices.empty();
-  skel.rodata->cfg_queue_arg = block_event_takes_queue("block_rq_insert", 3);
-  skel.rodata->cfg_bio_queue_arg = block_event_takes_queue("block_bio_queue", 3);
+  skel.rodata->cfg_queue_arg = block_event_takes_queue(vmlinux.get(), "block_rq_insert", 3);
+  skel.rodata->cfg_bio_queue_arg = block_event_takes_queue(vmlinux.get(), "block_bio_queue", 3);
   skel.rodata->cfg_blame_owner = config.blame_owner;
   if (auto shared = reuse_blame_maps(skel.obj, config.blame_maps); !shared) {
     return std::unexpected(shared.error());

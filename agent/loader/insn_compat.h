@@ -1,6 +1,7 @@
 #pragma once
-// BPF instructions the running kernel lacks, rewritten in the object before
-// libbpf opens it, the way libbpf itself sanitizes BTF for older kernels.
+// BPF instructions and BTF the running kernel lacks, rewritten in the object
+// before libbpf loads it, the way libbpf itself sanitizes BTF for older
+// kernels.
 //
 // BPF_CMPXCHG came with 5.12 (commit 5ffa25502b5a, "bpf: Add instructions
 // for atomic_[cmp]xchg"). Before it the verifier refuses the instruction
@@ -9,6 +10,13 @@
 // cannot keep it out. The blame engine's one compare-and-swap
 // (bpf/blame_math.h, blame_claim) degrades to a plain store: r0 keeps the
 // expected value, so the compare reads as a success.
+//
+// Pointer arguments to global functions came with 5.12 too (commit
+// e5069b9c23b3, "bpf: Support pointers in global func args"). The blame
+// engine's larger functions are global so that the verifier checks each
+// once per program (SW_VERIFIED_ONCE, bpf/blame_math.h); before 5.12 they
+// are marked static in the object's BTF, and the verifier walks them at
+// every call as it did before (start-up takes seconds longer there).
 #include <cerrno>
 #include <cstddef>
 #include <cstdlib>
@@ -25,6 +33,14 @@ bool kernel_has_cmpxchg();
 // sections turned into a plain store; the copy lives as long as the process.
 // Returns elf unchanged when it has none.
 std::span<const std::byte> without_cmpxchg(std::span<const std::byte> elf);
+
+// Whether the kernel takes a pointer argument to a global function (probed
+// once with a two-function program and its BTF).
+bool kernel_has_global_pointer_args();
+
+// Marks every global function of obj that is not a program static in its
+// BTF; returns how many. Call after open, before load.
+int make_subprograms_static(bpf_object* obj);
 
 // Opens a skeleton (bpftool's Create and Destroy) from bytes the running
 // kernel accepts; nullptr with errno set on failure.
@@ -49,6 +65,7 @@ Skel* open_for_this_kernel() {
     errno = -err;
     return nullptr;
   }
+  if (!kernel_has_global_pointer_args()) make_subprograms_static(obj->obj);
   return obj;
 }
 

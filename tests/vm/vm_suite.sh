@@ -19,6 +19,8 @@ check "stale requests leave blame state" 0 "$(grep -c 'stale block requests cann
 # Before 5.12 the loader rewrites the device clock's compare-and-swap, and says so once.
 case $(uname -r) in 5.10.*) want=1 ;; *) want=0 ;; esac
 check "plain-store device clocks" $want "$(grep -c 'no BPF_CMPXCHG' /tmp/agent-$hook.log)"
+# ... and marks the blame engine's global functions static, also said once.
+check "static blame functions" $want "$(grep -c 'no pointer arguments to global BPF functions' /tmp/agent-$hook.log)"
 # Every kernel here offers fentry (5.5+ with BTF): auto must take it.
 if [ "$hook" = auto ]; then
   check "auto chose fentry" 1 "$(wget -qO- "http://127.0.0.1:$port/metrics" | grep -c 'hook_info{mode="fentry",subsystem="fsync"}')"
