@@ -4,14 +4,39 @@
 #include <bpf/libbpf.h>
 
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <iterator>
 #include <utility>
 
 #include "fsync.skel.h"
 #include "loader/insn_compat.h"
 
 namespace stallwatch::loader {
+
+namespace {
+
+// errno of loading an empty fentry program on vfs_fsync_range; 0 if it
+// loads. Kernels that refuse fentry (lockdown, some sandboxes: EPERM) say
+// so here in under a millisecond, where a refused rung costs an open and
+// the CO-RE relocation of the whole object (about 30 ms of start-up).
+int fentry_load_errno() {
+  const int id = libbpf_find_vmlinux_btf_id("vfs_fsync_range", BPF_TRACE_FENTRY);
+  if (id < 0) return -id;
+  const bpf_insn insns[] = {
+      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = 0},
+      {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
+  };
+  LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY,
+              .attach_btf_id = static_cast<__u32>(id));
+  const int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, nullptr, "GPL", insns, std::size(insns), &opts);
+  if (fd < 0) return errno;
+  ::close(fd);
+  return 0;
+}
+
+}  // namespace
 
 int FsyncProbes::hist_fd() const { return bpf_map__fd(programs_.skel().maps.fsync_hist); }
 int FsyncProbes::drops_fd() const { return bpf_map__fd(programs_.skel().maps.drops); }
@@ -21,6 +46,11 @@ Result<FsyncProbes> FsyncProbes::try_rung(Rung rung, const FsyncConfig& config, 
     return fail(
         "tracefs has no syscalls/sys_enter_fdatasync (kernel built without "
         "CONFIG_FTRACE_SYSCALLS)");
+  }
+  if (rung == Rung::kFentry && fentry_load_errno() == EPERM) {
+    Error e = fail_errno("load fentry programs", EPERM).error();
+    e.message += " (this kernel refuses fentry/fexit programs)";
+    return std::unexpected(e);
   }
   auto programs =
       Programs<fsync_bpf>::open({open_for_this_kernel<fsync_bpf, fsync_bpf__create_skeleton, fsync_bpf__destroy>,
