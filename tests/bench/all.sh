@@ -13,7 +13,8 @@
 # - each of the agent's programs: the kernel's own run time per call
 #   (kernel.bpf_stats_enabled) during one loop.
 # - block path: tests/bench/block_overhead.sh (fio IOPS with stallwatch and
-#   with libbpf-tools' biolatency).
+#   with libbpf-tools' biolatency), and tests/bench/block_cost.sh (at 280k
+#   requests a second, with each tracer's BPF run time per request).
 # - /metrics with 500 and 2000 cgroups that each synced once: bytes, and
 #   median time of 20 scrapes plain and gzipped.
 # - start to first scrape; agent CPU while a process makes 100k fsync/s for
@@ -143,6 +144,8 @@ echo
 echo "Block path (tests/bench/block_overhead.sh, 5 s x 3):"
 echo
 tests/bench/block_overhead.sh "$build" 5 3 | sed 's/^/    /'
+echo
+tests/bench/block_cost.sh "$build" 5 2
 
 # /metrics at 500 and 2000 cgroups, each having synced once.
 echo
