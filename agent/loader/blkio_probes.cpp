@@ -107,6 +107,7 @@ Result<BlockProbes> BlockProbes::try_rung(Rung rung, const BlockConfig& config, 
   choose_jbd2_programs(skel, vmlinux.get());
 
   skel.rodata->cfg_filter_devices = !config.devices.empty();
+  skel.rodata->cfg_direct_reads = rung == Rung::kTpBtf;
   skel.rodata->cfg_queue_arg = block_event_takes_queue(vmlinux.get(), "block_rq_insert", 3);
   skel.rodata->cfg_bio_queue_arg = block_event_takes_queue(vmlinux.get(), "block_bio_queue", 3);
   skel.rodata->cfg_blame_owner = config.blame_owner;
