@@ -260,6 +260,7 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 	struct bio *bio;
 	__u64 now = bpf_ktime_get_ns(), tx = 0;
 	__u32 flags, dev = rq_dev(rq);
+	bool seen = false;
 	long err;
 
 	if (!wanted(dev))
@@ -289,8 +290,6 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 	r->preflush = !!(flags & (1U << bpf_core_enum_value(enum req_flag_bits, __REQ_PREFLUSH)));
 	r->fua = !!(flags & (1U << bpf_core_enum_value(enum req_flag_bits, __REQ_FUA)));
 	r->queue_ns = now;
-	r->submitter = bpf_get_current_cgroup_id();
-	r->kind = submitter_kind();
 
 	bio = SW_READ(rq, bio);
 	r->owner = owner_of(bio);
@@ -302,7 +301,8 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 		struct sw_blk_bio *b = bpf_map_lookup_elem(&blk_bio, &bkey);
 
 		if (b) {
-			if (b->queue_ns < r->queue_ns || i == 0) {
+			if (b->queue_ns < r->queue_ns || !seen) {
+				seen = true;
 				r->queue_ns = b->queue_ns;
 				r->submitter = b->submitter;
 				r->kind = b->kind;
@@ -311,6 +311,12 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 			bpf_map_delete_elem(&blk_bio, &bkey);
 		}
 		bio = SW_READ(bio, bi_next);
+	}
+	/* No bio seen queued (a full map, or a request the block layer made
+	 * itself): whoever inserts or issues it. */
+	if (!seen) {
+		r->submitter = bpf_get_current_cgroup_id();
+		r->kind = submitter_kind();
 	}
 	if (r->op == SW_BLK_FLUSH && !SW_READ(rq, bio))
 		tx = flush_owner(r->dev, r);
