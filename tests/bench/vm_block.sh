@@ -11,6 +11,8 @@
 #   tests/bench/vm_block.sh [build-dir] [rounds] [seconds per run]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/vm/root_lib.sh
+. "$here/../vm/root_lib.sh"
 build=$(cd "${1:-$here/../../build}" && pwd)
 rounds=${2:-3}
 secs=${3:-5}
@@ -22,17 +24,9 @@ work=$(mktemp -d /tmp/stallwatch-vm-block.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 root=$work/root
-mkdir -p "$root"/{bin,proc,sys,dev,tmp,mnt,modules}
-cp /bin/busybox "$root/bin/busybox"
-for applet in $("$root/bin/busybox" --list); do
-  [[ $applet == busybox ]] || ln -sf busybox "$root/bin/$applet"
-done
 bins=("$build/agent/stallwatch" "$(command -v fio)" /usr/sbin/biolatency "$(command -v mke2fs)")
+busybox_root "$root" "${bins[@]}"
 for b in "${bins[@]}"; do cp "$b" "$root/$(basename "$b")"; done
-for lib in $(ldd "${bins[@]}" | grep -oE '/[^ ]+\.so[^ ]*' | sort -u); do
-  mkdir -p "$root$(dirname "$lib")"
-  cp -L "$lib" "$root$lib"
-done
 cp "$build/tests/sw_victim_helper" "$root/"
 n=10
 for dep in $(grep -E '/null_blk\.ko(\.xz)?:' "$mods/modules.dep" | sed 's/://' | tr ' ' '\n' | sed '/^$/d' | tac); do

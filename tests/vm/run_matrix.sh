@@ -8,6 +8,8 @@
 #   tests/vm/run_matrix.sh BUILD_DIR [kernel cache dir]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/vm/root_lib.sh
+. "$here/root_lib.sh"
 build=$(cd "${1:?build dir}" && pwd)
 cache=${2:-/var/cache/stallwatch-vm}
 work=$(mktemp -d /tmp/stallwatch-vm.XXXXXX)
@@ -17,21 +19,13 @@ mapfile -t kernels < <("$here/fetch_kernels.sh" "$cache" | grep -E "^(${STALLWAT
 
 # Common root: busybox, the agent with its shared libraries, helpers, ext4 image.
 common=$work/common
-mkdir -p "$common"/{bin,proc,sys,dev,tmp,mnt,modules}
-cp /bin/busybox "$common/bin/busybox"
-for applet in $("$common/bin/busybox" --list); do
-  [[ $applet == busybox ]] || ln -sf busybox "$common/bin/$applet"
-done
-cp "$build/agent/stallwatch" "$common/stallwatch"
 # The storage tools the stack suite builds its stacks with, at the host's paths.
 tools=()
 for t in dmsetup mdadm mke2fs mkfs.btrfs losetup; do tools+=("$(command -v "$t")"); done
+busybox_root "$common" "$build/agent/stallwatch" "${tools[@]}"
+cp "$build/agent/stallwatch" "$common/stallwatch"
 mkdir -p "$common/usr/sbin"
 cp "${tools[@]}" "$common/usr/sbin/"
-for lib in $(ldd "$build/agent/stallwatch" "${tools[@]}" | grep -oE '/[^ ]+\.so[^ ]*' | sort -u); do
-  mkdir -p "$common$(dirname "$lib")"
-  cp -L "$lib" "$common$lib"
-done
 cp "$build/tests/sw_fsync_helper" "$build/tests/sw_block_helper" "$build/tests/sw_probe_server" \
   "$build/tests/sw_prober" "$build/tests/sw_victim_helper" "$common/"
 install -m 755 "$here/init.sh" "$common/init"
