@@ -260,14 +260,22 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 	struct sw_blk_rq *r;
 	struct bio *bio;
 	__u64 now = bpf_ktime_get_ns(), tx = 0;
-	__u32 flags, dev = rq_dev(rq);
+	__u32 flags, dev;
 	bool seen = false;
 	long err;
 
+	/* A scheduler's requests were inserted before they are issued: found
+	 * at once, as before, not after a failed insert and the device read. */
+	if (issue && SW_READ(rq, q, elevator)) {
+		r = bpf_map_lookup_elem(&blk_rq, &key);
+		if (r && !r->issue_ns)
+			return r;
+	}
+	dev = rq_dev(rq);
 	if (!wanted(dev))
 		return NULL;
-	/* Insert first, look up after: most requests are new (no scheduler,
-	 * no insert event), and a lookup that misses cost one more hash walk. */
+	/* Insert first, look up after: other requests are new (no insert
+	 * event), and a lookup that misses cost one more hash walk. */
 	err = bpf_map_update_elem(&blk_rq, &key, &zero_rq, BPF_NOEXIST);
 	r = bpf_map_lookup_elem(&blk_rq, &key);
 	if (!r) {

@@ -58,22 +58,21 @@ void run_block_helper(const TestCgroup& cg, const std::string& file, int writes,
   ASSERT_EQ(c.exit.code, 0) << c.err;
 }
 
-// Each rung of the ladder must count exactly the same.
-class BlockRung : public ::testing::TestWithParam<std::string> {};
-
-TEST_P(BlockRung, ExactRequestsAndBytesPerCgroupDeviceAndOp) {
-  SW_REQUIRE_ROOT();
-  Agent agent({"--block-hook=" + GetParam()});
+// Each rung of the ladder must count exactly the same, with the disk's
+// requests issued at once ("none") or inserted into a scheduler first.
+void expect_exact_requests(const std::string& rung, const std::string& scheduler) {
+  Agent agent({"--block-hook=" + rung});
   ASSERT_TRUE(agent.wait_ready()) << agent.log();
   LoopFs disk;
   disk.set_nomerges(2);
+  disk.set_scheduler(scheduler);
   const std::string file = disk.make_file("data", 8 << 20);
-  TestCgroup cg(blk_unique("exact-" + GetParam()));
+  TestCgroup cg(blk_unique("exact-" + rung));
   const Exposition before = scrape(agent);
   run_block_helper(cg, file, 137, 59);
 
   const Exposition m = scrape(agent);
-  EXPECT_EQ(m.value("stallwatch_hook_info", {{"subsystem", "block"}, {"mode", GetParam()}}), 1.0);
+  EXPECT_EQ(m.value("stallwatch_hook_info", {{"subsystem", "block"}, {"mode", rung}}), 1.0);
   const Labels w = {{"cgroup", cg.rel()}, {"device", disk.label()}, {"op", "write"}};
   const Labels r = {{"cgroup", cg.rel()}, {"device", disk.label()}, {"op", "read"}};
   expect_requests(before, m, w, 137);
@@ -95,6 +94,20 @@ TEST_P(BlockRung, ExactRequestsAndBytesPerCgroupDeviceAndOp) {
                       {{"device", disk.label()}, {"op", "read"}, {"phase", phase}}),
               59);
   }
+}
+
+class BlockRung : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(BlockRung, ExactRequestsAndBytesPerCgroupDeviceAndOp) {
+  SW_REQUIRE_ROOT();
+  expect_exact_requests(GetParam(), "none");
+}
+
+// A scheduler's requests are seen at insert, in the submitter's context,
+// and looked up again at issue.
+TEST_P(BlockRung, ExactRequestsThroughAScheduler) {
+  SW_REQUIRE_ROOT();
+  expect_exact_requests(GetParam(), "mq-deadline");
 }
 
 INSTANTIATE_TEST_SUITE_P(Ladder, BlockRung, ::testing::Values("tp_btf", "raw_tp", "tracepoint"),

@@ -269,6 +269,13 @@ std::string OverlayFs::label() const {
 
 void LoopFs::set_nomerges(int value) const { std::ofstream("/sys/block/" + label() + "/queue/nomerges") << value; }
 
+void LoopFs::set_scheduler(const std::string& name) const {
+  std::ofstream out("/sys/block/" + label() + "/queue/scheduler");
+  out << name;
+  out.flush();
+  if (!out) throw std::runtime_error("cannot set the I/O scheduler of " + label() + " to " + name);
+}
+
 std::string LoopFs::make_file(const std::string& name, long bytes) const {
   const std::string file = path() + "/" + name;
   sh("dd if=/dev/zero of=" + file + " bs=1M count=" + std::to_string(bytes >> 20) + " conv=fsync status=none");

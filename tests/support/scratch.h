@@ -125,6 +125,8 @@ class LoopFs : public Mounted {
   std::string label() const;                             // "loopN"
   // 2: the block layer merges no requests, so each bio is one request.
   void set_nomerges(int value) const;
+  // The block layer's I/O scheduler for it ("none", "mq-deadline").
+  void set_scheduler(const std::string& name) const;
   // Writes `bytes` into path()/name and syncs it, from the calling process.
   std::string make_file(const std::string& name, long bytes) const;
 
