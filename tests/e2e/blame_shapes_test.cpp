@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "support/blame.h"
@@ -48,6 +49,10 @@ struct Shape {
   // The victim's calls per run: enough that its disturbed run spans several
   // of the neighbour's cycles, so that the effect is not one cycle's luck.
   int calls = 150;
+  // > 1: the victim's calls are split into this many alone and disturbed
+  // blocks that alternate, the neighbour frozen in between, for a neighbour
+  // whose effect is smaller than how far apart two separate runs drift.
+  int blocks = 1;
 };
 
 std::vector<std::string> fio(const std::string& dir, std::vector<std::string> args) {
@@ -90,13 +95,12 @@ const Shape kShapes[] = {
                "/churn/$w$((i%50)) bs=4k count=1 conv=fsync status=none; rm -f " + d +
                "/churn/$w$(((i+25)%50)); done) & done; wait"};
      },
-     [](const std::string&) {}, false,
-     "unloaded, the journal commits of its transactions and the CPU it holds are named on it (0.59 of the "
-     "slowdown on ext4, 0.67 on XFS; 0.95 and 1.10 of its I/O part), but under stress-ng it slows the victim "
-     "by nothing measurable while its I/O overlaps the victim's waits: five runs of 600 calls on each "
-     "filesystem gave slowdowns of -308 to +56 ms and 253 to 379 ms named on it. When the loop device's "
-     "worker is starved of CPU, overlap is not cause "
-     "(BlameScenario.JournalPressureIsTheNeighboursTransactions checks the journal split itself)"},
+     // Judged on alternating blocks: unloaded, 5 of 5 runs gave 0.56 to
+     // 0.75 of the slowdown (0.86 to 1.17 of its I/O part), with noise of
+     // 5 to 26 ms against slowdowns of 99 to 187 ms. Under stress-ng
+     // --cpu 2 (26 of 26 passed) the undisturbed blocks were the slower
+     // ones, and only the noise term held the bound (docs/blame.md).
+     [](const std::string&) {}, true, "", "", false, 320, 8},
     {"direct_randread_qd32",
      [](const std::string& d) {
        return fio(d, {"--rw=randread", "--bs=4k", "--direct=1", "--iodepth=32", "--ioengine=libaio"});
@@ -139,6 +143,7 @@ class BlameShape : public ::testing::TestWithParam<Param> {
     double slowdown_s = 0;   // disturbed sum - N x mean alone
     double noise_s = 0;      // two standard deviations of the slowdown (below)
     double cpu_s = 0;        // of the slowdown, more waiting for a CPU (anyone's)
+    int blocks = 1;          // alternating blocks of each (again is then empty)
     double neighbour_s = 0;  // blamed on the neighbour's cgroup, every kind
     // The part of the slowdown the I/O model answers for; the more CPU
     // wait is named on whoever ran, the neighbour or not.
@@ -147,6 +152,7 @@ class BlameShape : public ::testing::TestWithParam<Param> {
 
   // Both runs sync one file prefilled beforehand, so its allocation is in neither.
   Outcome run(const std::string& neighbour_dir, int calls) {
+    if (GetParam().shape->blocks > 1) return run_alternating(neighbour_dir, calls, GetParam().shape->blocks);
     Outcome o;
     const std::string wal = disk_->path() + "/wal";
     GetParam().shape->prepare(neighbour_dir);
@@ -175,6 +181,79 @@ class BlameShape : public ::testing::TestWithParam<Param> {
     // than the neighbour's whole effect (223.7 ms alone, 331.4 disturbed,
     // 378.0 alone again).
     o.noise_s = 2 * std::sqrt(1.5) / std::sqrt(2.0) * std::abs(o.alone.sum_s - o.again.sum_s);
+    return judged(o);
+  }
+
+  // Under stress-ng the victim's undisturbed cost moves between regimes
+  // that last seconds (150 calls took 35 ms in one run and 373 ms in the
+  // next, all of it its own I/O: the loop device's worker and the host's
+  // journal waiting for a CPU), more than a small neighbour adds. Blocks a
+  // second or less apart see the same regime, so alone and disturbed
+  // blocks alternate: the neighbour is frozen, the filesystem settled (its
+  // journal checkpointed, so what the neighbour left owed is not the alone
+  // block's), the victim runs alone; then the neighbour is thawed and the
+  // victim runs disturbed. Only the disturbed blocks' blame counts.
+  Outcome run_alternating(const std::string& neighbour_dir, int calls, int blocks) {
+    Outcome o;
+    o.blocks = blocks;
+    const std::string wal = disk_->path() + "/wal";
+    GetParam().shape->prepare(neighbour_dir);
+    run_victim(*victim_, wal, 1);
+    auto neighbour = std::make_unique<Background>(GetParam().shape->command(neighbour_dir), neighbour_->dir());
+    std::this_thread::sleep_for(1s);  // past its start-up
+    std::vector<double> alone_s, alone_p50, alone_p99, disturbed_p50, disturbed_p99;
+    const auto add = [](VictimRun& to, const VictimRun& r) {
+      to.calls += r.calls;
+      to.sum_s += r.sum_s;
+    };
+    Blame before = blame_of(*agent_, victim_->rel());
+    for (int i = 0; i < blocks; ++i) {
+      neighbour_->freeze(true);
+      disk_->settle();
+      // Both blocks start as long after the last scrape and the last change.
+      std::this_thread::sleep_for(200ms);
+      const VictimRun a = run_victim(*victim_, wal, calls / blocks, {}, 0);
+      const Blame a1 = blame_of(*agent_, victim_->rel());
+      neighbour_->freeze(false);
+      std::this_thread::sleep_for(200ms);
+      const std::size_t first = agent_->events().size();
+      const VictimRun d = run_victim(*victim_, wal, calls / blocks, {}, 0);
+      const Blame d1 = blame_of(*agent_, victim_->rel());
+      for (auto& e : events_since(*agent_, first)) o.events.push_back(std::move(e));
+      const Blame a0 = std::exchange(before, d1);
+      o.blame_alone = o.blame_alone + (a1 - a0);
+      o.blame = o.blame + (d1 - a1);
+      add(o.alone, a);
+      add(o.disturbed, d);
+      alone_s.push_back(a.sum_s);
+      alone_p50.push_back(a.p50_s);
+      alone_p99.push_back(a.p99_s);
+      disturbed_p50.push_back(d.p50_s);
+      disturbed_p99.push_back(d.p99_s);
+    }
+    neighbour->stop();
+    // The runs' percentiles: the median block's p50 and the largest p99.
+    const auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
+    o.alone.p50_s = median(alone_p50);
+    o.disturbed.p50_s = median(disturbed_p50);
+    o.alone.p99_s = *std::max_element(alone_p99.begin(), alone_p99.end());
+    o.disturbed.p99_s = *std::max_element(disturbed_p99.begin(), disturbed_p99.end());
+    o.slowdown_s = o.disturbed.sum_s - o.alone.sum_s;
+    // The spread of one block from the next alone block (half the mean
+    // squared successive difference, which a slow drift barely moves); the
+    // slowdown sums `blocks` differences of two blocks each.
+    double ssd = 0;
+    for (std::size_t i = 1; i < alone_s.size(); ++i) ssd += (alone_s[i] - alone_s[i - 1]) * (alone_s[i] - alone_s[i - 1]);
+    const double sd = std::sqrt(ssd / (2.0 * (alone_s.size() - 1)));
+    o.noise_s = 2 * sd * std::sqrt(2.0 * blocks);
+    return judged(o);
+  }
+
+  // The CPU part of the slowdown and what the neighbour was blamed for.
+  Outcome judged(Outcome o) const {
     o.cpu_s = std::max(0.0, o.blame.of("cpu") - o.blame_alone.of("cpu"));
     for (const auto& [key, v] : o.blame.culprit) {
       if (key.first == neighbour_->rel()) o.neighbour_s += v;
@@ -184,13 +263,23 @@ class BlameShape : public ::testing::TestWithParam<Param> {
 
   void report(const char* what, const Outcome& o) {
     std::printf(
-        "%s %s/%s: %s; %ld calls took %.1f ms alone, %.1f ms disturbed, %.1f ms alone again; slowdown %.1f ms "
+        "%s %s/%s: %s; %ld calls took %.1f ms alone, %.1f ms disturbed, %s; slowdown %.1f ms "
         "(noise %.1f ms, more cpu wait %.1f ms), blamed on the neighbour %.1f ms (%.2f of the slowdown, %.2f of its "
         "I/O part: %s)\n",
         what, GetParam().shape->name, GetParam().fs.c_str(), describe(o.alone, o.disturbed, o.blame, o.events).c_str(),
-        o.disturbed.calls, o.alone.sum_s * 1e3, o.disturbed.sum_s * 1e3, o.again.sum_s * 1e3, o.slowdown_s * 1e3,
+        o.disturbed.calls, o.alone.sum_s * 1e3, o.disturbed.sum_s * 1e3, again(o).c_str(), o.slowdown_s * 1e3,
         o.noise_s * 1e3, o.cpu_s * 1e3, o.neighbour_s * 1e3, o.slowdown_s > 0 ? o.neighbour_s / o.slowdown_s : 0.0,
         o.io_slowdown_s() > 0 ? o.neighbour_s / o.io_slowdown_s() : 0.0, neighbour_kinds(o.blame).c_str());
+  }
+
+  static std::string again(const Outcome& o) {
+    char out[64];
+    if (o.blocks > 1) {
+      std::snprintf(out, sizeof(out), "in %d alternating blocks", o.blocks);
+    } else {
+      std::snprintf(out, sizeof(out), "%.1f ms alone again", o.again.sum_s * 1e3);
+    }
+    return out;
   }
 
   // What the neighbour is blamed for, by kind ("neighbor_io 41.0 ms, cpu 2.1 ms").

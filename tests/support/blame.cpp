@@ -20,9 +20,13 @@ const char* const kKinds[8] = {"own_io", "neighbor_io", "journal", "writeback",
 
 std::string unique(const std::string& stem) { return "stallwatch-blame-" + stem + "-" + std::to_string(getpid()); }
 
-VictimRun run_victim(const TestCgroup& cg, const std::string& file, int calls, const std::vector<std::string>& wrapper) {
+VictimRun run_victim(const TestCgroup& cg, const std::string& file, int calls, const std::vector<std::string>& wrapper,
+                     int delay_ms) {
   std::vector<std::string> argv = wrapper;
-  for (const auto& a : {victim_helper(), file, std::string("--calls"), std::to_string(calls)}) argv.push_back(a);
+  for (const auto& a : {victim_helper(), file, std::string("--calls"), std::to_string(calls), std::string("--delay-ms"),
+                        std::to_string(delay_ms)}) {
+    argv.push_back(a);
+  }
   const Completed c = run_command(argv, cg.join_spec());
   if (c.exit.code != 0) throw std::runtime_error("victim helper failed: " + c.err);
   VictimRun r;

@@ -27,9 +27,11 @@ struct VictimRun {
 };
 
 // sw_victim_helper in cg: `calls` 4 KiB appends + fdatasync on file;
-// `wrapper` runs it (e.g. taskset pinning it to a CPU).
+// `wrapper` runs it (e.g. taskset pinning it to a CPU). It waits delay_ms
+// first, for the agent's once-a-second scan to find a victim named by its
+// process; a victim named by its cgroup needs no wait.
 VictimRun run_victim(const TestCgroup& cg, const std::string& file, int calls,
-                     const std::vector<std::string>& wrapper = {});
+                     const std::vector<std::string>& wrapper = {}, int delay_ms = 1500);
 
 // The victim's blame series at one scrape.
 struct Blame {

@@ -80,6 +80,19 @@ TestCgroup::~TestCgroup() {
   for (auto it = made_.rbegin(); it != made_.rend(); ++it) rmdir(it->c_str());
 }
 
+void TestCgroup::freeze(bool on) const {
+  std::ofstream(dir_ + "/cgroup.freeze") << (on ? "1" : "0");
+  const std::string want = on ? "frozen 1" : "frozen 0";
+  for (int i = 0; i < 1000; ++i) {
+    std::ifstream events(dir_ + "/cgroup.events");
+    for (std::string line; std::getline(events, line);) {
+      if (line == want) return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  throw std::runtime_error(dir_ + ": cgroup.events never said " + want);
+}
+
 std::string TestCgroup::join_spec() const {
   std::string spec = dir_;
   for (const auto& d : v1_) spec += "\n" + d;
@@ -241,6 +254,10 @@ LoopFs::LoopFs(const std::string& backing_dir, int size_mb, const std::string& f
     unlink(image_.c_str());
     throw;
   }
+}
+
+void LoopFs::settle() const {
+  sh("sync; fsfreeze -f " + mnt_.path() + "; fsfreeze -u " + mnt_.path() + "; sync");
 }
 
 LoopFs::~LoopFs() {

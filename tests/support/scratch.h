@@ -34,6 +34,10 @@ class TestCgroup {
   TestCgroup& operator=(const TestCgroup&) = delete;
   const std::string& dir() const { return dir_; }
   const std::string& rel() const { return rel_; }  // "/name", the cgroup label
+  // Stops (cgroup.freeze) or restarts every process in it, waiting until
+  // the kernel says all are stopped; a frozen cgroup's processes still die
+  // of SIGKILL, so cleanup needs no thaw.
+  void freeze(bool on) const;
   // What spawn() joins: dir() and, on a hybrid host, the v1 cgroups a
   // CpuWeight or IoLimit added (newline-separated).
   std::string join_spec() const;
@@ -127,6 +131,10 @@ class LoopFs : public Mounted {
   void set_nomerges(int value) const;
   // The block layer's I/O scheduler for it ("none", "mq-deadline").
   void set_scheduler(const std::string& name) const;
+  // Leaves the filesystem with nothing owed: dirty data written, the journal
+  // checkpointed and the log's deferred work done (a freeze does all of it),
+  // and the image's pages on the disk below.
+  void settle() const;
   // Writes `bytes` into path()/name and syncs it, from the calling process.
   std::string make_file(const std::string& name, long bytes) const;
 
