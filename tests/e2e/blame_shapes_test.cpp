@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -139,6 +140,10 @@ class BlameShape : public ::testing::TestWithParam<Param> {
   struct Outcome {
     VictimRun alone, disturbed, again;  // alone before and after the disturbed run
     Blame blame, blame_alone;           // the disturbed run's, the first alone run's
+    // What the victim's undisturbed calls were blamed on, per (cgroup,
+    // kind), scaled to the disturbed run's calls: the mean of both alone runs.
+    std::map<std::pair<std::string, std::string>, double> baseline;
+    int alone_slow = 0;  // slow calls an undisturbed run had (the mean, rounded up)
     std::vector<nlohmann::json> events;
     double slowdown_s = 0;   // disturbed sum - N x mean alone
     double noise_s = 0;      // two standard deviations of the slowdown (below)
@@ -158,6 +163,7 @@ class BlameShape : public ::testing::TestWithParam<Param> {
     GetParam().shape->prepare(neighbour_dir);
     run_victim(*victim_, wal, 1);
     const Blame b0 = blame_of(*agent_, victim_->rel());
+    const std::size_t at_alone = agent_->events().size();
     o.alone = run_victim(*victim_, wal, calls);
     const Blame b1 = blame_of(*agent_, victim_->rel());
     const std::size_t first = agent_->events().size();
@@ -168,9 +174,16 @@ class BlameShape : public ::testing::TestWithParam<Param> {
     const Blame b2 = blame_of(*agent_, victim_->rel());
     o.events = events_since(*agent_, first);
     sh("sync");  // what the neighbour left dirty is not the second alone run's
+    const std::size_t at_again = agent_->events().size();
     o.again = run_victim(*victim_, wal, calls);
+    const Blame b3 = blame_of(*agent_, victim_->rel());
+    const std::size_t slow_alone = events_since(*agent_, at_alone).size() - events_since(*agent_, first).size();
+    o.alone_slow = static_cast<int>(slow_alone + events_since(*agent_, at_again).size() + 1) / 2;
     o.blame = b2 - b1;
     o.blame_alone = b1 - b0;
+    for (const Blame& alone : {b1 - b0, b3 - b2}) {
+      for (const auto& [key, v] : alone.culprit) o.baseline[key] += v / 2;
+    }
     const double mean = (o.alone.sum_s + o.again.sum_s) / (o.alone.calls + o.again.calls);
     o.slowdown_s = o.disturbed.sum_s - o.disturbed.calls * mean;
     // How far the two undisturbed runs differ is one sample of the spread
@@ -212,8 +225,10 @@ class BlameShape : public ::testing::TestWithParam<Param> {
       disk_->settle();
       // Both blocks start as long after the last scrape and the last change.
       std::this_thread::sleep_for(200ms);
+      const std::size_t at_alone = agent_->events().size();
       const VictimRun a = run_victim(*victim_, wal, calls / blocks, {}, 0);
       const Blame a1 = blame_of(*agent_, victim_->rel());
+      o.alone_slow += static_cast<int>(events_since(*agent_, at_alone).size());
       neighbour_->freeze(false);
       std::this_thread::sleep_for(200ms);
       const std::size_t first = agent_->events().size();
@@ -232,6 +247,7 @@ class BlameShape : public ::testing::TestWithParam<Param> {
       disturbed_p99.push_back(d.p99_s);
     }
     neighbour->stop();
+    o.baseline = o.blame_alone.culprit;
     // The runs' percentiles: the median block's p50 and the largest p99.
     const auto median = [](std::vector<double> v) {
       std::sort(v.begin(), v.end());
@@ -312,10 +328,16 @@ TEST_P(BlameShape, NeighbourIsBlamedForTheSlowdownItCaused) {
   EXPECT_GE(o.neighbour_s, 0.75 * io - o.noise_s) << "under-blamed";
   EXPECT_LE(o.neighbour_s, 1.25 * all + o.noise_s) << "over-blamed";
   if (o.disturbed.p50_s < 3 * std::max(o.alone.p50_s, o.again.p50_s)) return;
-  // A victim made three times slower: the neighbour is the top culprit and the verdict.
+  // A victim made three times slower: the neighbour is the top culprit of
+  // the slowdown and the verdict. A culprit's part of the slowdown is what
+  // it was blamed for beyond what the undisturbed runs were: under
+  // stress-ng the victim's own I/O took 83 ms of a disturbed run whose
+  // alone runs took 161 and 33 ms, when the neighbour was named for 60 ms
+  // of a 60 ms slowdown.
   for (const auto& [key, v] : d.culprit) {
     if (key.first != neighbour_->rel()) {
-      EXPECT_LT(v, o.neighbour_s) << key.first << " " << key.second;
+      const double before = o.baseline.count(key) ? o.baseline.at(key) : 0;
+      EXPECT_LT(v - before, o.neighbour_s) << key.first << " " << key.second << ", undisturbed " << before;
     }
   }
   // A victim whose 0.2 ms calls became 0.7 ms is three times slower with
@@ -326,14 +348,16 @@ TEST_P(BlameShape, NeighbourIsBlamedForTheSlowdownItCaused) {
   }
   // On a loaded host some slow calls waited mostly for a CPU that other
   // processes held (stress-ng: 28% of the windows in one CI-like run): those
-  // rightly say cpu, as many as the windows' CPU wait allows; the rest say
-  // neighbor.
+  // rightly say cpu, as many as the windows' CPU wait allows, and as many
+  // more as an undisturbed run had slow calls (3 of 8 said cpu once, where
+  // the windows' CPU share allowed 2); the rest say neighbor.
   const auto v = verdicts(o.events);
   const int neighbor = v.count("neighbor") ? v.at("neighbor") : 0, cpu = v.count("cpu") ? v.at("cpu") : 0;
   const int n = static_cast<int>(o.events.size());
   const double cpu_share = d.window_s > 0 ? d.of("cpu") / d.window_s : 0;
   EXPECT_GE(neighbor, (n - cpu) * 8 / 10);
-  EXPECT_LE(cpu, static_cast<int>(n * std::min(1.0, 2 * cpu_share + 0.1))) << "cpu share of the windows " << cpu_share;
+  EXPECT_LE(cpu, static_cast<int>(n * std::min(1.0, 2 * cpu_share + 0.1)) + o.alone_slow)
+      << "cpu share of the windows " << cpu_share << ", slow calls undisturbed " << o.alone_slow;
 }
 
 // Every shape, the ones the counterfactual check leaves out included.
