@@ -140,7 +140,7 @@ class BlameShape : public ::testing::TestWithParam<Param> {
 
   struct Outcome {
     VictimRun alone, disturbed, again;  // alone before and after the disturbed run
-    Blame blame, blame_alone;           // the disturbed run's, the first alone run's
+    Blame blame, blame_alone;           // the disturbed run's, the first alone run's (or all alone blocks')
     // What the victim's undisturbed calls were blamed on, per (cgroup,
     // kind), scaled to the disturbed run's calls: the mean of both alone runs.
     std::map<std::pair<std::string, std::string>, double> baseline;
@@ -200,8 +200,7 @@ class BlameShape : public ::testing::TestWithParam<Param> {
 
   // Under stress-ng the victim's undisturbed cost moves between regimes
   // that last seconds (150 calls took 35 ms in one run and 373 ms in the
-  // next, all of it its own I/O: the loop device's worker and the host's
-  // journal waiting for a CPU), more than a small neighbour adds. Blocks a
+  // next, the difference all `own_io`), more than a small neighbour adds. Blocks a
   // second or less apart see the same regime, so alone and disturbed
   // blocks alternate: the neighbour is frozen, the filesystem settled (its
   // journal checkpointed, so what the neighbour left owed is not the alone
@@ -263,7 +262,9 @@ class BlameShape : public ::testing::TestWithParam<Param> {
     // squared successive difference, which a slow drift barely moves); the
     // slowdown sums `blocks` differences of two blocks each.
     double ssd = 0;
-    for (std::size_t i = 1; i < alone_s.size(); ++i) ssd += (alone_s[i] - alone_s[i - 1]) * (alone_s[i] - alone_s[i - 1]);
+    for (std::size_t i = 1; i < alone_s.size(); ++i) {
+      ssd += (alone_s[i] - alone_s[i - 1]) * (alone_s[i] - alone_s[i - 1]);
+    }
     const double sd = std::sqrt(ssd / (2.0 * (alone_s.size() - 1)));
     o.noise_s = 2 * sd * std::sqrt(2.0 * blocks);
     return judged(o);

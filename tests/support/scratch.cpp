@@ -256,9 +256,7 @@ LoopFs::LoopFs(const std::string& backing_dir, int size_mb, const std::string& f
   }
 }
 
-void LoopFs::settle() const {
-  sh("sync; fsfreeze -f " + mnt_.path() + "; fsfreeze -u " + mnt_.path() + "; sync");
-}
+void LoopFs::settle() const { sh("sync; fsfreeze -f " + mnt_.path() + "; fsfreeze -u " + mnt_.path() + "; sync"); }
 
 LoopFs::~LoopFs() {
   if (mounted_ && umount2(mnt_.path().c_str(), 0) != 0) umount2(mnt_.path().c_str(), MNT_DETACH);
