@@ -167,6 +167,7 @@ class BlameShape : public ::testing::TestWithParam<Param> {
     const std::size_t at_alone = agent_->events().size();
     o.alone = run_victim(*victim_, wal, calls);
     const Blame b1 = blame_of(*agent_, victim_->rel());
+    const std::size_t slow_alone = events_since(*agent_, at_alone).size();
     const std::size_t first = agent_->events().size();
     auto neighbour = std::make_unique<Background>(GetParam().shape->command(neighbour_dir), neighbour_->dir());
     std::this_thread::sleep_for(2s);  // past fio's start and the first dirty-page flush
@@ -178,7 +179,6 @@ class BlameShape : public ::testing::TestWithParam<Param> {
     const std::size_t at_again = agent_->events().size();
     o.again = run_victim(*victim_, wal, calls);
     const Blame b3 = blame_of(*agent_, victim_->rel());
-    const std::size_t slow_alone = events_since(*agent_, at_alone).size() - events_since(*agent_, first).size();
     o.alone_slow = static_cast<int>(slow_alone + events_since(*agent_, at_again).size() + 1) / 2;
     o.blame = b2 - b1;
     o.blame_alone = b1 - b0;
@@ -214,7 +214,7 @@ class BlameShape : public ::testing::TestWithParam<Param> {
     run_victim(*victim_, wal, 1);
     auto neighbour = std::make_unique<Background>(GetParam().shape->command(neighbour_dir), neighbour_->dir());
     std::this_thread::sleep_for(1s);  // past its start-up
-    std::vector<double> alone_s, alone_p50, alone_p99, disturbed_p50, disturbed_p99;
+    std::vector<double> alone_s, alone_p50, disturbed_p50;
     const auto add = [](VictimRun& to, const VictimRun& r) {
       to.calls += r.calls;
       to.sum_s += r.sum_s;
@@ -242,9 +242,9 @@ class BlameShape : public ::testing::TestWithParam<Param> {
       add(o.disturbed, d);
       alone_s.push_back(a.sum_s);
       alone_p50.push_back(a.p50_s);
-      alone_p99.push_back(a.p99_s);
       disturbed_p50.push_back(d.p50_s);
-      disturbed_p99.push_back(d.p99_s);
+      o.alone.p99_s = std::max(o.alone.p99_s, a.p99_s);
+      o.disturbed.p99_s = std::max(o.disturbed.p99_s, d.p99_s);
     }
     neighbour->stop();
     o.baseline = o.blame_alone.culprit;
@@ -255,8 +255,6 @@ class BlameShape : public ::testing::TestWithParam<Param> {
     };
     o.alone.p50_s = median(alone_p50);
     o.disturbed.p50_s = median(disturbed_p50);
-    o.alone.p99_s = *std::max_element(alone_p99.begin(), alone_p99.end());
-    o.disturbed.p99_s = *std::max_element(disturbed_p99.begin(), disturbed_p99.end());
     o.slowdown_s = o.disturbed.sum_s - o.alone.sum_s;
     // The spread of one block from the next alone block (half the mean
     // squared successive difference, which a slow drift barely moves); the
