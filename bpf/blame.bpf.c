@@ -6,7 +6,11 @@
  * quota) or blocked (waiting on the device: its state decides the kind).
  * Every context switch pays one lookup of a small hash of open windows and
  * one of its CPU's run ring, which records the slice only while a victim
- * waits there; wakeups and migrations pay the hash lookup.
+ * waits there; wakeups and migrations pay the hash lookup. The workers that
+ * serve a victim's disk (a loop device's) are followed too: while one waits
+ * for a CPU, the victims blocked on that disk wait for it (blame_helper);
+ * context switches look them up only while there are some, and a wakeup
+ * reads one per-CPU entry to find new ones.
  *
  * Rungs: tp_btf, else raw_tp (same handlers, arguments from the raw array).
  * This object also owns the maps blame.bpf.h declares; the fsync and block
@@ -97,6 +101,166 @@ static __always_inline void record_slice(__u32 prev_tid, __u32 cpu, __u64 now)
 	r->seq = seq + 1;
 }
 
+/* ---- the threads that serve a victim disk's requests ---- */
+
+/* A request's issue and the wakeup of the worker that will serve it are
+ * one call chain (loop_queue_rq queues the work, the pool wakes a worker). */
+#define SW_ISSUE_WAKE_NS (50 * 1000ULL)
+#define SW_PF_WQ_WORKER 0x00000020 /* PF_WQ_WORKER: not in BTF (a #define) */
+
+/* Workers serving a victim disk, from the wakeup its issuer gave them to
+ * the end of the work item: each wait for a CPU in between stalls the disk. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct sw_blame_helper);
+} blame_helper SEC(".maps");
+
+/* Entries of blame_helper: context switches, migrations and work items'
+ * ends read it only while there are some. */
+__s64 helpers;
+
+/* Helper h begins to wait for CPU cpu at now. */
+static __always_inline void helper_wait(struct sw_blame_helper *h, __u32 cpu, __u64 now)
+{
+	struct sw_blame_dev *d = blame_dev_of(h->disk);
+
+	if (h->waiting || !d)
+		return;
+	blame_advance(d, now);
+	for (int k = 0; k < SW_BLAME_SLOTS; k++)
+		h->credit[k] = d->slot[k].clock[SW_CLK_STALL_CREDIT];
+	h->since_ns = now;
+	h->waiting = 1;
+	blame_wait_watch(&h->wait, run_ring_of(cpu), cpu, now);
+	/* A count left by a wait whose end was missed lapses. */
+	if (now - d->stall_ns >= SW_STALL_MAX_NS)
+		d->stalled = 0;
+	d->stall_ns = now;
+	__sync_fetch_and_add(&d->stalled, 1);
+}
+
+/* Slot s's victims' blocked time while helper h waited (its share, when
+ * several waited at once) goes to whoever ran on h's CPU meanwhile, in
+ * proportion; what nobody named ran (the idle task, overwritten slices) is
+ * unnamed `cpu`. */
+SW_VERIFIED_ONCE int helper_charge(const struct sw_blame_helper *h, struct sw_blame_slot *s, __u32 k, __u64 waited)
+{
+	__u64 held, rest;
+
+	if (!h || !s || !s->victim || !waited)
+		return 0;
+	held = s->clock[SW_CLK_STALL_CREDIT] - h->credit[k & (SW_BLAME_SLOTS - 1)];
+	if ((__s64)held <= 0)
+		return 0;
+	rest = held;
+	for (int i = 0; i < SW_CPU_TOP; i++) {
+		__u64 cg = h->wait.by[i].cgroup, ns = h->wait.by[i].ns, part;
+
+		if (!cg || !ns)
+			continue;
+		/* Both below 2^32 ns (4 s) in practice: the product fits. */
+		part = ns >= waited ? held : held * ns / waited;
+		if (part > rest)
+			part = rest;
+		rest -= part;
+		blame_add(s->victim, cg, h->disk, SW_BLAME_CPU, part, 0);
+		if (s->open > 0)
+			blame_epoch_add(s, cg, SW_BLAME_CPU, part, 0, 0);
+	}
+	blame_add(s->victim, 0, h->disk, SW_BLAME_CPU, rest, 0);
+	return 0;
+}
+
+/* Helper h runs at now: its wait ends, and is charged. */
+static __always_inline void helper_run(struct sw_blame_helper *h, __u64 now)
+{
+	struct sw_blame_dev *d;
+
+	if (!h->waiting)
+		return;
+	h->waiting = 0;
+	blame_wait_unwatch(&h->wait, run_ring_of(h->wait.cpu), true, now);
+	d = blame_dev_of(h->disk);
+	if (d) {
+		blame_advance(d, now);
+		if (d->stalled > 0)
+			__sync_fetch_and_add(&d->stalled, -1);
+		for (int k = 0; k < SW_BLAME_SLOTS; k++)
+			helper_charge(h, &d->slot[k], k, now - h->since_ns);
+	}
+	__builtin_memset(h->wait.by, 0, sizeof(h->wait.by));
+}
+
+/* p is woken: a helper's wakeup begins a wait; so does that of a workqueue
+ * worker woken by the thread that just issued a request on a victim disk
+ * with a window open (blame_note_issue), which becomes its helper. */
+static __always_inline void helper_woken(struct task_struct *p)
+{
+	static const struct sw_blame_helper fresh;
+	__u32 zero = 0, tid = BPF_CORE_READ(p, pid), disk;
+	struct sw_blame_issuer *is;
+	struct sw_blame_helper *h;
+	struct sw_blame_dev *d;
+	bool open = false;
+	__u64 now;
+
+	if (helpers > 0) {
+		h = bpf_map_lookup_elem(&blame_helper, &tid);
+		if (h) {
+			helper_wait(h, task_cpu_of(p), bpf_ktime_get_ns());
+			return;
+		}
+	}
+	is = bpf_map_lookup_elem(&blame_issuer, &zero);
+	if (!is || !is->ns || is->tid != (__u32)bpf_get_current_pid_tgid())
+		return;
+	now = bpf_ktime_get_ns();
+	if (now - is->ns > SW_ISSUE_WAKE_NS || !(BPF_CORE_READ(p, flags) & SW_PF_WQ_WORKER))
+		return;
+	is->ns = 0;
+	disk = is->disk;
+	d = blame_dev_of(disk);
+	if (!d)
+		return;
+	for (int k = 0; k < SW_BLAME_SLOTS; k++)
+		open = open || d->slot[k].open > 0;
+	if (!open || bpf_map_update_elem(&blame_helper, &tid, &fresh, BPF_NOEXIST))
+		return;
+	h = bpf_map_lookup_elem(&blame_helper, &tid);
+	if (!h)
+		return;
+	h->disk = disk;
+	__sync_fetch_and_add(&helpers, 1);
+	helper_wait(h, task_cpu_of(p), now);
+}
+
+static __always_inline void helper_forget(struct sw_blame_helper *h, __u32 tid, __u64 now)
+{
+	helper_run(h, now);
+	if (!bpf_map_delete_elem(&blame_helper, &tid))
+		__sync_fetch_and_add(&helpers, -1);
+}
+
+/* The current thread's work item begins (start) or ends: a helper's ends
+ * its service. */
+static __always_inline void helper_work(bool start)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct sw_blame_helper *h;
+
+	if (helpers <= 0)
+		return;
+	h = bpf_map_lookup_elem(&blame_helper, &tid);
+	if (!h)
+		return;
+	if (start)
+		h->working = 1;
+	else
+		helper_forget(h, tid, bpf_ktime_get_ns());
+}
+
 static __always_inline int on_switch(bool preempt, struct task_struct *prev, struct task_struct *next)
 {
 	__u64 now = bpf_ktime_get_ns();
@@ -120,6 +284,34 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev, str
 	w = bpf_map_lookup_elem(&blame_win, &next_tid);
 	if (w)
 		blame_on_run(w, task_throttle_mark(next), now);
+	return 0;
+}
+
+/* The helpers' side of a context switch: a program of its own, so that the
+ * verifier walks it apart from the windows' (on 5.10, where the functions
+ * are checked at every call site, the two together passed its limit). */
+static __always_inline int on_switch_helpers(bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	struct sw_blame_helper *h;
+	__u32 prev_tid, next_tid;
+	__u64 now;
+
+	if (helpers <= 0)
+		return 0;
+	now = bpf_ktime_get_ns();
+	prev_tid = BPF_CORE_READ(prev, pid);
+	next_tid = BPF_CORE_READ(next, pid);
+	h = bpf_map_lookup_elem(&blame_helper, &prev_tid);
+	/* Preempted while serving: it waits for this CPU again. A worker that
+	 * sleeps before any work item ran was not the one that took the
+	 * disk's. */
+	if (h && (preempt || task_state(prev) == 0))
+		helper_wait(h, bpf_get_smp_processor_id(), now);
+	else if (h && !h->working)
+		helper_forget(h, prev_tid, now);
+	h = bpf_map_lookup_elem(&blame_helper, &next_tid);
+	if (h)
+		helper_run(h, now);
 	return 0;
 }
 
@@ -147,16 +339,64 @@ static __always_inline int on_migrate(struct task_struct *p, int dest_cpu)
 	return 0;
 }
 
+static __always_inline int on_migrate_helpers(struct task_struct *p, int dest_cpu)
+{
+	struct sw_blame_helper *h;
+	__u32 tid;
+
+	if (helpers <= 0)
+		return 0;
+	tid = BPF_CORE_READ(p, pid);
+	h = bpf_map_lookup_elem(&blame_helper, &tid);
+	if (h && h->waiting)
+		blame_wait_migrate(&h->wait, run_ring_of(h->wait.cpu), run_ring_of(dest_cpu), dest_cpu,
+				   bpf_ktime_get_ns());
+	return 0;
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(sched_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
 	return on_switch(preempt, prev, next);
 }
 
+SEC("tp_btf/sched_switch")
+int BPF_PROG(sched_switch_helpers_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	return on_switch_helpers(preempt, prev, next);
+}
+
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(sched_wakeup_btf, struct task_struct *p)
 {
 	return on_wakeup(p);
+}
+
+SEC("tp_btf/sched_waking")
+int BPF_PROG(sched_waking_btf, struct task_struct *p)
+{
+	helper_woken(p);
+	return 0;
+}
+
+SEC("tp_btf/sched_migrate_task")
+int BPF_PROG(sched_migrate_helpers_btf, struct task_struct *p, int dest_cpu)
+{
+	return on_migrate_helpers(p, dest_cpu);
+}
+
+SEC("tp_btf/workqueue_execute_start")
+int BPF_PROG(workqueue_execute_start_btf)
+{
+	helper_work(true);
+	return 0;
+}
+
+SEC("tp_btf/workqueue_execute_end")
+int BPF_PROG(workqueue_execute_end_btf)
+{
+	helper_work(false);
+	return 0;
 }
 
 SEC("tp_btf/sched_migrate_task")
@@ -171,10 +411,44 @@ int sched_switch_raw(struct bpf_raw_tracepoint_args *ctx)
 	return on_switch((bool)ctx->args[0], (struct task_struct *)ctx->args[1], (struct task_struct *)ctx->args[2]);
 }
 
+SEC("raw_tp/sched_switch")
+int sched_switch_helpers_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_switch_helpers((bool)ctx->args[0], (struct task_struct *)ctx->args[1],
+				 (struct task_struct *)ctx->args[2]);
+}
+
 SEC("raw_tp/sched_wakeup")
 int sched_wakeup_raw(struct bpf_raw_tracepoint_args *ctx)
 {
 	return on_wakeup((struct task_struct *)ctx->args[0]);
+}
+
+SEC("raw_tp/sched_waking")
+int sched_waking_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	helper_woken((struct task_struct *)ctx->args[0]);
+	return 0;
+}
+
+SEC("raw_tp/sched_migrate_task")
+int sched_migrate_helpers_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_migrate_helpers((struct task_struct *)ctx->args[0], (int)ctx->args[1]);
+}
+
+SEC("raw_tp/workqueue_execute_start")
+int workqueue_execute_start_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	helper_work(true);
+	return 0;
+}
+
+SEC("raw_tp/workqueue_execute_end")
+int workqueue_execute_end_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	helper_work(false);
+	return 0;
 }
 
 SEC("raw_tp/sched_migrate_task")

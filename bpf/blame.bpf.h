@@ -148,6 +148,14 @@ struct {
 	__type(value, struct sw_run_ring);
 } run_ring SEC(".maps");
 
+/* Per CPU: the last request issued there on a victim disk. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_blame_issuer);
+} blame_issuer SEC(".maps");
+
 /* Slow windows only. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -180,6 +188,20 @@ static __always_inline struct sw_blame_dev *blame_dev_of(__u32 disk)
 	return bpf_map_lookup_elem(&blame_dev, &disk);
 }
 
+/* A request was just issued on victim disk disk by the current thread: a
+ * worker it wakes next serves it (blame.bpf.c, helper_begin). */
+static __always_inline void blame_note_issue(__u32 disk, __u64 now)
+{
+	__u32 zero = 0;
+	struct sw_blame_issuer *is = bpf_map_lookup_elem(&blame_issuer, &zero);
+
+	if (!is)
+		return;
+	is->ns = now;
+	is->tid = (__u32)bpf_get_current_pid_tgid();
+	is->disk = disk;
+}
+
 /* ---- scheduler side: a window's thread changes state (blame_math.h) ---- */
 
 static __always_inline struct sw_run_ring *run_ring_of(__u32 cpu)
@@ -192,7 +214,7 @@ static __always_inline struct sw_run_ring *run_ring_of(__u32 cpu)
 /* The ring of the CPU whose queue holds the window's waiting thread. */
 static __always_inline struct sw_run_ring *blame_wait_ring(const struct sw_blame_win *w)
 {
-	return run_ring_of(w->wait_cpu);
+	return run_ring_of(w->wait.cpu);
 }
 
 static __always_inline void blame_on_block(struct sw_blame_win *w, __u64 now)
@@ -292,7 +314,7 @@ static __always_inline bool blame_open(struct file *file, __u32 sdev, __u16 op, 
 	w->file_class = file_class;
 	w->state = SW_WIN_RUNNING;
 	w->slot = slot;
-	w->wait_cpu = SW_NO_CPU;
+	w->wait.cpu = SW_NO_CPU;
 	if (file) {
 		w->ino = BPF_CORE_READ(file, f_inode, i_ino);
 		bpf_probe_read_kernel_str(w->file, sizeof(w->file), BPF_CORE_READ(file, f_path.dentry, d_name.name));
@@ -336,12 +358,12 @@ static __always_inline void blame_close(__u64 now)
 	blame_add(w->victim, 0, w->disk, SW_BLAME_DEVICE, w->kinds[SW_BLAME_DEVICE], 0);
 	cpu_unnamed = w->kinds[SW_BLAME_CPU];
 	for (int i = 0; i < SW_CPU_TOP; i++) {
-		__u64 ns = w->cpu_by[i].ns;
+		__u64 ns = w->wait.by[i].ns;
 
 		if (ns > cpu_unnamed)
 			ns = cpu_unnamed;
 		cpu_unnamed -= ns;
-		blame_add(w->victim, w->cpu_by[i].cgroup, w->disk, SW_BLAME_CPU, ns, 0);
+		blame_add(w->victim, w->wait.by[i].cgroup, w->disk, SW_BLAME_CPU, ns, 0);
 	}
 	blame_add(w->victim, 0, w->disk, SW_BLAME_CPU, cpu_unnamed, 0);
 	blame_add(w->victim, w->victim, w->disk, SW_BLAME_CPU_THROTTLED, w->kinds[SW_BLAME_CPU_THROTTLED], 0);
@@ -375,7 +397,8 @@ static __always_inline void blame_close(__u64 now)
 			e->overlapping = s && s->open > 0 ? s->open : 0;
 			for (int i = 0; i < SW_BLAME__KINDS; i++)
 				e->kinds[i] = w->kinds[i];
-			e->kinds[SW_BLAME_OTHER] += w->kinds[SW_BLAME__KINDS];
+			e->kinds[SW_BLAME_OTHER] += w->kinds[SW_WIN_KTHREAD_IO];
+			e->kinds[SW_BLAME_CPU] += w->kinds[SW_WIN_HELPER_CPU];
 			for (int i = 0; i < SW_BLAME_TOP; i++) {
 				if (s)
 					blame_copy_culprit(&e->top[i], &s->top[i]);
@@ -387,8 +410,8 @@ static __always_inline void blame_close(__u64 now)
 			else
 				__builtin_memset(&e->rest, 0, sizeof(e->rest));
 			for (int i = 0; i < SW_CPU_TOP; i++) {
-				e->cpu_by[i].cgroup = w->cpu_by[i].cgroup;
-				e->cpu_by[i].ns = w->cpu_by[i].ns;
+				e->cpu_by[i].cgroup = w->wait.by[i].cgroup;
+				e->cpu_by[i].ns = w->wait.by[i].ns;
 			}
 			bpf_get_current_comm(e->comm, sizeof(e->comm));
 			__builtin_memcpy(e->file, w->file, sizeof(e->file));

@@ -398,6 +398,7 @@ SW_VERIFIED_ONCE int blame_issue(struct sw_blk_rq *r, __u64 now)
 	}
 	if (blame_any_blocked(d))
 		blame_advance(d, now);
+	blame_note_issue(r->blame_dev, now);
 	r->blame_class = blame_class_of(r->kind);
 	/* A kernel thread carrying I/O the io controller charges to a pod
 	 * (dm-crypt's workers, blk-throttle dispatch): the pod's own. */

@@ -68,6 +68,7 @@ static __always_inline __s64 blame_expected_ns(__s64 w)
  * and when the interval ends. */
 struct blame_load {
 	__s64 user, journal, wb, kthread, n;
+	__s64 stalled; /* service threads waiting for a CPU */
 	__u64 end;
 };
 
@@ -94,6 +95,14 @@ SW_VERIFIED_ONCE int blame_advance_slot(struct sw_blame_slot *s, __u64 dt, const
 	asm volatile("" ::: "memory");
 	if ((__s64)(l->end - s->blocked_ns) < (__s64)dt)
 		return 0;
+	/* The requests in service wait for a thread that waits for a CPU:
+	 * nobody's I/O is being served (one request's worker ran meanwhile
+	 * only if several were woken). */
+	if (l->stalled > 0) {
+		__sync_fetch_and_add(&s->clock[SW_CLK_STALL], dt);
+		__sync_fetch_and_add(&s->clock[SW_CLK_STALL_CREDIT], dt * (__u64)blocked / (__u64)l->stalled);
+		return 0;
+	}
 	if (l->n <= 0) {
 		__sync_fetch_and_add(&s->clock[SW_CLK_IDLE], dt);
 		return 0;
@@ -213,6 +222,8 @@ SW_VERIFIED_ONCE int blame_advance(struct sw_blame_dev *d, __u64 now)
 	l.wb = nonneg(d->by_class[SW_IO_WRITEBACK]);
 	l.kthread = nonneg(d->by_class[SW_IO_KTHREAD]);
 	l.n = l.user + l.journal + l.wb + l.kthread;
+	/* A count left by a wait whose end was missed lapses. */
+	l.stalled = now - d->stall_ns < SW_STALL_MAX_NS ? d->stalled : 0;
 	l.end = now;
 	for (int k = 0; k < SW_BLAME_SLOTS; k++)
 		blame_advance_slot(&d->slot[k], dt, &l);
@@ -229,13 +240,13 @@ SW_VERIFIED_ONCE int blame_advance(struct sw_blame_dev *d, __u64 now)
  * or, when the table is full, the smallest entry's place if cg's part is
  * larger (the smallest then goes unnamed: the rest is the kind's total less
  * the named parts). */
-static __always_inline void blame_cpu_add(struct sw_blame_win *w, __u64 cg, __u64 ns)
+static __always_inline void blame_cpu_add(struct sw_cpu_wait *cw, __u64 cg, __u64 ns)
 {
 	__u32 smallest = 0;
 	__u64 least = ~0ULL;
 
 	for (int i = 0; i < SW_CPU_TOP; i++) {
-		struct sw_cpu_culprit *c = &w->cpu_by[i];
+		struct sw_cpu_culprit *c = &cw->by[i];
 
 		if (c->cgroup == cg || !c->ns) {
 			c->cgroup = cg;
@@ -248,29 +259,29 @@ static __always_inline void blame_cpu_add(struct sw_blame_win *w, __u64 cg, __u6
 		}
 	}
 	if (ns > least) {
-		w->cpu_by[smallest & (SW_CPU_TOP - 1)].cgroup = cg;
-		w->cpu_by[smallest & (SW_CPU_TOP - 1)].ns = ns;
+		cw->by[smallest & (SW_CPU_TOP - 1)].cgroup = cg;
+		cw->by[smallest & (SW_CPU_TOP - 1)].ns = ns;
 	}
 }
 
-/* Charges the slices the CPU of wr ran since w->cpu_from_ns, up to now, to
+/* Charges the slices the CPU of wr ran since cw->from_ns, up to now, to
  * the tasks' cgroups: each slice from the later of the wait's start and the
  * previous slice's end. Slices the ring has overwritten, the idle task's,
  * and the stretch still running at now on another CPU (after a migration
  * the victim read) stay unnamed. */
-SW_VERIFIED_ONCE int blame_cpu_charge(struct sw_blame_win *w, const struct sw_run_ring *wr, __u64 now)
+SW_VERIFIED_ONCE int blame_cpu_charge(struct sw_cpu_wait *cw, const struct sw_run_ring *wr, __u64 now)
 {
 	__u64 from, seq, s;
 
-	if (!w)
+	if (!cw)
 		return 0;
-	from = w->cpu_from_ns;
+	from = cw->from_ns;
 	if (!wr) {
-		w->cpu_from_ns = now;
+		cw->from_ns = now;
 		return 0;
 	}
 	seq = wr->seq;
-	s = w->wait_seq;
+	s = cw->seq;
 	if (seq - s > SW_RUN_RING) {
 		/* The slices up to seq - SW_RUN_RING are gone; the oldest kept
 		 * one's start is unknown, so it is unnamed too. */
@@ -291,12 +302,47 @@ SW_VERIFIED_ONCE int blame_cpu_charge(struct sw_blame_win *w, const struct sw_ru
 		if (end <= from)
 			continue;
 		if (sl->cgroup)
-			blame_cpu_add(w, sl->cgroup, end - from);
+			blame_cpu_add(cw, sl->cgroup, end - from);
 		from = end;
 	}
-	w->cpu_from_ns = now;
-	w->wait_seq = seq;
+	cw->from_ns = now;
+	cw->seq = seq;
 	return 0;
+}
+
+/* A wait begins at now in the queue of cpu (ring wr, NULL: not watched). */
+static __always_inline void blame_wait_watch(struct sw_cpu_wait *cw, struct sw_run_ring *wr, __u32 cpu, __u64 now)
+{
+	cw->from_ns = now;
+	cw->cpu = SW_NO_CPU;
+	if (!wr)
+		return;
+	__sync_fetch_and_add(&wr->watchers, 1);
+	cw->cpu = cpu;
+	cw->seq = wr->seq;
+}
+
+/* The wait ends at now: who ran is charged (unless !charge) and the ring
+ * of its CPU (wr) watched no more. */
+static __always_inline void blame_wait_unwatch(struct sw_cpu_wait *cw, struct sw_run_ring *wr, bool charge, __u64 now)
+{
+	if (cw->cpu != SW_NO_CPU && wr) {
+		if (charge)
+			blame_cpu_charge(cw, wr, now);
+		__sync_fetch_and_add(&wr->watchers, -1);
+	}
+	cw->cpu = SW_NO_CPU;
+}
+
+/* A waiting thread moves to another CPU's queue: what the old CPU ran is
+ * charged up to now, and the new one's slices from now on. */
+static __always_inline void blame_wait_migrate(struct sw_cpu_wait *cw, struct sw_run_ring *from, struct sw_run_ring *to,
+					       __u32 cpu, __u64 now)
+{
+	if (cw->cpu == SW_NO_CPU || cw->cpu == cpu)
+		return;
+	blame_wait_unwatch(cw, from, true, now);
+	blame_wait_watch(cw, to, cpu, now);
 }
 
 /* What the scheduler says of a thread at a state change: the CPU whose
@@ -318,19 +364,15 @@ static __always_inline void blame_wait_begin(struct sw_blame_win *w, struct sw_r
 	bool throttled = t->throttled;
 
 	w->since_ns = now;
-	w->cpu_from_ns = now;
-	w->wait_cpu = SW_NO_CPU;
+	w->wait.from_ns = now;
+	w->wait.cpu = SW_NO_CPU;
 	w->thr_mark = t->thr_mark;
 	if (throttled) {
 		w->state = SW_WIN_THROTTLED;
 		return;
 	}
 	w->state = SW_WIN_RUNNABLE;
-	if (!wr)
-		return;
-	__sync_fetch_and_add(&wr->watchers, 1);
-	w->wait_cpu = cpu;
-	w->wait_seq = wr->seq;
+	blame_wait_watch(&w->wait, wr, cpu, now);
 }
 
 /* The wait ends at now (the thread runs, or a missed event ends it);
@@ -343,46 +385,28 @@ static __always_inline void blame_wait_end(struct sw_blame_win *w, struct sw_run
 	/* The quota ran out during the wait: until the next period nobody's
 	 * CPU time mattered. The ring is left unread. */
 	if (w->state == SW_WIN_RUNNABLE && thr_mark != w->thr_mark) {
-		if (w->wait_cpu != SW_NO_CPU && wr)
-			__sync_fetch_and_add(&wr->watchers, -1);
-		w->wait_cpu = SW_NO_CPU;
+		blame_wait_unwatch(&w->wait, wr, false, now);
 		w->state = SW_WIN_THROTTLED;
 	}
 	if (w->state == SW_WIN_THROTTLED) {
 		w->kinds[SW_BLAME_CPU_THROTTLED] += now - w->since_ns;
 	} else if (w->state == SW_WIN_RUNNABLE) {
 		w->kinds[SW_BLAME_CPU] += now - w->since_ns;
-		if (w->wait_cpu != SW_NO_CPU && wr) {
-			if (charge)
-				blame_cpu_charge(w, wr, now);
-			__sync_fetch_and_add(&wr->watchers, -1);
-		}
+		blame_wait_unwatch(&w->wait, wr, charge, now);
 	} else {
 		return;
 	}
-	w->wait_cpu = SW_NO_CPU;
+	w->wait.cpu = SW_NO_CPU;
 	w->state = SW_WIN_RUNNING;
 	w->since_ns = now;
 }
 
-/* A runnable thread moves to another CPU's queue: what the old CPU ran is
- * charged up to now, and the new one's slices from now on. */
+/* A runnable thread moves to another CPU's queue. */
 static __always_inline void blame_win_migrate(struct sw_blame_win *w, struct sw_run_ring *from, struct sw_run_ring *to,
 					      __u32 cpu, __u64 now)
 {
-	if (w->state != SW_WIN_RUNNABLE || w->wait_cpu == SW_NO_CPU || w->wait_cpu == cpu)
-		return;
-	if (from) {
-		blame_cpu_charge(w, from, now);
-		__sync_fetch_and_add(&from->watchers, -1);
-	}
-	w->wait_cpu = SW_NO_CPU;
-	w->cpu_from_ns = now;
-	if (!to)
-		return;
-	__sync_fetch_and_add(&to->watchers, 1);
-	w->wait_cpu = cpu;
-	w->wait_seq = to->seq;
+	if (w->state == SW_WIN_RUNNABLE)
+		blame_wait_migrate(&w->wait, from, to, cpu, now);
 }
 
 /* The thread blocks: from now on the device's state is what it waits on. */
@@ -442,8 +466,9 @@ static __always_inline void blame_win_wake(struct sw_blame_win *w, struct sw_bla
 	w->kinds[SW_BLAME_NEIGHBOR_IO] += clock_delta(s, w, SW_CLK_NEIGHBOR);
 	w->kinds[SW_BLAME_JOURNAL] += clock_delta(s, w, SW_CLK_JOURNAL);
 	w->kinds[SW_BLAME_WRITEBACK] += clock_delta(s, w, SW_CLK_WRITEBACK);
-	w->kinds[SW_BLAME__KINDS] += clock_delta(s, w, SW_CLK_KTHREAD);
+	w->kinds[SW_WIN_KTHREAD_IO] += clock_delta(s, w, SW_CLK_KTHREAD);
 	w->kinds[SW_BLAME_DEVICE] += clock_delta(s, w, SW_CLK_IDLE);
+	w->kinds[SW_WIN_HELPER_CPU] += clock_delta(s, w, SW_CLK_STALL);
 }
 
 /* The thread is switched in at now; wr is the ring of its wait, thr_mark
@@ -483,11 +508,11 @@ static __always_inline __u64 blame_win_finish(struct sw_blame_win *w, struct sw_
 	w->kinds[SW_BLAME_OTHER] += now - w->since_ns;
 	w->since_ns = now;
 	wall = now - w->start_ns;
-	for (int i = 0; i <= SW_BLAME__KINDS; i++)
+	for (int i = 0; i <= SW_WIN_HELPER_CPU; i++)
 		sum += w->kinds[i];
 	cpu = w->kinds[SW_BLAME_CPU];
 	if (sum > wall) {
-		for (int i = 0; i <= SW_BLAME__KINDS; i++)
+		for (int i = 0; i <= SW_WIN_HELPER_CPU; i++)
 			w->kinds[i] = w->kinds[i] * wall / sum;
 	} else {
 		w->kinds[SW_BLAME_OTHER] += wall - sum;
@@ -496,12 +521,12 @@ static __always_inline __u64 blame_win_finish(struct sw_blame_win *w, struct sw_
 	sum = 0;
 	for (int i = 0; i < SW_CPU_TOP; i++) {
 		if (cpu > w->kinds[SW_BLAME_CPU])
-			w->cpu_by[i].ns = w->cpu_by[i].ns * w->kinds[SW_BLAME_CPU] / cpu;
-		sum += w->cpu_by[i].ns;
+			w->wait.by[i].ns = w->wait.by[i].ns * w->kinds[SW_BLAME_CPU] / cpu;
+		sum += w->wait.by[i].ns;
 	}
 	if (sum > w->kinds[SW_BLAME_CPU]) {
 		for (int i = 0; i < SW_CPU_TOP; i++)
-			w->cpu_by[i].ns = w->cpu_by[i].ns * w->kinds[SW_BLAME_CPU] / sum;
+			w->wait.by[i].ns = w->wait.by[i].ns * w->kinds[SW_BLAME_CPU] / sum;
 	}
 	return wall;
 }

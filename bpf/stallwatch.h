@@ -316,6 +316,9 @@ enum sw_blame_kind {
 	/* Not a kind: the blame map's record of the windows themselves. */
 	SW_BLAME_WINDOW = 8,
 };
+/* Window-only parts of kinds (sw_blame_win.kinds past SW_BLAME__KINDS). */
+#define SW_WIN_KTHREAD_IO SW_BLAME__KINDS	/* shown as `other` */
+#define SW_WIN_HELPER_CPU (SW_BLAME__KINDS + 1) /* shown as `cpu` */
 
 /* Class of a request in service, relative to no victim; own-ness is per
  * victim slot (sw_blk_rq.blame_own_w). */
@@ -340,7 +343,12 @@ enum sw_blame_clock {
 	SW_CLK_IDLE = 5,
 	SW_CLK_CREDIT = 6,     /* per unit weight of requests not the slot's own */
 	SW_CLK_CREDIT_OWN = 7, /* per unit weight of the slot's own requests */
-	SW_CLK__COUNT = 8,
+	/* While a thread serving the device's requests (a loop device's
+	 * worker) waits for a CPU: the time, and the time multiplied by
+	 * blocked windows and divided among the threads waiting. */
+	SW_CLK_STALL = 8,
+	SW_CLK_STALL_CREDIT = 9,
+	SW_CLK__COUNT = 10,
 };
 #define SW_CREDIT_SHIFT 16
 
@@ -396,6 +404,10 @@ struct sw_blame_slot {
  * to open a window on again; the two would share one slot's credits. */
 #define SW_SLOT_IDLE_NS (1000ULL * SW_NSEC_PER_MSEC)
 
+/* A disk's stalled count (sw_blame_dev.stalled) holds this long after the
+ * last wait began: longer means a wait's end was missed. */
+#define SW_STALL_MAX_NS (1000ULL * SW_NSEC_PER_MSEC)
+
 /* What a device's volatile cache took since its last flush was issued:
  * bytes of completed writes by culprit. A flush's cost is writing that
  * out, so its service time is split by these bytes (blame_flush). */
@@ -450,6 +462,8 @@ struct sw_blame_dev {
 	__u64 last_ns;	/* clocks advanced up to here */
 	__u64 issued; /* requests issued: one alone at issue and still alone at completion saw none after it */
 	__s64 by_class[SW_IO__CLASSES];
+	__s64 stalled;	 /* its service threads waiting for a CPU (sw_blame_helper) */
+	__u64 stall_ns;	 /* the last one began to wait */
 	struct sw_blame_slot slot[SW_BLAME_SLOTS];
 };
 
@@ -491,6 +505,36 @@ struct sw_cpu_culprit {
 	__u64 ns;
 };
 
+/* A thread's wait in a CPU's run queue, and who ran there meanwhile. */
+struct sw_cpu_wait {
+	__u32 cpu;     /* whose run queue holds it; SW_NO_CPU: none watched */
+	__u32 pad;
+	__u64 seq;     /* that CPU's sw_run_ring.seq when charged up to from_ns */
+	__u64 from_ns; /* culprits charged up to here */
+	struct sw_cpu_culprit by[SW_CPU_TOP];
+};
+
+/* A workqueue worker serving a victim disk's requests (a loop device's
+ * worker, woken by the request's issue), until its work item ends: while
+ * it waits for a CPU the disk serves nobody, and the victims blocked on it
+ * wait for that CPU (SW_CLK_STALL). Value of blame_helper, by thread id. */
+struct sw_blame_helper {
+	__u64 since_ns; /* waiting: since when */
+	__u32 disk;	/* blame_dev key */
+	__u16 waiting;
+	__u16 working; /* its work item began */
+	__u64 credit[SW_BLAME_SLOTS]; /* each slot's SW_CLK_STALL_CREDIT when the wait began */
+	struct sw_cpu_wait wait;
+};
+
+/* The last request issued on a victim disk from this CPU, by which thread:
+ * a workqueue worker that thread wakes right after serves the request. */
+struct sw_blame_issuer {
+	__u64 ns;
+	__u32 tid;
+	__u32 disk;
+};
+
 /* Value of blame_win: one open window, by thread id. */
 struct sw_blame_win {
 	__u64 start_ns;
@@ -504,15 +548,14 @@ struct sw_blame_win {
 	__u8 slot;  /* index into sw_blame_dev.slot; SW_BLAME_SLOTS = no device */
 	__u8 state; /* enum sw_blame_state */
 	__u8 pad[2];
-	__u32 wait_cpu;	 /* runnable: whose run queue holds it */
 	__u32 thr_mark;	 /* runnable: its CPU quotas' throttled periods when the wait began */
-	__u64 wait_seq;	 /* runnable: that CPU's sw_run_ring.seq when the wait began there */
-	__u64 cpu_from_ns; /* runnable: CPU culprits charged up to here */
+	__u32 pad2;
+	struct sw_cpu_wait wait; /* runnable; by: of kinds[SW_BLAME_CPU] */
 	__u64 snap[SW_CLK__COUNT]; /* device clocks when the thread blocked */
-	/* Per kind; one more: kernel threads' I/O, shown as `other`, kept
-	 * apart because the blame map gets it per request. */
-	__u64 kinds[SW_BLAME__KINDS + 1];
-	struct sw_cpu_culprit cpu_by[SW_CPU_TOP]; /* of kinds[SW_BLAME_CPU] */
+	/* Per kind; two more, kept apart because the blame map gets them from
+	 * elsewhere: kernel threads' I/O (per request, shown as `other`), and
+	 * the disk's service threads' CPU wait (per helper, shown as `cpu`). */
+	__u64 kinds[SW_BLAME__KINDS + 2];
 	char file[64]; /* basename (etcd WAL names are 37 characters) */
 };
 
@@ -737,14 +780,17 @@ SW_ABI_SIZE(sw_tx, 64);
 SW_ABI_SIZE(sw_blk_sector_key, 16);
 SW_ABI_SIZE(sw_cgroup_event, 528);
 SW_ABI_SIZE(sw_blame_culprit, 40);
-SW_ABI_SIZE(sw_blame_slot, 368);
-SW_ABI_SIZE(sw_blame_dev, 1520);
+SW_ABI_SIZE(sw_blame_slot, 384);
+SW_ABI_SIZE(sw_blame_dev, 1600);
 SW_ABI_SIZE(sw_blame_cache_entry, 24);
 SW_ABI_SIZE(sw_blame_cache, 192);
 SW_ABI_SIZE(sw_cost, 24);
 SW_ABI_SIZE(sw_cost_key, 8);
 SW_ABI_SIZE(sw_cost_stats, 40);
-SW_ABI_SIZE(sw_blame_win, 336);
+SW_ABI_SIZE(sw_cpu_wait, 88);
+SW_ABI_SIZE(sw_blame_helper, 136);
+SW_ABI_SIZE(sw_blame_issuer, 16);
+SW_ABI_SIZE(sw_blame_win, 368);
 SW_ABI_SIZE(sw_blame_key, 24);
 SW_ABI_SIZE(sw_blame_val, 16);
 SW_ABI_SIZE(sw_blame_event, 464);

@@ -71,14 +71,32 @@ nlohmann::json slow_event(const sw_blame_event& e, const EventContext& ctx) {
   std::vector<sw_blame_culprit> top(std::begin(e.top), std::end(e.top));
   std::erase_if(top, [](const sw_blame_culprit& c) { return c.ns == 0 && c.requests == 0; });
   scale_to_kinds(top, e);
-  // Who ran while the victim waited for a CPU, and its own CPU quota.
+  // Who ran while the victim waited for a CPU (the epoch names who ran
+  // while the disk's workers did), and its own CPU quota.
   for (const auto& c : e.cpu_by) {
     if (c.ns == 0) continue;
+    auto same = std::find_if(top.begin(), top.end(),
+                             [&](const sw_blame_culprit& t) { return t.kind == SW_BLAME_CPU && t.cgroup == c.cgroup; });
+    if (same != top.end()) {
+      same->ns += c.ns;
+      continue;
+    }
     sw_blame_culprit cpu{};
     cpu.cgroup = c.cgroup;
     cpu.kind = SW_BLAME_CPU;
     cpu.ns = c.ns;
     top.push_back(cpu);
+  }
+  // The epoch's culprits of the disk's workers' CPU wait are shared by the
+  // victim's overlapping windows: no more named than this window waited.
+  std::uint64_t cpu_named = 0;
+  for (const auto& c : top) cpu_named += c.kind == SW_BLAME_CPU ? c.ns : 0;
+  if (cpu_named > e.kinds[SW_BLAME_CPU]) {
+    for (auto& c : top) {
+      if (c.kind == SW_BLAME_CPU) {
+        c.ns = static_cast<std::uint64_t>(static_cast<double>(c.ns) * e.kinds[SW_BLAME_CPU] / cpu_named);
+      }
+    }
   }
   if (e.kinds[SW_BLAME_CPU_THROTTLED] > 0) {
     sw_blame_culprit quota{};

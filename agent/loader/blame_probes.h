@@ -3,8 +3,8 @@
 // and block objects share with it (bpf/blame.bpf.h): it loads first, and
 // the other two reuse its map fds before they load.
 //
-// Rungs, best first: tp_btf, raw_tp (sched_switch, sched_wakeup and
-// sched_migrate_task); off
+// Rungs, best first: tp_btf, raw_tp (sched_switch, sched_wakeup,
+// sched_waking, sched_migrate_task, workqueue_execute_start/end); off
 // with --blame-hook=off, when no window ever opens.
 #include <cstdint>
 #include <map>
@@ -45,6 +45,7 @@ struct SharedBlameMaps {
   int blame_group_of = -1;
   int blame_bio_dev = -1;
   int blame_owner_alias = -1;
+  int blame_issuer = -1;
 };
 
 // Points obj's copies of the shared maps at maps' fds; call between open and load.

@@ -35,7 +35,7 @@ const blame_sched kNoCpu = on(SW_NO_CPU);
 
 __u64 sum_kinds(const sw_blame_win& w) {
   __u64 sum = 0;
-  for (int i = 0; i <= SW_BLAME__KINDS; i++) sum += w.kinds[i];
+  for (int i = 0; i <= SW_WIN_HELPER_CPU; i++) sum += w.kinds[i];
   return sum;
 }
 
@@ -80,7 +80,7 @@ TEST(BlameMath, ACreditNeverPassesTheBlockedTimeOverItsService) {
   s.victim = 7;
   s.blocked = 1;
   const __u64 from = s.clock[SW_CLK_CREDIT], held_from = s.held_ns;  // the 1 MiB write's view at issue
-  const blame_load stale = {.user = 20, .journal = 0, .wb = 0, .kthread = 0, .n = 20, .end = 2 * kMsec};
+  const blame_load stale = {.user = 20, .journal = 0, .wb = 0, .kthread = 0, .n = 20, .stalled = 0, .end = 2 * kMsec};
   blame_advance_slot(&s, 2 * kMsec, &stale);
   EXPECT_EQ(s.held_ns, 2 * kMsec);
   EXPECT_EQ(blame_credit_capped(s.clock[SW_CLK_CREDIT], from, 1000, s.held_ns, held_from), 2 * kMsec)
@@ -92,7 +92,7 @@ TEST(BlameMath, ACreditNeverPassesTheBlockedTimeOverItsService) {
   // Two blocked threads: twice the time to share.
   s.blocked = 2;
   const __u64 from2 = s.clock[SW_CLK_CREDIT], held2 = s.held_ns;
-  const blame_load two = {.user = 20, .journal = 0, .wb = 0, .kthread = 0, .n = 20, .end = 3 * kMsec};
+  const blame_load two = {.user = 20, .journal = 0, .wb = 0, .kthread = 0, .n = 20, .stalled = 0, .end = 3 * kMsec};
   blame_advance_slot(&s, 1 * kMsec, &two);
   EXPECT_EQ(blame_credit_capped(s.clock[SW_CLK_CREDIT], from2, 20, s.held_ns, held2), 2 * kMsec);
   EXPECT_EQ(blame_credit_capped(s.clock[SW_CLK_CREDIT], from2, 1000, s.held_ns, held2), 2 * kMsec);
@@ -130,6 +130,63 @@ TEST(BlameMath, OnlySlotsWithABlockedVictimAdvance) {
   EXPECT_EQ(dev.d.last_ns, 4 * kMsec);
 }
 
+// A loop device's worker woken for the victim's request waits for a CPU:
+// the request is issued, but nobody serves it, so the wait is neither the
+// victim's own I/O nor the other requests'.
+TEST(BlameMath, WhileTheDisksWorkerWaitsForACpuTheWaitIsCpu) {
+  Device dev;
+  dev.d.slot[0].victim = 7;
+  dev.d.by_class[SW_IO_USER] = 2;
+  dev.d.slot[0].own = 1;
+  dev.d.slot[0].own_budget = 4 * kMsec;
+  auto w = window(0, 0);
+  blame_win_block(&w, &dev.d, nullptr, 0);
+  blame_advance(&dev.d, 2 * kMsec);  // served: 2 ms of its own
+  dev.d.stalled = 1;                 // the worker is woken, and waits
+  dev.d.stall_ns = 2 * kMsec;
+  blame_advance(&dev.d, 5 * kMsec);
+  dev.d.stalled = 0;  // and runs
+  blame_win_wake(&w, &dev.d, nullptr, &kNoCpu, 6 * kMsec);
+  EXPECT_EQ(w.kinds[SW_WIN_HELPER_CPU], 3 * kMsec);
+  EXPECT_EQ(w.kinds[SW_BLAME_OWN_IO], 3 * kMsec) << "the budget was not spent while nobody served it";
+  EXPECT_EQ(w.kinds[SW_BLAME_NEIGHBOR_IO], 0u);
+  EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_STALL_CREDIT], 3 * kMsec);
+  blame_win_run(&w, &dev.d, nullptr, 0, true, 6 * kMsec);
+  EXPECT_EQ(blame_win_finish(&w, &dev.d, nullptr, 6 * kMsec), 6 * kMsec);
+  EXPECT_EQ(sum_kinds(w), 6 * kMsec);
+}
+
+// Two windows blocked while two workers wait: each worker's credit is half
+// the blocked time, and together they hold all of it, once.
+TEST(BlameMath, WorkersWaitingAtOnceShareTheBlockedTime) {
+  Device dev;
+  sw_blame_slot& s = dev.d.slot[0];
+  s.victim = 7;
+  s.blocked = 2;
+  dev.d.by_class[SW_IO_USER] = 1;
+  dev.d.stalled = 2;
+  dev.d.stall_ns = 0;
+  blame_advance(&dev.d, 4 * kMsec);
+  EXPECT_EQ(s.clock[SW_CLK_STALL], 4 * kMsec);
+  EXPECT_EQ(s.clock[SW_CLK_STALL_CREDIT], 4 * kMsec) << "per worker: 4 ms x 2 windows / 2 workers";
+  EXPECT_EQ(s.clock[SW_CLK_NEIGHBOR], 0u);
+}
+
+// A wait whose end was missed must not make the disk look stalled forever.
+TEST(BlameMath, AStallCountLapses) {
+  Device dev;
+  sw_blame_slot& s = dev.d.slot[0];
+  s.victim = 7;
+  s.blocked = 1;
+  dev.d.by_class[SW_IO_USER] = 1;
+  dev.d.stalled = 1;
+  dev.d.stall_ns = 0;
+  dev.d.last_ns = SW_STALL_MAX_NS;
+  blame_advance(&dev.d, SW_STALL_MAX_NS + 2 * kMsec);
+  EXPECT_EQ(s.clock[SW_CLK_STALL], 0u);
+  EXPECT_EQ(s.clock[SW_CLK_NEIGHBOR], 2 * kMsec);
+}
+
 // A CPU that claimed an interval, then stalled (a vCPU descheduled) while
 // the victim blocked, reads blocked = 1: an interval that began before the
 // block is not the victim's wait.
@@ -140,9 +197,9 @@ TEST(BlameMath, AnIntervalClaimedBeforeTheBlockIsNotTheVictimsWait) {
   auto w = window(0, 0);
   blame_win_block(&w, &dev.d, nullptr, 5 * kMsec);
   ASSERT_EQ(dev.d.slot[0].blocked, 1);
-  const blame_load before{1, 0, 0, 0, 1, 4 * kMsec};  // claimed [0, 4 ms], applied late
+  const blame_load before{1, 0, 0, 0, 1, 0, 4 * kMsec};  // claimed [0, 4 ms], applied late
   blame_advance_slot(&dev.d.slot[0], 4 * kMsec, &before);
-  const blame_load across{1, 0, 0, 0, 1, 7 * kMsec};  // [3 ms, 7 ms]: dropped whole
+  const blame_load across{1, 0, 0, 0, 1, 0, 7 * kMsec};  // [3 ms, 7 ms]: dropped whole
   blame_advance_slot(&dev.d.slot[0], 4 * kMsec, &across);
   EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_NEIGHBOR], 0u);
   EXPECT_EQ(dev.d.slot[0].clock[SW_CLK_CREDIT], 0u);
@@ -218,7 +275,7 @@ struct Ring {
 };
 
 __u64 cpu_of(const sw_blame_win& w, __u64 cgroup) {
-  for (const auto& c : w.cpu_by) {
+  for (const auto& c : w.wait.by) {
     if (c.cgroup == cgroup) return c.ns;
   }
   return 0;
@@ -281,7 +338,7 @@ TEST(BlameMath, SlicesTheRingOverwroteStayUnnamed) {
   for (__u64 i = 1; i <= SW_RUN_RING + 4; i++) cpu0.ran(100 + i, i * kMsec);
   blame_win_run(&w, nullptr, &cpu0.r, 0, true, (SW_RUN_RING + 4) * kMsec);
   __u64 named = 0;
-  for (const auto& c : w.cpu_by) named += c.ns;
+  for (const auto& c : w.wait.by) named += c.ns;
   EXPECT_EQ(w.kinds[SW_BLAME_CPU], (SW_RUN_RING + 4) * kMsec);
   // Of the ring's slices the oldest's start is unknown, and of the rest the
   // table names the largest four.

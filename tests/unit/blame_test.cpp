@@ -299,6 +299,32 @@ TEST(SlowEvent, NamesWhoHeldTheCpuAndTheVictimsOwnQuota) {
   EXPECT_TRUE(quota) << c.dump();
 }
 
+// The CPU a loop device's worker waited for reaches the event through the
+// slot's epoch, which the victim's overlapping windows share: its names are
+// cut to the window's own cpu time, with the victim thread's own waits.
+TEST(SlowEvent, WhoHeldTheCpuTheDisksWorkerWaitedForIsNamedUpToTheWindowsCpu) {
+  sw_blame_event e = sample_event();
+  e.kinds[SW_BLAME_NEIGHBOR_IO] = 0;
+  e.kinds[SW_BLAME_CPU] = 30 * kMs;
+  e.kinds[SW_BLAME_OTHER] = 6 * kMs;
+  e.top[0] = {};
+  e.top[1] = {};
+  e.top[0].cgroup = 31;
+  e.top[0].kind = SW_BLAME_CPU;
+  e.top[0].ns = 40 * kMs;  // two windows' worth
+  e.cpu_by[0] = {31, 5 * kMs};
+  const auto j = nlohmann::json::parse(stallwatch::events::slow_event_json(e, context()));
+  int named = 0;
+  for (const auto& c : j["culprits"]) {
+    if (c["kind"] != "cpu") continue;
+    named++;
+    EXPECT_EQ(c["cgroup"], "/cg31");
+    EXPECT_NEAR(c["blamed_ms"].get<double>(), 30.0, 1e-5) << "the thread's and the worker's waits, one entry";
+  }
+  EXPECT_EQ(named, 1) << j["culprits"].dump();
+  EXPECT_EQ(j["verdict"], "neighbor") << "30 of 40 ms waiting for the CPU another workload held";
+}
+
 TEST(Verdict, ACpuAnotherWorkloadHeldIsTheNeighbours) {
   const Kinds k = kinds({{SW_BLAME_CPU, 60 * kMs}});
   EXPECT_EQ(verdict(k, 100 * kMs, {0, 55 * kMs}), "neighbor");
