@@ -206,6 +206,10 @@ static __always_inline void helper_woken(struct task_struct *p)
 	bool open = false;
 	__u64 now;
 
+	/* Woken before it switched out (it was on its way to sleep): it never
+	 * left the CPU, and waits for none. */
+	if (BPF_CORE_READ(p, on_cpu))
+		return;
 	if (helpers > 0) {
 		h = bpf_map_lookup_elem(&blame_helper, &tid);
 		if (h) {
@@ -302,6 +306,10 @@ static __always_inline int on_switch_helpers(bool preempt, struct task_struct *p
 	prev_tid = BPF_CORE_READ(prev, pid);
 	next_tid = BPF_CORE_READ(next, pid);
 	h = bpf_map_lookup_elem(&blame_helper, &prev_tid);
+	/* A wait whose end was missed (woken as it went to sleep, before
+	 * sched_waking could see it on the CPU): it ran until now. */
+	if (h && h->waiting)
+		helper_run(h, now);
 	/* Preempted while serving: it waits for this CPU again. A worker that
 	 * sleeps before any work item ran was not the one that took the
 	 * disk's. */

@@ -114,6 +114,11 @@ std::string describe(const VictimRun& alone, const VictimRun& disturbed, const B
 void expect_conservation(const Blame& d, const std::vector<nlohmann::json>& events) {
   EXPECT_NEAR(d.window_s, d.fsync_sum_s, 0.01 * d.fsync_sum_s) << "windows vs fsync histogram _sum";
   EXPECT_LE(d.total(), d.window_s * 1.01 + 1e-6) << "kinds sum past the windows";
+  // Nor short of them: time the windows counted that no culprit got (a
+  // worker's wait whose end was missed kept a disk stalled with nobody to
+  // charge: 0.34 of the windows in one run). Requests still in service at
+  // the scrape have not been credited yet; every shape summed to 1.000.
+  EXPECT_GE(d.total(), d.window_s * 0.97) << "kinds sum short of the windows";
   for (const auto& e : events) {
     double sum = 0;
     for (const auto& [k, v] : e.at("kinds_ms").items()) sum += v.get<double>();
