@@ -96,12 +96,12 @@ const Shape kShapes[] = {
                "/churn/$w$((i%50)) bs=4k count=1 conv=fsync status=none; rm -f " + d +
                "/churn/$w$(((i+25)%50)); done) & done; wait"};
      },
-     // Judged on alternating blocks: unloaded, 9 of 10 runs (5 on each
-     // filesystem) gave 0.56 to 0.75 of the slowdown (0.86 to 1.17 of its
-     // I/O part), with noise of 5 to 26 ms against slowdowns of 99 to 187
-     // ms; the tenth had one slow alone block (noise 207 ms). Under stress-ng
-     // --cpu 2 (26 of 26 passed) the undisturbed blocks were the slower
-     // ones, and only the noise term held the bound (docs/blame.md).
+     // Judged on alternating blocks: unloaded, 10 of 10 runs (5 on each
+     // filesystem) gave 0.81 to 0.99 of the slowdown, with noise of 8 to 13
+     // ms against slowdowns of 118 to 198 ms; most of it is CPU the churn
+     // held while the victim or the loop device's worker waited. Under
+     // stress-ng --cpu 2 the undisturbed blocks were the slower ones, and
+     // only the noise term held the bound (docs/blame.md).
      [](const std::string&) {}, true, "", "", false, 320, 8},
     {"direct_randread_qd32",
      [](const std::string& d) {

@@ -131,12 +131,12 @@ TEST(BlameMath, OnlySlotsWithABlockedVictimAdvance) {
 }
 
 // A loop device's worker woken for the victim's request waits for a CPU:
-// the request is issued, but nobody serves it, so the wait is neither the
-// victim's own I/O nor the other requests'.
+// the request is issued, but nobody serves it, so the wait is not the
+// victim's own I/O.
 TEST(BlameMath, WhileTheDisksWorkerWaitsForACpuTheWaitIsCpu) {
   Device dev;
   dev.d.slot[0].victim = 7;
-  dev.d.by_class[SW_IO_USER] = 2;
+  dev.d.by_class[SW_IO_USER] = 1;
   dev.d.slot[0].own = 1;
   dev.d.slot[0].own_budget = 4 * kMsec;
   auto w = window(0, 0);
@@ -156,6 +156,28 @@ TEST(BlameMath, WhileTheDisksWorkerWaitsForACpuTheWaitIsCpu) {
   EXPECT_EQ(sum_kinds(w), 6 * kMsec);
 }
 
+// Others' requests in service ahead of the victim's still hold it up while
+// the worker waits: only the victim's share of the weight is cpu.
+TEST(BlameMath, WhileTheWorkerWaitsRequestsAheadKeepTheirShare) {
+  Device dev;
+  sw_blame_slot& s = dev.d.slot[0];
+  s.victim = 7;
+  s.blocked = 1;
+  s.own = 1;
+  s.own_budget = 10 * kMsec;
+  dev.d.by_class[SW_IO_USER] = 4;  // its 1, and a neighbour's 3
+  dev.d.stalled = 1;
+  blame_advance(&dev.d, 4 * kMsec);
+  EXPECT_EQ(s.clock[SW_CLK_STALL], 1 * kMsec);
+  EXPECT_EQ(s.clock[SW_CLK_NEIGHBOR], 3 * kMsec);
+  EXPECT_EQ(s.clock[SW_CLK_OWN], 0u);
+  EXPECT_EQ(s.own_budget, 10 * kMsec) << "not served: its budget is not spent";
+  s.own = 0;  // none of its own in service: it waits on the others'
+  blame_advance(&dev.d, 6 * kMsec);
+  EXPECT_EQ(s.clock[SW_CLK_STALL], 1 * kMsec);
+  EXPECT_EQ(s.clock[SW_CLK_NEIGHBOR], 5 * kMsec);
+}
+
 // Two windows blocked while two workers wait: each worker's credit is half
 // the blocked time, and together they hold all of it, once.
 TEST(BlameMath, WorkersWaitingAtOnceShareTheBlockedTime) {
@@ -163,6 +185,7 @@ TEST(BlameMath, WorkersWaitingAtOnceShareTheBlockedTime) {
   sw_blame_slot& s = dev.d.slot[0];
   s.victim = 7;
   s.blocked = 2;
+  s.own = 1;
   dev.d.by_class[SW_IO_USER] = 1;
   dev.d.stalled = 2;
   dev.d.stall_ns = 0;
