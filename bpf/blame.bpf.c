@@ -240,9 +240,9 @@ static __always_inline void helper_woken(struct task_struct *p)
 	helper_wait(h, task_cpu_of(p), now);
 }
 
-static __always_inline void helper_forget(struct sw_blame_helper *h, __u32 tid, __u64 now)
+/* No longer a helper: its wait, if any, has ended. */
+static __always_inline void helper_forget(__u32 tid)
 {
-	helper_run(h, now);
 	if (!bpf_map_delete_elem(&blame_helper, &tid))
 		__sync_fetch_and_add(&helpers, -1);
 }
@@ -259,10 +259,12 @@ static __always_inline void helper_work(bool start)
 	h = bpf_map_lookup_elem(&blame_helper, &tid);
 	if (!h)
 		return;
-	if (start)
+	if (start) {
 		h->working = 1;
-	else
-		helper_forget(h, tid, bpf_ktime_get_ns());
+		return;
+	}
+	helper_run(h, bpf_ktime_get_ns());
+	helper_forget(tid);
 }
 
 static __always_inline int on_switch(bool preempt, struct task_struct *prev, struct task_struct *next)
@@ -316,7 +318,7 @@ static __always_inline int on_switch_helpers(bool preempt, struct task_struct *p
 	if (h && (preempt || task_state(prev) == 0))
 		helper_wait(h, bpf_get_smp_processor_id(), now);
 	else if (h && !h->working)
-		helper_forget(h, prev_tid, now);
+		helper_forget(prev_tid);
 	h = bpf_map_lookup_elem(&blame_helper, &next_tid);
 	if (h)
 		helper_run(h, now);

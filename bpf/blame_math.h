@@ -76,8 +76,7 @@ struct blame_load {
 SW_VERIFIED_ONCE int blame_advance_slot(struct sw_blame_slot *s, __u64 dt, const struct blame_load *l)
 {
 	__s64 blocked, own, left, u, j, w, t, take, others;
-	__u64 own_dt = 0, rest_dt;
-	bool stalled = false;
+	__u64 own_dt = 0, st = 0, rest_dt;
 
 	if (!s || !l)
 		return 0;
@@ -96,33 +95,15 @@ SW_VERIFIED_ONCE int blame_advance_slot(struct sw_blame_slot *s, __u64 dt, const
 	asm volatile("" ::: "memory");
 	if ((__s64)(l->end - s->blocked_ns) < (__s64)dt)
 		return 0;
-	own = nonneg(s->own);
-	if (own > l->n)
-		own = l->n;
-	/* The thread serving the disk waits for a CPU: the victim's own
-	 * requests wait for that CPU, for their share of the weight in
-	 * service; others' requests ahead of them still hold them up for the
-	 * rest (under stress-ng, a 1 MiB write's worker waiting behind the
-	 * hogs is the writer's doing as much as theirs), and with none of its
-	 * own in service the victim waits on the others'. */
-	if (l->stalled > 0) {
-		__u64 st = l->n > own ? dt * (__u64)own / (__u64)l->n : dt;
-
-		if (st) {
-			__sync_fetch_and_add(&s->clock[SW_CLK_STALL], st);
-			__sync_fetch_and_add(&s->clock[SW_CLK_STALL_CREDIT], st * (__u64)blocked / (__u64)l->stalled);
-		}
-		if (st >= dt)
-			return 0;
-		dt -= st;
-		stalled = true;
-	}
 	if (l->n <= 0) {
 		__sync_fetch_and_add(&s->clock[SW_CLK_IDLE], dt);
 		return 0;
 	}
 	/* Own requests of every class are counted in own and in their
 	 * class: take them out of the user class first, then the rest. */
+	own = nonneg(s->own);
+	if (own > l->n)
+		own = l->n;
 	left = own;
 	u = l->user;
 	j = l->journal;
@@ -140,7 +121,17 @@ SW_VERIFIED_ONCE int blame_advance_slot(struct sw_blame_slot *s, __u64 dt, const
 	take = left < j ? left : j;
 	j -= take;
 	others = l->n - own;
-	if (own > 0 && !stalled) {
+	/* The thread serving the disk waits for a CPU: the victim's own
+	 * requests wait for that CPU, for their share of the weight in
+	 * service; others' requests ahead of them still hold them up for the
+	 * rest (under stress-ng, a 1 MiB write's worker waiting behind the
+	 * hogs is the writer's doing as much as theirs), and with none of its
+	 * own in service the victim waits on the others'. */
+	if (l->stalled > 0) {
+		st = others > 0 ? dt * (__u64)own / (__u64)l->n : dt;
+		__sync_fetch_and_add(&s->clock[SW_CLK_STALL], st);
+		__sync_fetch_and_add(&s->clock[SW_CLK_STALL_CREDIT], st * (__u64)blocked / (__u64)l->stalled);
+	} else if (own > 0) {
 		__s64 budget = nonneg(s->own_budget);
 
 		/* Alone on the device, a slow own request is still its own. */
@@ -148,7 +139,7 @@ SW_VERIFIED_ONCE int blame_advance_slot(struct sw_blame_slot *s, __u64 dt, const
 		if (budget > 0)
 			__sync_fetch_and_add(&s->own_budget, -(__s64)(own_dt < (__u64)budget ? own_dt : (__u64)budget));
 	}
-	rest_dt = dt - own_dt;
+	rest_dt = dt - own_dt - st;
 	if (own_dt) {
 		__sync_fetch_and_add(&s->held_own_ns, own_dt * blocked);
 		__sync_fetch_and_add(&s->clock[SW_CLK_OWN], own_dt);
