@@ -108,6 +108,23 @@ static __always_inline void record_slice(__u32 prev_tid, __u32 cpu, __u64 now)
 #define SW_ISSUE_WAKE_NS (50 * 1000ULL)
 #define SW_PF_WQ_WORKER 0x00000020 /* PF_WQ_WORKER: not in BTF (a #define) */
 
+/* A driver that completes requests from a worker (loop) raises the block
+ * softirq in task context, which wakes the CPU's ksoftirqd: the request's
+ * end, and the victim's wakeup, wait until that thread gets the CPU. */
+static __always_inline bool is_softirq_thread(struct task_struct *p)
+{
+	static const char name[] = "ksoftirqd/";
+	char comm[sizeof(name) - 1];
+
+	if (BPF_CORE_READ_INTO(&comm, p, comm))
+		return false;
+	for (int i = 0; i < (int)sizeof(comm); i++) {
+		if (comm[i] != name[i])
+			return false;
+	}
+	return true;
+}
+
 /* Workers serving a victim disk, from the wakeup its issuer gave them to
  * the end of the work item: each wait for a CPU in between stalls the disk. */
 struct {
@@ -193,27 +210,52 @@ static __always_inline void helper_run(struct sw_blame_helper *h, __u64 now)
 	__builtin_memset(h->wait.by, 0, sizeof(h->wait.by));
 }
 
-/* p is woken: a helper's wakeup begins a wait; so does that of a workqueue
- * worker woken by the thread that just issued a request on a victim disk
- * with a window open (blame_note_issue), which becomes its helper. */
-static __always_inline void helper_woken(struct task_struct *p)
+/* p (tid) serves disk from now on, and waits for its CPU first. */
+static __always_inline void helper_begin(struct task_struct *p, __u32 tid, __u32 disk, __u64 now)
 {
 	static const struct sw_blame_helper fresh;
-	__u32 zero = 0, tid = BPF_CORE_READ(p, pid), disk;
+	struct sw_blame_helper *h;
+
+	if (bpf_map_update_elem(&blame_helper, &tid, &fresh, BPF_NOEXIST))
+		return;
+	h = bpf_map_lookup_elem(&blame_helper, &tid);
+	if (!h)
+		return;
+	h->disk = disk;
+	__sync_fetch_and_add(&helpers, 1);
+	helper_wait(h, task_cpu_of(p), now);
+}
+
+/* p is woken: a helper's wakeup begins a wait; so does that of a workqueue
+ * worker woken by the thread that just issued a request on a victim disk
+ * with a window open (blame_note_issue), which becomes its helper, and that
+ * of the softirq thread a helper woke, which finishes its requests. */
+static __always_inline void helper_woken(struct task_struct *p)
+{
+	__u32 zero = 0, tid, disk;
 	struct sw_blame_issuer *is;
 	struct sw_blame_helper *h;
 	struct sw_blame_dev *d;
 	bool open = false;
 	__u64 now;
 
-	/* Woken before it switched out (it was on its way to sleep): it never
-	 * left the CPU, and waits for none. */
-	if (BPF_CORE_READ(p, on_cpu))
-		return;
+	/* Every wakeup on the node comes here: the cheap tests go first, and
+	 * the task is read only for one that may be a helper. A task woken
+	 * before it switched out (on its way to sleep) never left its CPU
+	 * and waits for none. */
 	if (helpers > 0) {
+		tid = BPF_CORE_READ(p, pid);
 		h = bpf_map_lookup_elem(&blame_helper, &tid);
 		if (h) {
-			helper_wait(h, task_cpu_of(p), bpf_ktime_get_ns());
+			if (!BPF_CORE_READ(p, on_cpu))
+				helper_wait(h, task_cpu_of(p), bpf_ktime_get_ns());
+			return;
+		}
+		disk = (__u32)bpf_get_current_pid_tgid();
+		h = bpf_map_lookup_elem(&blame_helper, &disk);
+		if (h) {
+			if (!BPF_CORE_READ(p, on_cpu) && is_softirq_thread(p))
+				helper_begin(p, tid, h->disk, bpf_ktime_get_ns());
 			return;
 		}
 	}
@@ -221,7 +263,8 @@ static __always_inline void helper_woken(struct task_struct *p)
 	if (!is || !is->ns || is->tid != (__u32)bpf_get_current_pid_tgid())
 		return;
 	now = bpf_ktime_get_ns();
-	if (now - is->ns > SW_ISSUE_WAKE_NS || !(BPF_CORE_READ(p, flags) & SW_PF_WQ_WORKER))
+	if (now - is->ns > SW_ISSUE_WAKE_NS || !(BPF_CORE_READ(p, flags) & SW_PF_WQ_WORKER) ||
+	    BPF_CORE_READ(p, on_cpu))
 		return;
 	is->ns = 0;
 	disk = is->disk;
@@ -230,14 +273,8 @@ static __always_inline void helper_woken(struct task_struct *p)
 		return;
 	for (int k = 0; k < SW_BLAME_SLOTS; k++)
 		open = open || d->slot[k].open > 0;
-	if (!open || bpf_map_update_elem(&blame_helper, &tid, &fresh, BPF_NOEXIST))
-		return;
-	h = bpf_map_lookup_elem(&blame_helper, &tid);
-	if (!h)
-		return;
-	h->disk = disk;
-	__sync_fetch_and_add(&helpers, 1);
-	helper_wait(h, task_cpu_of(p), now);
+	if (open)
+		helper_begin(p, BPF_CORE_READ(p, pid), disk, now);
 }
 
 /* No longer a helper: its wait, if any, has ended. */

@@ -149,6 +149,7 @@ class BlameShape : public ::testing::TestWithParam<Param> {
     double slowdown_s = 0;   // disturbed sum - N x mean alone
     double noise_s = 0;      // two standard deviations of the slowdown (below)
     double cpu_s = 0;        // of the slowdown, more waiting for a CPU (anyone's)
+    double cpu_fell_s = 0;   // or how much less the victim waited for a CPU
     double cpu_theirs_s = 0;  // of that, named on the neighbour
     int blocks = 1;          // alternating blocks of each (again is then empty)
     double neighbour_s = 0;  // blamed on the neighbour's cgroup, every kind
@@ -272,7 +273,9 @@ class BlameShape : public ::testing::TestWithParam<Param> {
 
   // The CPU part of the slowdown and what the neighbour was blamed for.
   Outcome judged(Outcome o) const {
-    o.cpu_s = std::max(0.0, o.blame.of("cpu") - o.blame_alone.of("cpu"));
+    const double cpu_change = o.blame.of("cpu") - o.blame_alone.of("cpu");
+    o.cpu_s = std::max(0.0, cpu_change);
+    o.cpu_fell_s = std::max(0.0, -cpu_change);
     const std::string& n = neighbour_->rel();
     o.cpu_theirs_s = std::clamp(o.blame.by(n, "cpu") - o.blame_alone.by(n, "cpu"), 0.0, o.cpu_s);
     for (const auto& [key, v] : o.blame.culprit) {
@@ -284,11 +287,11 @@ class BlameShape : public ::testing::TestWithParam<Param> {
   void report(const char* what, const Outcome& o) {
     std::printf(
         "%s %s/%s: %s; %ld calls took %.1f ms alone, %.1f ms disturbed, %s; slowdown %.1f ms "
-        "(noise %.1f ms, more cpu wait %.1f ms, %.1f ms of it the neighbour's), blamed on the neighbour %.1f ms (%.2f "
+        "(noise %.1f ms, cpu wait %+.1f ms, %.1f ms of the rise the neighbour's), blamed on the neighbour %.1f ms (%.2f "
         "of the slowdown, %.2f of the part not others' CPU: %s)\n",
         what, GetParam().shape->name, GetParam().fs.c_str(), describe(o.alone, o.disturbed, o.blame, o.events).c_str(),
         o.disturbed.calls, o.alone.sum_s * 1e3, o.disturbed.sum_s * 1e3, again(o).c_str(), o.slowdown_s * 1e3,
-        o.noise_s * 1e3, o.cpu_s * 1e3, o.cpu_theirs_s * 1e3, o.neighbour_s * 1e3,
+        o.noise_s * 1e3, (o.cpu_s - o.cpu_fell_s) * 1e3, o.cpu_theirs_s * 1e3, o.neighbour_s * 1e3,
         o.slowdown_s > 0 ? o.neighbour_s / o.slowdown_s : 0.0,
         o.theirs_slowdown_s() > 0 ? o.neighbour_s / o.theirs_slowdown_s() : 0.0, neighbour_kinds(o.blame).c_str());
   }

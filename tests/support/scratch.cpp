@@ -188,6 +188,23 @@ CpuQuota::~CpuQuota() {
   }
 }
 
+namespace {
+const char kUnboundCpumask[] = "/sys/devices/virtual/workqueue/cpumask";
+}
+
+UnboundWorkqueueCpus::UnboundWorkqueueCpus(const std::string& hex_mask) {
+  std::ifstream in(kUnboundCpumask);
+  if (!std::getline(in, old_) || old_.empty()) throw std::runtime_error(std::string("cannot read ") + kUnboundCpumask);
+  write_file(kUnboundCpumask, hex_mask);
+}
+
+UnboundWorkqueueCpus::~UnboundWorkqueueCpus() {
+  try {
+    write_file(kUnboundCpumask, old_);
+  } catch (...) {
+  }
+}
+
 IoLimit::IoLimit(TestCgroup& cg, const std::string& device, int write_iops) : cg_(cg) {
   struct stat st {};
   if (stat(device.c_str(), &st) != 0) throw std::runtime_error("stat " + device);

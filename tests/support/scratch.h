@@ -80,6 +80,19 @@ class CpuQuota {
   std::string v1_dir_;
 };
 
+// The CPUs every unbound workqueue's workers run on (the loop device's
+// among them), host-wide; the old mask comes back in the destructor.
+class UnboundWorkqueueCpus {
+ public:
+  explicit UnboundWorkqueueCpus(const std::string& hex_mask);
+  ~UnboundWorkqueueCpus();
+  UnboundWorkqueueCpus(const UnboundWorkqueueCpus&) = delete;
+  UnboundWorkqueueCpus& operator=(const UnboundWorkqueueCpus&) = delete;
+
+ private:
+  std::string old_;
+};
+
 // A write IOPS limit on one device for a test cgroup: io.max on cgroup2, or
 // blkio.throttle.write_iops_device in a v1 blkio cgroup. Undone by the destructor.
 class IoLimit {
