@@ -147,7 +147,7 @@ TEST_F(CpuBlame, ABusyNeighbourOnTheVictimsCpuIsNamed) {
   std::printf("  slow events %d: topped by the neighbour %d, by another CPU hog %d; own I/O or device %d\n", n,
               named, others, not_cpu);
   EXPECT_GE(named, (n - others - not_cpu) * 8 / 10);
-  EXPECT_LT(not_cpu, n / 2);
+  EXPECT_LT(2 * not_cpu, n);
   // More than every other hog together (not more than half of all: one
   // stressed run had 6 slow events, 3 topped by the neighbour, 2 by others).
   EXPECT_GT(named, others);
