@@ -232,7 +232,7 @@ static __always_inline void helper_begin(struct task_struct *p, __u32 tid, __u32
  * of the softirq thread a helper woke, which finishes its requests. */
 static __always_inline void helper_woken(struct task_struct *p)
 {
-	__u32 zero = 0, tid, disk;
+	__u32 zero = 0, tid, waker, disk;
 	struct sw_blame_issuer *is;
 	struct sw_blame_helper *h;
 	struct sw_blame_dev *d;
@@ -251,8 +251,8 @@ static __always_inline void helper_woken(struct task_struct *p)
 				helper_wait(h, task_cpu_of(p), bpf_ktime_get_ns());
 			return;
 		}
-		disk = (__u32)bpf_get_current_pid_tgid();
-		h = bpf_map_lookup_elem(&blame_helper, &disk);
+		waker = (__u32)bpf_get_current_pid_tgid();
+		h = bpf_map_lookup_elem(&blame_helper, &waker);
 		if (h) {
 			if (!BPF_CORE_READ(p, on_cpu) && is_softirq_thread(p))
 				helper_begin(p, tid, h->disk, bpf_ktime_get_ns());

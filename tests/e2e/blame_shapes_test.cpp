@@ -278,9 +278,7 @@ class BlameShape : public ::testing::TestWithParam<Param> {
     o.cpu_fell_s = std::max(0.0, -cpu_change);
     const std::string& n = neighbour_->rel();
     o.cpu_theirs_s = std::clamp(o.blame.by(n, "cpu") - o.blame_alone.by(n, "cpu"), 0.0, o.cpu_s);
-    for (const auto& [key, v] : o.blame.culprit) {
-      if (key.first == neighbour_->rel()) o.neighbour_s += v;
-    }
+    o.neighbour_s = o.blame.on(n);
     return o;
   }
 

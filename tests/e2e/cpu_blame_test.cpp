@@ -75,14 +75,6 @@ class CpuBlame : public ::testing::Test {
     return b.of("cpu") > 0 ? b.by(cgroup, "cpu") / b.of("cpu") : 0;
   }
 
-  double neighbour_blame(const Blame& b) const {
-    double sum = 0;
-    for (const auto& [key, v] : b.culprit) {
-      if (key.first == neighbour_->rel()) sum += v;
-    }
-    return sum;
-  }
-
   void report(const char* what, const Outcome& o) {
     std::printf("%s: %s\n  cpu %.1f ms of which the neighbour %.1f ms (%.2f), the victim's own threads %.1f ms; "
                 "cpu_throttled %.1f ms\n",
@@ -184,15 +176,14 @@ TEST_F(CpuBlame, ABusyNeighbourOnTheDisksWorkerCpuIsNamed) {
   const double slowdown = o.disturbed.sum_s - o.alone.sum_s;
   const double named = b.by(neighbour_->rel(), "cpu");
   std::printf("  slowdown %.1f ms, the neighbour named for %.1f ms of cpu and %.1f ms in all (%.2f of the slowdown)\n",
-              slowdown * 1e3, named * 1e3, neighbour_blame(b) * 1e3, slowdown > 0 ? named / slowdown : 0.0);
+              slowdown * 1e3, named * 1e3, b.on(neighbour_->rel()) * 1e3, slowdown > 0 ? named / slowdown : 0.0);
   ASSERT_GT(slowdown, 0.2 * o.alone.sum_s) << "the neighbour did not slow the victim's I/O";
   EXPECT_GE(named, 0.75 * slowdown - 0.05 * b.window_s) << "under-blamed";
-  EXPECT_LE(neighbour_blame(b), 1.25 * slowdown + 0.05 * b.window_s) << "over-blamed";
-  EXPECT_LT(neighbour_blame(b) - named, 0.05 * b.window_s) << "blamed for I/O it did not do";
+  EXPECT_LE(b.on(neighbour_->rel()), 1.25 * slowdown + 0.05 * b.window_s) << "over-blamed";
+  EXPECT_LT(b.on(neighbour_->rel()) - named, 0.05 * b.window_s) << "blamed for I/O it did not do";
   for (const auto& [key, v] : b.culprit) {
     if (key.first != neighbour_->rel()) {
-      EXPECT_LT(v - (o.blame_alone.culprit.count(key) ? o.blame_alone.culprit.at(key) : 0), named) << key.first << " "
-                                                                                               << key.second;
+      EXPECT_LT(v - o.blame_alone.by(key.first, key.second), named) << key.first << " " << key.second;
     }
   }
   // The slow calls say neighbor, but for those whose wait another hog's
@@ -254,7 +245,7 @@ TEST_F(CpuBlame, ANeighbourOnAnotherCpuIsNotBlamed) {
       200, kOnCpu1);
   report("busy neighbour on the other CPU", o);
   expect_conservation(o.blame, o.events);
-  EXPECT_LT(neighbour_blame(o.blame), 0.05 * o.blame.window_s);
+  EXPECT_LT(o.blame.on(neighbour_->rel()), 0.05 * o.blame.window_s);
 }
 
 }  // namespace

@@ -44,6 +44,14 @@ struct Blame {
   double by(const std::string& cgroup, const std::string& k) const {
     return culprit.count({cgroup, k}) ? culprit.at({cgroup, k}) : 0;
   }
+  // Everything named on cgroup, every kind.
+  double on(const std::string& cgroup) const {
+    double t = 0;
+    for (const auto& [key, v] : culprit) {
+      if (key.first == cgroup) t += v;
+    }
+    return t;
+  }
   double total() const {
     double t = 0;
     for (const auto& [k, v] : kind) t += v;
