@@ -62,6 +62,15 @@ struct {
 	__type(value, __u8);
 } victim_comms SEC(".maps");
 
+/* Bumped by user space after each change to the three victim maps: a
+ * verdict remembered under an older generation is asked again. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} victim_gen SEC(".maps");
+
 /* Whole-disk dev_t -> blame state. An entry exists only for devices a
  * victim has synced on; block events of other devices miss this lookup
  * and do nothing more. */
@@ -273,8 +282,49 @@ static __always_inline bool blame_is_victim(__u64 cgroup_id)
 	return bpf_map_lookup_elem(&victim_comms, &comm);
 }
 
+/* blame_is_victim's verdict for one thread, kept with everything it
+ * depends on: asking costs three hash lookups, and a thread that syncs asks
+ * on every call. */
+struct blame_memo {
+	__u64 comm[2]; /* the process's name as the kernel holds it, tail included */
+	__u64 cgroup_id;
+	__u32 gen; /* victim_gen when asked */
+	__u32 tgid;
+	__u8 victim;
+	__u8 known;
+	__u8 pad[6];
+};
+
+static __always_inline bool blame_is_victim_memo(struct blame_memo *m, __u32 tgid, __u64 cgroup_id)
+{
+	__u32 zero = 0, *gen = bpf_map_lookup_elem(&victim_gen, &zero);
+	__u32 g = gen ? *gen : 0;
+	__u64 comm[2];
+
+	if (sw_have_task_btf()) {
+		const __u64 *c = (const __u64 *)bpf_get_current_task_btf()->group_leader->comm;
+
+		comm[0] = c[0];
+		comm[1] = c[1];
+	} else {
+		BPF_CORE_READ_INTO(&comm, (struct task_struct *)bpf_get_current_task(), group_leader, comm);
+	}
+	if (m->known && m->gen == g && m->tgid == tgid && m->cgroup_id == cgroup_id && m->comm[0] == comm[0] &&
+	    m->comm[1] == comm[1])
+		return m->victim;
+	m->victim = blame_is_victim(cgroup_id);
+	m->known = 1;
+	m->gen = g;
+	m->tgid = tgid;
+	m->cgroup_id = cgroup_id;
+	m->comm[0] = comm[0];
+	m->comm[1] = comm[1];
+	return m->victim;
+}
+
 /* Opens a window for the current thread's call on file (superblock device
- * sdev); false if it is no victim. */
+ * sdev), which the caller has found to be a victim's; false if there is no
+ * room for it. */
 static __always_inline bool blame_open(struct file *file, __u32 sdev, __u16 op, __u16 file_class, __u64 cgroup_id,
 				       __u64 start_ns)
 {
@@ -286,8 +336,6 @@ static __always_inline bool blame_open(struct file *file, __u32 sdev, __u16 op, 
 	__u32 disk;
 	__u32 slot = SW_BLAME_SLOTS;
 
-	if (!blame_is_victim(cgroup_id))
-		return false;
 	disk = blame_disk(sdev, sw_file_disk(file));
 	if (disk) {
 		/* No room for the disk means no window on it. */

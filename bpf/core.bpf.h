@@ -84,25 +84,13 @@ static __always_inline __u32 sw_file_dev(struct file *file)
 }
 
 /* etcd's files by their place in its data directory: "*.wal" inside a
- * directory named "wal", and "db" inside "snap". */
-static __always_inline __u16 sw_file_class(struct file *file)
+ * directory named "wal", and "db" inside "snap". The caller has read the
+ * parent's name length, which rules out nearly every file by itself. */
+static __always_inline __u16 sw_class_by_name(const unsigned char *name, __u32 len, const unsigned char *parent,
+					      __u32 parent_len)
 {
-	struct dentry *d;
-	const unsigned char *name, *parent;
-	__u32 len, parent_len;
 	char p[5] = {}, n[4] = {};
 
-	if (!file)
-		return SW_FILE_OTHER;
-	/* Every fsync pays for this: the parent's name length first, the rest
-	 * only for a parent named like "wal" or "snap". */
-	d = BPF_CORE_READ(file, f_path.dentry);
-	parent_len = BPF_CORE_READ(d, d_parent, d_name.len);
-	if (parent_len != 3 && parent_len != 4)
-		return SW_FILE_OTHER;
-	len = BPF_CORE_READ(d, d_name.len);
-	name = BPF_CORE_READ(d, d_name.name);
-	parent = BPF_CORE_READ(d, d_parent, d_name.name);
 	/* A fixed size keeps the verifier happy; names are NUL-terminated, so
 	 * four bytes of a three-letter name end in its NUL. */
 	if (bpf_probe_read_kernel(p, 4, parent))
@@ -120,6 +108,47 @@ static __always_inline __u16 sw_file_class(struct file *file)
 			return SW_FILE_DB;
 	}
 	return SW_FILE_OTHER;
+}
+
+static __always_inline __u16 sw_file_class(struct file *file)
+{
+	struct dentry *d;
+	__u32 parent_len;
+
+	if (!file)
+		return SW_FILE_OTHER;
+	d = BPF_CORE_READ(file, f_path.dentry);
+	parent_len = BPF_CORE_READ(d, d_parent, d_name.len);
+	if (parent_len != 3 && parent_len != 4)
+		return SW_FILE_OTHER;
+	return sw_class_by_name(BPF_CORE_READ(d, d_name.name), BPF_CORE_READ(d, d_name.len),
+				BPF_CORE_READ(d, d_parent, d_name.name), parent_len);
+}
+
+/* Read-only cast of a kernel pointer to its BTF type (6.2): loads through
+ * it are plain loads that read 0 on a fault, where each BPF_CORE_READ hop
+ * is a helper call. Only in programs the loader picks after a probe load
+ * shows the kernel lets a tracepoint program call it. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+/* sw_file_dev and sw_file_class by plain loads: the fsync enter program
+ * read them in seven helper calls. */
+static __always_inline void sw_file_facts_direct(struct file *file, __u32 *dev, __u16 *file_class)
+{
+	struct file *f;
+	struct dentry *d;
+	__u32 parent_len;
+
+	*dev = 0;
+	*file_class = SW_FILE_OTHER;
+	if (!file)
+		return;
+	f = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
+	*dev = f->f_inode->i_sb->s_dev;
+	d = f->f_path.dentry;
+	parent_len = d->d_parent->d_name.len;
+	if (parent_len == 3 || parent_len == 4)
+		*file_class = sw_class_by_name(d->d_name.name, d->d_name.len, d->d_parent->d_name.name, parent_len);
 }
 
 #endif

@@ -24,16 +24,23 @@ char LICENSE[] SEC("license") = "GPL";
 #define IORING_OP_FSYNC 3 /* uapi io_uring.h, stable ABI */
 #define IORING_OP_SYNC_FILE_RANGE 8
 
-/* tid -> call in flight (start_ns == 0: none). Entries are reused, not
- * deleted: a lookup and a store cost far less than an update and a delete on
- * every call. LRU, so entries of exited threads make room by themselves; an
- * in-flight entry is the most recently used, never the one evicted, unless
- * more threads than max_entries sit in fsync at once. */
+/* A thread's call in flight (call.start_ns == 0: none), and whether the
+ * thread is a victim. */
+struct sync_thread {
+	struct sw_fsync_start call;
+	struct blame_memo victim;
+};
+
+/* tid -> sync_thread. Entries are reused, not deleted: a lookup and a store
+ * cost far less than an update and a delete on every call, and the victim
+ * verdict outlives the call. LRU, so entries of exited threads make room by
+ * themselves; an in-flight entry is the most recently used, never the one
+ * evicted, unless more threads than max_entries sit in fsync at once. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
-	__type(value, struct sw_fsync_start);
+	__type(value, struct sync_thread);
 } fsync_start SEC(".maps");
 
 /* io_uring request -> call in flight. Bounded like fsync_start; a ring can
@@ -69,37 +76,51 @@ static __always_inline void record(const struct sw_fsync_start *s, __u64 end_ns)
 	sw_hist_add(&fsync_hist, &key, end_ns - s->start_ns, SW_DROP_FSYNC_HIST_FULL);
 }
 
-static __always_inline void start_call(__u16 op, struct file *file)
+/* file may be NULL (msync of anonymous memory, or no bpf_find_vma): dev
+ * and file_class are then 0. */
+static __always_inline void start_call(__u16 op, struct file *file, __u32 dev, __u16 file_class)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct sw_fsync_start *s = bpf_map_lookup_elem(&fsync_start, &tid);
-	struct sw_fsync_start fresh = {
-		.cgroup_id = bpf_get_current_cgroup_id(),
-		.dev = sw_file_dev(file),
-		.op = op,
-		.file_class = sw_file_class(file),
-	};
+	static const struct sync_thread zero;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	__u64 cgroup_id = bpf_get_current_cgroup_id();
+	struct sync_thread *t = bpf_map_lookup_elem(&fsync_start, &tid);
+	bool victim;
 
+	if (!t) {
+		bpf_map_update_elem(&fsync_start, &tid, &zero, BPF_NOEXIST);
+		t = bpf_map_lookup_elem(&fsync_start, &tid);
+		if (!t) {
+			count_drop(SW_DROP_FSYNC_INFLIGHT_FULL);
+			return;
+		}
+	}
+	victim = blame_is_victim_memo(&t->victim, id >> 32, cgroup_id);
 	/* The window starts where the histogram's duration does, so the sum
 	 * of a victim's windows is its histogram's _sum. */
-	fresh.start_ns = bpf_ktime_get_ns();
-	fresh.window = blame_open(file, fresh.dev, op, fresh.file_class, fresh.cgroup_id, fresh.start_ns);
-	if (s) {
-		*s = fresh;
-		return;
-	}
-	if (bpf_map_update_elem(&fsync_start, &tid, &fresh, BPF_ANY))
-		count_drop(SW_DROP_FSYNC_INFLIGHT_FULL);
+	t->call.start_ns = bpf_ktime_get_ns();
+	t->call.cgroup_id = cgroup_id;
+	t->call.dev = dev;
+	t->call.op = op;
+	t->call.file_class = file_class;
+	t->call.window = victim && blame_open(file, dev, op, file_class, cgroup_id, t->call.start_ns);
+}
+
+static __always_inline void start_file_call(__u16 op, struct file *file)
+{
+	start_call(op, file, sw_file_dev(file), sw_file_class(file));
 }
 
 static __always_inline void end_call(void)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct sw_fsync_start *s = bpf_map_lookup_elem(&fsync_start, &tid);
+	struct sync_thread *t = bpf_map_lookup_elem(&fsync_start, &tid);
+	struct sw_fsync_start *s;
 
-	if (!s || !s->start_ns)
+	if (!t || !t->call.start_ns)
 		return;
+	s = &t->call;
 	record(s, now);
 	if (s->window)
 		blame_close(now);
@@ -134,12 +155,12 @@ int BPF_PROG(vfs_fsync_range_fentry, struct file *file, loff_t start, loff_t end
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	/* bpf_get_current_task_btf() arrived in 5.11; this runs on 5.10 too. */
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct sw_fsync_start *syscall = bpf_map_lookup_elem(&fsync_start, &tid);
+	struct sync_thread *syscall = bpf_map_lookup_elem(&fsync_start, &tid);
 	struct sw_vfs_start s = {};
 	long err;
 
 	/* fsync_start entries stay after the call with start_ns = 0. */
-	if ((syscall && syscall->start_ns) || (BPF_CORE_READ(task, flags) & PF_IO_WORKER))
+	if ((syscall && syscall->call.start_ns) || (BPF_CORE_READ(task, flags) & PF_IO_WORKER))
 		return 0;
 	s.call.start_ns = bpf_ktime_get_ns();
 	s.call.cgroup_id = bpf_get_current_cgroup_id();
@@ -174,18 +195,35 @@ const volatile __s64 nr_fdatasync = -1;
 const volatile __s64 nr_sync_file_range = -1;
 const volatile __s64 nr_syncfs = -1;
 
+static __always_inline __u16 fd_call_op(long id)
+{
+	if (id == nr_fdatasync)
+		return SW_OP_FDATASYNC;
+	if (id == nr_sync_file_range)
+		return SW_OP_SYNC_FILE_RANGE;
+	if (id == nr_syncfs)
+		return SW_OP_SYNCFS;
+	return SW_OP_FSYNC;
+}
+
 SEC("tracepoint/syscalls/sys_enter_fsync")
 int sys_enter_sync_tp(struct trace_event_raw_sys_enter *ctx)
 {
-	__u16 op = SW_OP_FSYNC;
+	start_file_call(fd_call_op(ctx->id), sw_fd_file((int)ctx->args[0]));
+	return 0;
+}
 
-	if (ctx->id == nr_fdatasync)
-		op = SW_OP_FDATASYNC;
-	else if (ctx->id == nr_sync_file_range)
-		op = SW_OP_SYNC_FILE_RANGE;
-	else if (ctx->id == nr_syncfs)
-		op = SW_OP_SYNCFS;
-	start_call(op, sw_fd_file((int)ctx->args[0]));
+/* The same, reading the file by plain loads (sw_file_facts_direct): the
+ * loader picks this one where the kernel lets it call bpf_rdonly_cast. */
+SEC("tracepoint/syscalls/sys_enter_fsync")
+int sys_enter_sync_direct_tp(struct trace_event_raw_sys_enter *ctx)
+{
+	struct file *file = sw_fd_file((int)ctx->args[0]);
+	__u32 dev;
+	__u16 file_class;
+
+	sw_file_facts_direct(file, &dev, &file_class);
+	start_call(fd_call_op(ctx->id), file, dev, file_class);
 	return 0;
 }
 
@@ -205,7 +243,7 @@ int sys_enter_msync_vma_tp(struct trace_event_raw_sys_enter *ctx)
 	if (!(ctx->args[2] & MS_SYNC))
 		return 0;
 	bpf_find_vma(bpf_get_current_task_btf(), ctx->args[0], vma_file_cb, &file, 0);
-	start_call(SW_OP_MSYNC, file);
+	start_file_call(SW_OP_MSYNC, file);
 	return 0;
 }
 
@@ -213,7 +251,7 @@ SEC("tracepoint/syscalls/sys_enter_msync")
 int sys_enter_msync_novma_tp(struct trace_event_raw_sys_enter *ctx)
 {
 	if (ctx->args[2] & MS_SYNC)
-		start_call(SW_OP_MSYNC, NULL);
+		start_call(SW_OP_MSYNC, NULL, 0, SW_FILE_OTHER);
 	return 0;
 }
 

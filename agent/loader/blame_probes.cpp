@@ -20,6 +20,7 @@ Result<void> reuse_blame_maps(bpf_object* obj, const SharedBlameMaps& maps) {
   } shared[] = {{"victim_tasks", maps.victim_tasks},
                 {"victim_cgroups", maps.victim_cgroups},
                 {"victim_comms", maps.victim_comms},
+                {"victim_gen", maps.victim_gen},
                 {"blame_dev", maps.blame_dev},
                 {"blame_win", maps.blame_win},
                 {"blame", maps.blame},
@@ -44,7 +45,7 @@ Result<void> reuse_blame_maps(bpf_object* obj, const SharedBlameMaps& maps) {
 SharedBlameMaps BlameProbes::maps() const {
   const auto& m = programs_.skel().maps;
   return {bpf_map__fd(m.victim_tasks), bpf_map__fd(m.victim_cgroups), bpf_map__fd(m.victim_comms),
-          bpf_map__fd(m.blame_dev),    bpf_map__fd(m.blame_win),      bpf_map__fd(m.blame),
+          bpf_map__fd(m.victim_gen),   bpf_map__fd(m.blame_dev),    bpf_map__fd(m.blame_win),      bpf_map__fd(m.blame),
           bpf_map__fd(m.blame_events), bpf_map__fd(m.run_ring),       bpf_map__fd(m.blame_disk_of),
           bpf_map__fd(m.blame_group_of), bpf_map__fd(m.blame_bio_dev), bpf_map__fd(m.blame_owner_alias),
           bpf_map__fd(m.blame_issuer)};
@@ -54,15 +55,18 @@ int BlameProbes::drops_fd() const { return bpf_map__fd(programs_.skel().maps.dro
 
 namespace {
 
+// Makes a set map hold exactly want, by difference from have; true if it changed.
 template <typename Key>
-Result<void> sync_map(int fd, const std::set<Key>& want, std::set<Key>& have, const char* what) {
+Result<bool> sync_map(int fd, const std::set<Key>& want, std::set<Key>& have, const char* what) {
   const std::uint8_t one = 1;
+  bool changed = false;
   for (Key k : want) {
     if (have.count(k)) continue;
     if (bpf_map_update_elem(fd, &k, &one, BPF_ANY) != 0) {
       return fail_errno(std::string("add ") + what + " " + std::to_string(k), errno);
     }
     have.insert(k);
+    changed = true;
   }
   for (auto it = have.begin(); it != have.end();) {
     if (want.count(*it)) {
@@ -71,15 +75,29 @@ Result<void> sync_map(int fd, const std::set<Key>& want, std::set<Key>& have, co
     }
     bpf_map_delete_elem(fd, &*it);
     it = have.erase(it);
+    changed = true;
   }
-  return {};
+  return changed;
 }
 
 }  // namespace
 
 Result<void> BlameProbes::set_victims(const std::set<std::uint32_t>& tasks, const std::set<std::uint64_t>& cgroups) {
-  if (auto ok = sync_map(bpf_map__fd(programs_.skel().maps.victim_tasks), tasks, tasks_, "victim process"); !ok) return ok;
-  return sync_map(bpf_map__fd(programs_.skel().maps.victim_cgroups), cgroups, cgroups_, "victim cgroup");
+  auto t = sync_map(bpf_map__fd(programs_.skel().maps.victim_tasks), tasks, tasks_, "victim process");
+  if (!t) return std::unexpected(t.error());
+  auto c = sync_map(bpf_map__fd(programs_.skel().maps.victim_cgroups), cgroups, cgroups_, "victim cgroup");
+  if (!c) return std::unexpected(c.error());
+  return *t || *c ? bump_victim_gen() : Result<void>{};
+}
+
+Result<void> BlameProbes::bump_victim_gen() {
+  const int fd = bpf_map__fd(programs_.skel().maps.victim_gen);
+  const std::uint32_t zero = 0;
+  std::uint32_t gen = 0;
+  if (bpf_map_lookup_elem(fd, &zero, &gen) != 0) return fail_errno("read victim_gen", errno);
+  ++gen;
+  if (bpf_map_update_elem(fd, &zero, &gen, BPF_ANY) != 0) return fail_errno("bump victim_gen", errno);
+  return {};
 }
 
 Result<void> BlameProbes::set_victim_comms(const std::vector<std::string>& names) {
@@ -95,7 +113,7 @@ Result<void> BlameProbes::set_victim_comms(const std::vector<std::string>& names
     name.copy(key, name.size());
     if (bpf_map_update_elem(fd, key, &one, BPF_ANY) != 0) return fail_errno("add comm victim " + name, errno);
   }
-  return {};
+  return names.empty() ? Result<void>{} : bump_victim_gen();
 }
 
 namespace {
@@ -129,7 +147,9 @@ Result<void> BlameProbes::set_stacked_disks(const std::map<std::uint32_t, std::u
   const auto& maps = programs_.skel().maps;
   // Groups first: a filesystem mapped to a group's key finds its members counted there.
   if (auto ok = sync_pair_map(bpf_map__fd(maps.blame_group_of), group_of, group_of_, "group disk"); !ok) return ok;
-  if (auto ok = sync_map(bpf_map__fd(maps.blame_bio_dev), bio_devs, bio_devs_, "dm-crypt device"); !ok) return ok;
+  if (auto ok = sync_map(bpf_map__fd(maps.blame_bio_dev), bio_devs, bio_devs_, "dm-crypt device"); !ok) {
+    return std::unexpected(ok.error());
+  }
   return sync_pair_map(bpf_map__fd(maps.blame_disk_of), disk_of, disk_of_, "map filesystem to its disk");
 }
 

@@ -36,6 +36,7 @@ struct SharedBlameMaps {
   int victim_tasks = -1;
   int victim_cgroups = -1;
   int victim_comms = -1;
+  int victim_gen = -1;
   int blame_dev = -1;
   int blame_win = -1;
   int blame = -1;
@@ -76,6 +77,9 @@ class BlameProbes {
  private:
   explicit BlameProbes(Programs<blame_bpf> programs) : programs_(std::move(programs)) {}
   static Result<BlameProbes> try_rung(Rung rung, const BlameConfig& config);
+
+  // Tells the kernel's remembered victim verdicts (blame_memo) to ask again.
+  Result<void> bump_victim_gen();
 
   Programs<blame_bpf> programs_;
   std::set<std::uint32_t> tasks_;
