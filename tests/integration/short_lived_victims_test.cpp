@@ -1,7 +1,10 @@
 // A victim selected by its process name that lives less than the agent's
 // once-a-second scan of /proc: a backup job, a CronJob's `etcdctl snapshot
 // save`, a test's own short run. The kernel matches exact comm= names at
-// each call, so every call of every such process is followed.
+// each call, so every call of every such process is followed. And the other
+// way round: a process a glob names, which was syncing before the scan found
+// it, is followed from then on, though the kernel remembers each thread's
+// verdict.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -67,6 +70,31 @@ TEST(ShortLivedVictims, EveryCallOfAProcessThatLivesMillisecondsIsFollowed) {
               run_ms, run_ms / kRuns, events.size() - before, pids.size());
   EXPECT_EQ(events.size() - before, static_cast<std::size_t>(kRuns * kCalls));
   EXPECT_EQ(pids.size(), static_cast<std::size_t>(kRuns));
+}
+
+TEST(ScannedVictims, AProcessThatSyncedBeforeTheScanNamedItIsFollowedAfter) {
+  SW_REQUIRE_ROOT();
+  LoopFs disk("/dev/shm", 64);
+  // A glob: only user space's scan of /proc can match it, once a second.
+  Agent agent({"--victim=comm=etc?", "--slow-threshold=0ns", "--events-rate=0", "--probe-hook=off"});
+  ASSERT_TRUE(agent.wait_ready()) << agent.log();
+  // Syncs at once (its file's prefill), so the kernel has judged the thread
+  // before the scan adds its process; then 300 fdatasyncs over 3 s.
+  constexpr int kCalls = 300;
+  Background helper({victim_helper(), disk.path() + "/wal", "--calls", std::to_string(kCalls), "--delay-ms", "0",
+                     "--interval-us", "10000"});
+  std::string out;
+  for (int i = 0; i < 300 && (out = helper.output()).find("calls ") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_NE(out.find("calls " + std::to_string(kCalls)), std::string::npos) << out;
+  std::this_thread::sleep_for(1500ms);  // the last events reach the log
+  std::size_t followed = 0;
+  for (const auto& e : slow_events(agent)) followed += e.at("op") == "fdatasync";
+  std::printf("%zu of %d fdatasyncs followed after the scan named the process\n", followed, kCalls);
+  // The scan runs within a second of the start, and the run lasts three.
+  EXPECT_GE(followed, static_cast<std::size_t>(kCalls / 2)) << agent.log();
+  EXPECT_LE(followed, static_cast<std::size_t>(kCalls));
 }
 
 }  // namespace
