@@ -113,6 +113,7 @@ Result<FsyncProbes> FsyncProbes::try_rung(Rung rung, const FsyncConfig& config, 
   bpf_program__set_autoload(skel.progs.sys_enter_sync_tp, !direct);
   bpf_program__set_autoload(skel.progs.sys_enter_sync_direct_tp, direct);
   bpf_program* const enter = direct ? skel.progs.sys_enter_sync_direct_tp : skel.progs.sys_enter_sync_tp;
+  probes.direct_files_ = direct;
 
   // bpf_find_vma (5.17) names msync's file; older kernels get device "unknown".
   const bool find_vma = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_find_vma, nullptr) == 1;
@@ -170,7 +171,9 @@ Result<FsyncProbes> FsyncProbes::load(const FsyncConfig& config, const Result<Tr
         return try_rung(rung, config, *tracefs);
       },
       [](const FsyncProbes& p) {
-        return std::string(p.io_uring_ ? "io_uring fsync traced" : "io_uring tracepoints absent: io_uring not traced");
+        std::string what = p.io_uring_ ? "io_uring fsync traced" : "io_uring tracepoints absent: io_uring not traced";
+        if (!p.direct_files_) what += "; files read by helper calls (no bpf_rdonly_cast for tracepoints: before 6.2)";
+        return what;
       },
       report);
 }

@@ -49,6 +49,7 @@ class FsyncProbes {
 
   Programs<fsync_bpf> programs_;
   bool io_uring_ = false;
+  bool direct_files_ = false;  // sys_enter_sync_direct_tp runs
 };
 
 }  // namespace stallwatch::loader
