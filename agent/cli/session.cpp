@@ -3,7 +3,6 @@
 #include <malloc.h>
 #include <unistd.h>
 #include <algorithm>
-#include <future>
 #include <spdlog/spdlog.h>
 
 #include "blame/victims.h"
@@ -128,18 +127,13 @@ std::expected<std::unique_ptr<Session>, int> Session::start(const Options& optio
 
 // The ladders, then the start-up self-test (which may drop the fentry rung).
 int Session::load_programs(const Result<loader::Tracefs>& tracefs) {
-  // The cgroup programs share nothing with the ladders': verified on
-  // another CPU meanwhile, reported after them as before.
-  std::vector<loader::RungReport> cgroup_report;
-  auto cgroup_job = std::async(std::launch::async, [&] { return loader::CgroupProbes::load(cgroup_report); });
   loaded_ = load_all(configs_, tracefs, report_);
-  cgroup_probes_ = cgroup_job.get();
-  report_.insert(report_.end(), cgroup_report.begin(), cgroup_report.end());
   if (!loaded_) {
     spdlog::error("{}", loaded_.error().message);
     return 1;
   }
   auto& loaded = *loaded_;
+  cgroup_probes_ = loader::CgroupProbes::load(report_);
   const auto& cgroup2 = facts_.cgroups.cgroup2_mount;
 
   auto selftest = run_selftest(map_fds(loaded, cgroup_probes_), cgroup2, loaded.fsync);

@@ -1,8 +1,5 @@
 #include "cli/startup.h"
 
-#include <future>
-#include <optional>
-
 #include "common/duration.h"
 #include "identity/device_names.h"
 
@@ -67,14 +64,6 @@ Result<Configs> parse_configs(const Options& options) {
 
 Result<Loaded> load_all(Configs& configs, const Result<loader::Tracefs>& tracefs,
                         std::vector<loader::RungReport>& report) {
-  // The probe programs share no map with the others: the kernel verifies
-  // them on another CPU from the start (the verifier is most of start-up).
-  // Each ladder keeps its own report, appended in the order they always had.
-  std::vector<loader::RungReport> probe_report;
-  auto probe_job = std::async(std::launch::async, [&]() -> std::optional<Result<loader::ProbeProbes>> {
-    if (configs.probe.hook == loader::Rung::kOff) return std::nullopt;
-    return loader::ProbeProbes::load(configs.probe, probe_report);
-  });
   std::optional<loader::BlameProbes> blame;
   if (configs.blame.hook == loader::Rung::kOff) {
     report.push_back({"blame", loader::Rung::kOff, true, "no blame windows (--blame-hook=off)"});
@@ -91,37 +80,28 @@ Result<Loaded> load_all(Configs& configs, const Result<loader::Tracefs>& tracefs
       report.push_back({"blame", loader::Rung::kOff, true, "no blame windows: " + probes.error().message});
     }
   }
-  // Past blame, whose maps fsync and block share, the ladders share
-  // nothing: the kernel verifies the block programs on another CPU while
-  // this thread loads fsync's.
-  std::vector<loader::RungReport> block_report;
-  auto block_job = std::async(std::launch::async, [&]() -> std::optional<Result<loader::BlockProbes>> {
-    if (configs.block.hook == loader::Rung::kOff) return std::nullopt;
-    return loader::BlockProbes::load(configs.block, tracefs, block_report);
-  });
   auto fsync = loader::FsyncProbes::load(configs.fsync, tracefs, report);
-  auto probe = probe_job.get();
-  auto block = block_job.get();
-
   if (!fsync) return std::unexpected(fsync.error());
   Loaded loaded{std::move(blame), std::move(*fsync), std::nullopt, std::nullopt};
-  report.insert(report.end(), probe_report.begin(), probe_report.end());
-  if (!probe) {
+  if (configs.probe.hook == loader::Rung::kOff) {
     report.push_back({"probe", loader::Rung::kOff, true, "probes not traced (--probe-hook=off)"});
-  } else if (*probe) {
-    loaded.probe.emplace(std::move(**probe));
-  } else if (configs.probe.hook != loader::Rung::kAuto) {
-    return std::unexpected(probe->error());
   } else {
-    report.push_back({"probe", loader::Rung::kOff, true, "probes not traced: " + probe->error().message});
+    auto probe = loader::ProbeProbes::load(configs.probe, report);
+    if (probe) {
+      loaded.probe.emplace(std::move(*probe));
+    } else if (configs.probe.hook != loader::Rung::kAuto) {
+      return std::unexpected(probe.error());
+    } else {
+      report.push_back({"probe", loader::Rung::kOff, true, "probes not traced: " + probe.error().message});
+    }
   }
-  report.insert(report.end(), block_report.begin(), block_report.end());
-  if (!block) {
+  if (configs.block.hook == loader::Rung::kOff) {
     report.push_back({"block", loader::Rung::kOff, true, "block layer not traced (--block-hook=off)"});
     return loaded;
   }
-  if (!*block) return std::unexpected(block->error());
-  loaded.block.emplace(std::move(**block));
+  auto block = loader::BlockProbes::load(configs.block, tracefs, report);
+  if (!block) return std::unexpected(block.error());
+  loaded.block.emplace(std::move(*block));
   return loaded;
 }
 
