@@ -94,8 +94,8 @@ boot() { # name vmlinuz modules-dir [qemu -smp]: a name ending in -smp4 runs the
     # QEMU's multi-threaded TCG can run a vCPU into the int3 of a jump
     # label the kernel is patching (smp_suite.sh): a 4-vCPU 6.12 guest
     # died so at 1.4 s of its boot, in the kernel's own initcalls, and
-    # once at 9.9 s, in process_one_work, while the agent attached its
-    # programs. A real CPU honours the sync that ends each patch. A guest
+    # once at 9.9 s, in process_one_work, while an agent attached its
+    # programs from several threads (a build that did so, reverted). A real CPU honours the sync that ends each patch. A guest
     # that dies of it boots once more, and the report says so: a guest
     # without disks (the SMP and memory runs) whenever it died, one with
     # disks only before init touched them.
