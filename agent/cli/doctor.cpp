@@ -23,6 +23,7 @@
 #include "loader/host_facts.h"
 #include "loader/libbpf_owners.h"
 #include "loader/tracefs.h"
+#include "loader/vmlinux_btf.h"
 #include "reader/map_reader.h"
 
 namespace stallwatch::cli {
@@ -178,7 +179,10 @@ int run_doctor(const Options& given) {
                    : "unavailable: " + tracefs.error().message);
 
   std::vector<loader::RungReport> report;
-  auto loaded = load_all(*configs, tracefs, report);
+  auto loaded = [&] {
+    const loader::SharedVmlinuxBtf one_parse;
+    return load_all(*configs, tracefs, report);
+  }();
   std::string subsystem;
   nlohmann::ordered_json ladders = nlohmann::ordered_json::array();
   for (const auto& r : report) {

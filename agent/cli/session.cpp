@@ -24,6 +24,7 @@
 #include "identity/processes.h"
 #include "loader/libbpf_owners.h"
 #include "loader/tracefs.h"
+#include "loader/vmlinux_btf.h"
 #include "reader/map_reader.h"
 #include "reader/ring_events.h"
 
@@ -127,6 +128,7 @@ std::expected<std::unique_ptr<Session>, int> Session::start(const Options& optio
 
 // The ladders, then the start-up self-test (which may drop the fentry rung).
 int Session::load_programs(const Result<loader::Tracefs>& tracefs) {
+  const loader::SharedVmlinuxBtf one_parse;
   loaded_ = load_all(configs_, tracefs, report_);
   if (!loaded_) {
     spdlog::error("{}", loaded_.error().message);
