@@ -43,6 +43,38 @@ struct {
 	__type(value, struct sync_thread);
 } fsync_start SEC(".maps");
 
+/* The same per thread, in the task's own storage: allocated for threads
+ * that sync, freed with them, where fsync_start preallocates 16384 entries
+ * (2.3 MiB). Used where tracepoint programs may call bpf_task_storage_get
+ * (6.1 and 6.12 let them, 5.10 does not): user space sets cfg_task_storage
+ * then, and shrinks fsync_start to one entry. Before 5.11 there is no such
+ * map type: user space makes this one a one-entry hash. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sync_thread);
+} fsync_task SEC(".maps");
+
+const volatile bool cfg_task_storage = false;
+
+/* The current thread's state; created if create (NULL: a full map, or no
+ * memory for the task's storage). */
+static __always_inline struct sync_thread *thread_state(__u32 tid, bool create)
+{
+	static const struct sync_thread zero;
+	struct sync_thread *t;
+
+	if (cfg_task_storage)
+		return bpf_task_storage_get(&fsync_task, bpf_get_current_task_btf(), 0,
+					    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	t = bpf_map_lookup_elem(&fsync_start, &tid);
+	if (t || !create)
+		return t;
+	bpf_map_update_elem(&fsync_start, &tid, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&fsync_start, &tid);
+}
+
 /* io_uring request -> call in flight. Bounded like fsync_start; a ring can
  * hold more, and a full map is counted, not silent. */
 struct {
@@ -80,20 +112,14 @@ static __always_inline void record(const struct sw_fsync_start *s, __u64 end_ns)
  * and file_class are then 0. */
 static __always_inline void start_call(__u16 op, struct file *file, __u32 dev, __u16 file_class)
 {
-	static const struct sync_thread zero;
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
 	__u64 cgroup_id = bpf_get_current_cgroup_id();
-	struct sync_thread *t = bpf_map_lookup_elem(&fsync_start, &tid);
+	struct sync_thread *t = thread_state((__u32)id, true);
 	bool victim;
 
 	if (!t) {
-		bpf_map_update_elem(&fsync_start, &tid, &zero, BPF_NOEXIST);
-		t = bpf_map_lookup_elem(&fsync_start, &tid);
-		if (!t) {
-			count_drop(SW_DROP_FSYNC_INFLIGHT_FULL);
-			return;
-		}
+		count_drop(SW_DROP_FSYNC_INFLIGHT_FULL);
+		return;
 	}
 	victim = blame_is_victim_memo(&t->victim, id >> 32, cgroup_id);
 	/* The window starts where the histogram's duration does, so the sum
@@ -114,8 +140,7 @@ static __always_inline void start_file_call(__u16 op, struct file *file)
 static __always_inline void end_call(void)
 {
 	__u64 now = bpf_ktime_get_ns();
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct sync_thread *t = bpf_map_lookup_elem(&fsync_start, &tid);
+	struct sync_thread *t = thread_state((__u32)bpf_get_current_pid_tgid(), false);
 	struct sw_fsync_start *s;
 
 	if (!t || !t->call.start_ns)
@@ -155,11 +180,11 @@ int BPF_PROG(vfs_fsync_range_fentry, struct file *file, loff_t start, loff_t end
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	/* bpf_get_current_task_btf() arrived in 5.11; this runs on 5.10 too. */
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct sync_thread *syscall = bpf_map_lookup_elem(&fsync_start, &tid);
+	struct sync_thread *syscall = thread_state(tid, false);
 	struct sw_vfs_start s = {};
 	long err;
 
-	/* fsync_start entries stay after the call with start_ns = 0. */
+	/* Thread states stay after the call with start_ns = 0. */
 	if ((syscall && syscall->call.start_ns) || (BPF_CORE_READ(task, flags) & PF_IO_WORKER))
 		return 0;
 	s.call.start_ns = bpf_ktime_get_ns();

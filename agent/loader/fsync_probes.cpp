@@ -115,6 +115,28 @@ Result<FsyncProbes> FsyncProbes::try_rung(Rung rung, const FsyncConfig& config, 
   bpf_program* const enter = direct ? skel.progs.sys_enter_sync_direct_tp : skel.progs.sys_enter_sync_tp;
   probes.direct_files_ = direct;
 
+  // Each thread's call in flight lives in its task's storage where
+  // tracepoint programs may reach it (6.1 and 6.12 here; not 5.10), freed
+  // with the thread, and the preallocated tid hash (2.3 MiB) shrinks to one
+  // entry. Elsewhere the task storage map stays empty; a kernel without
+  // that map type (before 5.11) gets a one-entry hash in its place.
+  const bool task_storage =
+      libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_storage_get, nullptr) == 1;
+  skel.rodata->cfg_task_storage = task_storage;
+  probes.task_storage_ = task_storage;
+  if (task_storage) {
+    if (int err = bpf_map__set_max_entries(skel.maps.fsync_start, 1); err) {
+      return fail_errno("size the unused thread hash", err);
+    }
+  } else if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr) != 1) {
+    if (int err = bpf_map__set_type(skel.maps.fsync_task, BPF_MAP_TYPE_HASH); err) {
+      return fail_errno("make the unused task storage map a hash", err);
+    }
+    if (int err = bpf_map__set_max_entries(skel.maps.fsync_task, 1); err) {
+      return fail_errno("size the unused task storage map", err);
+    }
+  }
+
   // bpf_find_vma (5.17) names msync's file; older kernels get device "unknown".
   const bool find_vma = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_find_vma, nullptr) == 1;
   bpf_program__set_autoload(skel.progs.sys_enter_msync_vma_tp, find_vma);
@@ -173,6 +195,9 @@ Result<FsyncProbes> FsyncProbes::load(const FsyncConfig& config, const Result<Tr
       [](const FsyncProbes& p) {
         std::string what = p.io_uring_ ? "io_uring fsync traced" : "io_uring tracepoints absent: io_uring not traced";
         if (!p.direct_files_) what += "; files read by helper calls (no bpf_rdonly_cast for tracepoints: before 6.2)";
+        if (!p.task_storage_) {
+          what += "; calls in flight kept in a hash by thread (this kernel gives tracepoint programs no task storage)";
+        }
         return what;
       },
       report);

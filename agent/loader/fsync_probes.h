@@ -50,6 +50,7 @@ class FsyncProbes {
   Programs<fsync_bpf> programs_;
   bool io_uring_ = false;
   bool direct_files_ = false;  // sys_enter_sync_direct_tp runs
+  bool task_storage_ = false;  // threads' calls in task storage (fsync_task)
 };
 
 }  // namespace stallwatch::loader

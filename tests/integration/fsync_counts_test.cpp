@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <memory>
+#include <sstream>
+#include <string>
 
 #include "support/processes.h"
 #include "support/scrape.h"
@@ -110,6 +112,37 @@ TEST_F(FsyncCounts, RepeatedScrapesOnlyGrow) {
   EXPECT_EQ(scrape().value(std::string(kHist) + "_count", l), 3.0);
   run_fsync_helper(c.dir(), tmpfs.path(), {"--fdatasync", "4"});
   EXPECT_EQ(scrape().value(std::string(kHist) + "_count", l), 7.0);
+}
+
+// Every thread that syncs gets its own state (task storage where the
+// kernel allows it, else a hash by thread id), made at its first call and
+// gone when it exits: 240 processes, 8 at a time, each a new thread, each
+// counted to the call.
+TEST_F(FsyncCounts, ManyShortLivedThreadsSyncingAtOnceAreEachCounted) {
+  Tmpfs tmpfs;
+  TestCgroup c(it_unique("threads"));
+  constexpr int kWorkers = 8, kEach = 30, kCalls = 3;
+  // Eight shell loops at once, each running the helper 30 times in turn.
+  const std::string one = fsync_helper() + " " + tmpfs.path() + " --fdatasync " + std::to_string(kCalls);
+  const std::string script = "for w in $(seq " + std::to_string(kWorkers) + "); do (for i in $(seq " +
+                             std::to_string(kEach) + "); do " + one + " || exit 1; done) & done; wait";
+  const Completed run = run_command({"/bin/sh", "-c", script}, c.dir());
+  ASSERT_EQ(run.exit.code, 0) << run.err;
+  std::istringstream out(run.out);
+  std::string op;
+  int count = 0, made = 0, lines = 0;
+  unsigned long long ns = 0;
+  while (out >> op >> count >> ns) {
+    ASSERT_EQ(op, "fdatasync");
+    made += count;
+    ++lines;
+  }
+  ASSERT_EQ(lines, kWorkers * kEach) << run.err;
+  ASSERT_EQ(made, kWorkers * kEach * kCalls);
+  const Labels l = {{"cgroup", c.rel()}, {"device", tmpfs.label()}, {"op", "fdatasync"}};
+  const Exposition m = scrape();
+  EXPECT_EQ(m.value(std::string(kHist) + "_count", l), static_cast<double>(made));
+  EXPECT_EQ(m.value("stallwatch_events_lost_total", {{"source", "fsync"}, {"reason", "inflight_map_full"}}), 0.0);
 }
 
 TEST(FsyncMapBound, SeriesPastTheBoundAreCountedAsLost) {
