@@ -32,7 +32,7 @@ enum sw_fsync_op {
  * lose nothing of ours) of stallwatch_block_anomalies_total. Index into the
  * per-CPU `drops` array. */
 enum sw_drop {
-	SW_DROP_FSYNC_INFLIGHT_FULL = 0, /* fsync_start / uring_start full, or no memory for a task storage entry (fsync_task) */
+	SW_DROP_FSYNC_INFLIGHT_FULL = 0, /* fsync_start / uring_start full, or no task storage entry */
 	SW_DROP_FSYNC_HIST_FULL = 1,	 /* fsync_hist full: new key refused */
 	SW_DROP_BLOCK_INFLIGHT_FULL = 2, /* blk_rq full: request not timed */
 	SW_DROP_BLOCK_SERIES_FULL = 3,	 /* blk_io or blk_hist full: new key refused */

@@ -120,8 +120,7 @@ Result<FsyncProbes> FsyncProbes::try_rung(Rung rung, const FsyncConfig& config, 
   // with the thread, and the preallocated tid hash (2.3 MiB) shrinks to one
   // entry. Elsewhere the task storage map stays empty; a kernel without
   // that map type (before 5.11) gets a one-entry hash in its place.
-  const bool task_storage =
-      libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_storage_get, nullptr) == 1;
+  const bool task_storage = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_storage_get, nullptr) == 1;
   skel.rodata->cfg_task_storage = task_storage;
   probes.task_storage_ = task_storage;
   if (task_storage) {
