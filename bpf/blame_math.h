@@ -268,8 +268,9 @@ static __always_inline void blame_cpu_add(struct sw_cpu_wait *cw, __u64 cg, __u6
 
 /* One slice of blame_cpu_charge's walk: charges the part of sl after from
  * (up to now) and returns where the next one starts. Global, so that the
- * verifier walks it once and not at each of the walk's 64 steps: 26.7k ->
- * 1.5k instructions for each program that charges a CPU wait. */
+ * verifier walks it once and not at each of the walk's 64 steps: a program
+ * that only charges a CPU wait (sched_migrate_task) went from 26.7k to 1.8k
+ * walked instructions. */
 SW_VERIFIED_ONCE __u64 blame_cpu_slice(struct sw_cpu_wait *cw, const struct sw_run_slice *sl, __u64 from, __u64 now)
 {
 	__u64 end;

@@ -101,7 +101,8 @@ Result<BlockProbes> BlockProbes::try_rung(Rung rung, const BlockConfig& config, 
   if (!programs) return std::unexpected(programs.error());
   BlockProbes probes(std::move(*programs));
   auto& skel = probes.programs_.skel();
-  // Parsed once for the questions below (2-9 ms each time).
+  // Parsed once for the questions below (2-9 ms each time); during
+  // start-up this is the shared copy (vmlinux_btf.h).
   const std::unique_ptr<btf, decltype(&btf__free)> vmlinux(btf__load_vmlinux_btf(), btf__free);
   autoload_rungs(skel.obj, {rung});
   choose_jbd2_programs(skel, vmlinux.get());

@@ -3,8 +3,8 @@
 //
 // libbpf (1.1) parses /sys/kernel/btf/vmlinux (5.4 MB on 6.18) afresh for
 // every object it loads and for every libbpf_find_vmlinux_btf_id, and has
-// no way to hand it a parsed copy: the agent's start-up parsed it nine
-// times, 2.5 to 8 ms each. The link wraps btf__load_vmlinux_btf and
+// no way to hand it a parsed copy: the agent's start-up parsed it eight
+// times, 2.5 to 16 ms each. The link wraps btf__load_vmlinux_btf and
 // btf__free (cmake/StaticLibbpf.cmake): while a SharedVmlinuxBtf lives,
 // every load gets its one copy, and frees of it are ignored. libbpf only
 // reads the kernel's BTF (CO-RE candidates, attach and kfunc ids, and as
