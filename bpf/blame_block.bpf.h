@@ -12,9 +12,10 @@
  *
  * Flushes: a volatile write cache (a disk's, or a loop device's backing
  * page cache) makes a flush cost what it holds. Completed writes are added
- * up per culprit in blame_cache; a flush takes that table at issue, weighs
- * as base + per_page x the pages it held, is the victim's own in
- * proportion to the victim's bytes in it, and the rest is charged to the
+ * up per culprit in blame_cache; a flush takes that table at issue, with
+ * the writes still in service, which are served before it (blame_ahead),
+ * weighs as base + per_page x the pages it held, is the victim's own for
+ * what a flush of only its own pages costs, and the rest is charged to the
  * largest writer.
  *
  * Ownership: data a kernel thread writes (jbd2 flushing ordered data, flusher
@@ -60,6 +61,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sw_blame_cache);
 } blame_cache SEC(".maps");
+
+/* disk dev_t -> writes in service on it (sw_blame_ahead). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct sw_blame_ahead);
+} blame_ahead SEC(".maps");
 
 /* inode -> cgroup that last dirtied its pages, for inodes on victims'
  * disks. LRU: inodes come and go; a forgotten one is "unknown owner".
@@ -240,18 +249,11 @@ static __always_inline void blame_cost_sample(__u32 dev, __u32 op, __u64 bytes, 
 
 /* A completed write enters its disk's volatile cache, under its culprit.
  * The table is claimed without a lock, like the epoch's. */
-static __always_inline void blame_cache_add(__u32 dev, __u64 culprit, __u8 class, __u64 bytes)
+/* Bytes of culprit's, of class, into table c's entries: its own entry,
+ * else the first free one, else the rest. Negative takes them back (from
+ * its entry, else the rest). */
+static __always_inline void blame_table_entry_add(struct sw_blame_cache *c, __u64 culprit, __u8 class, __s64 bytes)
 {
-	static const struct sw_blame_cache zero;
-	struct sw_blame_cache *c;
-
-	if (!bytes)
-		return;
-	c = sw_lookup_or_init(&blame_cache, &dev, &zero, SW_DROP_BLAME_SERIES_FULL);
-	if (!c)
-		return;
-	__sync_fetch_and_add(&c->bytes, bytes);
-	__sync_fetch_and_add(&c->by_class[class & (SW_IO__CLASSES - 1)], bytes);
 	for (int i = 0; i < SW_CACHE_TOP; i++) {
 		struct sw_blame_cache_entry *e = &c->top[i];
 
@@ -259,6 +261,10 @@ static __always_inline void blame_cache_add(__u32 dev, __u64 culprit, __u8 class
 			__sync_fetch_and_add(&e->bytes, bytes);
 			return;
 		}
+	}
+	for (int i = 0; i < SW_CACHE_TOP && bytes > 0; i++) {
+		struct sw_blame_cache_entry *e = &c->top[i];
+
 		if (!e->bytes) {
 			e->cgroup = culprit;
 			e->io_class = class;
@@ -267,6 +273,111 @@ static __always_inline void blame_cache_add(__u32 dev, __u64 culprit, __u8 class
 		}
 	}
 	__sync_fetch_and_add(&c->rest_bytes, bytes);
+}
+
+static __always_inline void blame_table_add(struct sw_blame_cache *c, __u64 culprit, __u8 class, __s64 bytes)
+{
+	if (!bytes)
+		return;
+	class &= SW_IO__CLASSES - 1;
+	__sync_fetch_and_add(&c->bytes, bytes);
+	__sync_fetch_and_add(&c->by_class[class], bytes);
+	blame_table_entry_add(c, culprit, class, bytes);
+}
+
+/* A write's bytes into table c under its culprits: a journal write of a
+ * transaction split between its two contributors. */
+static __always_inline void blame_table_add_write(struct sw_blame_cache *c, const struct sw_blk_rq *r, __u64 culprit,
+						  __s64 bytes)
+{
+	__u8 class = r->blame_class & (SW_IO__CLASSES - 1);
+
+	if (r->tx_share && r->dirtier2) {
+		__s64 first = bytes * r->tx_share >> 16;
+
+		blame_table_add(c, culprit, class, first);
+		blame_table_add(c, r->dirtier2, class, bytes - first);
+	} else {
+		blame_table_add(c, culprit, class, bytes);
+	}
+}
+
+static __always_inline __u16 blame_ahead_gen(const struct sw_blame_ahead *a)
+{
+	return a->flushes % 65535 + 1;
+}
+
+/* A write enters service on a victim's disk: ahead of any flush issued
+ * before it completes. */
+static __always_inline void blame_ahead_count(struct sw_blk_rq *r, __u64 culprit)
+{
+	static const struct sw_blame_ahead zero;
+	__u32 dev = r->dev; /* a key from the stack, as blame_culprit's */
+	struct sw_blame_ahead *a = sw_lookup_or_init(&blame_ahead, &dev, &zero, SW_DROP_BLAME_SERIES_FULL);
+
+	if (!a)
+		return;
+	blame_table_add_write(&a->writes, r, culprit, r->bytes);
+	r->blame_ahead_gen = blame_ahead_gen(a);
+}
+
+/* A write leaves service. Returns whether a flush issued meanwhile took it
+ * (it is in that flush, not in the cache the next one empties). */
+static __always_inline bool blame_ahead_done(struct sw_blk_rq *r, __u64 culprit)
+{
+	__u32 dev = r->dev;
+	struct sw_blame_ahead *a;
+	__u16 gen = r->blame_ahead_gen;
+
+	if (!gen)
+		return false;
+	r->blame_ahead_gen = 0;
+	a = bpf_map_lookup_elem(&blame_ahead, &dev);
+	if (!a || blame_ahead_gen(a) != gen)
+		return true;
+	blame_table_add_write(&a->writes, r, culprit, -(__s64)r->bytes);
+	return false;
+}
+
+/* A flush is issued: the writes in service are ahead of it, so they join
+ * the cache it empties, and the count of those in service starts anew.
+ * Negative counts (a completion racing this) are left out. */
+static __always_inline void blame_flush_takes_ahead(__u32 dev)
+{
+	static const struct sw_blame_cache zero;
+	struct sw_blame_ahead *a = bpf_map_lookup_elem(&blame_ahead, &dev);
+	struct sw_blame_cache *c;
+	__s64 b;
+
+	if (!a)
+		return;
+	b = a->writes.bytes;
+	c = b > 0 ? sw_lookup_or_init(&blame_cache, &dev, &zero, SW_DROP_BLAME_SERIES_FULL) : NULL;
+	if (c) {
+		__sync_fetch_and_add(&c->bytes, b);
+		for (int k = 0; k < SW_IO__CLASSES; k++) {
+			b = a->writes.by_class[k];
+			if (b > 0)
+				__sync_fetch_and_add(&c->by_class[k], b);
+		}
+		for (int i = 0; i < SW_CACHE_TOP; i++) {
+			struct sw_blame_cache_entry *e = &a->writes.top[i];
+
+			b = e->bytes;
+			if (b > 0)
+				blame_table_entry_add(c, e->cgroup, e->io_class & (SW_IO__CLASSES - 1), b);
+		}
+		b = a->writes.rest_bytes;
+		if (b > 0)
+			__sync_fetch_and_add(&c->rest_bytes, b);
+	}
+	a->writes.bytes = 0;
+	a->writes.rest_bytes = 0;
+	for (int k = 0; k < SW_IO__CLASSES; k++)
+		a->writes.by_class[k] = 0;
+	for (int i = 0; i < SW_CACHE_TOP; i++)
+		a->writes.top[i].bytes = 0;
+	__sync_fetch_and_add(&a->flushes, 1);
 }
 
 /* Members of a group serve in parallel: a mirror's copies of a write, or
@@ -346,9 +457,11 @@ SW_VERIFIED_ONCE int blame_issue_slot(struct sw_blk_rq *r, struct sw_blame_slot 
 static __always_inline struct sw_blame_cache *blame_flush_takes_cache(struct sw_blk_rq *r)
 {
 	__u32 dev = r->dev; /* a key from the stack, as blame_culprit's */
-	struct sw_blame_cache *c = bpf_map_lookup_elem(&blame_cache, &dev);
+	struct sw_blame_cache *c;
 	__u64 most = 0, next = 0;
 
+	blame_flush_takes_ahead(dev);
+	c = bpf_map_lookup_elem(&blame_cache, &dev);
 	if (!c || !c->bytes)
 		return NULL;
 	/* The cache's writers replace a commit's contributors. */
@@ -419,6 +532,9 @@ SW_VERIFIED_ONCE int blame_issue(struct sw_blk_rq *r, __u64 now)
 		r->blame_issue_seq = (__u32)d->issued;
 	}
 	culprit = blame_culprit(r);
+	r->blame_ahead_gen = 0;
+	if (r->op == SW_BLK_WRITE && !r->blame_bio)
+		blame_ahead_count(r, culprit);
 	w = blame_weight(r->dev, cost_op_of(r->op), held ? (__u64)r->blame_held_pages << 12 : r->bytes);
 	r->blame_weight = w;
 	for (int c = 0; c < SW_IO__CLASSES; c++) {
@@ -591,15 +707,12 @@ SW_VERIFIED_ONCE int blame_end(struct sw_blk_rq *r, __u64 now, bool done)
 		else
 			blame_cost_sample(r->dev, cost_op_of(r->op), r->done_bytes, now - r->issue_ns);
 	}
-	if (done && !r->blame_bio) {
-		if (r->op == SW_BLK_WRITE && r->tx_share && r->dirtier2) {
-			__u64 first = r->done_bytes * r->tx_share >> 16;
+	if (!blame_ahead_done(r, culprit) && done && !r->blame_bio && r->op == SW_BLK_WRITE && r->done_bytes) {
+		static const struct sw_blame_cache zero;
+		struct sw_blame_cache *c = sw_lookup_or_init(&blame_cache, &dev, &zero, SW_DROP_BLAME_SERIES_FULL);
 
-			blame_cache_add(r->dev, culprit, r->blame_class & (SW_IO__CLASSES - 1), first);
-			blame_cache_add(r->dev, r->dirtier2, r->blame_class & (SW_IO__CLASSES - 1), r->done_bytes - first);
-		} else if (r->op == SW_BLK_WRITE) {
-			blame_cache_add(r->dev, culprit, r->blame_class & (SW_IO__CLASSES - 1), r->done_bytes);
-		}
+		if (c)
+			blame_table_add_write(c, r, culprit, r->done_bytes);
 	}
 	for (int k = 0; k < SW_BLAME_SLOTS; k++)
 		blame_end_slot(r, &d->slot[k], k, culprit | ((__u64)done << 63));

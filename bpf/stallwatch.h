@@ -220,6 +220,9 @@ struct sw_blk_rq {
 	__u8 blame_alone;   /* nothing else was in service on its device at issue */
 	__u8 blame_grouped; /* its disk shares blame state with others (blame_group_of) */
 	__u8 blame_bio;	    /* a bio on a dm-crypt device (blame_bio_dev), not a request */
+	/* A write: its disk's flush count (mod 65535, plus 1) when it was
+	 * counted in blame_ahead; 0: not counted. */
+	__u16 blame_ahead_gen;
 	__u32 blame_weight;		      /* cost weight in service (sum of blame_class_w) */
 	__u32 blame_class_w[SW_IO__CLASSES_]; /* weight counted per I/O class */
 	__u32 blame_own_w[SW_BLAME_SLOTS_];   /* weight counted as victim slot k's own */
@@ -410,7 +413,8 @@ struct sw_blame_slot {
 
 /* What a device's volatile cache took since its last flush was issued:
  * bytes of completed writes by culprit. A flush's cost is writing that
- * out, so its service time is split by these bytes (blame_flush). */
+ * out, so its service time is split by these bytes (blame_flush). The same
+ * table counts the writes in service (sw_blame_ahead). */
 #define SW_CACHE_TOP 6
 struct sw_blame_cache_entry {
 	__u64 cgroup; /* culprit: submitter, owner or the pages' dirtier */
@@ -424,6 +428,16 @@ struct sw_blame_cache {
 	__u64 by_class[SW_IO__CLASSES];
 	struct sw_blame_cache_entry top[SW_CACHE_TOP];
 	__u64 rest_bytes; /* culprits past the table */
+};
+
+/* Writes in service on a disk, not yet completed, by culprit: a flush
+ * issued now is served after them (a loop device's worker takes requests
+ * in order; a disk's cache takes them before the flush runs), so it writes
+ * them out too. Counted at issue, taken back at completion unless a flush
+ * took them meanwhile. */
+struct sw_blame_ahead {
+	struct sw_blame_cache writes;
+	__u64 flushes; /* flushes issued on the disk */
 };
 
 /* The cost model (blk-iocost's linear one): a request costs
@@ -784,6 +798,7 @@ SW_ABI_SIZE(sw_blame_slot, 384);
 SW_ABI_SIZE(sw_blame_dev, 1600);
 SW_ABI_SIZE(sw_blame_cache_entry, 24);
 SW_ABI_SIZE(sw_blame_cache, 192);
+SW_ABI_SIZE(sw_blame_ahead, 200);
 SW_ABI_SIZE(sw_cost, 24);
 SW_ABI_SIZE(sw_cost_key, 8);
 SW_ABI_SIZE(sw_cost_stats, 40);
