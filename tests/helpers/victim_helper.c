@@ -5,6 +5,7 @@
 // around each fdatasync:
 //
 //   calls N sum_ns S p50_ns P p99_ns Q max_ns M
+//   sorted_ns L1 L2 ... LN
 //
 //   sw_victim_helper FILE [--calls N] [--delay-ms D] [--interval-us U]
 #define _GNU_SOURCE
@@ -89,5 +90,8 @@ prefilled:;
   printf("calls %ld sum_ns %llu p50_ns %llu p99_ns %llu max_ns %llu\n", calls, (unsigned long long)sum,
          (unsigned long long)lat[calls / 2], (unsigned long long)lat[calls * 99 / 100],
          (unsigned long long)lat[calls - 1]);
+  printf("sorted_ns");
+  for (long i = 0; i < calls; i++) printf(" %llu", (unsigned long long)lat[i]);
+  printf("\n");
   return 0;
 }

@@ -23,8 +23,17 @@ std::string unique(const std::string& stem);
 struct VictimRun {
   long calls = 0;
   double sum_s = 0, p50_s = 0, p99_s = 0;
+  std::vector<double> sorted_s;  // every call's latency, ascending
   double mean_s() const { return calls ? sum_s / calls : 0; }
 };
+
+// How much the calls that got slower rose: disturbed and undisturbed calls
+// matched by rank (the fastest with the fastest), the rises added up and
+// the falls left out. A neighbour can make most calls faster (a CPU kept
+// out of deep idle) and a few much slower; the falls do not offset what it
+// made the slow ones wait. Undisturbed runs are averaged rank by rank; all
+// runs must have the same number of calls.
+double rank_rise_s(const VictimRun& disturbed, const std::vector<const VictimRun*>& alone);
 
 // sw_victim_helper in cg: `calls` 4 KiB appends + fdatasync on file;
 // `wrapper` runs it (e.g. taskset pinning it to a CPU). It waits delay_ms
