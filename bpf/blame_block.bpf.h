@@ -247,11 +247,10 @@ static __always_inline void blame_cost_sample(__u32 dev, __u32 op, __u64 bytes, 
 		__sync_fetch_and_add(&st->sxy, x * y);
 }
 
-/* A completed write enters its disk's volatile cache, under its culprit.
- * The table is claimed without a lock, like the epoch's. */
 /* Bytes of culprit's, of class, into table c's entries: its own entry,
  * else the first free one, else the rest. Negative takes them back (from
- * its entry, else the rest). */
+ * its entry, else the rest). Entries are claimed without a lock, like the
+ * epoch's. */
 static __always_inline void blame_table_entry_add(struct sw_blame_cache *c, __u64 culprit, __u8 class, __s64 bytes)
 {
 	for (int i = 0; i < SW_CACHE_TOP; i++) {
@@ -285,8 +284,9 @@ static __always_inline void blame_table_add(struct sw_blame_cache *c, __u64 culp
 	blame_table_entry_add(c, culprit, class, bytes);
 }
 
-/* A write's bytes into table c under its culprits: a journal write of a
- * transaction split between its two contributors. */
+/* A write's bytes into table c (its disk's cache once completed, or those
+ * in service) under its culprits: a journal write of a transaction split
+ * between its two contributors. */
 static __always_inline void blame_table_add_write(struct sw_blame_cache *c, const struct sw_blk_rq *r, __u64 culprit,
 						  __s64 bytes)
 {

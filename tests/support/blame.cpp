@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 #include "support/scrape.h"
@@ -39,22 +40,23 @@ VictimRun run_victim(const TestCgroup& cg, const std::string& file, int calls, c
   r.sum_s = sum / 1e9;
   r.p50_s = p50 / 1e9;
   r.p99_s = p99 / 1e9;
-  const auto sorted = c.out.find("\nsorted_ns");
+  constexpr std::string_view kSorted = "\nsorted_ns";
+  const auto sorted = c.out.find(kSorted);
   if (sorted == std::string::npos) throw std::runtime_error("victim helper printed no latencies: " + c.out);
-  std::istringstream in(c.out.substr(sorted + 10));
+  std::istringstream in(c.out.substr(sorted + kSorted.size()));
   for (unsigned long long ns; in >> ns;) r.sorted_s.push_back(ns / 1e9);
   if (static_cast<long>(r.sorted_s.size()) != r.calls) throw std::runtime_error("victim helper printed: " + c.out);
   return r;
 }
 
 double rank_rise_s(const VictimRun& disturbed, const std::vector<const VictimRun*>& alone) {
+  for (const VictimRun* a : alone) {
+    if (a->sorted_s.size() != disturbed.sorted_s.size()) throw std::logic_error("runs of different lengths");
+  }
   double rise = 0;
   for (std::size_t k = 0; k < disturbed.sorted_s.size(); ++k) {
     double base = 0;
-    for (const VictimRun* a : alone) {
-      if (a->sorted_s.size() != disturbed.sorted_s.size()) throw std::logic_error("runs of different lengths");
-      base += a->sorted_s[k] / alone.size();
-    }
+    for (const VictimRun* a : alone) base += a->sorted_s[k] / alone.size();
     rise += std::max(0.0, disturbed.sorted_s[k] - base);
   }
   return rise;
