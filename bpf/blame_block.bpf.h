@@ -37,6 +37,7 @@
 #define STALLWATCH_BLAME_BLOCK_BPF_H
 
 #include "blame.bpf.h"
+#include "blame_tables.h"
 
 /* disk dev_t -> learnt cost coefficients; absent: the defaults. */
 struct {
@@ -247,43 +248,6 @@ static __always_inline void blame_cost_sample(__u32 dev, __u32 op, __u64 bytes, 
 		__sync_fetch_and_add(&st->sxy, x * y);
 }
 
-/* Bytes of culprit's, of class, into table c's entries: its own entry,
- * else the first free one, else the rest. Negative takes them back (from
- * its entry, else the rest). Entries are claimed without a lock, like the
- * epoch's. */
-static __always_inline void blame_table_entry_add(struct sw_blame_cache *c, __u64 culprit, __u8 class, __s64 bytes)
-{
-	for (int i = 0; i < SW_CACHE_TOP; i++) {
-		struct sw_blame_cache_entry *e = &c->top[i];
-
-		if (e->bytes && e->cgroup == culprit && e->io_class == class) {
-			__sync_fetch_and_add(&e->bytes, bytes);
-			return;
-		}
-	}
-	for (int i = 0; i < SW_CACHE_TOP && bytes > 0; i++) {
-		struct sw_blame_cache_entry *e = &c->top[i];
-
-		if (!e->bytes) {
-			e->cgroup = culprit;
-			e->io_class = class;
-			__sync_fetch_and_add(&e->bytes, bytes);
-			return;
-		}
-	}
-	__sync_fetch_and_add(&c->rest_bytes, bytes);
-}
-
-static __always_inline void blame_table_add(struct sw_blame_cache *c, __u64 culprit, __u8 class, __s64 bytes)
-{
-	if (!bytes)
-		return;
-	class &= SW_IO__CLASSES - 1;
-	__sync_fetch_and_add(&c->bytes, bytes);
-	__sync_fetch_and_add(&c->by_class[class], bytes);
-	blame_table_entry_add(c, culprit, class, bytes);
-}
-
 /* A write's bytes into table c (its disk's cache once completed, or those
  * in service) under its culprits: a journal write of a transaction split
  * between its two contributors. */
@@ -340,43 +304,18 @@ static __always_inline bool blame_ahead_done(struct sw_blk_rq *r, __u64 culprit)
 }
 
 /* A flush is issued: the writes in service are ahead of it, so they join
- * the cache it empties, and the count of those in service starts anew.
- * Negative counts (a completion racing this) are left out. */
+ * the cache it empties, and the count of those in service starts anew. */
 static __always_inline void blame_flush_takes_ahead(__u32 dev)
 {
 	static const struct sw_blame_cache zero;
 	struct sw_blame_ahead *a = bpf_map_lookup_elem(&blame_ahead, &dev);
 	struct sw_blame_cache *c;
-	__s64 b;
 
 	if (!a)
 		return;
-	b = a->writes.bytes;
-	c = b > 0 ? sw_lookup_or_init(&blame_cache, &dev, &zero, SW_DROP_BLAME_SERIES_FULL) : NULL;
-	if (c) {
-		__sync_fetch_and_add(&c->bytes, b);
-		for (int k = 0; k < SW_IO__CLASSES; k++) {
-			b = a->writes.by_class[k];
-			if (b > 0)
-				__sync_fetch_and_add(&c->by_class[k], b);
-		}
-		for (int i = 0; i < SW_CACHE_TOP; i++) {
-			struct sw_blame_cache_entry *e = &a->writes.top[i];
-
-			b = e->bytes;
-			if (b > 0)
-				blame_table_entry_add(c, e->cgroup, e->io_class & (SW_IO__CLASSES - 1), b);
-		}
-		b = a->writes.rest_bytes;
-		if (b > 0)
-			__sync_fetch_and_add(&c->rest_bytes, b);
-	}
-	a->writes.bytes = 0;
-	a->writes.rest_bytes = 0;
-	for (int k = 0; k < SW_IO__CLASSES; k++)
-		a->writes.by_class[k] = 0;
-	for (int i = 0; i < SW_CACHE_TOP; i++)
-		a->writes.top[i].bytes = 0;
+	c = (__s64)a->writes.bytes > 0 ? sw_lookup_or_init(&blame_cache, &dev, &zero, SW_DROP_BLAME_SERIES_FULL) : NULL;
+	if (c)
+		blame_table_take(c, &a->writes);
 	__sync_fetch_and_add(&a->flushes, 1);
 }
 
@@ -537,16 +476,15 @@ SW_VERIFIED_ONCE int blame_issue(struct sw_blk_rq *r, __u64 now)
 		blame_ahead_count(r, culprit);
 	w = blame_weight(r->dev, cost_op_of(r->op), held ? (__u64)r->blame_held_pages << 12 : r->bytes);
 	r->blame_weight = w;
+	if (held) {
+		blame_class_weights(r, held);
+	} else {
+		for (int c = 0; c < SW_IO__CLASSES; c++)
+			r->blame_class_w[c] = c == r->blame_class ? w : 0;
+	}
 	for (int c = 0; c < SW_IO__CLASSES; c++) {
-		__u32 cw;
-
-		if (held)
-			cw = held->bytes ? (__u64)w * held->by_class[c] / held->bytes : 0;
-		else
-			cw = c == r->blame_class ? w : 0;
-		r->blame_class_w[c] = cw;
-		if (cw)
-			__sync_fetch_and_add(&d->by_class[c], cw);
+		if (r->blame_class_w[c])
+			__sync_fetch_and_add(&d->by_class[c], r->blame_class_w[c]);
 	}
 	for (int k = 0; k < SW_BLAME_SLOTS; k++)
 		blame_issue_slot(r, &d->slot[k], k, held, culprit);
