@@ -116,14 +116,23 @@ TEST_P(StorageStack, FsyncKeepsItsDeviceAndBlameReachesTheDiskUnderIt) {
   const double neighbour_s = d.by(neighbour_->rel(), "neighbor_io");
   // More waiting for a CPU is anyone's (a loaded machine's): the I/O part
   // of the slowdown is what the neighbour's requests answer for.
-  const double more_cpu = std::max(0.0, d.of("cpu") - (b1 - b0).of("cpu"));
+  const double cpu_change = d.of("cpu") - (b1 - b0).of("cpu");
+  const double more_cpu = std::max(0.0, cpu_change);
   const double io_slowdown = slowdown - more_cpu;
-  std::printf("slowdown %.1f ms (noise %.1f ms, more cpu wait %.1f ms), blamed on the neighbour %.1f ms (%.2f of "
-              "the I/O part, share of blamed time %.3f)\n",
-              slowdown * 1e3, noise * 1e3, more_cpu * 1e3, neighbour_s * 1e3,
-              io_slowdown > 0 ? neighbour_s / io_slowdown : 0.0, neighbour_s / d.total());
+  // As in the shape tests (blame_shapes_test.cpp): what the neighbour did
+  // to the calls it held up is not offset by calls it sped up or by less
+  // CPU wait. Under stress-ng on btrfs the neighbour took the victim's
+  // median from 3.98 to 3.33 ms and its p99 from 12.0 to 36.9 ms: 25.8 ms
+  // faster in all, 36.9 ms named on it.
+  const double rise = rank_rise_s(disturbed, {&alone, &again});
+  const double all = std::max({slowdown - std::min(cpu_change, 0.0), rise, 0.0});
+  std::printf(
+      "slowdown %.1f ms (slower calls rose %.1f ms, noise %.1f ms, cpu wait %+.1f ms), blamed on the "
+      "neighbour %.1f ms (%.2f of the I/O part, share of blamed time %.3f)\n",
+      slowdown * 1e3, rise * 1e3, noise * 1e3, cpu_change * 1e3, neighbour_s * 1e3,
+      io_slowdown > 0 ? neighbour_s / io_slowdown : 0.0, neighbour_s / d.total());
   EXPECT_GE(neighbour_s, 0.6 * io_slowdown - noise) << "under-blamed";
-  EXPECT_LE(neighbour_s, 1.4 * slowdown + noise) << "over-blamed";
+  EXPECT_LE(neighbour_s, 1.4 * all + noise) << "over-blamed";
   // A victim made three times slower: most slow calls say so. Not all: on
   // a loaded machine others' CPU time makes some `mixed`.
   if (disturbed.p50_s >= 3 * std::max(alone.p50_s, again.p50_s)) {
