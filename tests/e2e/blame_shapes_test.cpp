@@ -355,7 +355,7 @@ TEST_P(BlameShape, NeighbourIsBlamedForTheSlowdownItCaused) {
   // again, with 40.2 ms named on it. So the whole is at least what the
   // calls that got slower rose by, rank against rank.
   const double theirs = std::max(o.theirs_slowdown_s(), 0.0);
-  const double all = std::max({o.slowdown_s + o.cpu_fell_s, o.rise_s, 0.0});
+  const double all = whole_slowdown_s(o.slowdown_s, o.cpu_fell_s, o.rise_s);
   EXPECT_GE(o.neighbour_s, 0.75 * theirs - o.noise_s) << "under-blamed";
   EXPECT_LE(o.neighbour_s, 1.25 * all + o.noise_s) << "over-blamed";
   if (o.disturbed.p50_s < 3 * std::max(o.alone.p50_s, o.again.p50_s)) return;

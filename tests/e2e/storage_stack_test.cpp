@@ -125,7 +125,7 @@ TEST_P(StorageStack, FsyncKeepsItsDeviceAndBlameReachesTheDiskUnderIt) {
   // median from 3.98 to 3.33 ms and its p99 from 12.0 to 36.9 ms: 25.8 ms
   // faster in all, 36.9 ms named on it.
   const double rise = rank_rise_s(disturbed, {&alone, &again});
-  const double all = std::max({slowdown - std::min(cpu_change, 0.0), rise, 0.0});
+  const double all = whole_slowdown_s(slowdown, std::max(0.0, -cpu_change), rise);
   std::printf(
       "slowdown %.1f ms (slower calls rose %.1f ms, noise %.1f ms, cpu wait %+.1f ms), blamed on the "
       "neighbour %.1f ms (%.2f of the I/O part, share of blamed time %.3f)\n",

@@ -62,6 +62,10 @@ double rank_rise_s(const VictimRun& disturbed, const std::vector<const VictimRun
   return rise;
 }
 
+double whole_slowdown_s(double slowdown_s, double cpu_fell_s, double rise_s) {
+  return std::max({slowdown_s + cpu_fell_s, rise_s, 0.0});
+}
+
 Blame blame_of(const Agent& agent, const std::string& victim_cgroup) {
   const Exposition m = scrape_metrics(agent.port());
   Blame b;

@@ -35,6 +35,12 @@ struct VictimRun {
 // runs must have the same number of calls.
 double rank_rise_s(const VictimRun& disturbed, const std::vector<const VictimRun*>& alone);
 
+// The whole of what a neighbour did to the victim, the upper end an
+// over-blame bound scales: the slowdown as if the victim's CPU wait had not
+// fallen (cpu_fell_s, 0 if it rose), and never less than what the calls
+// that got slower rose by (rise_s, rank_rise_s) nor than nothing.
+double whole_slowdown_s(double slowdown_s, double cpu_fell_s, double rise_s);
+
 // sw_victim_helper in cg: `calls` 4 KiB appends + fdatasync on file;
 // `wrapper` runs it (e.g. taskset pinning it to a CPU). It waits delay_ms
 // first, for the agent's once-a-second scan to find a victim named by its
