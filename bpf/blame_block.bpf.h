@@ -490,6 +490,20 @@ SW_VERIFIED_ONCE int blame_issue(struct sw_blk_rq *r, __u64 now)
 		blame_issue_slot(r, &d->slot[k], k, held, culprit);
 	if (held)
 		bpf_map_delete_elem(&blame_cache, &dev);
+	r->blame_recent = 0;
+	if (r->rq) {
+		/* Plain loads and stores, no fetching atomic (5.12+): two CPUs
+		 * may take one place, and the request overwritten goes unlooked
+		 * at, as one 16 requests old does. */
+		__u64 seq = d->recent_seq;
+		__u32 i = seq & (SW_RECENT_RQ - 1);
+
+		d->recent_seq = seq + 1;
+		d->recent_rq[i] = r->rq;
+		r->blame_recent = i + 1;
+	}
+	/* Last: an end that claims the request finds its weights counted. */
+	asm volatile("" ::: "memory");
 	r->blame_counted = 1;
 	return 0;
 }
@@ -601,23 +615,27 @@ SW_VERIFIED_ONCE int blame_end_slot(struct sw_blk_rq *r, struct sw_blame_slot *s
 	return 0;
 }
 
-/* A request leaves service: completed (done), requeued or forgotten. Its
- * blamed time is each slot's credit clocks' advance since its issue, times
- * its weight (its own part on the own clock). */
+/* A request leaves service: completed (done), requeued, forgotten or
+ * found lost. Its blamed time is each slot's credit clocks' advance since
+ * its issue, times its weight (its own part on the own clock). Returns 1
+ * if it was in service: of two paths ending it at once, one does (before
+ * 5.12 the compare-and-swap is a plain store, and both may). */
 SW_VERIFIED_ONCE int blame_end(struct sw_blk_rq *r, __u64 now, bool done)
 {
 	struct sw_blame_dev *d;
 	struct sw_disk_busy *b = NULL;
 	__u64 culprit;
-	__u32 issued, dev;
+	__u32 issued, dev, i;
 
-	if (!r || !r->blame_counted)
+	if (!r || !r->blame_counted || __sync_val_compare_and_swap(&r->blame_counted, 1, 0) != 1)
 		return 0;
 	dev = r->dev; /* a key from the stack, as blame_culprit's */
-	r->blame_counted = 0;
 	d = blame_dev_of(r->blame_dev);
 	if (!d)
-		return 0;
+		return 1;
+	i = r->blame_recent - 1;
+	if (r->blame_recent && d->recent_rq[i & (SW_RECENT_RQ - 1)] == r->rq)
+		d->recent_rq[i & (SW_RECENT_RQ - 1)] = 0;
 	issued = (__u32)d->issued;
 	if (r->blame_grouped) {
 		b = bpf_map_lookup_elem(&blame_busy, &dev);
@@ -654,7 +672,7 @@ SW_VERIFIED_ONCE int blame_end(struct sw_blk_rq *r, __u64 now, bool done)
 	}
 	for (int k = 0; k < SW_BLAME_SLOTS; k++)
 		blame_end_slot(r, &d->slot[k], k, culprit | ((__u64)done << 63));
-	return 0;
+	return 1;
 }
 
 /* The cgroup that last dirtied inode's pages; 0: unknown, or a stale

@@ -51,7 +51,10 @@ enum sw_drop {
 	SW_DROP_BLOCK_BIO_FULL = 14,		/* blk_bio full: request timed from insert, by its issuer */
 	SW_DROP_BLOCK_FLUSH_BY_FULL = 15,	/* blk_flush_by full: a flush's asker unknown */
 	SW_DROP_PROBE_FLOW_FULL = 16,		/* probe_flows full: accepting pod unknown */
-	SW_DROP__COUNT = 17,
+	/* A request in service on a victim's disk that the kernel had already
+	 * freed, its completion unseen: taken out of service when found. */
+	SW_DROP_BLOCK_COMPLETION_LOST = 17,
+	SW_DROP__COUNT = 18,
 };
 
 /*
@@ -214,7 +217,9 @@ struct sw_blk_rq {
 	__u8 kind;
 	__u8 preflush;
 	__u8 fua;
-	__u8 blame_counted; /* counted in its device's blame state (sw_blame_dev) */
+	/* Taken out of service by blame_end_lost: the kernel had freed it, its
+	 * completion unseen. */
+	__u8 blame_lost;
 	__u8 blame_class;   /* enum sw_blame_io_class of its submitter */
 	__u8 blame_class2;  /* a flush: dirtier2's class */
 	__u8 blame_alone;   /* nothing else was in service on its device at issue */
@@ -232,6 +237,16 @@ struct sw_blk_rq {
 	__u32 tx_share;
 	__u32 blame_issue_seq; /* its device's issue count after its own (low bits) */
 	__u32 blame_dev;       /* the blame state it is counted in: dev, or its group's key */
+	/* Its place in its device's recent_rq ring, plus 1 (0: none). */
+	__u32 blame_recent;
+	/* 1: counted in its device's blame state (sw_blame_dev). A word of its
+	 * own, taken back by compare-and-swap (64-bit: clang 14's BPF target
+	 * has no 32-bit atomics at its default CPU), so that of two paths
+	 * ending it at once (its completion, the check for lost ones) one does. */
+	__u64 blame_counted;
+	/* Its struct request: the key on the request-pointer rungs; 0 on the
+	 * classic one and for bios. */
+	__u64 rq;
 	/* Whose data it writes: for a kernel thread writing pages, the cgroup
 	 * that dirtied them; for the journal's own blocks, the transaction's
 	 * largest contributor; for a flush, the largest writer to the cache.
@@ -472,6 +487,10 @@ struct sw_cost_stats {
 };
 
 /* Value of blame_dev: one block device's state. */
+/* Requests the check for lost completions looks at, per device: the last
+ * ones issued (a power of two). */
+#define SW_RECENT_RQ 16
+
 struct sw_blame_dev {
 	__u64 last_ns;	/* clocks advanced up to here */
 	__u64 issued; /* requests issued: one alone at issue and still alone at completion saw none after it */
@@ -479,6 +498,12 @@ struct sw_blame_dev {
 	__s64 stalled;	 /* its service threads waiting for a CPU (sw_blame_helper) */
 	__u64 stall_ns;	 /* the last one began to wait */
 	struct sw_blame_slot slot[SW_BLAME_SLOTS];
+	/* The struct requests of the last SW_RECENT_RQ requests issued here
+	 * (0: ended), and how far the check has gone round them
+	 * (blame_find_lost, bpf/blkio.bpf.c). */
+	__u64 recent_rq[SW_RECENT_RQ];
+	__u64 recent_seq;
+	__u64 check_seq;
 };
 
 /* A disk in a group (blame_group_of): its own requests in service and
@@ -782,7 +807,7 @@ SW_ABI_SIZE(sw_uring_key, 16);
 SW_ABI_SIZE(sw_blk_hist_key, 8);
 SW_ABI_SIZE(sw_blk_io_key, 32);
 SW_ABI_SIZE(sw_blk_io, 40);
-SW_ABI_SIZE(sw_blk_rq, 256);
+SW_ABI_SIZE(sw_blk_rq, 280);
 SW_ABI_SIZE(sw_disk_busy, 16);
 #ifdef __cplusplus
 static_assert(SW_IO__CLASSES_ == SW_IO__CLASSES && SW_BLAME_SLOTS_ == SW_BLAME_SLOTS, "sw_blk_rq sizes");
@@ -795,7 +820,7 @@ SW_ABI_SIZE(sw_blk_sector_key, 16);
 SW_ABI_SIZE(sw_cgroup_event, 528);
 SW_ABI_SIZE(sw_blame_culprit, 40);
 SW_ABI_SIZE(sw_blame_slot, 384);
-SW_ABI_SIZE(sw_blame_dev, 1600);
+SW_ABI_SIZE(sw_blame_dev, 1744);
 SW_ABI_SIZE(sw_blame_cache_entry, 24);
 SW_ABI_SIZE(sw_blame_cache, 192);
 SW_ABI_SIZE(sw_blame_ahead, 200);

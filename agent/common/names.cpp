@@ -101,12 +101,14 @@ DropName drop_name(std::uint32_t drop) {
     case SW_DROP_BLOCK_BIO_FULL: return {"block", "bio_map_full"};
     case SW_DROP_BLOCK_FLUSH_BY_FULL: return {"block", "flush_owner_map_full"};
     case SW_DROP_PROBE_FLOW_FULL: return {"probe", "flow_map_full"};
+    case SW_DROP_BLOCK_COMPLETION_LOST: return {"block", "completion_lost"};
     default: return {"unknown", "unknown"};
   }
 }
 
 bool is_anomaly(std::uint32_t drop) {
-  return drop == SW_DROP_BLOCK_COMPLETION_MISSED || drop == SW_DROP_BLOCK_UNMATCHED_COMPLETION;
+  return drop == SW_DROP_BLOCK_COMPLETION_MISSED || drop == SW_DROP_BLOCK_UNMATCHED_COMPLETION ||
+         drop == SW_DROP_BLOCK_COMPLETION_LOST;
 }
 
 std::string_view blame_kind_name(std::uint32_t kind) {

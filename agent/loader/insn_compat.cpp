@@ -142,7 +142,8 @@ std::span<const std::byte> without_cmpxchg(std::span<const std::byte> elf) {
   if (!changed) return elf;
   if (copies.empty()) {
     spdlog::info("kernel has no BPF_CMPXCHG (5.12+): device clocks advance by a plain store, and CPUs that advance "
-                 "one disk at the same moment may count a sliver of blamed time twice");
+                 "one disk at the same moment may count a sliver of blamed time twice (as may a request's "
+                 "completion and the check for lost ones, ending it at the same moment)");
   }
   return copies.emplace(elf.data(), std::move(copy)).first->second;
 }

@@ -7,9 +7,9 @@
 // for atomic_[cmp]xchg"). Before it the verifier refuses the instruction
 // wherever it is, reachable or not ("BPF_STX uses reserved fields", checked
 // over every instruction before the walk), so a branch on the kernel version
-// cannot keep it out. The blame engine's one compare-and-swap
-// (bpf/blame_math.h, blame_claim) degrades to a plain store: r0 keeps the
-// expected value, so the compare reads as a success.
+// cannot keep it out. The blame engine's compare-and-swaps (bpf/blame_math.h,
+// blame_claim; bpf/blame_block.bpf.h, blame_end) degrade to plain stores: r0
+// keeps the expected value, so the compare reads as a success.
 //
 // Pointer arguments to global functions came with 5.12 too (commit
 // e5069b9c23b3, "bpf: Support pointers in global func args"). The blame

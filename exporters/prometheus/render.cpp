@@ -159,9 +159,10 @@ std::vector<MetricFamily> render_lost(const reader::Snapshot& snap) {
                     MetricType::Counter,
                     {}};
   MetricFamily anomalies{"stallwatch_block_anomalies_total",
-                         "Block-layer accounting quirks seen, by reason: a request issued again without its "
-                         "completion reported (completion_missed), a completion of a request never seen issued "
-                         "(unmatched_completion). No event of ours is lost.",
+                         "Block requests whose completion the programs did not see, by how it showed: a request "
+                         "issued again without its completion seen (completion_missed), one found already freed by "
+                         "the kernel while a victim waited on its disk (completion_lost), and a completion of a "
+                         "request never seen issued (unmatched_completion). Each left service when found.",
                          MetricType::Counter,
                          {}};
   for (std::uint32_t i = 0; i < SW_DROP__COUNT; ++i) {

@@ -38,6 +38,7 @@ double counter(const Exposition& m, const std::string& name, const Labels& l) {
 
 double missed(const Exposition& m) {
   return counter(m, "stallwatch_block_anomalies_total", {{"reason", "completion_missed"}}) +
+         counter(m, "stallwatch_block_anomalies_total", {{"reason", "completion_lost"}}) +
          counter(m, "stallwatch_block_anomalies_total", {{"reason", "unmatched_completion"}});
 }
 

@@ -281,6 +281,28 @@ LoopFs::~LoopFs() {
   unlink(image_.c_str());
 }
 
+LoopDevice::LoopDevice(const std::string& backing_dir, int size_mb) {
+  char tmpl[4096];
+  std::snprintf(tmpl, sizeof(tmpl), "%s/stallwatch-loop.XXXXXX", backing_dir.c_str());
+  const int fd = mkstemp(tmpl);
+  if (fd < 0) throw std::runtime_error(std::string("mkstemp: ") + std::strerror(errno));
+  close(fd);
+  image_ = tmpl;
+  try {
+    sh("truncate -s " + std::to_string(size_mb) + "M " + image_);
+    device_ = sh("losetup --find --show " + image_);
+    while (!device_.empty() && (device_.back() == '\n' || device_.back() == ' ')) device_.pop_back();
+  } catch (...) {
+    unlink(image_.c_str());
+    throw;
+  }
+}
+
+LoopDevice::~LoopDevice() {
+  run_shell("losetup -d " + device_);
+  unlink(image_.c_str());
+}
+
 OverlayFs::OverlayFs(const Mounted& base) : layers_(base.path() + "/overlay-layers") {
   sh("mkdir -p " + layers_ + "/lower " + layers_ + "/upper " + layers_ + "/work");
   const std::string opts = "lowerdir=" + layers_ + "/lower,upperdir=" + layers_ + "/upper,workdir=" + layers_ + "/work";

@@ -159,6 +159,21 @@ class LoopFs : public Mounted {
   bool mounted_ = false;
 };
 
+// A loop device over an image file, with nothing on it: only the test's
+// own I/O reaches it (no journal, no flusher).
+class LoopDevice {
+ public:
+  explicit LoopDevice(const std::string& backing_dir = "/dev/shm", int size_mb = 64);
+  ~LoopDevice();
+  LoopDevice(const LoopDevice&) = delete;
+  LoopDevice& operator=(const LoopDevice&) = delete;
+  const std::string& path() const { return device_; }  // "/dev/loopN"
+
+ private:
+  std::string image_;
+  std::string device_;
+};
+
 // An overlayfs whose layers live in a directory of `base` (its upper layer's
 // filesystem is the disk its writes reach), as a container's root is.
 class OverlayFs : public Mounted {

@@ -73,19 +73,23 @@ TEST(Render, LostEventsAreExportedEvenWhenZero) {
       << text;
 }
 
-// The block layer's quirks lose nothing of ours: counted apart, so an alert
-// on lost events never fires for them.
+// Completions the programs did not see are made good when found (the
+// request leaves service): counted apart, so an alert on lost events never
+// fires for them.
 TEST(Render, BlockAnomaliesAreNotLostEvents) {
   Snapshot snap;
   snap.block = true;
   snap.drops[SW_DROP_BLOCK_COMPLETION_MISSED] = 3;
   snap.drops[SW_DROP_BLOCK_UNMATCHED_COMPLETION] = 2;
+  snap.drops[SW_DROP_BLOCK_COMPLETION_LOST] = 5;
   snap.drops[SW_DROP_BLOCK_BIO_FULL] = 7;
   const std::string text = serialize(stallwatch::exporters::render_lost(snap));
   EXPECT_NE(text.find(R"(stallwatch_block_anomalies_total{reason="completion_missed"} 3)"), std::string::npos) << text;
   EXPECT_NE(text.find(R"(stallwatch_block_anomalies_total{reason="unmatched_completion"} 2)"), std::string::npos)
       << text;
+  EXPECT_NE(text.find(R"(stallwatch_block_anomalies_total{reason="completion_lost"} 5)"), std::string::npos) << text;
   EXPECT_EQ(text.find(R"(stallwatch_events_lost_total{reason="completion_missed")"), std::string::npos) << text;
+  EXPECT_EQ(text.find(R"(stallwatch_events_lost_total{reason="completion_lost")"), std::string::npos) << text;
   EXPECT_NE(text.find(R"(stallwatch_events_lost_total{reason="bio_map_full",source="block"} 7)"), std::string::npos)
       << text;
 }
