@@ -619,7 +619,8 @@ SW_VERIFIED_ONCE int blame_end_slot(struct sw_blk_rq *r, struct sw_blame_slot *s
  * found lost. Its blamed time is each slot's credit clocks' advance since
  * its issue, times its weight (its own part on the own clock). Returns 1
  * if it was in service: of two paths ending it at once, one does (before
- * 5.12 the compare-and-swap is a plain store, and both may). */
+ * 5.12 the compare-and-swap is a plain store, and both may; read first,
+ * there, or a request never counted would read as claimed). */
 SW_VERIFIED_ONCE int blame_end(struct sw_blk_rq *r, __u64 now, bool done)
 {
 	struct sw_blame_dev *d;

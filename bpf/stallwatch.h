@@ -217,8 +217,8 @@ struct sw_blk_rq {
 	__u8 kind;
 	__u8 preflush;
 	__u8 fua;
-	/* Taken out of service by blame_end_lost: the kernel had freed it, its
-	 * completion unseen. */
+	/* Taken out of service by end_lost (bpf/blkio.bpf.c): the kernel had
+	 * freed it, its completion unseen. */
 	__u8 blame_lost;
 	__u8 blame_class;   /* enum sw_blame_io_class of its submitter */
 	__u8 blame_class2;  /* a flush: dirtier2's class */

@@ -7,13 +7,12 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include <time.h>
-
 #include <cerrno>
 #include <chrono>
 #include <set>
 #include <thread>
 
+#include "common/clock.h"
 #include "loader/blame_probes.h"
 #include "loader/blkio_probes.h"
 #include "loader/insn_compat.h"
@@ -213,12 +212,6 @@ TEST(Verifier, EachProgramWalksTheBlameEngineOnce) {
   std::printf("verified instructions: %llu in %zu programs\n", static_cast<unsigned long long>(total), programs.size());
 }
 
-std::uint64_t monotonic_now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
 // Requests counted in service on disk (their struct request pointers).
 std::vector<std::uint64_t> counted_requests(int rq_fd, std::uint32_t disk) {
   std::vector<std::uint64_t> out;
@@ -234,8 +227,8 @@ std::vector<std::uint64_t> counted_requests(int rq_fd, std::uint32_t disk) {
 }
 
 std::vector<std::string> direct_writes(const std::string& device, int count) {
-  return {"/bin/dd", "if=/dev/zero", "of=" + device, "bs=4k", "count=" + std::to_string(count), "oflag=direct",
-          "status=none"};
+  return {"/bin/dd",      "if=/dev/zero", "of=" + device, "bs=4k", "count=" + std::to_string(count),
+          "oflag=direct", "status=none"};
 }
 
 // A completion the block programs never saw (on this machine the kernel
@@ -273,7 +266,7 @@ TEST(LostCompletions, RequestsTheKernelFreedLeaveServiceWhileAVictimWaits) {
     std::this_thread::sleep_for(10ms);
   }
 
-  const std::uint64_t now = monotonic_now_ns(), neighbour = 4242, victim = 777;
+  const std::uint64_t now = monotonic_ns(), neighbour = 4242, victim = 777;
   const std::uint32_t weight = 16000;
   sw_blame_dev d{};
   ASSERT_EQ(bpf_map_lookup_elem(l.blame->maps().blame_dev, &disk, &d), 0);
@@ -352,7 +345,7 @@ TEST(LostCompletions, RequestsInServiceAreLeftAlone) {
   sw_blame_dev d{};
   d.slot[0].victim = 777;
   d.slot[0].blocked = 1;
-  d.slot[0].blocked_ns = monotonic_now_ns();
+  d.slot[0].blocked_ns = monotonic_ns();
   ASSERT_EQ(bpf_map_update_elem(l.blame->maps().blame_dev, &disk, &d, BPF_EXIST), 0);
   const auto before = drops(l.block->drops_fd(), SW_DROP_BLOCK_COMPLETION_LOST);
   const Completed c = run_command({"/usr/bin/fio", "--name=load", "--filename=" + dev.path(), "--rw=randwrite",

@@ -249,21 +249,40 @@ std::string Tmpfs::label() const {
   return "tmpfs:" + std::to_string(major(dev())) + ":" + std::to_string(minor(dev()));
 }
 
-LoopFs::LoopFs(const std::string& backing_dir, int size_mb, const std::string& fstype, bool direct_io)
-    : fstype_(fstype) {
+namespace {
+
+// An image file of size_mb in backing_dir, for a loop device.
+std::string new_image(const std::string& backing_dir, int size_mb) {
   char tmpl[4096];
   std::snprintf(tmpl, sizeof(tmpl), "%s/stallwatch-loop.XXXXXX", backing_dir.c_str());
   const int fd = mkstemp(tmpl);
   if (fd < 0) throw std::runtime_error(std::string("mkstemp: ") + std::strerror(errno));
   close(fd);
-  image_ = tmpl;
   try {
-    sh("truncate -s " + std::to_string(size_mb) + "M " + image_);
+    sh("truncate -s " + std::to_string(size_mb) + "M " + tmpl);
+  } catch (...) {
+    unlink(tmpl);
+    throw;
+  }
+  return tmpl;
+}
+
+// A loop device over image: "/dev/loopN".
+std::string attach_loop(const std::string& image, bool direct_io) {
+  std::string device = sh(std::string("losetup --find --show ") + (direct_io ? "--direct-io=on " : "") + image);
+  while (!device.empty() && (device.back() == '\n' || device.back() == ' ')) device.pop_back();
+  return device;
+}
+
+}  // namespace
+
+LoopFs::LoopFs(const std::string& backing_dir, int size_mb, const std::string& fstype, bool direct_io)
+    : image_(new_image(backing_dir, size_mb)), fstype_(fstype) {
+  try {
     sh(fstype_ == "xfs"     ? "mkfs.xfs -q -f " + image_
        : fstype_ == "btrfs" ? "mkfs.btrfs -q -f " + image_
                             : "mkfs." + fstype_ + " -q -F " + image_);
-    device_ = sh(std::string("losetup --find --show ") + (direct_io ? "--direct-io=on " : "") + image_);
-    while (!device_.empty() && (device_.back() == '\n' || device_.back() == ' ')) device_.pop_back();
+    device_ = attach_loop(image_, direct_io);
     sh("mount -t " + fstype_ + " " + device_ + " " + mnt_.path());
     mounted_ = true;
   } catch (...) {
@@ -281,17 +300,9 @@ LoopFs::~LoopFs() {
   unlink(image_.c_str());
 }
 
-LoopDevice::LoopDevice(const std::string& backing_dir, int size_mb) {
-  char tmpl[4096];
-  std::snprintf(tmpl, sizeof(tmpl), "%s/stallwatch-loop.XXXXXX", backing_dir.c_str());
-  const int fd = mkstemp(tmpl);
-  if (fd < 0) throw std::runtime_error(std::string("mkstemp: ") + std::strerror(errno));
-  close(fd);
-  image_ = tmpl;
+LoopDevice::LoopDevice(const std::string& backing_dir, int size_mb) : image_(new_image(backing_dir, size_mb)) {
   try {
-    sh("truncate -s " + std::to_string(size_mb) + "M " + image_);
-    device_ = sh("losetup --find --show " + image_);
-    while (!device_.empty() && (device_.back() == '\n' || device_.back() == ' ')) device_.pop_back();
+    device_ = attach_loop(image_, false);
   } catch (...) {
     unlink(image_.c_str());
     throw;
