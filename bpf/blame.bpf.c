@@ -306,11 +306,17 @@ static __always_inline void helper_work(bool start)
 
 static __always_inline int on_switch(bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u64 now = bpf_ktime_get_ns();
-	__u32 prev_tid = BPF_CORE_READ(prev, pid), next_tid = BPF_CORE_READ(next, pid);
-	__u32 cpu = bpf_get_smp_processor_id();
+	__u32 prev_tid, next_tid, cpu;
 	struct sw_blame_win *w;
+	__u64 now;
 
+	/* No window: no victim waits anywhere, and no run ring records. */
+	if (!blame_any_window())
+		return 0;
+	now = bpf_ktime_get_ns();
+	prev_tid = BPF_CORE_READ(prev, pid);
+	next_tid = BPF_CORE_READ(next, pid);
+	cpu = bpf_get_smp_processor_id();
 	record_slice(prev_tid, cpu, now);
 	w = bpf_map_lookup_elem(&blame_win, &prev_tid);
 	if (w) {
@@ -364,9 +370,13 @@ static __always_inline int on_switch_helpers(bool preempt, struct task_struct *p
 
 static __always_inline int on_wakeup(struct task_struct *p)
 {
-	__u32 tid = BPF_CORE_READ(p, pid);
-	struct sw_blame_win *w = bpf_map_lookup_elem(&blame_win, &tid);
+	struct sw_blame_win *w;
+	__u32 tid;
 
+	if (!blame_any_window())
+		return 0;
+	tid = BPF_CORE_READ(p, pid);
+	w = bpf_map_lookup_elem(&blame_win, &tid);
 	if (w) {
 		struct blame_sched t;
 
@@ -378,9 +388,13 @@ static __always_inline int on_wakeup(struct task_struct *p)
 
 static __always_inline int on_migrate(struct task_struct *p, int dest_cpu)
 {
-	__u32 tid = BPF_CORE_READ(p, pid);
-	struct sw_blame_win *w = bpf_map_lookup_elem(&blame_win, &tid);
+	struct sw_blame_win *w;
+	__u32 tid;
 
+	if (!blame_any_window())
+		return 0;
+	tid = BPF_CORE_READ(p, pid);
+	w = bpf_map_lookup_elem(&blame_win, &tid);
 	if (w)
 		blame_on_migrate(w, dest_cpu, bpf_ktime_get_ns());
 	return 0;

@@ -138,6 +138,36 @@ struct {
 	__type(value, struct sw_blame_win);
 } blame_win SEC(".maps");
 
+/* Entries in blame_win: while there are none, the scheduler's programs have
+ * no victim thread to follow and return at once (a context switch took 200
+ * ns of BPF time here without, 0.95 a request under a block load). Counted
+ * up before a window is made, down after it is gone; a window left open by
+ * a thread that died inside its call keeps them looking, no worse than
+ * before. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __s64);
+} blame_windows SEC(".maps");
+
+static __always_inline void blame_windows_add(__s64 n)
+{
+	__u32 zero = 0;
+	__s64 *v = bpf_map_lookup_elem(&blame_windows, &zero);
+
+	if (v)
+		__sync_fetch_and_add(v, n);
+}
+
+static __always_inline bool blame_any_window(void)
+{
+	__u32 zero = 0;
+	__s64 *v = bpf_map_lookup_elem(&blame_windows, &zero);
+
+	return !v || *v > 0;
+}
+
 /* (victim, culprit, device, kind) -> blamed time. Sized by user space. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -335,6 +365,7 @@ static __always_inline bool blame_open(struct file *file, __u32 sdev, __u16 op, 
 	struct sw_blame_win *w;
 	__u32 disk;
 	__u32 slot = SW_BLAME_SLOTS;
+	long err;
 
 	disk = blame_disk(sdev, sw_file_disk(file));
 	if (disk) {
@@ -346,7 +377,16 @@ static __always_inline bool blame_open(struct file *file, __u32 sdev, __u16 op, 
 				count_drop(SW_DROP_BLAME_SLOTS_FULL);
 		}
 	}
-	if (bpf_map_update_elem(&blame_win, &tid, &zero_win, BPF_ANY)) {
+	blame_windows_add(1);
+	err = bpf_map_update_elem(&blame_win, &tid, &zero_win, BPF_NOEXIST);
+	if (err == -SW_EEXIST) {
+		/* The thread's last window was never closed (it died in its
+		 * call, its exit unseen): this one takes its place. */
+		blame_windows_add(-1);
+		err = bpf_map_update_elem(&blame_win, &tid, &zero_win, BPF_ANY);
+	}
+	if (err) {
+		blame_windows_add(-1);
 		count_drop(SW_DROP_BLAME_WINDOWS_FULL);
 		return false;
 	}
@@ -466,7 +506,8 @@ static __always_inline void blame_close(__u64 now)
 			bpf_ringbuf_submit(e, 0);
 		}
 	}
-	bpf_map_delete_elem(&blame_win, &tid);
+	if (!bpf_map_delete_elem(&blame_win, &tid))
+		blame_windows_add(-1);
 }
 
 #endif

@@ -30,7 +30,8 @@ Result<void> reuse_blame_maps(bpf_object* obj, const SharedBlameMaps& maps) {
                 {"blame_group_of", maps.blame_group_of},
                 {"blame_bio_dev", maps.blame_bio_dev},
                 {"blame_owner_alias", maps.blame_owner_alias},
-                {"blame_issuer", maps.blame_issuer}};
+                {"blame_issuer", maps.blame_issuer},
+                {"blame_windows", maps.blame_windows}};
   for (const auto& m : shared) {
     if (m.fd < 0) continue;
     bpf_map* map = bpf_object__find_map_by_name(obj, m.name);
@@ -44,11 +45,21 @@ Result<void> reuse_blame_maps(bpf_object* obj, const SharedBlameMaps& maps) {
 
 SharedBlameMaps BlameProbes::maps() const {
   const auto& m = programs_.skel().maps;
-  return {bpf_map__fd(m.victim_tasks), bpf_map__fd(m.victim_cgroups), bpf_map__fd(m.victim_comms),
-          bpf_map__fd(m.victim_gen),   bpf_map__fd(m.blame_dev),    bpf_map__fd(m.blame_win),      bpf_map__fd(m.blame),
-          bpf_map__fd(m.blame_events), bpf_map__fd(m.run_ring),       bpf_map__fd(m.blame_disk_of),
-          bpf_map__fd(m.blame_group_of), bpf_map__fd(m.blame_bio_dev), bpf_map__fd(m.blame_owner_alias),
-          bpf_map__fd(m.blame_issuer)};
+  return {bpf_map__fd(m.victim_tasks),
+          bpf_map__fd(m.victim_cgroups),
+          bpf_map__fd(m.victim_comms),
+          bpf_map__fd(m.victim_gen),
+          bpf_map__fd(m.blame_dev),
+          bpf_map__fd(m.blame_win),
+          bpf_map__fd(m.blame),
+          bpf_map__fd(m.blame_events),
+          bpf_map__fd(m.run_ring),
+          bpf_map__fd(m.blame_disk_of),
+          bpf_map__fd(m.blame_group_of),
+          bpf_map__fd(m.blame_bio_dev),
+          bpf_map__fd(m.blame_owner_alias),
+          bpf_map__fd(m.blame_issuer),
+          bpf_map__fd(m.blame_windows)};
 }
 
 int BlameProbes::drops_fd() const { return bpf_map__fd(programs_.skel().maps.drops); }

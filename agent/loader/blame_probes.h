@@ -47,6 +47,7 @@ struct SharedBlameMaps {
   int blame_bio_dev = -1;
   int blame_owner_alias = -1;
   int blame_issuer = -1;
+  int blame_windows = -1;
 };
 
 // Points obj's copies of the shared maps at maps' fds; call between open and load.
