@@ -15,6 +15,7 @@
 #include "blame_block.bpf.h"
 #include "core_fixes.bpf.h"
 #include "maps.bpf.h"
+#include "slots.bpf.h"
 #include "stallwatch.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -52,14 +53,63 @@ struct {
 	__type(value, struct sw_blk_bio);
 } blk_flush_by SEC(".maps");
 
-/* request (or dev+sector) -> request in flight, freed at completion.
- * Requests that never complete are swept by user space and counted. */
+/* Requests in flight, freed at completion. Requests that never complete
+ * are swept by user space and counted. On the request-pointer rungs with
+ * cfg_slots, a request lives in a slot (blk_rq_key: its struct request;
+ * blk_rq_slot: its record), else here: request (or dev+sector, or a
+ * dm-crypt bio) -> record. User space sizes this one down with slots. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct sw_blk_sector_key);
 	__type(value, struct sw_blk_rq);
 } blk_rq SEC(".maps");
+
+/* Mapped by user space, which counts and sweeps the taken slots. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SW_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} blk_rq_key SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SW_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sw_blk_rq);
+} blk_rq_slot SEC(".maps");
+
+/* Bios the same way: a bio queued to a request-based disk lives in a slot
+ * (blk_bio_key: the bio; blk_bio_slot: its record) until it joins a request
+ * or is merged into one, else in blk_bio. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SW_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} blk_bio_key SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SW_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sw_blk_bio);
+} blk_bio_slot SEC(".maps");
+
+/* Requests (SW_SPILL_RQ) and bios (SW_SPILL_BIO) of the slot rungs in the
+ * hashes, their slots all taken: while there are none, one not in a slot
+ * is new, and no hash walk asks. */
+#define SW_SPILL_RQ 0
+#define SW_SPILL_BIO 1
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __s64);
+} blk_spilled SEC(".maps");
 
 /* (device, op, phase, shard) -> histogram. Devices x 5 ops x 2 phases x
  * SW_BLK_SHARDS. */
@@ -89,6 +139,43 @@ struct {
  * verifier, which never walks the branch a rung does not take. */
 const volatile bool cfg_direct_reads = false;
 #define SW_READ(src, ...) (cfg_direct_reads ? ___arrow(src, __VA_ARGS__) : BPF_CORE_READ(src, __VA_ARGS__))
+
+/* The request-pointer rungs' keys (no dev) may live in slots. */
+static __always_inline bool slotted(const struct sw_blk_sector_key *key)
+{
+	return cfg_slots && !key->dev;
+}
+
+static __always_inline void spilled_add(__u32 which)
+{
+	__s64 *v = bpf_map_lookup_elem(&blk_spilled, &which);
+
+	if (v)
+		__sync_fetch_and_add(v, 1);
+}
+
+/* Never below zero: an entry put there by hand (a test's) and forgotten
+ * must not hide a real one from rq_find. */
+static __always_inline void spilled_sub(__u32 which)
+{
+	__s64 *v = bpf_map_lookup_elem(&blk_spilled, &which);
+
+	if (!v)
+		return;
+	for (int i = 0; i < 4; i++) {
+		__s64 n = *v;
+
+		if (n <= 0 || __sync_val_compare_and_swap(v, n, n - 1) == n)
+			return;
+	}
+}
+
+static __always_inline bool any_spilled(__u32 which)
+{
+	__s64 *v = bpf_map_lookup_elem(&blk_spilled, &which);
+
+	return v && *v > 0;
+}
 
 /* sw_disk_dev, read as the rung allows. */
 static __always_inline __u32 disk_dev(struct gendisk *disk)
@@ -201,6 +288,69 @@ static __always_inline __u8 submitter_kind(void)
 	return SW_KIND_KTHREAD;
 }
 
+/* The slot of the bio at key, SW_NO_SLOT if it has none; with make, a free
+ * one it now owns when it has none. Global functions, which the verifier
+ * walks once per program (bpf/blame_math.h), where a static one was walked
+ * again at each of the bio loop's 16 turns; their temporaries stay off the
+ * block programs' frames, which the blame engine's calls fill up to the
+ * verifier's 512 bytes. */
+SW_VERIFIED_ONCE __u32 bio_slot(const struct sw_blk_sector_key *key, bool make)
+{
+	struct sw_blk_bio *b;
+	__u64 id;
+	__u32 i;
+
+	if (!key)
+		return SW_NO_SLOT;
+	id = sw_slot_id(&key->sector);
+	i = sw_slot_find(&blk_bio_key, id);
+	if (i != SW_NO_SLOT || !make)
+		return i;
+	i = sw_slot_claim(&blk_bio_key, id);
+	if (i == SW_NO_SLOT)
+		return i;
+	b = bpf_map_lookup_elem(&blk_bio_slot, &i);
+	if (b)
+		b->slot = i + 1;
+	return i;
+}
+
+SW_VERIFIED_ONCE int bio_slot_free(const struct sw_blk_sector_key *key, struct sw_blk_bio *b)
+{
+	if (key && b && b->slot)
+		sw_slot_release(&blk_bio_key, b->slot - 1, sw_slot_id(&key->sector));
+	return 0;
+}
+
+static __always_inline struct sw_blk_bio *bio_at(__u32 i)
+{
+	return bpf_map_lookup_elem(&blk_bio_slot, &i);
+}
+
+static __always_inline struct sw_blk_bio *bio_find(const struct sw_blk_sector_key *key)
+{
+	if (slotted(key)) {
+		__u32 i = bio_slot(key, false);
+
+		if (i != SW_NO_SLOT)
+			return bio_at(i);
+		if (!any_spilled(SW_SPILL_BIO))
+			return NULL;
+	}
+	return bpf_map_lookup_elem(&blk_bio, key);
+}
+
+/* A bio's record goes, read: it joined a request or was merged into one. */
+static __always_inline void bio_drop(const struct sw_blk_sector_key *key, struct sw_blk_bio *b)
+{
+	if (b->slot) {
+		bio_slot_free(key, b);
+		return;
+	}
+	if (!bpf_map_delete_elem(&blk_bio, key) && slotted(key))
+		spilled_sub(SW_SPILL_BIO);
+}
+
 static __always_inline void note_bio(struct sw_blk_sector_key *key, __u32 dev, bool preflush)
 {
 	struct sw_blk_bio b = {
@@ -208,13 +358,27 @@ static __always_inline void note_bio(struct sw_blk_sector_key *key, __u32 dev, b
 		.submitter = bpf_get_current_cgroup_id(),
 		.kind = submitter_kind(),
 	};
+	struct sw_blk_bio *s = NULL;
 
 	if (b.kind == SW_KIND_JOURNAL)
 		b.tx = blame_tx_of_current();
 
-	/* Full: the request falls back to insert/issue time and task. */
-	if (bpf_map_update_elem(&blk_bio, key, &b, BPF_ANY))
+	/* A bio queued again (the rest of a split one) is overwritten. */
+	if (slotted(key)) {
+		__u32 i = bio_slot(key, true);
+
+		if (i != SW_NO_SLOT)
+			s = bio_at(i);
+	}
+	if (s) {
+		b.slot = s->slot;
+		*s = b;
+	} else if (bpf_map_update_elem(&blk_bio, key, &b, BPF_ANY)) {
+		/* Full: the request falls back to insert/issue time and task. */
 		count_drop(SW_DROP_BLOCK_BIO_FULL);
+	} else if (slotted(key)) {
+		spilled_add(SW_SPILL_BIO);
+	}
 	if (preflush && bpf_map_update_elem(&blk_flush_by, &dev, &b, BPF_ANY))
 		count_drop(SW_DROP_BLOCK_FLUSH_BY_FULL);
 }
@@ -252,6 +416,105 @@ static __always_inline __u64 owner_of(struct bio *bio)
  * call chain at 512 bytes of stack). */
 static const struct sw_blk_rq zero_rq;
 
+/* The slot of the request at key, SW_NO_SLOT if it has none; with make,
+ * a free one it now owns, its record zeroed (its rq still 0). Global, as
+ * bio_slot. */
+SW_VERIFIED_ONCE __u32 rq_slot(const struct sw_blk_sector_key *key, bool make)
+{
+	struct sw_blk_rq *r;
+	__u64 id;
+	__u32 i;
+
+	if (!key)
+		return SW_NO_SLOT;
+	id = sw_slot_id(&key->sector);
+	i = sw_slot_find(&blk_rq_key, id);
+	if (i != SW_NO_SLOT || !make)
+		return i;
+	i = sw_slot_claim(&blk_rq_key, id);
+	if (i == SW_NO_SLOT)
+		return i;
+	r = bpf_map_lookup_elem(&blk_rq_slot, &i);
+	if (r) {
+		*r = zero_rq;
+		r->slot = i + 1;
+	}
+	return i;
+}
+
+SW_VERIFIED_ONCE int rq_slot_free(struct sw_blk_rq *r)
+{
+	if (r && r->slot)
+		sw_slot_release(&blk_rq_key, r->slot - 1, r->rq);
+	return 0;
+}
+
+static __always_inline struct sw_blk_rq *rq_at(__u32 i)
+{
+	return bpf_map_lookup_elem(&blk_rq_slot, &i);
+}
+
+static __always_inline struct sw_blk_rq *rq_find(const struct sw_blk_sector_key *key)
+{
+	if (slotted(key)) {
+		__u32 i = rq_slot(key, false);
+
+		if (i != SW_NO_SLOT)
+			return rq_at(i);
+		if (!any_spilled(SW_SPILL_RQ))
+			return NULL;
+	}
+	return bpf_map_lookup_elem(&blk_rq, key);
+}
+
+/* The record of a request being tracked: the one it has (*existed), else
+ * a zeroed one. NULL: no room anywhere. */
+static __always_inline struct sw_blk_rq *rq_make(const struct sw_blk_sector_key *key, bool *existed)
+{
+	struct sw_blk_rq *r;
+	long err;
+
+	if (slotted(key)) {
+		if (any_spilled(SW_SPILL_RQ)) {
+			r = bpf_map_lookup_elem(&blk_rq, key);
+			if (r) {
+				*existed = true;
+				return r;
+			}
+		}
+		r = rq_at(rq_slot(key, true));
+		if (r) {
+			*existed = r->rq != 0;
+			return r;
+		}
+	}
+	/* Insert first, look up after: most requests are new (no insert
+	 * event), and a lookup that misses cost one more hash walk. */
+	err = bpf_map_update_elem(&blk_rq, key, &zero_rq, BPF_NOEXIST);
+	r = bpf_map_lookup_elem(&blk_rq, key);
+	*existed = err != 0;
+	if (!err && slotted(key))
+		spilled_add(SW_SPILL_RQ);
+	return r;
+}
+
+/* A request's record goes: its slot given back, or its entry deleted. */
+static __always_inline void rq_drop(const struct sw_blk_sector_key *key, struct sw_blk_rq *r)
+{
+	bool spill = false;
+
+	if (r && r->slot) {
+		rq_slot_free(r);
+		return;
+	}
+	if (slotted(key) && r)
+		spill = !r->blame_bio;
+	if (bpf_map_delete_elem(&blk_rq, key))
+		return;
+	if (spill)
+		spilled_sub(SW_SPILL_RQ);
+}
+
 /* First sight of a request (insert, or issue on devices without a
  * scheduler): take over what its bios told us. */
 static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue, __u64 now)
@@ -261,28 +524,25 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 	struct bio *bio;
 	__u64 tx = 0;
 	__u32 flags, dev;
-	bool seen = false;
-	long err;
+	bool seen = false, existed;
+	__u32 slot;
 
 	/* A scheduler's requests were inserted before they are issued: found
 	 * at once, as before, not after a failed insert and the device read. */
 	if (issue && SW_READ(rq, q, elevator)) {
-		r = bpf_map_lookup_elem(&blk_rq, &key);
+		r = rq_find(&key);
 		if (r && !r->issue_ns)
 			return r;
 	}
 	dev = rq_dev(rq);
 	if (!wanted(dev))
 		return NULL;
-	/* Insert first, look up after: other requests are new (no insert
-	 * event), and a lookup that misses cost one more hash walk. */
-	err = bpf_map_update_elem(&blk_rq, &key, &zero_rq, BPF_NOEXIST);
-	r = bpf_map_lookup_elem(&blk_rq, &key);
+	r = rq_make(&key, &existed);
 	if (!r) {
 		count_drop(SW_DROP_BLOCK_INFLIGHT_FULL);
 		return NULL;
 	}
-	if (err) {
+	if (existed) {
 		/* Inserted earlier, or requeued (issue_ns cleared): same request. */
 		if (!issue || !r->issue_ns)
 			return r;
@@ -292,7 +552,9 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 		if (!r->blame_lost)
 			count_drop(SW_DROP_BLOCK_COMPLETION_MISSED);
 		blame_end(r, now, false);
+		slot = r->slot;
 		*r = zero_rq;
+		r->slot = slot;
 	}
 	r->dev = dev;
 	r->rq = (__u64)rq;
@@ -310,7 +572,7 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 	 * submitter stand for the request, and every entry is freed. */
 	for (int i = 0; i < 16 && bio; i++) {
 		struct sw_blk_sector_key bkey = { .sector = (__u64)bio };
-		struct sw_blk_bio *b = bpf_map_lookup_elem(&blk_bio, &bkey);
+		struct sw_blk_bio *b = bio_find(&bkey);
 
 		if (b) {
 			if (b->queue_ns < r->queue_ns || !seen) {
@@ -320,7 +582,7 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 				r->kind = b->kind;
 				tx = b->tx;
 			}
-			bpf_map_delete_elem(&blk_bio, &bkey);
+			bio_drop(&bkey, b);
 		}
 		bio = SW_READ(bio, bi_next);
 	}
@@ -400,7 +662,7 @@ SW_VERIFIED_ONCE __u64 blame_find_lost(__u32 disk, __u64 now)
 		d->check_seq = seq + 1;
 		if (!key.sector)
 			continue;
-		r = bpf_map_lookup_elem(&blk_rq, &key);
+		r = rq_find(&key);
 		if (!r || !r->blame_counted || r->rq != key.sector || (__s64)(now - r->issue_ns) < (__s64)SW_LOST_MIN_NS)
 			continue;
 		if (BPF_CORE_READ(rq, state) == MQ_RQ_IDLE && !BPF_CORE_READ(rq, __data_len))
@@ -413,7 +675,7 @@ SW_VERIFIED_ONCE __u64 blame_find_lost(__u32 disk, __u64 now)
 static __always_inline void end_lost(__u64 lost, __u64 now)
 {
 	struct sw_blk_sector_key key = { .sector = lost };
-	struct sw_blk_rq *r = bpf_map_lookup_elem(&blk_rq, &key);
+	struct sw_blk_rq *r = rq_find(&key);
 
 	if (r && blame_end(r, now, false)) {
 		r->blame_lost = 1;
@@ -463,7 +725,7 @@ static __always_inline void io_add(const struct sw_blk_rq *r, __u64 service_ns)
 static __always_inline void complete(struct sw_blk_sector_key *key, __u32 nr_bytes)
 {
 	__u64 now = bpf_ktime_get_ns();
-	struct sw_blk_rq *r = bpf_map_lookup_elem(&blk_rq, key);
+	struct sw_blk_rq *r = rq_find(key);
 
 	if (!r || !r->issue_ns) {
 		count_drop(SW_DROP_BLOCK_UNMATCHED_COMPLETION);
@@ -481,7 +743,7 @@ static __always_inline void complete(struct sw_blk_sector_key *key, __u32 nr_byt
 		if (lost)
 			end_lost(lost, now);
 	}
-	bpf_map_delete_elem(&blk_rq, key);
+	rq_drop(key, r);
 }
 
 /* 5.11 dropped the request_queue argument of the request and bio events
@@ -588,7 +850,7 @@ static __always_inline int on_issue(struct request *rq)
 /* A requeued request is issued again; that is not a missed completion. */
 static __always_inline void requeue(struct sw_blk_sector_key *key)
 {
-	struct sw_blk_rq *r = bpf_map_lookup_elem(&blk_rq, key);
+	struct sw_blk_rq *r = rq_find(key);
 
 	if (r) {
 		blame_end(r, bpf_ktime_get_ns(), false);
@@ -617,8 +879,10 @@ static __always_inline int on_complete(struct request *rq, unsigned int nr_bytes
 static __always_inline int on_bio_merge(struct bio *bio)
 {
 	struct sw_blk_sector_key key = { .sector = (__u64)bio };
+	struct sw_blk_bio *b = bio_find(&key);
 
-	bpf_map_delete_elem(&blk_bio, &key);
+	if (b)
+		bio_drop(&key, b);
 	return 0;
 }
 
@@ -1001,10 +1265,14 @@ SEC("raw_tp")
 int forget_request(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct sw_blk_sector_key key = { .sector = ctx->args[0], .dev = (__u32)ctx->args[1] };
-	struct sw_blk_rq *r = bpf_map_lookup_elem(&blk_rq, &key);
+	struct sw_blk_rq *r = rq_find(&key);
 
+	/* A dm-crypt bio's record is in the hash whatever rq_find says. */
+	if (!r)
+		r = bpf_map_lookup_elem(&blk_rq, &key);
 	if (!r)
 		return 0;
 	blame_end(r, bpf_ktime_get_ns(), false);
-	return bpf_map_delete_elem(&blk_rq, &key) == 0;
+	rq_drop(&key, r);
+	return 1;
 }

@@ -204,6 +204,19 @@ struct sw_blk_io {
 #define SW_IO__CLASSES_ 4
 #define SW_BLAME_SLOTS_ 4
 
+/* Slot tables (bpf/slots.bpf.h): state per request in arrays of SW_SLOTS,
+ * an address owning one of SW_SLOT_PROBES slots from its hash. Struct
+ * requests sit in arrays of one tag set: the low bits are alignment, and a
+ * multiplicative hash spreads the rest. */
+#define SW_SLOT_BITS 14
+#define SW_SLOTS (1U << SW_SLOT_BITS)
+#define SW_SLOT_PROBES 4
+
+static inline __u32 sw_slot_at(__u64 id, __u32 probe)
+{
+	return ((__u32)(((id >> 4) * 0x9E3779B97F4A7C15ULL) >> (64 - SW_SLOT_BITS)) + probe) & (SW_SLOTS - 1);
+}
+
 struct sw_blk_rq {
 	__u64 queue_ns; /* bio queued or request inserted, CLOCK_MONOTONIC ns */
 	__u64 issue_ns; /* issued to the driver; 0 = not yet */
@@ -239,6 +252,8 @@ struct sw_blk_rq {
 	__u32 blame_dev;       /* the blame state it is counted in: dev, or its group's key */
 	/* Its place in its device's recent_rq ring, plus 1 (0: none). */
 	__u32 blame_recent;
+	/* Its slot in blk_rq_slot, plus 1 (bpf/slots.bpf.h); 0: in blk_rq. */
+	__u32 slot;
 	/* 1: counted in its device's blame state (sw_blame_dev). A word of its
 	 * own, taken back by compare-and-swap (64-bit: clang 14's BPF target
 	 * has no 32-bit atomics at its default CPU), so that of two paths
@@ -262,13 +277,14 @@ struct sw_blk_rq {
 	__u64 blame_held_own[SW_BLAME_SLOTS_];	 /* each slot's held_own_ns at issue */
 };
 
-/* A bio queued but not yet in a request, value of blk_bio. */
+/* A bio queued but not yet in a request, value of blk_bio and blk_bio_slot. */
 struct sw_blk_bio {
 	__u64 queue_ns;
 	__u64 submitter;
 	__u64 tx; /* the journal transaction a jbd2 thread commits: fs dev_t << 32 | tid; 0: none */
 	__u8 kind;
-	__u8 pad[7];
+	__u8 pad[3];
+	__u32 slot; /* its slot in blk_bio_slot, plus 1 (bpf/slots.bpf.h); 0: in blk_bio */
 };
 
 /* A journal (jbd2) transaction on a victim's filesystem: whose handles

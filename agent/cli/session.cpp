@@ -51,7 +51,11 @@ reader::MapFds map_fds(const Loaded& loaded, const Result<loader::CgroupProbes>&
     fds.blk_hist = loaded.block->hist_fd();
     fds.blk_io = loaded.block->io_fd();
     fds.blk_rq = loaded.block->rq_fd();
+    fds.blk_rq_key = loaded.block->rq_key_fd();
+    fds.blk_rq_slot = loaded.block->rq_slot_fd();
     fds.blk_bio = loaded.block->bio_fd();
+    fds.blk_bio_key = loaded.block->bio_key_fd();
+    fds.blk_bio_slot = loaded.block->bio_slot_fd();
     fds.blk_drops = loaded.block->drops_fd();
     fds.blame_cost_stats = loaded.block->cost_stats_fd();
     fds.blk_forget_request = loaded.block->forget_request_fd();

@@ -75,6 +75,10 @@ void choose_jbd2_programs(blkio_bpf& skel, const btf* vmlinux) {
 int BlockProbes::hist_fd() const { return bpf_map__fd(programs_.skel().maps.blk_hist); }
 int BlockProbes::io_fd() const { return bpf_map__fd(programs_.skel().maps.blk_io); }
 int BlockProbes::rq_fd() const { return bpf_map__fd(programs_.skel().maps.blk_rq); }
+int BlockProbes::rq_key_fd() const { return bpf_map__fd(programs_.skel().maps.blk_rq_key); }
+int BlockProbes::rq_slot_fd() const { return bpf_map__fd(programs_.skel().maps.blk_rq_slot); }
+int BlockProbes::bio_key_fd() const { return bpf_map__fd(programs_.skel().maps.blk_bio_key); }
+int BlockProbes::bio_slot_fd() const { return bpf_map__fd(programs_.skel().maps.blk_bio_slot); }
 int BlockProbes::bio_fd() const { return bpf_map__fd(programs_.skel().maps.blk_bio); }
 int BlockProbes::drops_fd() const { return bpf_map__fd(programs_.skel().maps.drops); }
 int BlockProbes::cost_stats_fd() const { return bpf_map__fd(programs_.skel().maps.blame_cost_stats); }
@@ -112,6 +116,21 @@ Result<BlockProbes> BlockProbes::try_rung(Rung rung, const BlockConfig& config, 
   skel.rodata->cfg_queue_arg = block_event_takes_queue(vmlinux.get(), "block_rq_insert", 3);
   skel.rodata->cfg_bio_queue_arg = block_event_takes_queue(vmlinux.get(), "block_bio_queue", 3);
   skel.rodata->cfg_blame_owner = config.blame_owner;
+  // Requests and bios in slots (bpf/slots.bpf.h) where the kernel has
+  // compare-and-swap and they are keyed by their address; the hashes keep
+  // the rest: those whose slots were all taken, dm-crypt's bios, and all
+  // of the classic rung's or of a kernel's before 5.12.
+  const bool slots = rung != Rung::kTracepoint && kernel_has_cmpxchg();
+  skel.rodata->cfg_slots = slots;
+  for (bpf_map* m : {skel.maps.blk_rq_key, skel.maps.blk_rq_slot, skel.maps.blk_bio_key, skel.maps.blk_bio_slot}) {
+    if (int err = bpf_map__set_max_entries(m, slots ? SW_SLOTS : 1); err) {
+      return fail_errno("size the request and bio slots", err);
+    }
+  }
+  for (bpf_map* m : {skel.maps.blk_rq, skel.maps.blk_bio}) {
+    if (int err = bpf_map__set_max_entries(m, slots ? 4096 : 16384); err)
+      return fail_errno("size blk_rq and blk_bio", err);
+  }
   if (auto shared = reuse_blame_maps(skel.obj, config.blame_maps); !shared) {
     return std::unexpected(shared.error());
   }

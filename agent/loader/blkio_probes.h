@@ -46,7 +46,13 @@ class BlockProbes {
   int hist_fd() const;
   int io_fd() const;
   int rq_fd() const;
+  // Request slots (bpf/slots.bpf.h): struct request per slot (0: free), and records.
+  int rq_key_fd() const;
+  int rq_slot_fd() const;
   int bio_fd() const;
+  // Bio slots, the same way.
+  int bio_key_fd() const;
+  int bio_slot_fd() const;
   int drops_fd() const;
   int cost_stats_fd() const;
   // forget_request (blkio.bpf.c): run on demand for requests never completed.

@@ -4,6 +4,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <spdlog/spdlog.h>
@@ -104,7 +105,51 @@ std::uint64_t map_size(int fd) {
 
 }  // namespace
 
-MapReader::MapReader(MapFds fds) : fds_(fds), ncpus_(libbpf_num_possible_cpus()) {}
+MapReader::MapReader(MapFds fds)
+    : fds_(fds),
+      ncpus_(libbpf_num_possible_cpus()),
+      rq_keys_(map_slot_keys(fds.blk_rq_key, "request")),
+      bio_keys_(map_slot_keys(fds.blk_bio_key, "bio")) {}
+
+MapReader::~MapReader() {
+  unmap_slot_keys(rq_keys_);
+  unmap_slot_keys(bio_keys_);
+}
+
+MapReader::SlotKeys MapReader::map_slot_keys(int fd, const char* what) {
+  if (fd < 0) return {};
+  bpf_map_info info{};
+  std::uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return {};
+  void* p =
+      mmap(nullptr, static_cast<std::size_t>(info.max_entries) * sizeof(std::uint64_t), PROT_READ, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) {
+    spdlog::warn("map the {} slots: {}; those in them are not counted or swept", what, errno_text(errno));
+    return {};
+  }
+  return {static_cast<const std::uint64_t*>(p), info.max_entries};
+}
+
+void MapReader::unmap_slot_keys(const SlotKeys& k) {
+  if (k.keys) munmap(const_cast<std::uint64_t*>(k.keys), k.n * sizeof(std::uint64_t));
+}
+
+std::uint64_t MapReader::SlotKeys::taken() const {
+  std::uint64_t n_taken = 0;
+  for (std::size_t i = 0; i < n; ++i) n_taken += at(i) != 0;
+  return n_taken;
+}
+
+std::vector<std::pair<std::uint64_t, sw_blk_rq>> MapReader::requests_in_slots() const {
+  std::vector<std::pair<std::uint64_t, sw_blk_rq>> out;
+  for (std::uint32_t i = 0; i < rq_keys_.n; ++i) {
+    // The kernel takes and frees slots meanwhile: a load of its own each.
+    const std::uint64_t rq = rq_keys_.at(i);
+    sw_blk_rq r{};
+    if (rq && bpf_map_lookup_elem(fds_.blk_rq_slot, &i, &r) == 0) out.emplace_back(rq, r);
+  }
+  return out;
+}
 
 Result<Snapshot> MapReader::snapshot() const {
   if (ncpus_ <= 0) return fail("count possible CPUs: " + errno_text(ncpus_));
@@ -169,8 +214,8 @@ Result<Snapshot> MapReader::snapshot() const {
   if (!ok) return std::unexpected(ok.error());
   for (auto& [k, s] : ios) snap.block_io.push_back(s);
   if (auto d = add_drops(fds_.blk_drops, ncpus_, snap.drops); !d) return std::unexpected(d.error());
-  snap.block_inflight_requests = map_size<sw_blk_sector_key>(fds_.blk_rq);
-  snap.block_pending_bios = map_size<sw_blk_sector_key>(fds_.blk_bio);
+  snap.block_inflight_requests = map_size<sw_blk_sector_key>(fds_.blk_rq) + rq_keys_.taken();
+  snap.block_pending_bios = map_size<sw_blk_sector_key>(fds_.blk_bio) + bio_keys_.taken();
   snap.block_stale_requests = stale_requests_.load();
   return snap;
 }
@@ -187,6 +232,10 @@ std::uint64_t MapReader::sweep(std::chrono::nanoseconds request_age, std::chrono
                                                        if (older_than(v[0].queue_ns, request_age))
                                                          stale_rq.push_back(k);
                                                      });
+  for (const auto& [rq, r] : requests_in_slots()) {
+    // Its record may be a newer request's by now: forget_request asks again.
+    if (older_than(r.queue_ns, request_age)) stale_rq.push_back({.sector = rq, .dev = 0, .pad = 0});
+  }
   (void)for_each_entry<sw_blk_sector_key, sw_blk_bio>(fds_.blk_bio, 1, "blk_bio",
                                                       [&](const sw_blk_sector_key& k, std::span<const sw_blk_bio> v) {
                                                         if (older_than(v[0].queue_ns, bio_age)) stale_bio.push_back(k);
@@ -194,6 +243,16 @@ std::uint64_t MapReader::sweep(std::chrono::nanoseconds request_age, std::chrono
   std::uint64_t deleted = 0;
   for (const auto& k : stale_rq) deleted += forget_request(k);
   for (const auto& k : stale_bio) bpf_map_delete_elem(fds_.blk_bio, &k);
+  // A bio holds no blame state: its slot is freed here. Should it be freed
+  // and taken by another bio in between, that bio's request is timed from
+  // its insert, as one whose bio found no room.
+  for (std::uint32_t i = 0; i < bio_keys_.n; ++i) {
+    const std::uint64_t bio = bio_keys_.at(i);
+    sw_blk_bio b{};
+    if (!bio || bpf_map_lookup_elem(fds_.blk_bio_slot, &i, &b) != 0 || !older_than(b.queue_ns, bio_age)) continue;
+    const std::uint64_t free_key = 0;
+    if (bio_keys_.at(i) == bio) bpf_map_update_elem(fds_.blk_bio_key, &i, &free_key, BPF_ANY);
+  }
   stale_requests_ += deleted;
   return deleted;
 }

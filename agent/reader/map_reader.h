@@ -4,6 +4,9 @@
 // that never complete and bios that never become requests.
 #include <atomic>
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -18,7 +21,11 @@ struct MapFds {
   int blk_hist = -1;
   int blk_io = -1;
   int blk_rq = -1;
+  int blk_rq_key = -1;   // request slots (bpf/slots.bpf.h): struct request per slot, 0 when free
+  int blk_rq_slot = -1;  // and their records
   int blk_bio = -1;
+  int blk_bio_key = -1;  // bio slots, the same way
+  int blk_bio_slot = -1;
   int blk_drops = -1;
   int cgroup_drops = -1;
   int blame = -1;
@@ -34,6 +41,9 @@ struct MapFds {
 class MapReader {
  public:
   explicit MapReader(MapFds fds);
+  ~MapReader();
+  MapReader(const MapReader&) = delete;
+  MapReader& operator=(const MapReader&) = delete;
 
   Result<Snapshot> snapshot() const;
 
@@ -51,6 +61,9 @@ class MapReader {
   std::uint64_t forget(const std::vector<std::uint64_t>& cgroup_ids);
   // The cost model's sums per (disk, op), as the kernel has them now.
   std::vector<std::pair<sw_cost_key, sw_cost_stats>> cost_stats() const;
+  // Requests in the kernel's request slots (bpf/slots.bpf.h): (struct
+  // request, record) of each; the rest are in blk_rq.
+  std::vector<std::pair<std::uint64_t, sw_blk_rq>> requests_in_slots() const;
   // Entries in the per-cgroup maps now (fsync_hist + blk_io).
   std::uint64_t series_entries() const;
 
@@ -61,6 +74,17 @@ class MapReader {
 
   MapFds fds_;
   int ncpus_;
+  // A slot table's keys (BPF_F_MMAPABLE), mapped: read in place at each scrape.
+  struct SlotKeys {
+    const std::uint64_t* keys = nullptr;
+    std::size_t n = 0;
+    std::uint64_t at(std::size_t i) const { return __atomic_load_n(&keys[i], __ATOMIC_RELAXED); }
+    std::uint64_t taken() const;
+  };
+  static SlotKeys map_slot_keys(int fd, const char* what);
+  static void unmap_slot_keys(const SlotKeys& k);
+
+  SlotKeys rq_keys_, bio_keys_;
   std::atomic<std::uint64_t> stale_requests_{0};
   std::atomic<bool> forget_failed_{false};
 };

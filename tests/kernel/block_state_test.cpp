@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -54,6 +55,56 @@ void load_for(Loaded& l, std::uint32_t disk) {
   ASSERT_EQ(bpf_map_update_elem(l.blame->maps().blame_dev, &disk, &zero, BPF_NOEXIST), 0);
 }
 
+// Puts r where the block programs keep a request in flight: a free slot of
+// its struct request (record first, then the slot's key, as rq_make takes
+// one), else blk_rq. Only where no request races for the slot: an idle disk.
+void plant_request(const loader::BlockProbes& block, sw_blk_rq r) {
+  for (std::uint32_t p = 0; p < SW_SLOT_PROBES; ++p) {
+    std::uint32_t i = sw_slot_at(r.rq, p);
+    std::uint64_t taken = 0;
+    if (bpf_map_lookup_elem(block.rq_key_fd(), &i, &taken) != 0 || taken != 0) continue;
+    r.slot = i + 1;
+    ASSERT_EQ(bpf_map_update_elem(block.rq_slot_fd(), &i, &r, BPF_ANY), 0);
+    ASSERT_EQ(bpf_map_update_elem(block.rq_key_fd(), &i, &r.rq, BPF_ANY), 0);
+    return;
+  }
+  r.slot = 0;
+  sw_blk_sector_key key{};
+  key.sector = r.rq;
+  ASSERT_EQ(bpf_map_update_elem(block.rq_fd(), &key, &r, BPF_NOEXIST), 0);
+}
+
+// The record of struct request rq, in its slot or in blk_rq; none: nullopt.
+std::optional<sw_blk_rq> find_request(const loader::BlockProbes& block, std::uint64_t rq) {
+  sw_blk_rq r{};
+  for (std::uint32_t p = 0; p < SW_SLOT_PROBES; ++p) {
+    std::uint32_t i = sw_slot_at(rq, p);
+    std::uint64_t taken = 0;
+    if (bpf_map_lookup_elem(block.rq_key_fd(), &i, &taken) == 0 && taken == rq &&
+        bpf_map_lookup_elem(block.rq_slot_fd(), &i, &r) == 0) {
+      return r;
+    }
+  }
+  sw_blk_sector_key key{};
+  key.sector = rq;
+  if (bpf_map_lookup_elem(block.rq_fd(), &key, &r) == 0) return r;
+  return std::nullopt;
+}
+
+reader::MapFds block_fds(const Loaded& l) {
+  reader::MapFds fds;
+  fds.blk_rq = l.block->rq_fd();
+  fds.blk_rq_key = l.block->rq_key_fd();
+  fds.blk_rq_slot = l.block->rq_slot_fd();
+  fds.blk_bio = l.block->bio_fd();
+  fds.blk_bio_key = l.block->bio_key_fd();
+  fds.blk_bio_slot = l.block->bio_slot_fd();
+  fds.blame_dev = l.blame->maps().blame_dev;
+  fds.blk_forget_request = l.block->forget_request_fd();
+  fds.blame_cost_stats = l.block->cost_stats_fd();
+  return fds;
+}
+
 // A request the device never completes is forgotten by the sweep. Whatever
 // the kernel changed in the device's blame state meanwhile must survive:
 // once the load is over, nothing is in service, so every in-service weight
@@ -67,13 +118,7 @@ TEST(StaleRequests, ForgettingOneNeverUndoesLiveBlameState) {
   auto& blame = l.blame;
   auto& block = l.block;
 
-  reader::MapFds fds;
-  fds.blk_rq = block->rq_fd();
-  fds.blk_bio = block->bio_fd();
-  fds.blame_dev = blame->maps().blame_dev;
-  fds.blk_forget_request = block->forget_request_fd();
-  fds.blame_cost_stats = block->cost_stats_fd();
-  reader::MapReader reader(fds);
+  reader::MapReader reader(block_fds(l));
 
   const std::vector<std::string> fio_args = {"/usr/bin/fio", "--name=load", "--directory=" + fs.path(), "--rw=randwrite",
                                              "--bs=4k", "--size=64m", "--direct=1", "--ioengine=libaio",
@@ -122,6 +167,77 @@ TEST(StaleRequests, ForgettingOneNeverUndoesLiveBlameState) {
   }
   std::printf("%llu lost requests forgotten while %llu completed\n", static_cast<unsigned long long>(forgotten),
               static_cast<unsigned long long>(completed));
+}
+
+// A bio that never joins a request (its device failed it, say) is
+// forgotten by the sweep after bio_age, its slot given back; a young one
+// stays.
+TEST(StaleBios, TheirSlotsAreFreedByTheSweep) {
+  Loaded l;
+  LoopDevice dev("/dev/shm", 64);
+  ASSERT_NO_FATAL_FAILURE(load_for(l, disk_of(dev.path())));
+  if (!loader::kernel_has_cmpxchg()) GTEST_SKIP() << "no BPF_CMPXCHG: bios live in blk_bio";
+  reader::MapReader reader(block_fds(l));
+  const std::uint64_t old_bio = 0xffff888100000000ull, young_bio = old_bio + 0x1000;
+  std::uint32_t slots[2];
+  for (int n = 0; n < 2; ++n) {
+    const std::uint64_t bio = n ? young_bio : old_bio;
+    sw_blk_bio b{};
+    b.queue_ns = n ? monotonic_ns() : 1;
+    slots[n] = sw_slot_at(bio, 0);
+    b.slot = slots[n] + 1;
+    std::uint64_t taken = 1;
+    ASSERT_EQ(bpf_map_lookup_elem(l.block->bio_key_fd(), &slots[n], &taken), 0);
+    ASSERT_EQ(taken, 0u) << "slot " << slots[n] << " in use";
+    ASSERT_EQ(bpf_map_update_elem(l.block->bio_slot_fd(), &slots[n], &b, BPF_ANY), 0);
+    ASSERT_EQ(bpf_map_update_elem(l.block->bio_key_fd(), &slots[n], &bio, BPF_ANY), 0);
+  }
+  reader.sweep(3600s, 2s);
+  std::uint64_t key = 1;
+  ASSERT_EQ(bpf_map_lookup_elem(l.block->bio_key_fd(), &slots[0], &key), 0);
+  EXPECT_EQ(key, 0u) << "the old bio's slot was not freed";
+  ASSERT_EQ(bpf_map_lookup_elem(l.block->bio_key_fd(), &slots[1], &key), 0);
+  EXPECT_EQ(key, young_bio) << "the young bio's slot was freed";
+  const std::uint64_t free_key = 0;
+  ASSERT_EQ(bpf_map_update_elem(l.block->bio_key_fd(), &slots[1], &free_key, BPF_ANY), 0);
+}
+
+// Requests live in slots where the kernel allows (bpf/slots.bpf.h): one
+// that never completes is found there by the sweep, leaves service, and
+// gives its slot back. Planted on an idle disk (a live request could race
+// for the slot).
+TEST(StaleRequests, ThoseInSlotsAreSweptToo) {
+  LoopDevice dev("/dev/shm", 64);
+  const std::uint32_t disk = disk_of(dev.path());
+  Loaded l;
+  ASSERT_NO_FATAL_FAILURE(load_for(l, disk));
+  if (!loader::kernel_has_cmpxchg()) GTEST_SKIP() << "no BPF_CMPXCHG: requests live in blk_rq";
+  reader::MapReader reader(block_fds(l));
+  const std::uint32_t weight = 5000;
+  sw_blame_dev d{};
+  for (std::uint64_t n = 0; n < 8; ++n) {
+    sw_blk_rq r{};
+    r.rq = 0xffff888000000000ull + n * 448;  // struct requests' stride in a tag set
+    r.queue_ns = r.issue_ns = 1;
+    r.dev = r.blame_dev = disk;
+    r.blame_class = SW_IO_USER;
+    r.blame_weight = r.blame_class_w[SW_IO_USER] = weight;
+    r.blame_counted = 1;
+    ASSERT_NO_FATAL_FAILURE(plant_request(*l.block, r));
+    d.by_class[SW_IO_USER] += weight;
+  }
+  ASSERT_EQ(bpf_map_update_elem(l.blame->maps().blame_dev, &disk, &d, BPF_EXIST), 0);
+  std::size_t in_slots = 0;
+  for (const auto& [rq, r] : reader.requests_in_slots()) in_slots += r.dev == disk;
+  EXPECT_EQ(in_slots, 8u);
+
+  EXPECT_EQ(reader.sweep(2s, 3600s), 8u);
+  for (std::uint64_t n = 0; n < 8; ++n) {
+    EXPECT_FALSE(find_request(*l.block, 0xffff888000000000ull + n * 448)) << "request " << n << " still there";
+  }
+  ASSERT_EQ(bpf_map_lookup_elem(l.blame->maps().blame_dev, &disk, &d), 0);
+  for (int c = 0; c < SW_IO__CLASSES; ++c) EXPECT_EQ(d.by_class[c], 0) << "in-service weight of class " << c;
+  EXPECT_EQ(reader.sweep(2s, 3600s), 0u);
 }
 
 // The cost model's samples are requests that had the disk to themselves:
@@ -213,8 +329,12 @@ TEST(Verifier, EachProgramWalksTheBlameEngineOnce) {
 }
 
 // Requests counted in service on disk (their struct request pointers).
-std::vector<std::uint64_t> counted_requests(int rq_fd, std::uint32_t disk) {
+std::vector<std::uint64_t> counted_requests(const Loaded& l, const reader::MapReader& reader, std::uint32_t disk) {
   std::vector<std::uint64_t> out;
+  for (const auto& [rq, r] : reader.requests_in_slots()) {
+    if (r.dev == disk && r.blame_counted && r.rq == rq) out.push_back(rq);
+  }
+  const int rq_fd = l.block->rq_fd();
   sw_blk_sector_key key{}, next{};
   const void* prev = nullptr;
   while (bpf_map_get_next_key(rq_fd, prev, &next) == 0) {
@@ -250,6 +370,7 @@ TEST(LostCompletions, RequestsTheKernelFreedLeaveServiceWhileAVictimWaits) {
   ASSERT_NO_FATAL_FAILURE(load_for(l, disk));
   const sw_blame_dev zero{};  // the other disk's requests are counted in service too
   ASSERT_EQ(bpf_map_update_elem(l.blame->maps().blame_dev, &other_disk, &zero, BPF_NOEXIST), 0);
+  const reader::MapReader reader(block_fds(l));
 
   // Eight struct requests of the other disk, caught in service.
   std::set<std::uint64_t> seen;
@@ -258,11 +379,11 @@ TEST(LostCompletions, RequestsTheKernelFreedLeaveServiceWhileAVictimWaits) {
                                           " bs=64k count=1024 oflag=direct status=none; done"});
     const auto until = std::chrono::steady_clock::now() + 10s;
     while (seen.size() < 8 && std::chrono::steady_clock::now() < until) {
-      for (auto rq : counted_requests(l.block->rq_fd(), other_disk)) seen.insert(rq);
+      for (auto rq : counted_requests(l, reader, other_disk)) seen.insert(rq);
     }
   }
   ASSERT_GE(seen.size(), 8u) << "too few requests of " << other.path() << " seen in service";
-  for (int i = 0; i < 200 && !counted_requests(l.block->rq_fd(), other_disk).empty(); ++i) {
+  for (int i = 0; i < 200 && !counted_requests(l, reader, other_disk).empty(); ++i) {
     std::this_thread::sleep_for(10ms);
   }
 
@@ -274,8 +395,6 @@ TEST(LostCompletions, RequestsTheKernelFreedLeaveServiceWhileAVictimWaits) {
   for (auto rq : seen) {
     if (planted == 8) break;
     const std::uint32_t slot = static_cast<std::uint32_t>(d.check_seq + planted) & (SW_RECENT_RQ - 1);
-    sw_blk_sector_key key{};
-    key.sector = rq;
     sw_blk_rq r{};
     r.queue_ns = r.issue_ns = now - 10'000'000;
     r.dev = r.blame_dev = disk;
@@ -288,7 +407,7 @@ TEST(LostCompletions, RequestsTheKernelFreedLeaveServiceWhileAVictimWaits) {
     r.blame_counted = 1;
     r.rq = rq;
     r.blame_recent = slot + 1;
-    ASSERT_EQ(bpf_map_update_elem(l.block->rq_fd(), &key, &r, BPF_ANY), 0);
+    ASSERT_NO_FATAL_FAILURE(plant_request(*l.block, r));
     d.recent_rq[slot] = rq;
     d.by_class[SW_IO_USER] += weight;
     ++planted;
@@ -313,12 +432,10 @@ TEST(LostCompletions, RequestsTheKernelFreedLeaveServiceWhileAVictimWaits) {
   ASSERT_EQ(bpf_map_lookup_elem(l.blame->maps().blame_dev, &disk, &d), 0);
   for (int c = 0; c < SW_IO__CLASSES; ++c) EXPECT_EQ(d.by_class[c], 0) << "in-service weight of class " << c;
   for (auto rq : seen) {
-    sw_blk_sector_key key{};
-    key.sector = rq;
-    sw_blk_rq r{};
-    if (bpf_map_lookup_elem(l.block->rq_fd(), &key, &r) != 0) continue;
-    EXPECT_EQ(r.blame_counted, 0u) << std::hex << rq;
-    EXPECT_EQ(r.blame_lost, 1) << std::hex << rq;
+    const auto r = find_request(*l.block, rq);
+    if (!r) continue;
+    EXPECT_EQ(r->blame_counted, 0u) << std::hex << rq;
+    EXPECT_EQ(r->blame_lost, 1) << std::hex << rq;
   }
   // What they held of the victim's wait until found reached the counters,
   // under their culprit, as their completion would have put it.
@@ -367,7 +484,11 @@ TEST(FullMaps, ABioWithNoRoomIsCountedLost) {
   auto block = loader::BlockProbes::load({}, loader::ensure_tracefs(true), report);
   ASSERT_TRUE(block) << block.error().message;
   LoopFs fs("/dev/shm", 64);
-  // Fill it as 16384 bios that never became requests would.
+  // Fill the slots and the hash as bios that never became requests would.
+  for (std::uint32_t i = 0; i < SW_SLOTS; ++i) {
+    const std::uint64_t taken = 0x5900000000000000ull + i;
+    if (bpf_map_update_elem(block->bio_key_fd(), &i, &taken, BPF_EXIST) != 0) break;  // 1 without slots
+  }
   sw_blk_bio pending{};
   pending.queue_ns = 1;
   std::uint32_t filled = 0;
