@@ -383,6 +383,37 @@ static __always_inline void note_bio(struct sw_blk_sector_key *key, __u32 dev, b
 		count_drop(SW_DROP_BLOCK_FLUSH_BY_FULL);
 }
 
+/* What a request's bios told: whether one was seen queued, and the
+ * journal transaction of the one standing for the request. */
+struct bio_took {
+	__u64 tx;
+	__u64 seen;
+};
+
+/* One of a request's bios: if it was seen queued, the earliest so far
+ * stands for the request (its time, submitter and kind into r), and its
+ * record goes. Global: the verifier walks it once, not at each of the bio
+ * loop's 16 turns. */
+SW_VERIFIED_ONCE int take_bio(struct sw_blk_rq *r, const struct sw_blk_sector_key *bkey, struct bio_took *t)
+{
+	struct sw_blk_bio *b;
+
+	if (!r || !bkey || !t)
+		return 0;
+	b = bio_find(bkey);
+	if (!b)
+		return 0;
+	if (b->queue_ns < r->queue_ns || !t->seen) {
+		t->seen = 1;
+		r->queue_ns = b->queue_ns;
+		r->submitter = b->submitter;
+		r->kind = b->kind;
+		t->tx = b->tx;
+	}
+	bio_drop(bkey, b);
+	return 0;
+}
+
 /* A flush request of the block layer's own (no bio): who asked for it,
  * and for which journal transaction (0: none). */
 static __always_inline __u64 flush_owner(__u32 dev, struct sw_blk_rq *r)
@@ -524,7 +555,8 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 	struct bio *bio;
 	__u64 tx = 0;
 	__u32 flags, dev;
-	bool seen = false, existed;
+	struct bio_took took = {};
+	bool existed;
 	__u32 slot;
 
 	/* A scheduler's requests were inserted before they are issued: found
@@ -572,23 +604,14 @@ static __always_inline struct sw_blk_rq *track_rq(struct request *rq, bool issue
 	 * submitter stand for the request, and every entry is freed. */
 	for (int i = 0; i < 16 && bio; i++) {
 		struct sw_blk_sector_key bkey = { .sector = (__u64)bio };
-		struct sw_blk_bio *b = bio_find(&bkey);
 
-		if (b) {
-			if (b->queue_ns < r->queue_ns || !seen) {
-				seen = true;
-				r->queue_ns = b->queue_ns;
-				r->submitter = b->submitter;
-				r->kind = b->kind;
-				tx = b->tx;
-			}
-			bio_drop(&bkey, b);
-		}
+		take_bio(r, &bkey, &took);
 		bio = SW_READ(bio, bi_next);
 	}
+	tx = took.tx;
 	/* No bio seen queued (a full map, or a request the block layer made
 	 * itself): whoever inserts or issues it. */
-	if (!seen) {
+	if (!took.seen) {
 		r->submitter = bpf_get_current_cgroup_id();
 		r->kind = submitter_kind();
 	}

@@ -83,7 +83,7 @@ TEST(InsnCompat, BeforeFiveTwelveTheBlameFunctionsAreStaticAndTheProgramsStayGlo
                           "blame_credit_part", "blame_advance",     "blame_advance_slot", "blame_cpu_charge",
                           "blame_cpu_slice",   "blame_epoch_claim", "blame_table_take",   "blame_class_weights",
                           "blame_find_lost",   "rq_slot",           "rq_slot_free",       "bio_slot",
-                          "bio_slot_free"};
+                          "bio_slot_free",     "take_bio"};
   for (const char* name : engine) {
     ASSERT_TRUE(before.contains(name)) << name;
     EXPECT_EQ(before.at(name), BTF_FUNC_GLOBAL) << name;
