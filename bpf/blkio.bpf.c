@@ -394,13 +394,17 @@ struct bio_took {
  * stands for the request (its time, submitter and kind into r), and its
  * record goes. Global: the verifier walks it once, not at each of the bio
  * loop's 16 turns. */
-SW_VERIFIED_ONCE int take_bio(struct sw_blk_rq *r, const struct sw_blk_sector_key *bkey, struct bio_took *t)
+SW_VERIFIED_ONCE int take_bio(struct sw_blk_rq *r, const struct sw_blk_sector_key *bio_key, struct bio_took *t)
 {
+	struct sw_blk_sector_key bkey;
 	struct sw_blk_bio *b;
 
-	if (!r || !bkey || !t)
+	if (!r || !bio_key || !t)
 		return 0;
-	b = bio_find(bkey);
+	/* A copy on this frame: 6.1's map helpers refuse a key in memory a
+	 * global function was handed ("R2 type=mem"); 6.12's take it. */
+	bkey = *bio_key;
+	b = bio_find(&bkey);
 	if (!b)
 		return 0;
 	if (b->queue_ns < r->queue_ns || !t->seen) {
@@ -410,7 +414,7 @@ SW_VERIFIED_ONCE int take_bio(struct sw_blk_rq *r, const struct sw_blk_sector_ke
 		r->kind = b->kind;
 		t->tx = b->tx;
 	}
-	bio_drop(bkey, b);
+	bio_drop(&bkey, b);
 	return 0;
 }
 
